@@ -1,0 +1,273 @@
+//! The test app of Flask-Security 1.7.4's own test suite (`tests/conftest.py`), rebuilt on
+//! `security` and configured from the environment (see the project's CONTRACT).
+//!
+//! - `conformance-app serve`: serves HTTP on `127.0.0.1:$PORT` (default 5000).
+//! - `conformance-app users …` / `conformance-app roles …`: the users/roles CLI.
+//!
+//! Configuration: every `SECURITY_*` key, `SECRET_KEY`, `WTF_CSRF_ENABLED`, `LOGIN_DISABLED`,
+//! `DATABASE_URL` (default: an SQLite file `conformance.db` in the working directory), and
+//! Flask-Mail's `MAIL_*` settings (default `localhost:25`).
+
+mod entities;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use askama::Template;
+use axum::Router;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Schema};
+use security::mail::{MailSettings, SmtpTransport};
+use security::prelude::*;
+use security::{Flash, Flashes};
+
+use entities::{role, roles_users, user};
+
+type User = user::Model;
+
+#[derive(Parser)]
+#[command(
+    name = "conformance-app",
+    about = "Flask-Security 1.7.4's test app on `security`"
+)]
+enum Cli {
+    /// Serve HTTP on 127.0.0.1:$PORT.
+    Serve,
+    #[command(flatten)]
+    Security(security::cli::Command),
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct Page<'a> {
+    flashes: &'a [Flash],
+    user_email: Option<&'a str>,
+    content: &'a str,
+    unauthorized: bool,
+}
+
+fn page(flashes: Flashes, user: MaybeUser<User>, content: &str) -> Response {
+    render(&flashes.0, &user, content, false)
+}
+
+fn render(
+    flashes: &[Flash],
+    user: &MaybeUser<User>,
+    content: &str,
+    unauthorized: bool,
+) -> Response {
+    let email = user.0.as_ref().map(|u| u.email.as_str());
+    match (Page {
+        flashes,
+        user_email: email,
+        content,
+        unauthorized,
+    })
+    .render()
+    {
+        Ok(body) => Html(body).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "template failed");
+            http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn index(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Home Page")
+}
+
+#[login_required]
+async fn profile(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Profile Page")
+}
+
+#[login_required]
+async fn post_login(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Post Login")
+}
+
+#[http_auth_required]
+async fn http_auth() -> &'static str {
+    "HTTP Authentication"
+}
+
+#[http_auth_required("My Realm")]
+async fn http_custom_realm(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "HTTP Authentication")
+}
+
+#[auth_token_required]
+async fn token(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Token Authentication")
+}
+
+#[auth_required("session", "token", "basic")]
+async fn multi_auth(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Session, Token, Basic auth")
+}
+
+async fn post_logout(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Post Logout")
+}
+
+async fn post_register(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Post Register")
+}
+
+#[roles_required("admin")]
+async fn admin(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Admin Page")
+}
+
+#[roles_required("admin", "editor")]
+async fn admin_and_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Admin and Editor Page")
+}
+
+#[roles_accepted("admin", "editor")]
+async fn admin_or_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(flashes, user, "Admin or Editor Page")
+}
+
+async fn unauthorized(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    render(&flashes.0, &user, "", true)
+}
+
+async fn page1() -> &'static str {
+    "Page 1"
+}
+
+/// The app's routes, the security views and the security layer.
+fn app(security: &Security<User>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/profile", get(profile))
+        .route("/post_login", get(post_login))
+        .route("/http", get(http_auth))
+        .route("/http_custom_realm", get(http_custom_realm))
+        .route("/token", get(token).post(token))
+        .route("/multi_auth", get(multi_auth))
+        .route("/post_logout", get(post_logout))
+        .route("/post_register", get(post_register))
+        .route("/admin", get(admin))
+        .route("/admin_and_editor", get(admin_and_editor))
+        .route("/admin_or_editor", get(admin_or_editor))
+        .route("/unauthorized", get(unauthorized))
+        .route("/page1", get(page1))
+        .merge(security.router())
+        .layer(security.layer())
+}
+
+/// Creates the tables of the quick-start models and of the runtime, if missing.
+async fn create_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let schema = Schema::new(db.get_database_backend());
+    let mut user = schema.create_table_from_entity(user::Entity);
+    let mut role = schema.create_table_from_entity(role::Entity);
+    let mut link = schema.create_table_from_entity(roles_users::Entity);
+    for statement in [
+        user.if_not_exists(),
+        role.if_not_exists(),
+        link.if_not_exists(),
+    ] {
+        db.execute(&*statement).await?;
+    }
+    security::schema::create_tables(db).await
+}
+
+async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "sqlite://conformance.db?mode=rwc".to_owned());
+    let db = Database::connect(&url)
+        .await
+        .map_err(|e| format!("cannot open the database `{url}`: {e}"))?;
+    create_tables(&db)
+        .await
+        .map_err(|e| format!("cannot create the tables: {e}"))?;
+    let mail = MailSettings::from_env().map_err(|e| e.to_string())?;
+    let mailer = SmtpTransport::new(&mail).map_err(|e| e.to_string())?;
+    let security = Security::builder(db.clone(), config)
+        .mailer(mailer)
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok((security, db))
+}
+
+async fn serve(security: Security<User>) -> Result<(), String> {
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| format!("invalid PORT `{p}`"))?,
+        _ => 5000,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    tracing::info!("listening on http://127.0.0.1:{port}");
+    axum::serve(
+        listener,
+        app(&security).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (security, _db) = match start().await {
+        Ok(started) => started,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli {
+        Cli::Serve => match serve(security).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Cli::Security(command) => match security::cli::run(&security, command).await {
+            Ok(output) => {
+                print!("{output}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -1,0 +1,528 @@
+//! The guard attributes: `#[login_required]`, `#[roles_required(..)]`, `#[roles_accepted(..)]`,
+//! `#[auth_token_required]`, `#[http_auth_required(..)]` and `#[auth_required(..)]`
+//! (Flask-Security's `decorators.py`).
+//!
+//! Each adds one extractor argument of a `security::guard` type to the handler and leaves
+//! everything else as written. Stacked guards run in the order they are written: attributes
+//! expand outermost first, and each one inserts its argument after the guard arguments already
+//! there.
+//!
+//! Parse (plain `syn`: the grammar is a list of string literals) → validate (into [`Guard`]) →
+//! expand.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Expr, FnArg, ItemFn, Lit, LitStr, Pat, Token};
+
+/// The prefix of the arguments the guards add.
+const ARG_PREFIX: &str = "__security_guard_";
+
+/// Which attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `#[login_required]`.
+    LoginRequired,
+    /// `#[roles_required("a", "b")]`.
+    RolesRequired,
+    /// `#[roles_accepted("a", "b")]`.
+    RolesAccepted,
+    /// `#[auth_token_required]`.
+    AuthTokenRequired,
+    /// `#[http_auth_required]`, `#[http_auth_required("realm")]`.
+    HttpAuthRequired,
+    /// `#[auth_required("session", "token", "basic")]`.
+    AuthRequired,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::LoginRequired => "login_required",
+            Kind::RolesRequired => "roles_required",
+            Kind::RolesAccepted => "roles_accepted",
+            Kind::AuthTokenRequired => "auth_token_required",
+            Kind::HttpAuthRequired => "http_auth_required",
+            Kind::AuthRequired => "auth_required",
+        }
+    }
+}
+
+/// The mechanisms `#[auth_required(..)]` accepts: the string, the `Method` variant.
+const METHODS: [(&str, &str); 3] = [
+    ("session", "Session"),
+    ("token", "Token"),
+    ("basic", "Basic"),
+];
+const METHOD_LIST: &str = "`\"session\"`, `\"token\"` and `\"basic\"`";
+
+/// A validated guard.
+#[derive(Debug)]
+enum Guard {
+    LoginRequired,
+    RolesRequired(Vec<LitStr>),
+    RolesAccepted(Vec<LitStr>),
+    AuthTokenRequired,
+    HttpAuthRequired(Option<LitStr>),
+    AuthRequired(Vec<&'static str>),
+}
+
+/// Collects every error, to report them all at once.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(errors) => errors.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn at(&mut self, node: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(node, message));
+    }
+
+    fn finish(self) -> Result<(), syn::Error> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// Expands a guard attribute. On any error the item is emitted unchanged, next to the errors,
+/// so that the handler still exists and the user sees only the guard's errors.
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let func = syn::parse2::<ItemFn>(item.clone());
+    let guard = validate(kind, args, func.as_ref().ok());
+    match (guard, func) {
+        (Ok(guard), Ok(func)) => expand_fn(&guard, func),
+        (Err(error), _) => {
+            let error = error.into_compile_error();
+            quote!(#error #item)
+        }
+        (Ok(_), Err(_)) => unreachable!("validation fails for an item that is not a fn"),
+    }
+}
+
+/// Parses the arguments and checks them and the item.
+fn validate(kind: Kind, args: TokenStream, func: Option<&ItemFn>) -> Result<Guard, syn::Error> {
+    let mut errors = Errors::default();
+    let name = kind.name();
+    match func {
+        None => errors.push(syn::Error::new(
+            Span::call_site(),
+            format_args!(
+                "`#[{name}]` goes on an `async fn` handler; put it on the handler function"
+            ),
+        )),
+        Some(func) => {
+            if func.sig.asyncness.is_none() {
+                errors.at(
+                    func.sig.fn_token,
+                    format_args!("`#[{name}]` goes on an `async fn` handler; add `async`"),
+                );
+            }
+            if let Some(receiver) = func.sig.receiver() {
+                errors.at(
+                    receiver,
+                    format_args!(
+                        "`#[{name}]` goes on a free `async fn` handler, not a method; move the \
+                         handler out of the `impl` block"
+                    ),
+                );
+            }
+        }
+    }
+
+    let args = match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(args) {
+        Ok(args) => args,
+        Err(error) => {
+            errors.push(syn::Error::new(
+                error.span(),
+                format_args!("{error}; the arguments of `#[{name}]` are string literals"),
+            ));
+            errors.finish()?;
+            unreachable!("an error was pushed")
+        }
+    };
+    let args: Vec<Expr> = args.into_iter().collect();
+
+    let guard = match kind {
+        Kind::LoginRequired | Kind::AuthTokenRequired => {
+            if !args.is_empty() {
+                let fix = if kind == Kind::LoginRequired {
+                    "; to require roles, write `#[roles_required(\"admin\")]`"
+                } else {
+                    ""
+                };
+                errors.push(spanned_args(
+                    &args,
+                    format_args!("`#[{name}]` takes no arguments; write `#[{name}]`{fix}"),
+                ));
+            }
+            if kind == Kind::LoginRequired {
+                Guard::LoginRequired
+            } else {
+                Guard::AuthTokenRequired
+            }
+        }
+        Kind::RolesRequired | Kind::RolesAccepted => {
+            if args.is_empty() {
+                errors.push(syn::Error::new(
+                    Span::call_site(),
+                    format_args!(
+                        "`#[{name}]` needs at least one role name, e.g. `#[{name}(\"admin\")]`"
+                    ),
+                ));
+            }
+            let mut seen = BTreeSet::new();
+            let mut roles = Vec::new();
+            for arg in &args {
+                let Some(role) = string(arg) else {
+                    errors.at(
+                        arg,
+                        format_args!("role names are strings: write `{}`", quoted(arg, "admin")),
+                    );
+                    continue;
+                };
+                if role.value().is_empty() {
+                    errors.at(
+                        &role,
+                        "empty role name; write the name of a role, e.g. `\"admin\"`",
+                    );
+                } else if !seen.insert(role.value()) {
+                    errors.at(
+                        &role,
+                        format_args!("role `{}` is listed twice; remove one", role.value()),
+                    );
+                } else {
+                    roles.push(role);
+                }
+            }
+            if kind == Kind::RolesRequired {
+                Guard::RolesRequired(roles)
+            } else {
+                Guard::RolesAccepted(roles)
+            }
+        }
+        Kind::HttpAuthRequired => {
+            let mut realm = None;
+            for (index, arg) in args.iter().enumerate() {
+                if index > 0 {
+                    errors.at(
+                        arg,
+                        "`#[http_auth_required]` takes one realm; remove the extra argument",
+                    );
+                    continue;
+                }
+                match string(arg) {
+                    Some(text) if text.value().is_empty() => errors.at(
+                        &text,
+                        "empty realm; write a realm such as `\"Login Required\"`, or remove the \
+                         argument to use `SECURITY_DEFAULT_HTTP_AUTH_REALM`",
+                    ),
+                    Some(text) => realm = Some(text),
+                    None => errors.at(
+                        arg,
+                        "the realm is a string, e.g. `#[http_auth_required(\"Login Required\")]`; \
+                         without an argument the realm is `SECURITY_DEFAULT_HTTP_AUTH_REALM`",
+                    ),
+                }
+            }
+            Guard::HttpAuthRequired(realm)
+        }
+        Kind::AuthRequired => {
+            if args.is_empty() {
+                errors.push(syn::Error::new(
+                    Span::call_site(),
+                    format_args!(
+                        "`#[auth_required]` needs at least one method: {METHOD_LIST}, e.g. \
+                         `#[auth_required(\"token\", \"session\")]`"
+                    ),
+                ));
+            }
+            let mut methods = Vec::new();
+            for arg in &args {
+                let Some(text) = string(arg) else {
+                    errors.at(
+                        arg,
+                        format_args!(
+                            "methods are strings: write `{}`; the methods are {METHOD_LIST}",
+                            quoted(arg, "token")
+                        ),
+                    );
+                    continue;
+                };
+                match METHODS.iter().find(|(method, _)| *method == text.value()) {
+                    None => errors.at(
+                        &text,
+                        format_args!(
+                            "unknown authentication method `{}`; the methods are {METHOD_LIST}",
+                            text.value()
+                        ),
+                    ),
+                    Some((method, _)) if methods.contains(method) => errors.at(
+                        &text,
+                        format_args!("method `{method}` is listed twice; remove one"),
+                    ),
+                    Some((method, _)) => methods.push(*method),
+                }
+            }
+            Guard::AuthRequired(methods)
+        }
+    };
+    errors.finish()?;
+    Ok(guard)
+}
+
+/// The argument as a string literal.
+fn string(arg: &Expr) -> Option<LitStr> {
+    match arg {
+        Expr::Lit(lit) => match &lit.lit {
+            Lit::Str(text) => Some(text.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `"admin"` for a bare `admin`, else the example.
+fn quoted(arg: &Expr, example: &str) -> String {
+    let text = match arg {
+        Expr::Path(path) => path.path.get_ident().map(|ident| ident.unraw().to_string()),
+        _ => None,
+    };
+    format!("\"{}\"", text.as_deref().unwrap_or(example))
+}
+
+/// An error spanned on every argument.
+fn spanned_args(args: &[Expr], message: impl std::fmt::Display) -> syn::Error {
+    syn::Error::new_spanned(quote!(#(#args),*), message)
+}
+
+/// Adds the guard's argument (and, for lists, the type that carries them) to the handler.
+fn expand_fn(guard: &Guard, mut func: ItemFn) -> TokenStream {
+    let p = quote!(::security::__private);
+    let guard_names: BTreeSet<String> = func.sig.inputs.iter().filter_map(guard_arg_name).collect();
+    let n = (0usize..)
+        .find(|n| !guard_names.contains(&format!("{ARG_PREFIX}{n}")))
+        .unwrap_or(0);
+    let position = func
+        .sig
+        .inputs
+        .iter()
+        .take_while(|arg| guard_arg_name(arg).is_some())
+        .count();
+    let fn_name = func.sig.ident.unraw();
+    let vis = &func.vis;
+    let hidden = |what: &str| format_ident!("__security_{}_{}_{}", what, fn_name, n);
+    let hidden_attrs = quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+    };
+
+    let (extra, ty) = match guard {
+        Guard::LoginRequired => (None, quote!(#p::LoginRequired)),
+        Guard::AuthTokenRequired => (None, quote!(#p::AuthTokenRequired)),
+        Guard::RolesRequired(roles) | Guard::RolesAccepted(roles) => {
+            let list = hidden("roles");
+            let extractor = if matches!(guard, Guard::RolesRequired(_)) {
+                quote!(RolesRequired)
+            } else {
+                quote!(RolesAccepted)
+            };
+            (
+                Some(quote! {
+                    #hidden_attrs
+                    #vis struct #list;
+                    impl #p::RoleList for #list {
+                        const ROLES: &'static [&'static str] = &[#(#roles),*];
+                    }
+                }),
+                quote!(#p::#extractor<#list>),
+            )
+        }
+        Guard::HttpAuthRequired(None) => (None, quote!(#p::HttpAuthRequired<#p::DefaultRealm>)),
+        Guard::HttpAuthRequired(Some(realm)) => {
+            let realm_ty = hidden("realm");
+            (
+                Some(quote! {
+                    #hidden_attrs
+                    #vis struct #realm_ty;
+                    impl #p::Realm for #realm_ty {
+                        const REALM: ::core::option::Option<&'static str> =
+                            ::core::option::Option::Some(#realm);
+                    }
+                }),
+                quote!(#p::HttpAuthRequired<#realm_ty>),
+            )
+        }
+        Guard::AuthRequired(methods) => {
+            let list = hidden("methods");
+            let variants = methods.iter().map(|method| {
+                let variant = METHODS
+                    .iter()
+                    .find(|(name, _)| name == method)
+                    .map(|(_, variant)| format_ident!("{}", variant))
+                    .expect("validated method");
+                quote!(#p::Method::#variant)
+            });
+            (
+                Some(quote! {
+                    #hidden_attrs
+                    #vis struct #list;
+                    impl #p::MethodList for #list {
+                        const METHODS: &'static [#p::Method] = &[#(#variants),*];
+                    }
+                }),
+                quote!(#p::AuthRequired<#list>),
+            )
+        }
+    };
+
+    let arg_name = format_ident!("{ARG_PREFIX}{n}");
+    let arg: FnArg = syn::parse_quote!(#arg_name: #ty);
+    func.sig.inputs.insert(position, arg);
+    quote! {
+        #extra
+        #func
+    }
+}
+
+/// The name of an argument a guard added, if it is one.
+fn guard_arg_name(arg: &FnArg) -> Option<String> {
+    let FnArg::Typed(typed) = arg else {
+        return None;
+    };
+    let Pat::Ident(pat) = &*typed.pat else {
+        return None;
+    };
+    let name = pat.ident.to_string();
+    name.starts_with(ARG_PREFIX).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(kind: Kind, args: TokenStream, item: TokenStream) -> String {
+        expand(kind, args, item).to_string()
+    }
+
+    #[test]
+    fn guards_insert_after_the_guards_already_there_in_order() {
+        // `#[auth_token_required] #[roles_required("admin")] async fn h(x: u8)`: the outer
+        // attribute expands first and adds guard 0; the inner one then adds guard 1 after it.
+        let item = quote!(
+            async fn h(x: u8) {}
+        );
+        let once = expand(Kind::AuthTokenRequired, TokenStream::new(), item);
+        let func: ItemFn = syn::parse2(once).unwrap();
+        let twice = expand(Kind::RolesRequired, quote!("admin"), quote!(#func));
+        let file: syn::File = syn::parse2(twice).unwrap();
+        let func = file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                syn::Item::Fn(func) => Some(func),
+                _ => None,
+            })
+            .unwrap();
+        let args: Vec<String> = func
+            .sig
+            .inputs
+            .iter()
+            .map(|arg| quote!(#arg).to_string().replace(' ', ""))
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "__security_guard_0:::security::__private::AuthTokenRequired",
+                "__security_guard_1:::security::__private::RolesRequired<__security_roles_h_1>",
+                "x:u8",
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_become_hidden_types_with_the_fn_visibility() {
+        let out = expand_str(
+            Kind::AuthRequired,
+            quote!("token", "session"),
+            quote!(
+                pub(crate) async fn api() {}
+            ),
+        );
+        assert!(
+            out.contains("pub (crate) struct __security_methods_api_0"),
+            "{out}"
+        );
+        assert!(
+            out.contains("& [:: security :: __private :: Method :: Token , :: security :: __private :: Method :: Session]"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn errors_keep_the_item_unchanged() {
+        let item = quote!(
+            async fn h() {}
+        );
+        let out = expand_str(
+            Kind::RolesRequired,
+            quote!(admin, "", "a", "a"),
+            item.clone(),
+        );
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
+        assert!(out.ends_with(&item.to_string()), "{out}");
+    }
+
+    #[test]
+    fn argument_mistakes_have_their_own_messages() {
+        let cases = [
+            (Kind::LoginRequired, quote!("admin"), "takes no arguments"),
+            (
+                Kind::RolesAccepted,
+                quote!(),
+                "needs at least one role name",
+            ),
+            (Kind::HttpAuthRequired, quote!(42), "the realm is a string"),
+            (Kind::HttpAuthRequired, quote!("a", "b"), "takes one realm"),
+            (
+                Kind::AuthRequired,
+                quote!("cookie"),
+                "unknown authentication method `cookie`",
+            ),
+            (Kind::AuthRequired, quote!(), "needs at least one method"),
+        ];
+        for (kind, args, message) in cases {
+            let out = expand_str(
+                kind,
+                args,
+                quote!(
+                    async fn h() {}
+                ),
+            );
+            assert!(out.contains(message), "{kind:?}: {out}");
+        }
+        let out = expand_str(
+            Kind::LoginRequired,
+            quote!(),
+            quote!(
+                fn h() {}
+            ),
+        );
+        assert!(out.contains("add `async`"), "{out}");
+        let out = expand_str(
+            Kind::LoginRequired,
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        );
+        assert!(out.contains("goes on an `async fn` handler"), "{out}");
+    }
+}

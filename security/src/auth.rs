@@ -1,0 +1,436 @@
+//! Who is making the request (spec §1.2, §10): the session and remember cookie, an
+//! authentication token, HTTP Basic credentials, and the guards' checks and refusals.
+//!
+//! Unlike 1.7.4, every path re-checks the account: the user must still exist, be active (and
+//! confirmed, when confirmation is required), and the session or token must have been made for
+//! the account's current password and uniquifier (S10, S12, S16). That costs one indexed query
+//! per request that needs the identity (user and roles together), none for requests that do
+//! not.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use base64::Engine;
+use futures_util::future::BoxFuture;
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+use http::{Method as HttpMethod, StatusCode};
+use tokio::sync::OnceCell;
+
+use crate::datastore::{DatastoreError, UserWithRoles};
+use crate::guard::{Authenticator, Method, Requirement};
+use crate::messages::MessageKey;
+use crate::model::SecurityUser;
+use crate::request::{client_ip, wants_json};
+use crate::response;
+use crate::runtime::Security;
+use crate::session::{RememberAction, Session, read_cookie};
+
+/// The identity the session (or remember cookie) gives this request, resolved once.
+pub(crate) struct IdentitySlot<U: SecurityUser>(Arc<OnceCell<Option<Arc<UserWithRoles<U>>>>>);
+
+impl<U: SecurityUser> Clone for IdentitySlot<U> {
+    fn clone(&self) -> Self {
+        IdentitySlot(Arc::clone(&self.0))
+    }
+}
+
+impl<U: SecurityUser> Default for IdentitySlot<U> {
+    fn default() -> Self {
+        IdentitySlot(Arc::new(OnceCell::new()))
+    }
+}
+
+/// The user a token or Basic guard authenticated for this request only.
+pub(crate) struct RequestUser<U: SecurityUser>(pub Arc<UserWithRoles<U>>);
+
+impl<U: SecurityUser> Clone for RequestUser<U> {
+    fn clone(&self) -> Self {
+        RequestUser(Arc::clone(&self.0))
+    }
+}
+
+/// An authentication token found in a JSON body by the layer.
+#[derive(Clone, Debug)]
+pub(crate) struct JsonAuthToken(pub String);
+
+impl<U: SecurityUser> Security<U> {
+    /// The user of the session (or of the remember cookie, which then restores the session).
+    pub(crate) async fn session_identity(
+        &self,
+        parts: &Parts,
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
+        let Some(slot) = parts.extensions.get::<IdentitySlot<U>>().cloned() else {
+            return Ok(None);
+        };
+        let Some(session) = parts.extensions.get::<Session>().cloned() else {
+            return Ok(None);
+        };
+        slot.0
+            .get_or_try_init(|| self.load_session_identity(session, parts))
+            .await
+            .cloned()
+    }
+
+    async fn load_session_identity(
+        &self,
+        session: Session,
+        parts: &Parts,
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
+        let (user_id, fingerprint, login_at, forget) = {
+            let state = session.lock();
+            (
+                state.data.user_id.clone(),
+                state.data.fingerprint.clone(),
+                state.data.login_at,
+                state.data.forget,
+            )
+        };
+        let config = &self.inner.config;
+        if let Some(user_id) = user_id {
+            let lifetime = config.permanent_session_lifetime.seconds() as i64;
+            let fresh = login_at.is_some_and(|at| self.now() - at <= lifetime);
+            let found = match (fresh, user_id.parse::<U::Id>()) {
+                (true, Ok(id)) => self.load_identity(&id).await?,
+                _ => None,
+            };
+            if let Some(found) = found {
+                let current = self.fingerprint(&found.user);
+                if fingerprint.as_deref().is_some_and(|fp| {
+                    crate::cookie_codec::constant_time_eq(fp.as_bytes(), current.as_bytes())
+                }) && self.may_authenticate(&found.user)
+                {
+                    return Ok(Some(Arc::new(found)));
+                }
+            }
+            // Deleted, deactivated, password changed elsewhere, or expired: anonymous now.
+            session.drop_user();
+        }
+        if forget {
+            return Ok(None);
+        }
+        let cookies = cookie_header(parts);
+        let Some(token) = read_cookie(&cookies, &config.remember_cookie_name) else {
+            return Ok(None);
+        };
+        let max_age = Some(config.remember_cookie_duration.seconds());
+        match self.user_from_auth_token(token, max_age).await? {
+            Some(found) => {
+                session.login(
+                    found.user.id().to_string(),
+                    self.fingerprint(&found.user),
+                    self.now(),
+                );
+                Ok(Some(Arc::new(found)))
+            }
+            None => {
+                // Never try a dead cookie again.
+                session.set_remember(RememberAction::Clear);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The token of the request: header, then query string, then JSON body; a later source
+    /// overrides an earlier one, as in 1.7.4.
+    fn request_token(&self, parts: &Parts) -> Option<String> {
+        let config = &self.inner.config;
+        let mut token = parts
+            .headers
+            .get(config.token_authentication_header.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if config.token_in_query
+            && let Some(query) = parts.uri.query()
+        {
+            for (key, value) in form_urlencoded_pairs(query) {
+                if key == config.token_authentication_key {
+                    token = Some(value);
+                }
+            }
+        }
+        if let Some(JsonAuthToken(t)) = parts.extensions.get::<JsonAuthToken>() {
+            token = Some(t.clone());
+        }
+        token
+    }
+
+    pub(crate) async fn token_identity(
+        &self,
+        parts: &Parts,
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
+        let Some(token) = self.request_token(parts) else {
+            return Ok(None);
+        };
+        let max_age = self
+            .inner
+            .config
+            .token_max_age
+            .as_ref()
+            .map(|w| w.seconds());
+        Ok(self
+            .user_from_auth_token(&token, max_age)
+            .await?
+            .map(Arc::new))
+    }
+
+    pub(crate) async fn basic_identity(
+        &self,
+        parts: &Parts,
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, crate::Error> {
+        let Some((name, password)) = basic_credentials(parts) else {
+            return Ok(None);
+        };
+        let datastore = &self.inner.datastore;
+        let passwords = &self.inner.passwords;
+        let user = datastore.get_user(&name).await?;
+        let Some((user, stored)) = user.and_then(|u| {
+            let stored = u.password()?.to_owned();
+            Some((u, stored))
+        }) else {
+            passwords.dummy_verify(&password).await;
+            return Ok(None);
+        };
+        let verified = passwords.verify_and_update(&password, &stored).await?;
+        if !verified.ok {
+            return Ok(None);
+        }
+        if let Some(new_hash) = verified.new_hash {
+            datastore
+                .upgrade_password_hash(&user, &stored, new_hash)
+                .await?;
+            self.invalidate(&user.id());
+        }
+        if !self.may_authenticate(&user) {
+            return Ok(None);
+        }
+        Ok(self.load_identity(&user.id()).await?.map(Arc::new))
+    }
+
+    /// The identity the role guards look at: a token/Basic user of this request, else the
+    /// session's.
+    async fn role_identity(
+        &self,
+        parts: &Parts,
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
+        if let Some(RequestUser(found)) = parts.extensions.get::<RequestUser<U>>() {
+            return Ok(Some(Arc::clone(found)));
+        }
+        self.session_identity(parts).await
+    }
+
+    /// `login_required`'s refusal: the LOGIN flash and a redirect to the login page with
+    /// `next` (spec §10.1).
+    pub(crate) fn login_redirect(&self, parts: &Parts) -> Response {
+        let config = &self.inner.config;
+        if config.flash_messages
+            && let Some(session) = parts.extensions.get::<Session>()
+        {
+            let msg = config.messages.get(MessageKey::Login);
+            session.flash(msg.category.clone(), msg.text.clone());
+        }
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        response::redirect(&crate::redirect::login_url_with_next(
+            &config.login_path(),
+            path_and_query,
+        ))
+    }
+
+    fn roles_refusal(&self, parts: &Parts) -> Response {
+        let config = &self.inner.config;
+        let msg = config.messages.get(MessageKey::Unauthorized);
+        if let Some(view) = &config.unauthorized_view {
+            if config.flash_messages
+                && let Some(session) = parts.extensions.get::<Session>()
+            {
+                session.flash(msg.category.clone(), msg.text.clone());
+            }
+            return response::redirect(view);
+        }
+        response::forbidden(&msg.text, wants_json(parts), config.json_http_status_codes)
+    }
+
+    fn refuse_401(&self, parts: &Parts, realm: Option<&str>) -> Response {
+        response::unauthorized(
+            realm,
+            wants_json(parts),
+            self.inner.config.json_http_status_codes,
+        )
+    }
+
+    fn failure(&self, parts: &Parts, err: impl std::fmt::Display) -> Response {
+        tracing::error!(error = %err, "security: authentication failed on an internal error");
+        response::bad_request(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            wants_json(parts),
+            true,
+        )
+    }
+
+    async fn check_requirement(
+        &self,
+        parts: &mut Parts,
+        requirement: Requirement,
+    ) -> Result<(), Response> {
+        if parts.method == HttpMethod::OPTIONS {
+            return Ok(());
+        }
+        let config = &self.inner.config;
+        match requirement {
+            Requirement::Login => {
+                if config.login_disabled {
+                    return Ok(());
+                }
+                match self.session_identity(parts).await {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => Err(self.login_redirect(parts)),
+                    Err(e) => Err(self.failure(parts, e)),
+                }
+            }
+            Requirement::AllRoles(roles) | Requirement::AnyRole(roles) => {
+                let identity = self
+                    .role_identity(parts)
+                    .await
+                    .map_err(|e| self.failure(parts, e))?;
+                let allowed = identity.is_some_and(|id| match requirement {
+                    Requirement::AllRoles(_) => roles.iter().all(|r| id.has_role(r)),
+                    _ => roles.is_empty() || roles.iter().any(|r| id.has_role(r)),
+                });
+                if allowed {
+                    Ok(())
+                } else {
+                    Err(self.roles_refusal(parts))
+                }
+            }
+            Requirement::Token => match self.token_identity(parts).await {
+                Ok(Some(found)) => {
+                    parts.extensions.insert(RequestUser(found));
+                    Ok(())
+                }
+                Ok(None) => Err(self.refuse_401(parts, None)),
+                Err(e) => Err(self.failure(parts, e)),
+            },
+            Requirement::Basic(realm) => match self.basic_identity(parts).await {
+                Ok(Some(found)) => {
+                    parts.extensions.insert(RequestUser(found));
+                    Ok(())
+                }
+                Ok(None) => {
+                    let realm = realm.unwrap_or(&config.default_http_auth_realm);
+                    Err(self.refuse_401(parts, Some(realm)))
+                }
+                Err(e) => Err(self.failure(parts, e)),
+            },
+            Requirement::AnyOf(methods) => {
+                for method in methods {
+                    let found = match method {
+                        Method::Token => self
+                            .token_identity(parts)
+                            .await
+                            .map_err(|e| self.failure(parts, e))?,
+                        Method::Basic => self
+                            .basic_identity(parts)
+                            .await
+                            .map_err(|e| self.failure(parts, e))?,
+                        Method::Session => {
+                            if self
+                                .session_identity(parts)
+                                .await
+                                .map_err(|e| self.failure(parts, e))?
+                                .is_some()
+                            {
+                                return Ok(());
+                            }
+                            None
+                        }
+                    };
+                    if let Some(found) = found {
+                        parts.extensions.insert(RequestUser(found));
+                        return Ok(());
+                    }
+                }
+                let realm = methods
+                    .contains(&Method::Basic)
+                    .then_some(config.default_http_auth_realm.as_str());
+                Err(self.refuse_401(parts, realm))
+            }
+        }
+    }
+
+    /// The address login tracking stores for this request.
+    pub(crate) fn client_ip(&self, parts: &Parts) -> String {
+        client_ip(parts, self.inner.config.trusted_proxies)
+    }
+}
+
+impl<U: SecurityUser> Authenticator for Security<U> {
+    fn check<'a>(
+        &'a self,
+        parts: &'a mut Parts,
+        requirement: Requirement,
+    ) -> BoxFuture<'a, Result<(), Response>> {
+        Box::pin(self.check_requirement(parts, requirement))
+    }
+}
+
+/// Every `Cookie` header of the request, joined.
+pub(crate) fn cookie_header(parts: &Parts) -> String {
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `Authorization: Basic base64(user:password)`, split at the first `:`.
+fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
+    let header = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_split_at_the_first_colon() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode("joe@lp.com:pa:ss");
+        let parts = http::Request::builder()
+            .header(AUTHORIZATION, format!("Basic {encoded}"))
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert_eq!(
+            basic_credentials(&parts),
+            Some(("joe@lp.com".into(), "pa:ss".into()))
+        );
+        let bearer = http::Request::builder()
+            .header(AUTHORIZATION, "Bearer x")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert_eq!(basic_credentials(&bearer), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! The users/roles command line (Flask-Security's `script.py`, in Flask-Security-Too's verbs),
+//! for an app to mount with clap:
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use security::cli::Command;
+//!
+//! #[derive(Parser)]
+//! enum AppCommand {
+//!     Serve,
+//!     #[command(flatten)]
+//!     Security(Command),
+//! }
+//! # async fn run(security: security::Security<security::doc_support::User>) {
+//! match AppCommand::parse() {
+//!     AppCommand::Serve => { /* start the server */ }
+//!     AppCommand::Security(command) => match security::cli::run(&security, command).await {
+//!         Ok(output) => print!("{output}"),
+//!         Err(err) => {
+//!             eprintln!("error: {err}");
+//!             std::process::exit(1);
+//!         }
+//!     },
+//! }
+//! # }
+//! ```
+//!
+//! Verbs: `users create EMAIL [--password P] [--username U] [--active|--inactive]`,
+//! `users activate|deactivate|delete|show EMAIL`, `roles create NAME [--description D]`,
+//! `roles add|remove EMAIL ROLE`. Every refusal is an [`CliError`] (exit non-zero).
+
+use std::str::FromStr;
+
+use chrono::SecondsFormat;
+use sea_orm::{ModelTrait, Value};
+use serde_json::json;
+
+use crate::datastore::{DatastoreError, NewUser};
+use crate::model::SecurityUser;
+use crate::runtime::Security;
+
+/// The security verbs.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage roles.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+}
+
+/// `users …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum UsersCommand {
+    /// Create a user (active unless `--inactive`).
+    Create {
+        /// The e-mail address.
+        email: String,
+        /// The password (at least 6 characters); without it the user has no password.
+        #[arg(long)]
+        password: Option<String>,
+        /// The user name (the user model needs a `username` column).
+        #[arg(long)]
+        username: Option<String>,
+        /// Create the user active (the default).
+        #[arg(long, conflicts_with = "inactive")]
+        active: bool,
+        /// Create the user inactive.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Activate a user.
+    Activate {
+        /// The e-mail address.
+        email: String,
+    },
+    /// Deactivate a user.
+    Deactivate {
+        /// The e-mail address.
+        email: String,
+    },
+    /// Delete a user and its role links.
+    Delete {
+        /// The e-mail address.
+        email: String,
+    },
+    /// Print a user as JSON.
+    Show {
+        /// The e-mail address.
+        email: String,
+    },
+}
+
+/// `roles …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RolesCommand {
+    /// Create a role.
+    Create {
+        /// The role name.
+        name: String,
+        /// A description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Give a user a role.
+    Add {
+        /// The user's e-mail address.
+        email: String,
+        /// The role name.
+        role: String,
+    },
+    /// Take a role from a user.
+    Remove {
+        /// The user's e-mail address.
+        email: String,
+        /// The role name.
+        role: String,
+    },
+}
+
+/// Why a command was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The input was refused (invalid address, short password, …).
+    #[error("{0}")]
+    Refused(String),
+    /// No user has this address.
+    #[error("no user with the e-mail address `{0}`")]
+    NoSuchUser(String),
+    /// No role has this name.
+    #[error("no role named `{0}`")]
+    NoSuchRole(String),
+    /// The datastore failed.
+    #[error(transparent)]
+    Datastore(#[from] DatastoreError),
+}
+
+/// Runs a command; returns what to print.
+///
+/// # Errors
+/// A refusal or a datastore failure.
+pub async fn run<U>(security: &Security<U>, command: Command) -> Result<String, CliError>
+where
+    U: SecurityUser + ModelTrait<Entity = <U as SecurityUser>::Entity>,
+{
+    let store = security.datastore();
+    let find = |email: String| async move {
+        store
+            .find_user_by_email(&email)
+            .await?
+            .ok_or(CliError::NoSuchUser(email))
+    };
+    match command {
+        Command::Users(UsersCommand::Create {
+            email,
+            password,
+            username,
+            active: _,
+            inactive,
+        }) => {
+            let mut problems = Vec::new();
+            if !crate::flows::valid_email(&email) {
+                problems.push(format!("invalid e-mail address `{email}`"));
+            }
+            if let Some(p) = &password
+                && !(6..=128).contains(&p.chars().count())
+            {
+                problems.push("the password must be 6 to 128 characters".to_owned());
+            }
+            if !problems.is_empty() {
+                return Err(CliError::Refused(problems.join("; ")));
+            }
+            let mut new = NewUser::new(email, password.as_deref()).active(!inactive);
+            if let Some(name) = username {
+                if <U as SecurityUser>::Column::from_str("username").is_err() {
+                    return Err(CliError::Refused(
+                        "the user model has no `username` column".into(),
+                    ));
+                }
+                new = new.field("username", name);
+            }
+            let user = store.create_user(new).await.map_err(|e| match e {
+                DatastoreError::DuplicateEmail { email } => {
+                    CliError::Refused(format!("{email} is already associated with an account"))
+                }
+                other => CliError::Datastore(other),
+            })?;
+            Ok(format!("User created successfully: {}\n", user.email()))
+        }
+        Command::Users(UsersCommand::Activate { email }) => {
+            let user = find(email).await?;
+            let changed = store.activate_user(&user).await?;
+            security.invalidate(&user.id());
+            Ok(if changed {
+                format!("User '{}' has been activated\n", user.email())
+            } else {
+                format!("User '{}' was already active\n", user.email())
+            })
+        }
+        Command::Users(UsersCommand::Deactivate { email }) => {
+            let user = find(email).await?;
+            let changed = store.deactivate_user(&user).await?;
+            security.invalidate(&user.id());
+            Ok(if changed {
+                format!("User '{}' has been deactivated\n", user.email())
+            } else {
+                format!("User '{}' was already inactive\n", user.email())
+            })
+        }
+        Command::Users(UsersCommand::Delete { email }) => {
+            let user = find(email).await?;
+            store.delete_user(&user).await?;
+            security.invalidate(&user.id());
+            Ok(format!("User '{}' has been deleted\n", user.email()))
+        }
+        Command::Users(UsersCommand::Show { email }) => {
+            let user = find(email).await?;
+            let roles: Vec<String> = store
+                .user_roles(&user)
+                .await?
+                .iter()
+                .map(|r| crate::model::SecurityRole::name(r).to_owned())
+                .collect();
+            let tracking = user.tracking().unwrap_or_default();
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+            };
+            let username = <U as SecurityUser>::Column::from_str("username")
+                .ok()
+                .map(|c| value_json(ModelTrait::get(&user, c)))
+                .unwrap_or(serde_json::Value::Null);
+            let shown = json!({
+                "id": user.id().to_string(),
+                "email": user.email(),
+                "username": username,
+                "active": user.active(),
+                "confirmed_at": time(user.confirmed_at()),
+                "roles": roles,
+                "last_login_at": time(tracking.last_login_at),
+                "current_login_at": time(tracking.current_login_at),
+                "last_login_ip": tracking.last_login_ip,
+                "current_login_ip": tracking.current_login_ip,
+                "login_count": tracking.login_count,
+            });
+            Ok(format!(
+                "{}\n",
+                serde_json::to_string_pretty(&shown).unwrap_or_default()
+            ))
+        }
+        Command::Roles(RolesCommand::Create { name, description }) => {
+            store
+                .create_role(&name, description.as_deref())
+                .await
+                .map_err(|e| match e {
+                    DatastoreError::DuplicateRole { name } => {
+                        CliError::Refused(format!("a role named `{name}` already exists"))
+                    }
+                    other => CliError::Datastore(other),
+                })?;
+            Ok(format!("Role \"{name}\" created successfully.\n"))
+        }
+        Command::Roles(RolesCommand::Add { email, role }) => {
+            let user = find(email).await?;
+            let found = store
+                .find_role(&role)
+                .await?
+                .ok_or_else(|| CliError::NoSuchRole(role.clone()))?;
+            store.add_role_to_user(&user, &found).await?;
+            security.invalidate(&user.id());
+            Ok(format!(
+                "Role '{role}' added to user '{}' successfully\n",
+                user.email()
+            ))
+        }
+        Command::Roles(RolesCommand::Remove { email, role }) => {
+            let user = find(email).await?;
+            let found = store
+                .find_role(&role)
+                .await?
+                .ok_or_else(|| CliError::NoSuchRole(role.clone()))?;
+            store.remove_role_from_user(&user, &found).await?;
+            security.invalidate(&user.id());
+            Ok(format!(
+                "Role '{role}' removed from user '{}' successfully\n",
+                user.email()
+            ))
+        }
+    }
+}
+
+fn value_json(value: Value) -> serde_json::Value {
+    match value {
+        Value::String(Some(s)) => json!(s),
+        Value::Bool(Some(b)) => json!(b),
+        Value::Int(Some(i)) => json!(i),
+        Value::BigInt(Some(i)) => json!(i),
+        _ => serde_json::Value::Null,
+    }
+}

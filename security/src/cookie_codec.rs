@@ -1,0 +1,287 @@
+//! The port's own signed-value codec: what Flask's `SecureCookieSessionInterface` (itsdangerous
+//! signing of the `session` cookie) does for Flask-Security 1.7.4, redone with HMAC-SHA256,
+//! per-purpose keys and a version prefix. Stateless: any instance configured with the same
+//! `SECRET_KEY` accepts what another signed.
+//!
+//! Also the small keyed helpers the rest of the crate shares: [`Signer::fingerprint`] (binding a
+//! token to account state without revealing it, spec §15 S11), [`random_token`] and
+//! [`constant_time_eq`].
+//!
+//! ```
+//! use security::cookie_codec::Signer;
+//!
+//! let signer = Signer::new(b"SECRET_KEY", "session");
+//! let value = signer.sign(br#"{"sid":"abc"}"#);
+//! assert!(value.starts_with("v1."));
+//! assert_eq!(signer.verify(&value).as_deref(), Some(&br#"{"sid":"abc"}"#[..]));
+//! assert_eq!(Signer::new(b"SECRET_KEY", "remember").verify(&value), None);
+//! ```
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Version prefix of every signed value (a future format gets `v2.`).
+const VERSION: &str = "v1.";
+
+/// HMAC-SHA256 of `message` under `key`.
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac =
+        <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&mac.finalize().into_bytes());
+    out
+}
+
+/// The key for one purpose: `HMAC-SHA256(secret_key, "security:" + purpose)`.
+pub(crate) fn derive_key(secret_key: &[u8], purpose: &str) -> [u8; 32] {
+    hmac_sha256(secret_key, format!("security:{purpose}").as_bytes())
+}
+
+/// Signs and verifies values for one purpose (`"session"`, `"remember"`, ...): a value signed
+/// for one purpose or under one `SECRET_KEY` never verifies for another.
+///
+/// Format: `v1.<base64url(payload)>.<base64url(HMAC-SHA256(key, "v1.<base64url(payload)>"))>`,
+/// URL- and cookie-safe. The payload is signed, not encrypted: anyone holding the value can read
+/// it.
+#[derive(Clone)]
+pub struct Signer {
+    /// `HMAC-SHA256(secret_key, "security:" + purpose)`.
+    key: [u8; 32],
+    /// `HMAC-SHA256(secret_key, "security:" + purpose + ":fingerprint")`, kept apart from `key`
+    /// so that a fingerprint can never serve as (part of) a signature.
+    fingerprint_key: [u8; 32],
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer").finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// A signer for `purpose`, keyed by `secret_key` (the app's `SECRET_KEY`).
+    pub fn new(secret_key: &[u8], purpose: &str) -> Self {
+        Self {
+            key: derive_key(secret_key, purpose),
+            fingerprint_key: derive_key(secret_key, &format!("{purpose}:fingerprint")),
+        }
+    }
+
+    /// Signs `payload` (bytes chosen by the caller, typically JSON).
+    pub fn sign(&self, payload: &[u8]) -> String {
+        let body = format!("{VERSION}{}", URL_SAFE_NO_PAD.encode(payload));
+        let tag = hmac_sha256(&self.key, body.as_bytes());
+        format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The payload of a value this signer (same `SECRET_KEY`, same purpose) produced; `None` for
+    /// anything else: another key or purpose, another version, any changed, added or missing
+    /// character. The tag is checked in constant time before the payload is decoded.
+    pub fn verify(&self, value: &str) -> Option<Vec<u8>> {
+        let (body, tag) = value.rsplit_once('.')?;
+        let encoded = body.strip_prefix(VERSION)?;
+        if encoded.contains('.') {
+            return None;
+        }
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let expected = hmac_sha256(&self.key, body.as_bytes());
+        if !constant_time_eq(&expected, &tag) {
+            return None;
+        }
+        URL_SAFE_NO_PAD.decode(encoded).ok()
+    }
+
+    /// A keyed digest of `parts` for binding a token to account state (password hash, e-mail,
+    /// last login...) without revealing it (spec §15 S11): 32 lower-case hex characters (128
+    /// bits) of an HMAC-SHA256 under a key derived from `SECRET_KEY` and the purpose.
+    ///
+    /// Each part is length-prefixed, so `["ab", "c"]` and `["a", "bc"]` differ. Compare
+    /// fingerprints with [`constant_time_eq`].
+    pub fn fingerprint(&self, parts: &[&[u8]]) -> String {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.fingerprint_key)
+            .expect("HMAC takes keys of any length");
+        for part in parts {
+            mac.update(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+            mac.update(part);
+        }
+        let digest = mac.finalize().into_bytes();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// `bytes` random bytes from the operating system, base64url-encoded without padding (CSRF
+/// secrets, session ids, nonces). 32 bytes give 43 characters.
+///
+/// # Panics
+/// If the operating system has no usable random source (`getrandom` fails), which leaves no
+/// safe way to go on.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    URL_SAFE_NO_PAD.encode(&buf)
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"fixture-secret-key";
+
+    #[test]
+    fn round_trip() {
+        let signer = Signer::new(SECRET, "session");
+        for payload in [
+            &b""[..],
+            b"{}",
+            br#"{"sid":"x","n":1}"#,
+            &[0u8, 255, 10, 46],
+        ] {
+            let value = signer.sign(payload);
+            assert!(value.starts_with("v1."), "{value}");
+            assert_eq!(value.matches('.').count(), 2, "{value}");
+            assert!(
+                value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+                "{value}"
+            );
+            assert_eq!(signer.verify(&value).as_deref(), Some(payload));
+        }
+    }
+
+    #[test]
+    fn any_flipped_byte_is_refused() {
+        let signer = Signer::new(SECRET, "session");
+        let value = signer.sign(br#"{"user":"1","fresh":true}"#);
+        for i in 0..value.len() {
+            for flip in [0x01u8, 0x20] {
+                let mut bytes = value.clone().into_bytes();
+                bytes[i] ^= flip;
+                let Ok(changed) = String::from_utf8(bytes) else {
+                    continue;
+                };
+                assert_eq!(
+                    signer.verify(&changed),
+                    None,
+                    "byte {i} ^ {flip:#x}: {changed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_extended_and_malformed_are_refused() {
+        let signer = Signer::new(SECRET, "session");
+        let value = signer.sign(b"payload");
+        let (body, tag) = value.rsplit_once('.').unwrap();
+        let cases = [
+            value[..value.len() - 1].to_string(),
+            format!("{value}A"),
+            format!("{value}."),
+            body.to_string(),
+            format!("{body}."),
+            format!("v2.{}", &value[3..]),
+            value[3..].to_string(),
+            format!("{body}.x.{tag}"),
+            String::new(),
+            "v1..".to_string(),
+        ];
+        for case in cases {
+            assert_eq!(signer.verify(&case), None, "{case}");
+        }
+    }
+
+    #[test]
+    fn other_purpose_or_secret_is_refused() {
+        let value = Signer::new(SECRET, "session").sign(b"payload");
+        assert_eq!(Signer::new(SECRET, "remember").verify(&value), None);
+        assert_eq!(Signer::new(b"other-secret", "session").verify(&value), None);
+        assert_eq!(
+            Signer::new(SECRET, "session").verify(&value).as_deref(),
+            Some(&b"payload"[..])
+        );
+    }
+
+    #[test]
+    fn fingerprint_is_keyed_and_part_sensitive() {
+        let a = Signer::new(SECRET, "reset");
+        let fp = a.fingerprint(&[b"1", b"$2a$12$hash"]);
+        assert_eq!(fp.len(), 32);
+        assert!(
+            fp.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(fp, a.fingerprint(&[b"1", b"$2a$12$hash"]), "deterministic");
+        assert_ne!(fp, a.fingerprint(&[b"2", b"$2a$12$hash"]), "first part");
+        assert_ne!(fp, a.fingerprint(&[b"1", b"$2a$12$hasH"]), "second part");
+        assert_ne!(fp, a.fingerprint(&[b"1"]), "fewer parts");
+        assert_ne!(fp, a.fingerprint(&[b"1$2a$12$hash"]), "joined parts");
+        assert_ne!(
+            a.fingerprint(&[b"ab", b"c"]),
+            a.fingerprint(&[b"a", b"bc"]),
+            "part boundaries"
+        );
+        assert_ne!(
+            fp,
+            Signer::new(b"other-secret", "reset").fingerprint(&[b"1", b"$2a$12$hash"]),
+            "secret"
+        );
+        assert_ne!(
+            fp,
+            Signer::new(SECRET, "login").fingerprint(&[b"1", b"$2a$12$hash"]),
+            "purpose"
+        );
+        // Not a plain (unkeyed) digest of the parts.
+        use sha2::Digest;
+        for plain in [
+            Sha256::digest(b"1\x1f$2a$12$hash"),
+            Sha256::digest(b"1$2a$12$hash"),
+        ] {
+            let plain: String = plain[..16].iter().map(|b| format!("{b:02x}")).collect();
+            assert_ne!(fp, plain);
+        }
+        // Not (a prefix of) the signing tag either.
+        let tag = hmac_sha256(&a.key, b"1\x1f$2a$12$hash");
+        let tag: String = tag[..16].iter().map(|b| format!("{b:02x}")).collect();
+        assert_ne!(fp, tag);
+    }
+
+    #[test]
+    fn random_tokens_are_url_safe_and_distinct() {
+        let a = random_token(32);
+        let b = random_token(32);
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_eq!(random_token(0), "");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn debug_does_not_leak_keys() {
+        assert_eq!(format!("{:?}", Signer::new(SECRET, "x")), "Signer { .. }");
+    }
+}

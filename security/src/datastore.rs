@@ -1,0 +1,755 @@
+//! The user and role store over the app's SeaORM entities (Flask-Security's `datastore.py`).
+//!
+//! [`Datastore`] has 1.7.4's `SQLAlchemyUserDatastore` operations with their semantics and
+//! return values, except where 1.7.4 is unsafe (spec §15):
+//!
+//! - e-mail look-ups are an exact, case-insensitive comparison (`lower(email) = lower(?)`):
+//!   `%` and `_` are plain characters, and an identifier that looks like a number is not a
+//!   primary key (S3, B14);
+//! - every change is written at once (1.7.4's `activate_user` and friends leave the commit to
+//!   the caller);
+//! - a duplicate e-mail address is a [`DatastoreError::DuplicateEmail`], never a panic, and
+//!   leaves the database as it was, also when two requests race.
+
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, IsolationLevel, JoinType, QueryFilter, QuerySelect, RelationDef, TransactionTrait,
+    Value,
+};
+
+use crate::model::{Field, SecurityRole, SecurityUser, Tracking};
+use crate::password::{HashError, Passwords};
+
+/// What can go wrong in the datastore.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatastoreError {
+    /// Another user already has this e-mail address (compared case-insensitively).
+    #[error("{email} is already associated with an account")]
+    DuplicateEmail {
+        /// The address as given.
+        email: String,
+    },
+    /// A role with this name exists already.
+    #[error("a role named `{name}` already exists")]
+    DuplicateRole {
+        /// The role name.
+        name: String,
+    },
+    /// No role has this name.
+    #[error("no role named `{name}`")]
+    UnknownRole {
+        /// The role name.
+        name: String,
+    },
+    /// A field given for a new user is not a column of the user entity, or has the wrong type.
+    #[error("cannot set `{field}` on the user: {reason}")]
+    BadField {
+        /// The field name.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// Hashing the password failed (e.g. `SECURITY_PASSWORD_SALT` is missing).
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// A new user for [`Datastore::create_user`].
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    /// The e-mail address, stored as given.
+    pub email: String,
+    /// The password in clear; it is hashed with the configured scheme. `None`: no password.
+    pub password: Option<String>,
+    /// Whether the account is active (1.7.4's default: true).
+    pub active: bool,
+    /// Names of roles to give the user; each must exist.
+    pub roles: Vec<String>,
+    /// Further columns of the app's user entity, by field name (e.g. `username`).
+    pub extra: Vec<(String, Value)>,
+}
+
+impl NewUser {
+    /// An active user with this address and password.
+    pub fn new(email: impl Into<String>, password: Option<&str>) -> Self {
+        NewUser {
+            email: email.into(),
+            password: password.map(str::to_owned),
+            active: true,
+            roles: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Sets the active flag.
+    pub fn active(mut self, active: bool) -> Self {
+        self.active = active;
+        self
+    }
+
+    /// Adds a role by name.
+    pub fn role(mut self, name: impl Into<String>) -> Self {
+        self.roles.push(name.into());
+        self
+    }
+
+    /// Sets another column of the app's user entity.
+    pub fn field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A user together with the names of its roles, loaded in one query.
+#[derive(Clone, Debug)]
+pub struct UserWithRoles<U> {
+    /// The user.
+    pub user: U,
+    /// The names of the user's roles, sorted.
+    pub roles: Vec<String>,
+}
+
+impl<U> UserWithRoles<U> {
+    /// Whether the user has the role (exact, case-sensitive name comparison, as 1.7.4).
+    pub fn has_role(&self, name: &str) -> bool {
+        self.roles.iter().any(|r| r == name)
+    }
+}
+
+/// The user and role store. Cheap to clone.
+pub struct Datastore<U: SecurityUser> {
+    db: DatabaseConnection,
+    passwords: Passwords,
+    identity_columns: Vec<U::Column>,
+    _user: PhantomData<fn() -> U>,
+}
+
+impl<U: SecurityUser> Clone for Datastore<U> {
+    fn clone(&self) -> Self {
+        Datastore {
+            db: self.db.clone(),
+            passwords: self.passwords.clone(),
+            identity_columns: self.identity_columns.clone(),
+            _user: PhantomData,
+        }
+    }
+}
+
+type RoleOf<U> = <U as SecurityUser>::Role;
+type RoleEntity<U> = <RoleOf<U> as SecurityRole>::Entity;
+
+impl<U: SecurityUser> Datastore<U> {
+    /// A datastore over the connection; new passwords are hashed with `passwords`.
+    /// `get_user` searches the e-mail column only (see [`Datastore::identity_attributes`]).
+    pub fn new(db: DatabaseConnection, passwords: Passwords) -> Self {
+        Datastore {
+            db,
+            passwords,
+            identity_columns: vec![U::email_column()],
+            _user: PhantomData,
+        }
+    }
+
+    /// Sets the user attributes [`Datastore::get_user`] searches, in order
+    /// (`SECURITY_USER_IDENTITY_ATTRIBUTES`).
+    ///
+    /// # Errors
+    /// The name of an attribute that is not a column of the user entity.
+    pub fn identity_attributes<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, String> {
+        let mut columns = Vec::new();
+        for name in names {
+            let name = name.as_ref();
+            let column = U::Column::from_str(name).map_err(|_| name.to_owned())?;
+            columns.push(column);
+        }
+        if !columns.is_empty() {
+            self.identity_columns = columns;
+        }
+        Ok(self)
+    }
+
+    /// The database connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The password hasher that [`Datastore::create_user`] uses.
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    fn lower_eq(column: U::Column, value: &str) -> SimpleExpr {
+        Expr::expr(Func::lower(Expr::col((
+            <U::Entity as Default>::default(),
+            column,
+        ))))
+        .eq(Func::lower(Expr::val(value.to_owned())))
+    }
+
+    /// Finds a user by primary key.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn find_user_by_id(&self, id: &U::Id) -> Result<Option<U>, DatastoreError> {
+        Ok(U::Entity::find()
+            .filter(U::id_column().eq(id.clone()))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Finds a user by e-mail address, compared exactly but case-insensitively.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<U>, DatastoreError> {
+        Ok(U::Entity::find()
+            .filter(Self::lower_eq(U::email_column(), email))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Flask-Security's `get_user(identifier)`: the first user whose identity attribute
+    /// (`SECURITY_USER_IDENTITY_ATTRIBUTES`, in order) equals the identifier, compared
+    /// case-insensitively. Unlike 1.7.4, a numeric identifier is not taken as a primary key and
+    /// `%`/`_` are not wildcards.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn get_user(&self, identifier: &str) -> Result<Option<U>, DatastoreError> {
+        if identifier.is_empty() {
+            return Ok(None);
+        }
+        for column in &self.identity_columns {
+            let found = U::Entity::find()
+                .filter(Self::lower_eq(*column, identifier))
+                .one(&self.db)
+                .await?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    fn link_relation() -> RelationDef {
+        <U::Entity as EntityTrait>::belongs_to(<U::UserRoles as Default>::default())
+            .from(U::id_column())
+            .to(U::link_user_column())
+            .into()
+    }
+
+    fn role_relation() -> RelationDef {
+        <U::UserRoles as EntityTrait>::belongs_to(<RoleEntity<U> as Default>::default())
+            .from(U::link_role_column())
+            .to(<RoleOf<U>>::id_column())
+            .into()
+    }
+
+    /// Loads a user and the names of its roles in one query (a join through the link entity).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn load_with_roles(
+        &self,
+        id: &U::Id,
+    ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+        let rows = U::Entity::find()
+            .filter(U::id_column().eq(id.clone()))
+            .join(JoinType::LeftJoin, Self::link_relation())
+            .join(JoinType::LeftJoin, Self::role_relation())
+            .select_also(<RoleEntity<U> as Default>::default())
+            .all(&self.db)
+            .await?;
+        let mut rows = rows.into_iter();
+        let Some((user, first)) = rows.next() else {
+            return Ok(None);
+        };
+        let mut roles: Vec<String> = first
+            .into_iter()
+            .chain(rows.filter_map(|(_, role)| role))
+            .map(|role| role.name().to_owned())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        Ok(Some(UserWithRoles { user, roles }))
+    }
+
+    /// The roles of a user, sorted by name.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn user_roles(&self, user: &U) -> Result<Vec<RoleOf<U>>, DatastoreError> {
+        let mut roles = <RoleEntity<U>>::find()
+            .join(JoinType::InnerJoin, Self::role_relation().rev())
+            .filter(U::link_user_column().eq(user.id()))
+            .all(&self.db)
+            .await?;
+        roles.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(roles)
+    }
+
+    /// Whether the user has the role named `name`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn has_role(&self, user: &U, name: &str) -> Result<bool, DatastoreError> {
+        Ok(self
+            .user_roles(user)
+            .await?
+            .iter()
+            .any(|r| r.name() == name))
+    }
+
+    /// Creates a user: hashes the password, stores the user and its roles in one transaction.
+    /// A duplicate address (compared case-insensitively) is refused and leaves the database as
+    /// it was, also when two creations race.
+    ///
+    /// # Errors
+    /// [`DatastoreError::DuplicateEmail`], [`DatastoreError::UnknownRole`],
+    /// [`DatastoreError::BadField`], a hashing or a database failure.
+    pub async fn create_user(&self, new: NewUser) -> Result<U, DatastoreError> {
+        let hash = match &new.password {
+            Some(password) => Some(self.passwords.hash(password).await?),
+            None => None,
+        };
+        self.create_user_with_hash(new, hash).await
+    }
+
+    /// [`Datastore::create_user`] with a password that is already hashed (or none).
+    ///
+    /// # Errors
+    /// As [`Datastore::create_user`].
+    pub async fn create_user_with_hash(
+        &self,
+        new: NewUser,
+        hash: Option<String>,
+    ) -> Result<U, DatastoreError> {
+        if self.find_user_by_email(&new.email).await?.is_some() {
+            return Err(DatastoreError::DuplicateEmail { email: new.email });
+        }
+        let mut roles = Vec::with_capacity(new.roles.len());
+        for name in &new.roles {
+            match self.find_role(name).await? {
+                Some(role) => roles.push(role),
+                None => return Err(DatastoreError::UnknownRole { name: name.clone() }),
+            }
+        }
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_email(&mut model, new.email.clone());
+        U::set_password(&mut model, hash);
+        U::set_active(&mut model, new.active);
+        if U::FIELDS.uniquifier {
+            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+        }
+        for (field, value) in new.extra {
+            let column = U::Column::from_str(&field).map_err(|_| DatastoreError::BadField {
+                field: field.clone(),
+                reason: "no such column".into(),
+            })?;
+            model
+                .try_set(column, value)
+                .map_err(|e| DatastoreError::BadField {
+                    field: field.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+
+        let email = new.email;
+        let result = self.insert_user(model, &email, &roles).await;
+        match result {
+            Ok(user) => Ok(user),
+            Err(DatastoreError::Database(err)) => {
+                // A unique index or a serialisation failure: tell a lost race from a real fault.
+                if self.find_user_by_email(&email).await?.is_some() {
+                    Err(DatastoreError::DuplicateEmail { email })
+                } else {
+                    Err(DatastoreError::Database(err))
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn insert_user(
+        &self,
+        model: U::ActiveModel,
+        email: &str,
+        roles: &[RoleOf<U>],
+    ) -> Result<U, DatastoreError> {
+        // SERIALIZABLE where the backend has it, so that a concurrent insert of the same address
+        // in another case makes one of the two transactions fail (SQLite serialises writers).
+        let isolation = match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => None,
+            _ => Some(IsolationLevel::Serializable),
+        };
+        let txn = self.db.begin_with_config(isolation, None).await?;
+        U::Entity::insert(model)
+            .exec_without_returning(&txn)
+            .await?;
+        let mut found = U::Entity::find()
+            .filter(Self::lower_eq(U::email_column(), email))
+            .limit(2)
+            .all(&txn)
+            .await?;
+        if found.len() != 1 {
+            txn.rollback().await?;
+            return Err(DatastoreError::DuplicateEmail {
+                email: email.to_owned(),
+            });
+        }
+        let user = found.remove(0);
+        for role in roles {
+            Self::insert_link(&txn, &user, role).await?;
+        }
+        txn.commit().await?;
+        Ok(user)
+    }
+
+    async fn insert_link<C: ConnectionTrait>(
+        db: &C,
+        user: &U,
+        role: &RoleOf<U>,
+    ) -> Result<(), DatastoreError> {
+        let mut link = <<U::UserRoles as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
+        link.try_set(U::link_user_column(), user.id().into())?;
+        link.try_set(U::link_role_column(), role.id().into())?;
+        <U::UserRoles as EntityTrait>::insert(link)
+            .exec_without_returning(db)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a role.
+    ///
+    /// # Errors
+    /// [`DatastoreError::DuplicateRole`] or a database failure.
+    pub async fn create_role(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<RoleOf<U>, DatastoreError> {
+        if self.find_role(name).await?.is_some() {
+            return Err(DatastoreError::DuplicateRole { name: name.into() });
+        }
+        let mut model = <<RoleOf<U> as SecurityRole>::ActiveModel as ActiveModelTrait>::default();
+        <RoleOf<U>>::set_name(&mut model, name.to_owned());
+        <RoleOf<U>>::set_description(&mut model, description.map(str::to_owned));
+        if let Err(err) = <RoleEntity<U>>::insert(model)
+            .exec_without_returning(&self.db)
+            .await
+        {
+            return if self.find_role(name).await?.is_some() {
+                Err(DatastoreError::DuplicateRole { name: name.into() })
+            } else {
+                Err(err.into())
+            };
+        }
+        self.find_role(name)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("role `{name}` after insert")).into())
+    }
+
+    /// Finds a role by exact name.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn find_role(&self, name: &str) -> Result<Option<RoleOf<U>>, DatastoreError> {
+        Ok(<RoleEntity<U>>::find()
+            .filter(<RoleOf<U>>::name_column().eq(name))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// The existing role with this name, or a new one.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn find_or_create_role(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<RoleOf<U>, DatastoreError> {
+        match self.find_role(name).await? {
+            Some(role) => Ok(role),
+            None => match self.create_role(name, description).await {
+                Err(DatastoreError::DuplicateRole { .. }) => self
+                    .find_role(name)
+                    .await?
+                    .ok_or_else(|| DbErr::RecordNotFound(format!("role `{name}`")).into()),
+                other => other,
+            },
+        }
+    }
+
+    /// Gives the user the role. `true` if it was added, `false` if the user had it already.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn add_role_to_user(
+        &self,
+        user: &U,
+        role: &RoleOf<U>,
+    ) -> Result<bool, DatastoreError> {
+        if self.link_exists(user, role).await? {
+            return Ok(false);
+        }
+        match Self::insert_link(&self.db, user, role).await {
+            Ok(()) => Ok(true),
+            // a concurrent add of the same pair under a unique key
+            Err(err) if self.link_exists(user, role).await? => {
+                tracing::debug!(error = %err, "role link added concurrently");
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Takes the role from the user. `true` if it was removed, `false` if the user did not have
+    /// it.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn remove_role_from_user(
+        &self,
+        user: &U,
+        role: &RoleOf<U>,
+    ) -> Result<bool, DatastoreError> {
+        let result = <U::UserRoles as EntityTrait>::delete_many()
+            .filter(U::link_user_column().eq(user.id()))
+            .filter(U::link_role_column().eq(role.id()))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    async fn link_exists(&self, user: &U, role: &RoleOf<U>) -> Result<bool, DatastoreError> {
+        let found = <U::UserRoles as EntityTrait>::find()
+            .filter(U::link_user_column().eq(user.id()))
+            .filter(U::link_role_column().eq(role.id()))
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn set_active_flag(&self, user: &U, active: bool) -> Result<bool, DatastoreError> {
+        if user.active() == active {
+            return Ok(false);
+        }
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_active(&mut model, active);
+        let result = U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Activates the user. `true` if it changed, `false` if it was active already.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn activate_user(&self, user: &U) -> Result<bool, DatastoreError> {
+        self.set_active_flag(user, true).await
+    }
+
+    /// Deactivates the user. `true` if it changed, `false` if it was inactive already.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn deactivate_user(&self, user: &U) -> Result<bool, DatastoreError> {
+        self.set_active_flag(user, false).await
+    }
+
+    /// Flips the active flag; always `true`, as in 1.7.4.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn toggle_active(&self, user: &U) -> Result<bool, DatastoreError> {
+        self.set_active_flag(user, !user.active()).await?;
+        Ok(true)
+    }
+
+    /// Deletes the user and its role links, in one transaction.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn delete_user(&self, user: &U) -> Result<(), DatastoreError> {
+        let txn = self.db.begin().await?;
+        <U::UserRoles as EntityTrait>::delete_many()
+            .filter(U::link_user_column().eq(user.id()))
+            .exec(&txn)
+            .await?;
+        U::Entity::delete_many()
+            .filter(U::id_column().eq(user.id()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a new password hash (already hashed), and a new uniquifier when the model has
+    /// one, so that every session and token of the user ends.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn set_password_hash(
+        &self,
+        user: &U,
+        hash: Option<String>,
+    ) -> Result<(), DatastoreError> {
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_password(&mut model, hash);
+        if U::FIELDS.uniquifier {
+            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+        }
+        U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Hashes `password` and stores it (see [`Datastore::set_password_hash`]).
+    ///
+    /// # Errors
+    /// A hashing or database failure.
+    pub async fn set_password(&self, user: &U, password: &str) -> Result<(), DatastoreError> {
+        let hash = self.passwords.hash(password).await?;
+        self.set_password_hash(user, Some(hash)).await
+    }
+
+    /// Replaces the stored hash only if it is still `old` (a re-hash after a successful login
+    /// must not overwrite a password changed in the meantime). `true` if it was replaced.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn upgrade_password_hash(
+        &self,
+        user: &U,
+        old: &str,
+        new: String,
+    ) -> Result<bool, DatastoreError> {
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_password(&mut model, Some(new));
+        let result = U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .filter(U::password_column().eq(old))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Gives the user a new uniquifier, ending every session and token it holds. `false` when
+    /// the model has no uniquifier field.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn rotate_uniquifier(&self, user: &U) -> Result<bool, DatastoreError> {
+        if !U::FIELDS.uniquifier {
+            return Ok(false);
+        }
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+        U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .exec(&self.db)
+            .await?;
+        Ok(true)
+    }
+
+    /// Marks the user confirmed at `now`, once: `true` when this call confirmed the user,
+    /// `false` when it was confirmed already (also when a concurrent request won).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn confirm_user(&self, user: &U, now: DateTime<Utc>) -> Result<bool, DatastoreError> {
+        let Some(column) = U::column(Field::ConfirmedAt) else {
+            return Ok(false);
+        };
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_confirmed_at(&mut model, Some(now));
+        let result = U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .filter(column.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Records a login (1.7.4's `login_user` tracking, spec §11.1) in one atomic `UPDATE`:
+    /// the previous current values become the last ones, the count goes up by one.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn track_login(
+        &self,
+        user: &U,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DatastoreError> {
+        // Typed values for the columns, whatever Rust types the model uses for them.
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_tracking(
+            &mut model,
+            &Tracking {
+                last_login_at: Some(now),
+                current_login_at: Some(now),
+                last_login_ip: Some(ip.to_owned()),
+                current_login_ip: Some(ip.to_owned()),
+                login_count: Some(1),
+            },
+        );
+        let value = |field: Field| -> Option<(U::Column, Value)> {
+            let column = U::column(field)?;
+            model.get(column).into_value().map(|v| (column, v))
+        };
+        let mut update = U::Entity::update_many().filter(U::id_column().eq(user.id()));
+        // Order matters on MySQL, which evaluates assignments left to right with the new values.
+        if let (Some((last, _)), Some((current, now_value))) =
+            (value(Field::LastLoginAt), value(Field::CurrentLoginAt))
+        {
+            update = update.col_expr(
+                last,
+                Func::coalesce([Expr::col(current), Expr::val(now_value)]).into(),
+            );
+        }
+        if let (Some((last, _)), Some((current, ip_value))) =
+            (value(Field::LastLoginIp), value(Field::CurrentLoginIp))
+        {
+            update = update.col_expr(
+                last,
+                Func::coalesce([Expr::col(current), Expr::val(ip_value)]).into(),
+            );
+        }
+        if let Some((current, now_value)) = value(Field::CurrentLoginAt) {
+            update = update.col_expr(current, Expr::val(now_value).into());
+        }
+        if let Some((current, ip_value)) = value(Field::CurrentLoginIp) {
+            update = update.col_expr(current, Expr::val(ip_value).into());
+        }
+        if let Some((count, _)) = value(Field::LoginCount) {
+            update = update.col_expr(
+                count,
+                Expr::expr(Func::coalesce([Expr::col(count), Expr::val(0)]))
+                    .add(Expr::val(1))
+                    .into(),
+            );
+        }
+        update.exec(&self.db).await?;
+        Ok(())
+    }
+}

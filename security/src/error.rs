@@ -1,0 +1,48 @@
+//! Infrastructure failures. Expected outcomes (a wrong password, an expired link) are not
+//! errors: they are messages (`SECURITY_MSG_*`) shown to the user.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use crate::config::ConfigError;
+use crate::datastore::DatastoreError;
+use crate::mail::MailError;
+use crate::password::HashError;
+
+/// A failure of the database, the mail transport, a template or the configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid, or does not fit the entities.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The datastore failed.
+    #[error(transparent)]
+    Datastore(#[from] DatastoreError),
+    /// Hashing a password failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// Sending mail failed.
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    /// Rendering a template failed.
+    #[error("template error: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Error::Datastore(DatastoreError::Database(err))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "security: request failed");
+        let status = match self {
+            Error::Mail(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, status.canonical_reason().unwrap_or("Error")).into_response()
+    }
+}

@@ -1,0 +1,163 @@
+//! Extractors for the app's handlers: the current user (Flask-Login's `current_user`), the
+//! optional user, the session's flash messages and the CSRF token.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+
+use crate::auth::RequestUser;
+use crate::datastore::UserWithRoles;
+use crate::guard::MissingLayer;
+use crate::model::SecurityUser;
+use crate::runtime::Security;
+use crate::session::{Flash, Session};
+
+fn security<U: SecurityUser>(parts: &Parts) -> Result<Security<U>, Response> {
+    parts
+        .extensions
+        .get::<Security<U>>()
+        .cloned()
+        .ok_or_else(|| MissingLayer.into_response())
+}
+
+/// The authenticated user of the request, with its roles. Anonymous requests are refused as
+/// `#[login_required]` refuses them (a redirect to the login page with `next`).
+///
+/// The user comes from a token or Basic guard of the same handler when one ran, otherwise from
+/// the session (or remember cookie).
+pub struct CurrentUser<U: SecurityUser> {
+    identity: Arc<UserWithRoles<U>>,
+}
+
+impl<U: SecurityUser> Clone for CurrentUser<U> {
+    fn clone(&self) -> Self {
+        CurrentUser {
+            identity: Arc::clone(&self.identity),
+        }
+    }
+}
+
+impl<U: SecurityUser> std::fmt::Debug for CurrentUser<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentUser")
+            .field("user", &self.identity.user)
+            .field("roles", &self.identity.roles)
+            .finish()
+    }
+}
+
+impl<U: SecurityUser> CurrentUser<U> {
+    /// The user.
+    pub fn user(&self) -> &U {
+        &self.identity.user
+    }
+
+    /// The names of the user's roles, sorted.
+    pub fn roles(&self) -> &[String] {
+        &self.identity.roles
+    }
+
+    /// Whether the user has the role (exact name).
+    pub fn has_role(&self, name: &str) -> bool {
+        self.identity.has_role(name)
+    }
+}
+
+impl<U: SecurityUser> Deref for CurrentUser<U> {
+    type Target = U;
+
+    fn deref(&self) -> &U {
+        &self.identity.user
+    }
+}
+
+async fn resolve<U: SecurityUser>(
+    parts: &Parts,
+    security: &Security<U>,
+) -> Result<Option<CurrentUser<U>>, Response> {
+    if let Some(RequestUser(found)) = parts.extensions.get::<RequestUser<U>>() {
+        return Ok(Some(CurrentUser {
+            identity: Arc::clone(found),
+        }));
+    }
+    match security.session_identity(parts).await {
+        Ok(found) => Ok(found.map(|identity| CurrentUser { identity })),
+        Err(err) => Err(crate::Error::from(err).into_response()),
+    }
+}
+
+impl<S: Send + Sync, U: SecurityUser> FromRequestParts<S> for CurrentUser<U> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let security = security::<U>(parts)?;
+        match resolve(parts, &security).await? {
+            Some(user) => Ok(user),
+            None => Err(security.login_redirect(parts)),
+        }
+    }
+}
+
+/// The authenticated user of the request, if any.
+pub struct MaybeUser<U: SecurityUser>(pub Option<CurrentUser<U>>);
+
+impl<U: SecurityUser> std::fmt::Debug for MaybeUser<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("MaybeUser").field(&self.0).finish()
+    }
+}
+
+impl<S: Send + Sync, U: SecurityUser> FromRequestParts<S> for MaybeUser<U> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let security = security::<U>(parts)?;
+        Ok(MaybeUser(resolve(parts, &security).await?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = MissingLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(MissingLayer)
+    }
+}
+
+/// The pending flash messages, taken from the session (they are shown once), as Flask's
+/// `get_flashed_messages(with_categories=True)`.
+#[derive(Clone, Debug, Default)]
+pub struct Flashes(pub Vec<Flash>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Flashes {
+    type Rejection = MissingLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = parts.extensions.get::<Session>().ok_or(MissingLayer)?;
+        Ok(Flashes(session.take_flashes()))
+    }
+}
+
+/// The CSRF token for a form of the app's own (field `csrf_token` or header `X-CSRFToken`).
+#[derive(Clone, Debug)]
+pub struct CsrfToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
+    type Rejection = MissingLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = parts.extensions.get::<Session>().ok_or(MissingLayer)?;
+        let csrf = parts
+            .extensions
+            .get::<crate::csrf::CsrfKey>()
+            .ok_or(MissingLayer)?;
+        Ok(CsrfToken(csrf.token_for(session)))
+    }
+}

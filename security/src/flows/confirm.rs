@@ -1,0 +1,274 @@
+//! E-mail confirmation (`confirmable.py`, `views.send_confirmation`, `views.confirm_email`,
+//! spec §5.7–5.8).
+//!
+//! The token is `[id, digest]` signed with `SECURITY_CONFIRM_SALT`, where the digest binds it
+//! to the address it was sent to (S8). Unlike 1.7.4, a link that was used already logs nobody
+//! in, and a link opened in another user's session never replaces that user (S9); an expired
+//! link of a confirmed user sends nothing (B6).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use http::Request;
+
+use super::Ctx;
+use crate::config::Config;
+use crate::events::Event;
+use crate::mail::EmailKind;
+use crate::messages::MessageKey;
+use crate::model::SecurityUser;
+use crate::response::FormErrors;
+use crate::runtime::Security;
+use crate::token::TokenError;
+use crate::views::ViewName;
+
+/// A confirmation token for the user's current address.
+pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+    let id = user.id().to_string();
+    let digest = sec.bind("confirm", user, &[&user.email().to_lowercase()]);
+    sec.inner.tokens.confirm.dumps(&[&id, &digest], sec.now())
+}
+
+/// The absolute confirmation link of a token.
+pub(crate) fn link<U: SecurityUser>(ctx: &Ctx<U>, token: &str) -> String {
+    ctx.link(&format!("{}/{}", ctx.config().confirm_path(), token))
+}
+
+/// Sends confirmation instructions (`send_confirmation_instructions`).
+async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
+    let token = make_token(&ctx.sec, user);
+    let link = link(ctx, &token);
+    ctx.sec
+        .send_mail(EmailKind::ConfirmationInstructions, user, Some(link))
+        .await
+        .map_err(|_| ctx.mail_failed())?;
+    ctx.sec.emit(Event::ConfirmInstructionsSent {
+        user: user.clone(),
+        token,
+    });
+    Ok(())
+}
+
+/// `GET|POST /confirm`: resend confirmation instructions.
+async fn send_confirmation<U: SecurityUser>(
+    State(sec): State<Security<U>>,
+    req: Request<Body>,
+) -> Response {
+    let ctx = match Ctx::read(sec, req).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if ctx.parts.method != http::Method::POST {
+        let email = ctx
+            .parts
+            .uri
+            .query()
+            .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "email"))
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        return ctx
+            .page(
+                ViewName::SendConfirmation,
+                vec![("email", email)],
+                FormErrors::new(),
+            )
+            .await;
+    }
+    let mut errors = FormErrors::new();
+    let (email, valid) = ctx.email_field(&mut errors);
+    let mut user = None;
+    let mut refusal = None;
+    if let Some(email) = &email {
+        match ctx.sec.datastore().get_user(email).await {
+            Ok(Some(found)) => {
+                if valid && found.confirmed_at().is_some() {
+                    refusal = Some(MessageKey::AlreadyConfirmed);
+                }
+                user = Some(found);
+            }
+            Ok(None) => refusal = Some(MessageKey::UserDoesNotExist),
+            Err(err) => return ctx.internal(err),
+        }
+    }
+    let typed = email.clone().unwrap_or_default();
+    if let Some(key) = refusal {
+        if ctx.config().generic_responses && errors.is_empty() {
+            return answer_sent(&ctx, &typed, None).await;
+        }
+        ctx.error(&mut errors, "email", key, &[("email", &typed)]);
+    }
+    if !errors.is_empty() {
+        return failed(&ctx, errors, &typed).await;
+    }
+    let Some(user) = user else {
+        return failed(&ctx, errors, &typed).await;
+    };
+    if let Err(response) = send_instructions(&ctx, &user).await {
+        return response;
+    }
+    let shown = (!ctx.config().generic_responses).then_some(&user);
+    answer_sent(&ctx, &typed, shown).await
+}
+
+async fn answer_sent<U: SecurityUser>(ctx: &Ctx<U>, typed: &str, user: Option<&U>) -> Response {
+    if ctx.json {
+        return ctx.json_ok(match user {
+            Some(user) => ctx.user_json(user),
+            None => serde_json::json!({}),
+        });
+    }
+    ctx.flash(MessageKey::ConfirmationRequest, &[("email", typed)]);
+    ctx.page(
+        ViewName::SendConfirmation,
+        vec![("email", typed.to_owned())],
+        FormErrors::new(),
+    )
+    .await
+}
+
+async fn failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors, typed: &str) -> Response {
+    if ctx.json {
+        return ctx.json_errors(&errors);
+    }
+    ctx.page(
+        ViewName::SendConfirmation,
+        vec![("email", typed.to_owned())],
+        errors,
+    )
+    .await
+}
+
+/// `GET|POST /confirm/<token>`.
+async fn confirm_email<U: SecurityUser>(
+    State(sec): State<Security<U>>,
+    Path(token): Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let ctx = match Ctx::read(sec, req).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let config = ctx.config();
+    let error_view = config
+        .confirm_error_view
+        .clone()
+        .unwrap_or_else(|| config.confirm_path());
+    let within = &config.confirm_email_within;
+    let (payload, expired) =
+        match ctx
+            .sec
+            .inner
+            .tokens
+            .confirm
+            .loads(&token, Some(within.seconds()), ctx.sec.now())
+        {
+            Ok(payload) => (payload, false),
+            Err(TokenError::Expired { payload, .. }) => (payload, true),
+            Err(TokenError::Invalid) => return invalid(&ctx, &error_view),
+        };
+    let user = match token_user(&ctx, &payload).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return invalid(&ctx, &error_view),
+        Err(response) => return response,
+    };
+    if expired {
+        if user.confirmed_at().is_none() {
+            if let Err(response) = send_instructions(&ctx, &user).await {
+                return response;
+            }
+        }
+        ctx.flash(
+            MessageKey::ConfirmationExpired,
+            &[("email", user.email()), ("within", within.text())],
+        );
+        return ctx.redirect(&error_view);
+    }
+    let target = config
+        .post_confirm_view
+        .clone()
+        .unwrap_or_else(|| config.post_login_view.clone());
+    let confirmed = match ctx
+        .sec
+        .datastore()
+        .confirm_user(&user, ctx.sec.now_utc())
+        .await
+    {
+        Ok(confirmed) => confirmed,
+        Err(err) => return ctx.internal(err),
+    };
+    if !confirmed {
+        // A used link: it logs nobody in (S9).
+        ctx.flash(MessageKey::AlreadyConfirmed, &[]);
+        return ctx.redirect(&target);
+    }
+    ctx.sec.invalidate(&user.id());
+    ctx.sec.emit(Event::UserConfirmed { user: user.clone() });
+    let current = match ctx.current_user().await {
+        Ok(current) => current,
+        Err(response) => return response,
+    };
+    if current.is_none() {
+        // The first confirmation logs the user in, as in 1.7.4; a session of another user is
+        // never replaced.
+        let reloaded = match ctx.sec.datastore().find_user_by_id(&user.id()).await {
+            Ok(Some(reloaded)) => reloaded,
+            Ok(None) => return invalid(&ctx, &error_view),
+            Err(err) => return ctx.internal(err),
+        };
+        let ip = ctx.ip();
+        if let Err(err) = ctx.sec.login_user(&ctx.session, &reloaded, None, &ip).await {
+            return ctx.internal(err);
+        }
+    }
+    ctx.flash(MessageKey::EmailConfirmed, &[]);
+    ctx.redirect(&target)
+}
+
+fn invalid<U: SecurityUser>(ctx: &Ctx<U>, error_view: &str) -> Response {
+    ctx.flash(MessageKey::InvalidConfirmationToken, &[]);
+    ctx.redirect(error_view)
+}
+
+/// The user a confirmation payload names, if it exists and still has the address the token
+/// was made for.
+async fn token_user<U: SecurityUser>(
+    ctx: &Ctx<U>,
+    payload: &[String],
+) -> Result<Option<U>, Response> {
+    let [id, digest] = payload else {
+        return Ok(None);
+    };
+    let Ok(id) = id.parse::<U::Id>() else {
+        return Ok(None);
+    };
+    let user = match ctx.sec.datastore().find_user_by_id(&id).await {
+        Ok(user) => user,
+        Err(err) => return Err(ctx.internal(err)),
+    };
+    Ok(user.filter(|user| {
+        let expected = ctx
+            .sec
+            .bind("confirm", user, &[&user.email().to_lowercase()]);
+        crate::cookie_codec::constant_time_eq(expected.as_bytes(), digest.as_bytes())
+    }))
+}
+
+/// Adds the confirmation views.
+pub(crate) fn routes<U: SecurityUser>(
+    router: Router<Security<U>>,
+    config: &Config,
+) -> Router<Security<U>> {
+    let path = config.confirm_path();
+    router
+        .route(
+            &path,
+            get(send_confirmation::<U>).post(send_confirmation::<U>),
+        )
+        .route(
+            &format!("{path}/{{token}}"),
+            get(confirm_email::<U>).post(confirm_email::<U>),
+        )
+}

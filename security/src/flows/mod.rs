@@ -1,0 +1,628 @@
+//! The security views (Flask-Security's `views.py`), one flow per module, and what they share:
+//! reading form or JSON input, CSRF, rendering pages, the JSON envelope, redirects and links.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Value, json};
+
+use crate::datastore::UserWithRoles;
+use crate::messages::MessageKey;
+use crate::model::SecurityUser;
+use crate::request::{has_json_body, link_base, trusted_hosts};
+use crate::response::{self, FormErrors};
+use crate::runtime::Security;
+use crate::session::Session;
+use crate::views::{Features, Urls, ViewContext, ViewName};
+
+pub(crate) mod change;
+pub(crate) mod confirm;
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod passwordless;
+pub(crate) mod recover;
+pub(crate) mod register;
+
+/// The enabled views at the configured URLs (spec §5.0).
+pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
+    security: Security<U>,
+) -> Router<S> {
+    let config = security.config().clone();
+    let mut router: Router<Security<U>> = Router::new();
+    router = logout::routes(router, &config);
+    router = if config.passwordless {
+        passwordless::routes(router, &config)
+    } else {
+        login::routes(router, &config)
+    };
+    if config.registerable {
+        router = register::routes(router, &config);
+    }
+    if config.recoverable {
+        router = recover::routes(router, &config);
+    }
+    if config.changeable {
+        router = change::routes(router, &config);
+    }
+    if config.confirmable {
+        router = confirm::routes(router, &config);
+    }
+    router.with_state(security)
+}
+
+/// One submitted value: form fields are text; JSON keeps booleans apart (B7).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum InputValue {
+    Text(String),
+    Bool(bool),
+}
+
+/// The submitted form or JSON object (spec §1.4).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Input {
+    fields: HashMap<String, InputValue>,
+}
+
+impl Input {
+    /// A text field. JSON numbers are read as their text; JSON `null`, arrays and objects as
+    /// absent (so they fail as "not provided", never crash: B2).
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        match self.fields.get(name)? {
+            InputValue::Text(t) => Some(t),
+            InputValue::Bool(true) => Some("true"),
+            InputValue::Bool(false) => Some("false"),
+        }
+    }
+
+    /// A checkbox: `None` when absent; a JSON boolean as itself; text is checked unless empty
+    /// or `"false"` (WTForms' `BooleanField`).
+    pub(crate) fn flag(&self, name: &str) -> Option<bool> {
+        match self.fields.get(name)? {
+            InputValue::Bool(b) => Some(*b),
+            InputValue::Text(t) => Some(!(t.is_empty() || t.eq_ignore_ascii_case("false"))),
+        }
+    }
+
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut fields = HashMap::new();
+        for (k, v) in pairs {
+            fields.entry(k).or_insert(InputValue::Text(v));
+        }
+        Input { fields }
+    }
+
+    fn from_json(map: serde_json::Map<String, Value>) -> Self {
+        let fields = map
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let value = match v {
+                    Value::String(s) => InputValue::Text(s),
+                    Value::Bool(b) => InputValue::Bool(b),
+                    Value::Number(n) => InputValue::Text(n.to_string()),
+                    Value::Null | Value::Array(_) | Value::Object(_) => return None,
+                };
+                Some((k, value))
+            })
+            .collect();
+        Input { fields }
+    }
+}
+
+/// A security view's request: the runtime, the request head, the session and the input.
+pub(crate) struct Ctx<U: SecurityUser> {
+    pub sec: Security<U>,
+    pub parts: Parts,
+    pub session: Session,
+    /// The request body is JSON: answer in JSON.
+    pub json: bool,
+    pub input: Input,
+}
+
+impl<U: SecurityUser> Ctx<U> {
+    /// Reads the request: for POST the body (form or JSON, within the size limit) and the CSRF
+    /// check. Bad input gets its answer here.
+    pub(crate) async fn read(sec: Security<U>, req: Request<Body>) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            axum::response::IntoResponse::into_response(crate::guard::MissingLayer)
+        })?;
+        let json = has_json_body(&parts);
+        let http_status = sec.config().json_http_status_codes;
+        let mut ctx = Ctx {
+            sec,
+            parts,
+            session,
+            json,
+            input: Input::default(),
+        };
+        if ctx.parts.method != Method::POST {
+            return Ok(ctx);
+        }
+        let limit = ctx.sec.config().max_body_size;
+        let bytes = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => {
+                let status = if err.downcast_ref::<LengthLimitError>().is_some() {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                return Err(response::bad_request(
+                    status,
+                    "The request body could not be read",
+                    json,
+                    true,
+                ));
+            }
+        };
+        if json {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => ctx.input = Input::from_json(map),
+                Ok(_) => {
+                    return Err(response::bad_request(
+                        StatusCode::BAD_REQUEST,
+                        "The JSON body must be an object",
+                        true,
+                        http_status,
+                    ));
+                }
+                Err(_) => {
+                    return Err(response::bad_request(
+                        StatusCode::BAD_REQUEST,
+                        "The request body is not valid JSON",
+                        true,
+                        http_status,
+                    ));
+                }
+            }
+        } else {
+            let is_form = ctx
+                .parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.starts_with("application/x-www-form-urlencoded"));
+            let pairs: Vec<(String, String)> = if is_form {
+                serde_urlencoded::from_bytes(&bytes).map_err(|_| {
+                    response::bad_request(
+                        StatusCode::BAD_REQUEST,
+                        "The form could not be read",
+                        false,
+                        true,
+                    )
+                })?
+            } else {
+                Vec::new()
+            };
+            ctx.input = Input::from_pairs(pairs);
+        }
+        ctx.check_csrf()?;
+        Ok(ctx)
+    }
+
+    /// CSRF (spec §1.5, S21): every form post, and every JSON post that carries a session
+    /// cookie, must carry the session's token (field `csrf_token` or header `X-CSRFToken`).
+    fn check_csrf(&self) -> Result<(), Response> {
+        let config = self.sec.config();
+        if !config.csrf_enabled {
+            return Ok(());
+        }
+        if self.json {
+            let cookies = crate::auth::cookie_header(&self.parts);
+            if crate::session::read_cookie(&cookies, &config.session_cookie_name).is_none() {
+                // A JSON body cannot be sent cross-site without CORS, and there is no session
+                // to ride.
+                return Ok(());
+            }
+        }
+        let token = self
+            .input
+            .text("csrf_token")
+            .map(str::to_owned)
+            .or_else(|| {
+                ["x-csrftoken", "x-csrf-token"].iter().find_map(|h| {
+                    self.parts
+                        .headers
+                        .get(*h)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                })
+            });
+        match self.sec.inner.csrf.check(&self.session, token.as_deref()) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                let key = if token.as_deref().is_none_or(str::is_empty) {
+                    MessageKey::CsrfMissing
+                } else {
+                    MessageKey::CsrfInvalid
+                };
+                let message = config.messages.get(key).text.clone();
+                tracing::info!(reason = %err, "security: CSRF check failed");
+                if self.json {
+                    let mut errors = FormErrors::new();
+                    errors.insert("csrf_token".into(), vec![message]);
+                    let mut r = response::json_errors(&errors, true);
+                    *r.status_mut() = StatusCode::BAD_REQUEST;
+                    Err(r)
+                } else {
+                    Err(response::bad_request(
+                        StatusCode::BAD_REQUEST,
+                        &message,
+                        false,
+                        true,
+                    ))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn config(&self) -> &crate::config::Config {
+        self.sec.config()
+    }
+
+    /// A message's text with its placeholders filled.
+    pub(crate) fn msg(&self, key: MessageKey, args: &[(&str, &str)]) -> String {
+        self.config().messages.format(key, args)
+    }
+
+    /// Flashes a message (when `SECURITY_FLASH_MESSAGES` is on).
+    pub(crate) fn flash(&self, key: MessageKey, args: &[(&str, &str)]) {
+        let config = self.config();
+        if config.flash_messages {
+            let category = config.messages.get(key).category.clone();
+            self.session.flash(category, self.msg(key, args));
+        }
+    }
+
+    /// Adds a message to a field's errors.
+    pub(crate) fn error(
+        &self,
+        errors: &mut FormErrors,
+        field: &str,
+        key: MessageKey,
+        args: &[(&str, &str)],
+    ) {
+        errors
+            .entry(field.to_owned())
+            .or_default()
+            .push(self.msg(key, args));
+    }
+
+    /// The user of the session, if any.
+    pub(crate) async fn current_user(&self) -> Result<Option<Arc<UserWithRoles<U>>>, Response> {
+        self.sec
+            .session_identity(&self.parts)
+            .await
+            .map_err(|e| self.internal(e))
+    }
+
+    /// The anonymous-only guard (spec §5.0): an authenticated user is sent to the post-login
+    /// view.
+    pub(crate) async fn anonymous_only(&self) -> Result<(), Response> {
+        if self.current_user().await?.is_some() {
+            return Err(self.redirect(&self.config().post_login_view.clone()));
+        }
+        Ok(())
+    }
+
+    /// An infrastructure failure: logged, answered as a 500 in the client's format.
+    pub(crate) fn internal(&self, err: impl std::fmt::Display) -> Response {
+        tracing::error!(error = %err, "security: view failed");
+        response::bad_request(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            self.json,
+            true,
+        )
+    }
+
+    /// A mail that could not be sent: logged; the client is told.
+    pub(crate) fn mail_failed(&self) -> Response {
+        let message = self.msg(MessageKey::MailFailed, &[]);
+        if self.json {
+            let mut r =
+                response::json_envelope(503, json!({ "errors": { "email": [message] } }), true);
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r
+        } else {
+            self.flash(MessageKey::MailFailed, &[]);
+            response::bad_request(StatusCode::SERVICE_UNAVAILABLE, &message, false, true)
+        }
+    }
+
+    /// Validates a `next` value: the cleaned target, or `None` to refuse it.
+    pub(crate) fn safe(&self, next: &str) -> Option<String> {
+        let hosts = trusted_hosts(self.config(), &self.parts);
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        crate::redirect::safe_next(next, &hosts)
+    }
+
+    /// The request's `?next=`.
+    pub(crate) fn query_next(&self) -> Option<String> {
+        let query = self.parts.uri.query()?;
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// The `next` of the form (falling back to `?next=`), as 1.7.4's forms read it.
+    pub(crate) fn form_next(&self) -> Option<String> {
+        self.input
+            .text("next")
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_owned)
+            .or_else(|| self.query_next())
+    }
+
+    /// The redirect after login or registration (spec §5.11): the first acceptable of the
+    /// form's `next`, `?next=`, then the configured view.
+    pub(crate) fn post_redirect(&self, default: &str) -> Response {
+        let candidates = [
+            self.input.text("next").map(str::to_owned),
+            self.query_next(),
+        ];
+        for candidate in candidates.into_iter().flatten() {
+            if let Some(target) = self.safe(&candidate) {
+                return self.redirect(&target);
+            }
+        }
+        self.redirect(default)
+    }
+
+    /// A 302 to a validated or configured target. Paths stay relative (never built from a
+    /// `Host` header); with `SERVER_NAME` they are made absolute from it.
+    pub(crate) fn redirect(&self, target: &str) -> Response {
+        let location = if target.starts_with('/') || target.contains("://") {
+            match (&self.config().server_name, target.starts_with('/')) {
+                (Some(_), true) => crate::redirect::absolute_location(
+                    &link_base(self.config(), &self.parts),
+                    target,
+                ),
+                _ => target.to_owned(),
+            }
+        } else {
+            format!("/{target}")
+        };
+        response::redirect(&location)
+    }
+
+    /// An absolute link for mail (`http://host/path`).
+    pub(crate) fn link(&self, path: &str) -> String {
+        format!("{}{}", link_base(self.config(), &self.parts), path)
+    }
+
+    /// The client address for login tracking.
+    pub(crate) fn ip(&self) -> String {
+        self.sec.client_ip(&self.parts)
+    }
+
+    /// Renders a page: flashes (consumed), CSRF token, URLs, features, the current user.
+    pub(crate) async fn page(
+        &self,
+        view: ViewName,
+        values: Vec<(&str, String)>,
+        errors: FormErrors,
+    ) -> Response {
+        self.page_with(view, values, errors, |_| {}).await
+    }
+
+    /// [`Ctx::page`] with a last change to the context.
+    pub(crate) async fn page_with(
+        &self,
+        view: ViewName,
+        values: Vec<(&str, String)>,
+        errors: FormErrors,
+        adjust: impl FnOnce(&mut ViewContext),
+    ) -> Response {
+        let config = self.config();
+        let user_email = match self.current_user().await {
+            Ok(found) => found.map(|f| f.user.email().to_owned()),
+            Err(response) => return response,
+        };
+        let csrf_token = config
+            .csrf_enabled
+            .then(|| self.sec.inner.csrf.token_for(&self.session));
+        let template = match view {
+            ViewName::LoginUser => &config.login_user_template,
+            ViewName::RegisterUser => &config.register_user_template,
+            ViewName::ForgotPassword => &config.forgot_password_template,
+            ViewName::ResetPassword => &config.reset_password_template,
+            ViewName::ChangePassword => &config.change_password_template,
+            ViewName::SendConfirmation => &config.send_confirmation_template,
+            ViewName::SendLogin => &config.send_login_template,
+        };
+        let mut ctx = ViewContext {
+            view: Some(view),
+            title: view.title().to_owned(),
+            flashes: self.session.take_flashes(),
+            csrf_token,
+            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            errors,
+            next: self.form_next(),
+            urls: Urls {
+                login: config.login_path(),
+                logout: config.logout_path(),
+                register: config.register_path(),
+                forgot_password: config.reset_path(),
+                reset_password: self.parts.uri.path().to_owned(),
+                change_password: config.change_path(),
+                send_confirmation: config.confirm_path(),
+            },
+            features: Features {
+                registerable: config.registerable,
+                recoverable: config.recoverable,
+                confirmable: config.confirmable,
+                passwordless: config.passwordless,
+                changeable: config.changeable,
+            },
+            user_email,
+            reset_password_token: None,
+            extra_fields: Vec::new(),
+            extra: Default::default(),
+        };
+        adjust(&mut ctx);
+        match self.sec.templates().render_page(template, ctx) {
+            Ok(body) => response::html(StatusCode::OK, body),
+            Err(err) => self.internal(err),
+        }
+    }
+
+    /// A successful JSON answer.
+    pub(crate) fn json_ok(&self, body: Value) -> Response {
+        response::json_envelope(200, body, false)
+    }
+
+    /// A failed JSON answer with field errors.
+    pub(crate) fn json_errors(&self, errors: &FormErrors) -> Response {
+        response::json_errors(errors, self.config().json_http_status_codes)
+    }
+
+    /// `{"user": {"id": "<id>"}}`.
+    pub(crate) fn user_json(&self, user: &U) -> Value {
+        json!({ "user": { "id": user.id().to_string() } })
+    }
+
+    /// `{"user": {"id": "<id>", "authentication_token": "<token>"}}`.
+    pub(crate) fn user_json_with_token(&self, user: &U) -> Value {
+        json!({ "user": {
+            "id": user.id().to_string(),
+            "authentication_token": self.sec.auth_token(user),
+        } })
+    }
+
+    /// The text of a required field: `None` and a `*_NOT_PROVIDED` error when it is blank.
+    pub(crate) fn required(
+        &self,
+        errors: &mut FormErrors,
+        field: &str,
+        key: MessageKey,
+    ) -> Option<String> {
+        match self.input.text(field) {
+            Some(v) if !v.trim().is_empty() => Some(v.to_owned()),
+            _ => {
+                self.error(errors, field, key, &[]);
+                None
+            }
+        }
+    }
+
+    /// A new password: required (`PASSWORD_NOT_PROVIDED`, stopping there) and 6 to 128
+    /// characters (`PASSWORD_INVALID_LENGTH`).
+    pub(crate) fn new_password(&self, errors: &mut FormErrors, field: &str) -> Option<String> {
+        let password = self.required(errors, field, MessageKey::PasswordNotProvided)?;
+        let n = password.chars().count();
+        if !(6..=128).contains(&n) {
+            self.error(errors, field, MessageKey::PasswordInvalidLength, &[]);
+            return None;
+        }
+        Some(password)
+    }
+
+    /// The retype check (`RETYPE_PASSWORD_MISMATCH`): exact equality.
+    pub(crate) fn retype(&self, errors: &mut FormErrors, field: &str, other: &str) {
+        let a = self.input.text(field).unwrap_or("");
+        let b = self.input.text(other).unwrap_or("");
+        if a != b {
+            self.error(errors, field, MessageKey::RetypePasswordMismatch, &[]);
+        }
+    }
+
+    /// An e-mail address field: required (`EMAIL_NOT_PROVIDED`), then the format check
+    /// (`INVALID_EMAIL_ADDRESS`, not stopping). Returns the value when it was given.
+    pub(crate) fn email_field(&self, errors: &mut FormErrors) -> (Option<String>, bool) {
+        let Some(email) = self.required(errors, "email", MessageKey::EmailNotProvided) else {
+            return (None, false);
+        };
+        let valid = valid_email(&email);
+        if !valid {
+            self.error(errors, "email", MessageKey::InvalidEmailAddress, &[]);
+        }
+        (Some(email), valid)
+    }
+}
+
+/// WTForms 2.0.1's e-mail check (spec §4.1): `^.+@[^.].*\.[a-z]{2,10}$`, case-insensitive,
+/// where no part may hold a line break (so an address can never inject mail headers).
+pub fn valid_email(email: &str) -> bool {
+    if email.contains(['\r', '\n', '\0']) {
+        return false;
+    }
+    email.char_indices().any(|(i, c)| {
+        if c != '@' || i == 0 {
+            return false;
+        }
+        let rest = &email[i + 1..];
+        if rest.is_empty() || rest.starts_with('.') {
+            return false;
+        }
+        let letters = rest
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        if !(2..=10).contains(&letters) || rest.len() < letters + 2 {
+            return false;
+        }
+        rest.as_bytes()[rest.len() - letters - 1] == b'.'
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_format_is_wtforms_2_0_1() {
+        for ok in [
+            "matt@lp.com",
+            "a b@c.com",
+            "%@lp.com",
+            "x@y.z.museum",
+            "MATT@LP.COM",
+        ] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "bogus",
+            "a@localhost",
+            "a@b.c",
+            "a@.com",
+            "@lp.com",
+            "a@b.toolongtldname",
+            "matt@lp.com\r\nBcc: x@y.com",
+            "matt@lp.com\n",
+            "a@b.c0m",
+        ] {
+            assert!(!valid_email(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_booleans_are_booleans() {
+        let input = Input::from_json(
+            serde_json::from_str::<serde_json::Map<String, Value>>(
+                r#"{"remember": false, "email": 5, "password": null, "x": [1]}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(input.flag("remember"), Some(false));
+        assert_eq!(input.text("email"), Some("5"));
+        assert_eq!(input.text("password"), None);
+        assert_eq!(input.text("x"), None);
+        let form = Input::from_pairs(vec![("remember".into(), "y".into())]);
+        assert_eq!(form.flag("remember"), Some(true));
+        let off = Input::from_pairs(vec![("remember".into(), "false".into())]);
+        assert_eq!(off.flag("remember"), Some(false));
+        assert_eq!(Input::default().flag("remember"), None);
+    }
+}

@@ -1,0 +1,228 @@
+//! Passwordless login (`passwordless.py`, `views.send_login`, `views.token_login`, spec
+//! §5.9–5.10).
+//!
+//! With `SECURITY_PASSWORDLESS` the login URL sends a login link instead of checking a
+//! password. The token is `[id, digest]` signed with `SECURITY_LOGIN_SALT`, bound to the
+//! account (address, password hash, uniquifier). Unlike 1.7.4 a link works once (S19: its
+//! digest is recorded in `security_used_token`) and inactive users are refused (S12).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use http::Request;
+
+use super::Ctx;
+use crate::config::Config;
+use crate::events::Event;
+use crate::mail::EmailKind;
+use crate::messages::MessageKey;
+use crate::model::SecurityUser;
+use crate::response::FormErrors;
+use crate::runtime::Security;
+use crate::token::TokenError;
+use crate::views::ViewName;
+
+fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+    sec.bind(
+        "login",
+        user,
+        &[
+            &user.email().to_lowercase(),
+            user.password().unwrap_or(""),
+            user.uniquifier().unwrap_or(""),
+        ],
+    )
+}
+
+/// A login token for the user.
+pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+    let id = user.id().to_string();
+    sec.inner
+        .tokens
+        .login
+        .dumps(&[&id, &digest(sec, user)], sec.now())
+}
+
+/// Sends login instructions (`send_login_instructions`).
+async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
+    let token = make_token(&ctx.sec, user);
+    let link = ctx.link(&format!("{}/{}", ctx.config().login_path(), token));
+    ctx.sec
+        .send_mail(EmailKind::LoginInstructions, user, Some(link))
+        .await
+        .map_err(|_| ctx.mail_failed())?;
+    ctx.sec.emit(Event::LoginInstructionsSent {
+        user: user.clone(),
+        login_token: token,
+    });
+    Ok(())
+}
+
+/// `GET|POST /login` with passwordless on: send a login link.
+async fn send_login<U: SecurityUser>(
+    State(sec): State<Security<U>>,
+    req: Request<Body>,
+) -> Response {
+    let ctx = match Ctx::read(sec, req).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if ctx.parts.method != http::Method::POST {
+        return ctx
+            .page(ViewName::SendLogin, Vec::new(), FormErrors::new())
+            .await;
+    }
+    let mut errors = FormErrors::new();
+    let (email, valid) = ctx.email_field(&mut errors);
+    let typed = email.clone().unwrap_or_default();
+    let mut user = None;
+    let mut refusal = None;
+    if let Some(email) = &email {
+        match ctx.sec.datastore().get_user(email).await {
+            Ok(Some(found)) => {
+                if valid && !found.active() {
+                    refusal = Some(MessageKey::DisabledAccount);
+                }
+                user = Some(found);
+            }
+            Ok(None) => refusal = Some(MessageKey::UserDoesNotExist),
+            Err(err) => return ctx.internal(err),
+        }
+    }
+    if let Some(key) = refusal {
+        if ctx.config().generic_responses && errors.is_empty() {
+            return sent(&ctx, &typed, None).await;
+        }
+        ctx.error(&mut errors, "email", key, &[]);
+    }
+    let Some(user) = user.filter(|_| errors.is_empty()) else {
+        if ctx.json {
+            return ctx.json_errors(&errors);
+        }
+        return ctx
+            .page(ViewName::SendLogin, vec![("email", typed)], errors)
+            .await;
+    };
+    if let Err(response) = send_instructions(&ctx, &user).await {
+        return response;
+    }
+    let shown = (!ctx.config().generic_responses).then_some(&user);
+    sent(&ctx, &typed, shown).await
+}
+
+async fn sent<U: SecurityUser>(ctx: &Ctx<U>, typed: &str, user: Option<&U>) -> Response {
+    if ctx.json {
+        return ctx.json_ok(match user {
+            Some(user) => ctx.user_json(user),
+            None => serde_json::json!({}),
+        });
+    }
+    ctx.flash(MessageKey::LoginEmailSent, &[("email", typed)]);
+    ctx.page(ViewName::SendLogin, Vec::new(), FormErrors::new())
+        .await
+}
+
+/// `GET /login/<token>`.
+async fn token_login<U: SecurityUser>(
+    State(sec): State<Security<U>>,
+    Path(token): Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let ctx = match Ctx::read(sec, req).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if let Err(response) = ctx.anonymous_only().await {
+        return response;
+    }
+    let config = ctx.config();
+    let login = config.login_path();
+    let within = &config.login_within;
+    let now = ctx.sec.now();
+    let (payload, expired) =
+        match ctx
+            .sec
+            .inner
+            .tokens
+            .login
+            .loads(&token, Some(within.seconds()), now)
+        {
+            Ok(payload) => (payload, false),
+            Err(TokenError::Expired { payload, .. }) => (payload, true),
+            Err(TokenError::Invalid) => return invalid(&ctx, &login),
+        };
+    let user = match token_user(&ctx, &payload).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return invalid(&ctx, &login),
+        Err(response) => return response,
+    };
+    if expired {
+        if let Err(response) = send_instructions(&ctx, &user).await {
+            return response;
+        }
+        ctx.flash(
+            MessageKey::LoginExpired,
+            &[("email", user.email()), ("within", within.text())],
+        );
+        return ctx.redirect(&login);
+    }
+    if !ctx.sec.may_authenticate(&user) {
+        return invalid(&ctx, &login);
+    }
+    let used = ctx
+        .sec
+        .inner
+        .fingerprint_signer
+        .fingerprint(&[b"used-login-token", token.as_bytes()]);
+    let expires_at = now + within.seconds() as i64 + 1;
+    match crate::schema::consume(ctx.sec.datastore().connection(), used, expires_at, now).await {
+        Ok(true) => {}
+        Ok(false) => return invalid(&ctx, &login),
+        Err(err) => return ctx.internal(err),
+    }
+    let ip = ctx.ip();
+    match ctx.sec.login_user(&ctx.session, &user, None, &ip).await {
+        Ok(true) => {}
+        Ok(false) => return invalid(&ctx, &login),
+        Err(err) => return ctx.internal(err),
+    }
+    ctx.flash(MessageKey::PasswordlessLoginSuccessful, &[]);
+    ctx.post_redirect(&config.post_login_view.clone())
+}
+
+fn invalid<U: SecurityUser>(ctx: &Ctx<U>, login: &str) -> Response {
+    ctx.flash(MessageKey::InvalidLoginToken, &[]);
+    ctx.redirect(login)
+}
+
+async fn token_user<U: SecurityUser>(
+    ctx: &Ctx<U>,
+    payload: &[String],
+) -> Result<Option<U>, Response> {
+    let [id, bound] = payload else {
+        return Ok(None);
+    };
+    let Ok(id) = id.parse::<U::Id>() else {
+        return Ok(None);
+    };
+    let user = match ctx.sec.datastore().find_user_by_id(&id).await {
+        Ok(user) => user,
+        Err(err) => return Err(ctx.internal(err)),
+    };
+    Ok(user.filter(|user| {
+        crate::cookie_codec::constant_time_eq(digest(&ctx.sec, user).as_bytes(), bound.as_bytes())
+    }))
+}
+
+/// Adds the passwordless views (the login URL sends links).
+pub(crate) fn routes<U: SecurityUser>(
+    router: Router<Security<U>>,
+    config: &Config,
+) -> Router<Security<U>> {
+    let path = config.login_path();
+    router
+        .route(&path, get(send_login::<U>).post(send_login::<U>))
+        .route(&format!("{path}/{{token}}"), get(token_login::<U>))
+}

@@ -1,0 +1,273 @@
+//! Password recovery (`recoverable.py`, `views.forgot_password`, `views.reset_password`,
+//! spec §5.4–5.5).
+//!
+//! The reset token is `[id, digest]` signed with `SECURITY_RESET_SALT`; the digest binds it to
+//! the user's address and current password hash under a server key, so a reset (or any
+//! password change) makes every earlier link of that user invalid, and a new account that
+//! reuses the row id cannot use it (S7). An expired link really sends new instructions, as its
+//! message says (B5). The JSON answer of the forgot view names no user.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use http::Request;
+
+use super::Ctx;
+use crate::config::Config;
+use crate::events::Event;
+use crate::mail::EmailKind;
+use crate::messages::MessageKey;
+use crate::model::SecurityUser;
+use crate::response::FormErrors;
+use crate::runtime::Security;
+use crate::token::TokenError;
+use crate::views::ViewName;
+
+fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+    sec.bind(
+        "reset",
+        user,
+        &[&user.email().to_lowercase(), user.password().unwrap_or("")],
+    )
+}
+
+/// A reset token bound to the user's current password.
+pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+    let id = user.id().to_string();
+    sec.inner
+        .tokens
+        .reset
+        .dumps(&[&id, &digest(sec, user)], sec.now())
+}
+
+/// Sends reset instructions (`send_reset_password_instructions`).
+async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
+    let token = make_token(&ctx.sec, user);
+    let link = ctx.link(&format!("{}/{}", ctx.config().reset_path(), token));
+    ctx.sec
+        .send_mail(EmailKind::ResetInstructions, user, Some(link))
+        .await
+        .map_err(|_| ctx.mail_failed())?;
+    ctx.sec.emit(Event::ResetPasswordInstructionsSent {
+        user: user.clone(),
+        token,
+    });
+    Ok(())
+}
+
+/// `GET|POST /reset`: forgot password.
+async fn forgot_password<U: SecurityUser>(
+    State(sec): State<Security<U>>,
+    req: Request<Body>,
+) -> Response {
+    let ctx = match Ctx::read(sec, req).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if ctx.parts.method != http::Method::POST {
+        return ctx
+            .page(ViewName::ForgotPassword, Vec::new(), FormErrors::new())
+            .await;
+    }
+    let mut errors = FormErrors::new();
+    let (email, valid) = ctx.email_field(&mut errors);
+    let typed = email.clone().unwrap_or_default();
+    let mut user = None;
+    let mut refusal = None;
+    if let Some(email) = &email {
+        match ctx.sec.datastore().get_user(email).await {
+            Ok(Some(found)) => {
+                if valid && ctx.sec.needs_confirmation(&found) {
+                    refusal = Some(MessageKey::ConfirmationRequired);
+                }
+                user = Some(found);
+            }
+            Ok(None) => refusal = Some(MessageKey::UserDoesNotExist),
+            Err(err) => return ctx.internal(err),
+        }
+    }
+    if let Some(key) = refusal {
+        if ctx.config().generic_responses && errors.is_empty() {
+            return sent(&ctx, &typed).await;
+        }
+        ctx.error(&mut errors, "email", key, &[]);
+    }
+    let Some(user) = user.filter(|_| errors.is_empty()) else {
+        if ctx.json {
+            return ctx.json_errors(&errors);
+        }
+        return ctx
+            .page(ViewName::ForgotPassword, vec![("email", typed)], errors)
+            .await;
+    };
+    if let Err(response) = send_instructions(&ctx, &user).await {
+        return response;
+    }
+    sent(&ctx, &typed).await
+}
+
+async fn sent<U: SecurityUser>(ctx: &Ctx<U>, typed: &str) -> Response {
+    if ctx.json {
+        return ctx.json_ok(serde_json::json!({}));
+    }
+    ctx.flash(MessageKey::PasswordResetRequest, &[("email", typed)]);
+    ctx.page(ViewName::ForgotPassword, Vec::new(), FormErrors::new())
+        .await
+}
+
+/// The state of a reset token (1.7.4's `reset_password_token_status`, made single-use).
+enum Status<U> {
+    Valid(U),
+    Expired(U),
+    Invalid,
+}
+
+async fn token_status<U: SecurityUser>(ctx: &Ctx<U>, token: &str) -> Result<Status<U>, Response> {
+    let within = ctx.config().reset_password_within.seconds();
+    let (payload, expired) =
+        match ctx
+            .sec
+            .inner
+            .tokens
+            .reset
+            .loads(token, Some(within), ctx.sec.now())
+        {
+            Ok(payload) => (payload, false),
+            Err(TokenError::Expired { payload, .. }) => (payload, true),
+            Err(TokenError::Invalid) => return Ok(Status::Invalid),
+        };
+    let [id, bound] = payload.as_slice() else {
+        return Ok(Status::Invalid);
+    };
+    let Ok(id) = id.parse::<U::Id>() else {
+        return Ok(Status::Invalid);
+    };
+    let user = match ctx.sec.datastore().find_user_by_id(&id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Ok(Status::Invalid),
+        Err(err) => return Err(ctx.internal(err)),
+    };
+    if !crate::cookie_codec::constant_time_eq(digest(&ctx.sec, &user).as_bytes(), bound.as_bytes())
+    {
+        return Ok(Status::Invalid);
+    }
+    Ok(if expired {
+        Status::Expired(user)
+    } else {
+        Status::Valid(user)
+    })
+}
+
+/// `GET|POST /reset/<token>`.
+async fn reset_password<U: SecurityUser>(
+    State(sec): State<Security<U>>,
+    Path(token): Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let ctx = match Ctx::read(sec, req).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if let Err(response) = ctx.anonymous_only().await {
+        return response;
+    }
+    let forgot = ctx.config().reset_path();
+    let user = match token_status(&ctx, &token).await {
+        Err(response) => return response,
+        Ok(Status::Invalid) => {
+            ctx.flash(MessageKey::InvalidResetPasswordToken, &[]);
+            return ctx.redirect(&forgot);
+        }
+        Ok(Status::Expired(user)) => {
+            if let Err(response) = send_instructions(&ctx, &user).await {
+                return response;
+            }
+            ctx.flash(
+                MessageKey::PasswordResetExpired,
+                &[
+                    ("email", user.email()),
+                    ("within", ctx.config().reset_password_within.text()),
+                ],
+            );
+            return ctx.redirect(&forgot);
+        }
+        Ok(Status::Valid(user)) => user,
+    };
+    let token_for_page = token.clone();
+    if ctx.parts.method != http::Method::POST {
+        return ctx
+            .page_with(
+                ViewName::ResetPassword,
+                Vec::new(),
+                FormErrors::new(),
+                |view| {
+                    view.reset_password_token = Some(token_for_page);
+                },
+            )
+            .await;
+    }
+    let mut errors = FormErrors::new();
+    let password = ctx.new_password(&mut errors, "password");
+    ctx.retype(&mut errors, "password_confirm", "password");
+    let Some(password) = password.filter(|_| errors.is_empty()) else {
+        return ctx
+            .page_with(ViewName::ResetPassword, Vec::new(), errors, |view| {
+                view.reset_password_token = Some(token_for_page);
+            })
+            .await;
+    };
+    let datastore = ctx.sec.datastore();
+    if let Err(err) = datastore.set_password(&user, &password).await {
+        return ctx.internal(err);
+    }
+    ctx.sec.invalidate(&user.id());
+    let user = match datastore.find_user_by_id(&user.id()).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            ctx.flash(MessageKey::InvalidResetPasswordToken, &[]);
+            return ctx.redirect(&forgot);
+        }
+        Err(err) => return ctx.internal(err),
+    };
+    let config = ctx.config();
+    let mut mail_failed = false;
+    if config.send_password_reset_notice_email {
+        mail_failed = ctx
+            .sec
+            .send_mail(EmailKind::ResetNotice, &user, None)
+            .await
+            .is_err();
+    }
+    ctx.sec.emit(Event::PasswordReset { user: user.clone() });
+    let ip = ctx.ip();
+    match ctx.sec.login_user(&ctx.session, &user, None, &ip).await {
+        // Only claim a login that happened (B17).
+        Ok(true) => ctx.flash(MessageKey::PasswordReset, &[]),
+        Ok(false) => {}
+        Err(err) => return ctx.internal(err),
+    }
+    if mail_failed {
+        return ctx.mail_failed();
+    }
+    let target = config
+        .post_reset_view
+        .clone()
+        .unwrap_or_else(|| config.post_login_view.clone());
+    ctx.redirect(&target)
+}
+
+/// Adds the recovery views.
+pub(crate) fn routes<U: SecurityUser>(
+    router: Router<Security<U>>,
+    config: &Config,
+) -> Router<Security<U>> {
+    let path = config.reset_path();
+    router
+        .route(&path, get(forgot_password::<U>).post(forgot_password::<U>))
+        .route(
+            &format!("{path}/{{token}}"),
+            get(reset_password::<U>).post(reset_password::<U>),
+        )
+}

@@ -1,0 +1,216 @@
+//! The tower layer in front of the app (`security.layer()`): reads the session and remember
+//! cookies, gives each request its [`Session`], identity slot and the guards' runtime, and
+//! writes the cookies back only when they changed.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use http::header::SET_COOKIE;
+use http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::auth::{IdentitySlot, JsonAuthToken, cookie_header};
+use crate::guard::AuthHandle;
+use crate::model::SecurityUser;
+use crate::request::has_json_body;
+use crate::response;
+use crate::runtime::Security;
+use crate::session::{CookieSpec, RememberAction, Session, SessionData, SessionState, read_cookie};
+
+/// See [`Security::layer`].
+pub struct SecurityLayer<U: SecurityUser> {
+    security: Security<U>,
+    auth: AuthHandle,
+}
+
+impl<U: SecurityUser> Clone for SecurityLayer<U> {
+    fn clone(&self) -> Self {
+        SecurityLayer {
+            security: self.security.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+impl<U: SecurityUser> SecurityLayer<U> {
+    pub(crate) fn new(security: Security<U>) -> Self {
+        let auth = AuthHandle(Arc::new(security.clone()));
+        SecurityLayer { security, auth }
+    }
+}
+
+impl<S, U: SecurityUser> Layer<S> for SecurityLayer<U> {
+    type Service = SecurityService<S, U>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SecurityService {
+            inner,
+            security: self.security.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// The service made by [`SecurityLayer`].
+pub struct SecurityService<S, U: SecurityUser> {
+    inner: S,
+    security: Security<U>,
+    auth: AuthHandle,
+}
+
+impl<S: Clone, U: SecurityUser> Clone for SecurityService<S, U> {
+    fn clone(&self) -> Self {
+        SecurityService {
+            inner: self.inner.clone(),
+            security: self.security.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+impl<S, U> Service<Request<Body>> for SecurityService<S, U>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    U: SecurityUser,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let security = self.security.clone();
+        let auth = self.auth.clone();
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let config = security.config();
+
+            // A JSON body may carry the auth token (spec §10.4); read it here, within the body
+            // limit, and hand the bytes on.
+            let body = if has_json_body(&parts)
+                && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+            {
+                match Limited::new(body, config.max_body_size).collect().await {
+                    Ok(collected) => {
+                        let bytes = collected.to_bytes();
+                        let key = config.token_authentication_key.as_str();
+                        if memchr_str(&bytes, key)
+                            && let Ok(serde_json::Value::Object(map)) =
+                                serde_json::from_slice::<serde_json::Value>(&bytes)
+                            && let Some(serde_json::Value::String(token)) = map.get(key)
+                        {
+                            parts.extensions.insert(JsonAuthToken(token.clone()));
+                        }
+                        Body::from(bytes)
+                    }
+                    Err(err) => {
+                        let too_large = err.downcast_ref::<LengthLimitError>().is_some();
+                        let (status, message) = if too_large {
+                            (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+                        } else {
+                            (StatusCode::BAD_REQUEST, "Could not read the request body")
+                        };
+                        return Ok(response::bad_request(status, message, true, true));
+                    }
+                }
+            } else {
+                body
+            };
+
+            let cookies = cookie_header(&parts);
+            let raw_session = read_cookie(&cookies, &config.session_cookie_name);
+            let decoded =
+                raw_session.and_then(|v| SessionData::decode(v, &security.inner.session_signer));
+            let session = Session::new(SessionState {
+                // An unreadable cookie is replaced (cleared) on the way out.
+                changed: raw_session.is_some() && decoded.is_none(),
+                data: decoded.unwrap_or_default(),
+                had_cookie: raw_session.is_some(),
+                remember: RememberAction::Keep,
+                had_remember_cookie: read_cookie(&cookies, &config.remember_cookie_name).is_some(),
+            });
+            parts.extensions.insert(session.clone());
+            parts.extensions.insert(security.clone());
+            parts.extensions.insert(auth);
+            parts.extensions.insert(security.inner.csrf.clone());
+            parts.extensions.insert(IdentitySlot::<U>::default());
+
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            write_cookies(&security, &session, &mut response);
+            Ok(response)
+        })
+    }
+}
+
+fn memchr_str(haystack: &[u8], needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn write_cookies<U: SecurityUser>(
+    security: &Security<U>,
+    session: &Session,
+    response: &mut Response,
+) {
+    let config = security.config();
+    let state = session.lock();
+    let same_site = config.session_cookie_samesite.as_str();
+    let mut headers: Vec<String> = Vec::new();
+    if state.changed {
+        let spec = CookieSpec {
+            name: &config.session_cookie_name,
+            domain: config.session_cookie_domain.as_deref(),
+            secure: config.session_cookie_secure,
+            http_only: config.session_cookie_httponly,
+            same_site,
+        };
+        if state.data.is_empty() {
+            if state.had_cookie {
+                headers.push(spec.clear());
+            }
+        } else {
+            headers.push(spec.set(&state.data.encode(&security.inner.session_signer), None));
+        }
+    }
+    let remember = CookieSpec {
+        name: &config.remember_cookie_name,
+        domain: config.remember_cookie_domain.as_deref(),
+        secure: config.remember_cookie_secure,
+        http_only: config.remember_cookie_httponly,
+        same_site,
+    };
+    match &state.remember {
+        RememberAction::Keep => {}
+        RememberAction::Set(token) => {
+            headers.push(remember.set(token, Some(config.remember_cookie_duration.seconds())))
+        }
+        RememberAction::Clear => {
+            if state.had_remember_cookie {
+                headers.push(remember.clear());
+            }
+        }
+    }
+    for header in headers {
+        match HeaderValue::from_str(&header) {
+            Ok(value) => {
+                response.headers_mut().append(SET_COOKIE, value);
+            }
+            Err(_) => {
+                tracing::error!("security: could not encode a cookie header");
+                *response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                return;
+            }
+        }
+    }
+}

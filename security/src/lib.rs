@@ -1,0 +1,147 @@
+//! Flask-Security for axum and SeaORM: session login and logout, remember-me, roles, password
+//! hashing, HTTP Basic and token authentication, registration, e-mail confirmation, password
+//! recovery and change, passwordless login, login tracking, a JSON API, askama views and
+//! lettre mail, signals and a users/roles CLI.
+//!
+//! Three moves: derive [`SecurityUser`] and [`SecurityRole`] on the SeaORM entities, put a
+//! guard attribute on the handlers to protect, and merge one router:
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use security::prelude::*;
+//! # mod user { pub type Model = security::doc_support::User; }
+//!
+//! #[login_required]
+//! async fn profile(user: CurrentUser<user::Model>) -> String {
+//!     format!("Hello {}", user.email)
+//! }
+//!
+//! #[roles_required("admin")]
+//! async fn admin() -> &'static str {
+//!     "Admin Page"
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = sea_orm::Database::connect("sqlite::memory:").await?;
+//! let security: Security<user::Model> = Security::builder(db, Config::from_env()?).build()?;
+//! let app: Router = Router::new()
+//!     .route("/profile", get(profile))
+//!     .route("/admin", get(admin))
+//!     .merge(security.router())
+//!     .layer(security.layer());
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! Behaviour follows Flask-Security 1.7.4 (URLs, form fields, messages, the JSON envelope,
+//! token and hash formats), except where 1.7.4 is unsafe: argon2id by default, exact
+//! case-insensitive e-mail look-ups, single-use reset and login links, sessions and tokens
+//! bound to the account (a password change ends the others), inactive users refused
+//! everywhere, no off-site redirects, CSRF on every form and session JSON post.
+#![forbid(unsafe_code)]
+
+// The derives name `::security::…`; let them work inside this crate too.
+#[allow(unused_extern_crates)]
+extern crate self as security;
+
+mod auth;
+mod cache;
+pub mod config;
+pub mod cookie_codec;
+pub mod csrf;
+pub mod datastore;
+#[doc(hidden)]
+pub mod doc_support;
+mod error;
+pub mod events;
+pub mod extract;
+mod flows;
+pub mod guard;
+pub mod layer;
+pub mod mail;
+pub mod messages;
+pub mod model;
+pub mod password;
+pub mod redirect;
+pub mod request;
+pub mod response;
+mod runtime;
+pub mod schema;
+pub mod session;
+pub mod testing;
+pub mod token;
+pub mod views;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use config::{Config, ConfigError};
+pub use datastore::{Datastore, DatastoreError, NewUser, UserWithRoles};
+pub use error::Error;
+pub use events::Event;
+pub use extract::{CsrfToken, CurrentUser, Flashes, MaybeUser};
+pub use model::{
+    Confirmable, RecordId, SecurityRole, SecurityUser, Trackable, Tracking, UserFields,
+};
+pub use runtime::{RegisterField, Security, SecurityBuilder};
+pub use security_macros::{
+    SecurityRole, SecurityUser, auth_required, auth_token_required, http_auth_required,
+    login_required, roles_accepted, roles_required,
+};
+pub use session::{Flash, Session};
+
+/// Everything an app usually needs: `use security::prelude::*;`.
+pub mod prelude {
+    pub use crate::config::Config;
+    pub use crate::extract::{CsrfToken, CurrentUser, Flashes, MaybeUser};
+    pub use crate::model::{SecurityRole, SecurityUser};
+    pub use crate::runtime::Security;
+    pub use crate::session::Session;
+    pub use security_macros::{
+        SecurityRole, SecurityUser, auth_required, auth_token_required, http_auth_required,
+        login_required, roles_accepted, roles_required,
+    };
+}
+
+/// Items the macros' generated code names; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guard::{
+        AuthRequired, AuthTokenRequired, DefaultRealm, HttpAuthRequired, LoginRequired, Method,
+        MethodList, Realm, RoleList, RolesAccepted, RolesRequired,
+    };
+    pub use crate::model::fields::{
+        CountField, EmailField, FlagField, IdField, NameField, TextField, TimestampField,
+    };
+    pub use crate::model::{
+        Confirmable, Field, SecurityRole, SecurityUser, Trackable, Tracking, UserFields,
+    };
+    pub use chrono;
+    pub use sea_orm;
+
+    /// Implemented for every SeaORM entity; the derives use it to check that the entities named
+    /// in `#[security(role = .., user_roles = ..)]` are entities.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a SeaORM entity",
+        label = "expected the `Entity` of a SeaORM entity module",
+        note = "name the entity type, e.g. `role = super::role::Entity`"
+    )]
+    pub trait IsEntity {
+        /// `Self`. The derives name the entities as `<path as IsEntity>::Entity`, so that a path
+        /// that is not an entity fails there, once, on the path (rustc then lists the entities
+        /// in scope), rather than in every item that uses it.
+        type Entity: sea_orm::EntityTrait;
+    }
+    impl<E: sea_orm::EntityTrait> IsEntity for E {
+        type Entity = E;
+    }
+
+    /// Implemented for every SeaORM model; the derives use it to check that they are applied to
+    /// an entity's `Model`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a SeaORM entity model",
+        label = "`#[derive(SecurityUser)]` and `#[derive(SecurityRole)]` go on a SeaORM `Model`",
+        note = "derive `DeriveEntityModel` on the same struct, inside the entity's module"
+    )]
+    pub trait IsModel: sea_orm::ModelTrait {}
+    impl<M: sea_orm::ModelTrait> IsModel for M {}
+}

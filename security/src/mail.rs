@@ -1,0 +1,418 @@
+//! E-mail (Flask-Security's `send_mail` over Flask-Mail, spec §6), sent with lettre.
+//!
+//! Every mail is one multipart message with a `text/plain` and a `text/html` part rendered
+//! from the `security/email/<name>.txt` / `.html` templates, from `SECURITY_EMAIL_SENDER` to
+//! the user's stored address, with the configured subject. Sending is asynchronous: it never
+//! blocks a worker thread. A [`MailTransport`] delivers it:
+//!
+//! - [`SmtpTransport`]: SMTP, plain, STARTTLS or TLS, with credentials (Flask-Mail's `MAIL_*`
+//!   settings, see [`MailSettings`]);
+//! - [`FileTransport`]: one `.eml` file per mail in a directory (development, tests);
+//! - [`task`]: Flask-Security's `send_mail_task`: the app takes the built mail and sends it
+//!   its own way (a queue, a background job).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Why a mail could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MailError {
+    /// An address is not a valid mailbox (e.g. contains CR/LF).
+    #[error("invalid e-mail address `{0}`")]
+    Address(String),
+    /// Building the message failed.
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    /// The SMTP server refused or could not be reached.
+    #[error("SMTP delivery failed: {0}")]
+    Smtp(String),
+    /// Writing the mail file failed.
+    #[error("writing the mail file failed: {0}")]
+    File(String),
+    /// The app's own send task failed.
+    #[error("the send-mail task failed: {0}")]
+    Task(String),
+    /// Rendering a mail template failed.
+    #[error("mail template error: {0}")]
+    Template(String),
+}
+
+/// One e-mail, rendered, before it becomes a lettre [`Message`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// Which mail of Flask-Security's list this is.
+    pub kind: EmailKind,
+    /// The sender (`SECURITY_EMAIL_SENDER`).
+    pub from: String,
+    /// The recipient (the user's stored address).
+    pub to: String,
+    /// The subject (`SECURITY_EMAIL_SUBJECT_*`).
+    pub subject: String,
+    /// The `text/plain` body.
+    pub text: String,
+    /// The `text/html` body.
+    pub html: String,
+}
+
+impl OutgoingMail {
+    /// The lettre message: multipart/alternative with the text and HTML parts.
+    ///
+    /// # Errors
+    /// An invalid sender or recipient address.
+    pub fn message(&self) -> Result<Message, MailError> {
+        let from: Mailbox = self
+            .from
+            .parse()
+            .map_err(|_| MailError::Address(self.from.clone()))?;
+        let to: Mailbox = self
+            .to
+            .parse()
+            .map_err(|_| MailError::Address(self.to.clone()))?;
+        Message::builder()
+            .from(from)
+            .to(to)
+            .subject(self.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                self.text.clone(),
+                self.html.clone(),
+            ))
+            .map_err(|e| MailError::Build(e.to_string()))
+    }
+}
+
+/// The mails of Flask-Security 1.7.4 (spec §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EmailKind {
+    /// `welcome`: after registration (with the confirmation link when confirmable).
+    Welcome,
+    /// `confirmation_instructions`: resend confirmation, expired confirmation link.
+    ConfirmationInstructions,
+    /// `login_instructions`: passwordless login link.
+    LoginInstructions,
+    /// `reset_instructions`: forgot password.
+    ResetInstructions,
+    /// `reset_notice`: after a reset.
+    ResetNotice,
+    /// `change_notice`: after a password change.
+    ChangeNotice,
+}
+
+impl EmailKind {
+    /// Every kind.
+    pub const ALL: [EmailKind; 6] = [
+        EmailKind::Welcome,
+        EmailKind::ConfirmationInstructions,
+        EmailKind::LoginInstructions,
+        EmailKind::ResetInstructions,
+        EmailKind::ResetNotice,
+        EmailKind::ChangeNotice,
+    ];
+
+    /// The template name (`security/email/<name>.txt` and `.html`).
+    pub fn template_name(self) -> &'static str {
+        match self {
+            EmailKind::Welcome => "welcome",
+            EmailKind::ConfirmationInstructions => "confirmation_instructions",
+            EmailKind::LoginInstructions => "login_instructions",
+            EmailKind::ResetInstructions => "reset_instructions",
+            EmailKind::ResetNotice => "reset_notice",
+            EmailKind::ChangeNotice => "change_notice",
+        }
+    }
+}
+
+/// Delivers rendered mail.
+pub trait MailTransport: Send + Sync + 'static {
+    /// Sends one mail.
+    fn send(&self, mail: OutgoingMail) -> BoxFuture<'_, Result<(), MailError>>;
+}
+
+/// Flask-Mail's settings, read from `MAIL_*` variables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    /// `MAIL_SERVER` (default `localhost`).
+    pub server: String,
+    /// `MAIL_PORT` (default 25).
+    pub port: u16,
+    /// `MAIL_USE_TLS`: upgrade with STARTTLS (default false).
+    pub use_tls: bool,
+    /// `MAIL_USE_SSL`: implicit TLS (default false).
+    pub use_ssl: bool,
+    /// `MAIL_USERNAME`.
+    pub username: Option<String>,
+    /// `MAIL_PASSWORD`.
+    pub password: Option<String>,
+    /// `MAIL_TIMEOUT` in seconds (default 10).
+    pub timeout: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            server: "localhost".into(),
+            port: 25,
+            use_tls: false,
+            use_ssl: false,
+            username: None,
+            password: None,
+            timeout: 10,
+        }
+    }
+}
+
+impl MailSettings {
+    /// Reads `MAIL_SERVER`, `MAIL_PORT`, `MAIL_USE_TLS`, `MAIL_USE_SSL`, `MAIL_USERNAME`,
+    /// `MAIL_PASSWORD`, `MAIL_TIMEOUT`; unset or empty means the default.
+    ///
+    /// # Errors
+    /// A malformed value, naming its key.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, crate::config::ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let invalid = |key: &str, reason: &str| crate::config::ConfigError::Invalid {
+            key: key.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let flag = |key: &str, value: &str| match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(invalid(key, "expected true or false")),
+        };
+        let mut settings = MailSettings::default();
+        for (key, value) in vars {
+            let (key, value) = (key.as_ref(), value.as_ref().trim());
+            if value.is_empty() {
+                continue;
+            }
+            match key {
+                "MAIL_SERVER" => settings.server = value.to_owned(),
+                "MAIL_PORT" => {
+                    settings.port = value.parse().map_err(|_| invalid(key, "expected a port"))?
+                }
+                "MAIL_USE_TLS" => settings.use_tls = flag(key, value)?,
+                "MAIL_USE_SSL" => settings.use_ssl = flag(key, value)?,
+                "MAIL_USERNAME" => settings.username = Some(value.to_owned()),
+                "MAIL_PASSWORD" => settings.password = Some(value.to_owned()),
+                "MAIL_TIMEOUT" => {
+                    settings.timeout = value
+                        .parse()
+                        .map_err(|_| invalid(key, "expected seconds"))?
+                }
+                _ => {}
+            }
+        }
+        Ok(settings)
+    }
+
+    /// [`MailSettings::from_vars`] over the process environment.
+    ///
+    /// # Errors
+    /// A malformed value, naming its key.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+}
+
+/// SMTP delivery through lettre's pooled async transport.
+#[derive(Clone)]
+pub struct SmtpTransport {
+    inner: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl std::fmt::Debug for SmtpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpTransport").finish_non_exhaustive()
+    }
+}
+
+impl SmtpTransport {
+    /// A transport for the settings.
+    ///
+    /// # Errors
+    /// TLS set-up failure for the server name.
+    pub fn new(settings: &MailSettings) -> Result<Self, MailError> {
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.server.clone())
+                .port(settings.port)
+                .timeout(Some(Duration::from_secs(settings.timeout)));
+        if settings.use_ssl || settings.use_tls {
+            let params = TlsParameters::new(settings.server.clone())
+                .map_err(|e| MailError::Smtp(e.to_string()))?;
+            builder = builder.tls(if settings.use_ssl {
+                Tls::Wrapper(params)
+            } else {
+                Tls::Required(params)
+            });
+        }
+        if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(SmtpTransport {
+            inner: builder.build(),
+        })
+    }
+}
+
+impl MailTransport for SmtpTransport {
+    fn send(&self, mail: OutgoingMail) -> BoxFuture<'_, Result<(), MailError>> {
+        Box::pin(async move {
+            let message = mail.message()?;
+            self.inner
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Smtp(e.to_string()))
+        })
+    }
+}
+
+/// Writes each mail as an `.eml` file into a directory (lettre's file transport).
+#[derive(Clone, Debug)]
+pub struct FileTransport {
+    dir: PathBuf,
+    inner: lettre::AsyncFileTransport<Tokio1Executor>,
+}
+
+impl FileTransport {
+    /// Writes into `dir` (which must exist).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        FileTransport {
+            inner: lettre::AsyncFileTransport::new(&dir),
+            dir,
+        }
+    }
+
+    /// The directory the mails go to.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl MailTransport for FileTransport {
+    fn send(&self, mail: OutgoingMail) -> BoxFuture<'_, Result<(), MailError>> {
+        Box::pin(async move {
+            let message = mail.message()?;
+            self.inner
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::File(e.to_string()))
+        })
+    }
+}
+
+/// Flask-Security's `send_mail_task`: hands each built mail to the app's function instead of
+/// sending it.
+///
+/// ```
+/// let transport = security::mail::task(|mail: security::mail::OutgoingMail| async move {
+///     // e.g. push to a job queue
+///     println!("to {}: {}", mail.to, mail.subject);
+///     Ok(())
+/// });
+/// # let _ = transport;
+/// ```
+pub fn task<F, Fut>(f: F) -> TaskTransport<F>
+where
+    F: Fn(OutgoingMail) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), MailError>> + Send + 'static,
+{
+    TaskTransport(f)
+}
+
+/// A [`MailTransport`] made by [`task`].
+#[derive(Clone)]
+pub struct TaskTransport<F>(F);
+
+impl<F, Fut> MailTransport for TaskTransport<F>
+where
+    F: Fn(OutgoingMail) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), MailError>> + Send + 'static,
+{
+    fn send(&self, mail: OutgoingMail) -> BoxFuture<'_, Result<(), MailError>> {
+        Box::pin((self.0)(mail))
+    }
+}
+
+impl<T: MailTransport + ?Sized> MailTransport for Arc<T> {
+    fn send(&self, mail: OutgoingMail) -> BoxFuture<'_, Result<(), MailError>> {
+        (**self).send(mail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(to: &str) -> OutgoingMail {
+        OutgoingMail {
+            kind: EmailKind::Welcome,
+            from: "no-reply@localhost".into(),
+            to: to.into(),
+            subject: "Welcome".into(),
+            text: "Welcome!".into(),
+            html: "<p>Welcome!</p>".into(),
+        }
+    }
+
+    #[test]
+    fn message_is_multipart_with_text_and_html() {
+        let raw = String::from_utf8(mail("matt@lp.com").message().unwrap().formatted()).unwrap();
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("text/plain") && raw.contains("text/html"));
+        assert!(raw.contains("Subject: Welcome"));
+    }
+
+    #[test]
+    fn addresses_with_line_breaks_are_refused() {
+        for evil in [
+            "matt@lp.com\r\nBcc: evil@x.com",
+            "matt@lp.com\nBcc: evil@x.com",
+        ] {
+            assert!(matches!(mail(evil).message(), Err(MailError::Address(_))));
+        }
+    }
+
+    #[test]
+    fn settings_read_flask_mail_names() {
+        let s = MailSettings::from_vars([
+            ("MAIL_SERVER", "smtp.example.com"),
+            ("MAIL_PORT", "2525"),
+            ("MAIL_USE_TLS", "true"),
+            ("MAIL_USERNAME", "u"),
+            ("MAIL_PASSWORD", "p"),
+        ])
+        .unwrap();
+        assert_eq!(s.server, "smtp.example.com");
+        assert_eq!(s.port, 2525);
+        assert!(s.use_tls && !s.use_ssl);
+        assert!(MailSettings::from_vars([("MAIL_PORT", "many")]).is_err());
+        assert_eq!(
+            MailSettings::from_vars([("MAIL_PORT", "")]).unwrap().port,
+            25
+        );
+    }
+
+    #[tokio::test]
+    async fn file_transport_writes_an_eml_file() {
+        let dir = tempfile::tempdir().unwrap();
+        FileTransport::new(dir.path())
+            .send(mail("joe@lp.com"))
+            .await
+            .unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+    }
+}

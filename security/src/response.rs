@@ -1,0 +1,179 @@
+//! The answers of the security views and guards (spec §1.6): 1.7.4's JSON envelope, HTML
+//! pages, redirects and the decorators' 401 page.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::header::{CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+/// Field errors of a form, in 1.7.4's shape: field name → messages in validation order.
+pub type FormErrors = BTreeMap<String, Vec<String>>;
+
+/// A JSON answer `{"meta": {"code": code}, "response": response}`, pretty-printed with sorted
+/// keys as 1.7.4 does, `Content-Type: application/json`. The HTTP status is 200 unless
+/// `http_status` asks for `code` itself (`SECURITY_JSON_HTTP_STATUS_CODES`, B1).
+pub fn json_envelope(code: u16, response: Value, http_status: bool) -> Response {
+    let body = json!({ "meta": { "code": code }, "response": response });
+    let text = serde_json::to_string_pretty(&body).unwrap_or_else(|_| "{}".to_owned());
+    let status = if http_status {
+        StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
+    } else {
+        StatusCode::OK
+    };
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::from(text))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A JSON validation failure: `meta.code` 400 with `response.errors`.
+pub fn json_errors(errors: &FormErrors, http_status: bool) -> Response {
+    json_envelope(400, json!({ "errors": errors }), http_status)
+}
+
+/// An HTML page (`text/html; charset=utf-8`).
+pub fn html(status: StatusCode, body: String) -> Response {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A 302 redirect to a target that was validated (or built) by the caller.
+pub fn redirect(location: &str) -> Response {
+    let value = HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let escaped = askama_escape(location);
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(LOCATION, value)
+        .header(CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from(format!(
+            "<!DOCTYPE html>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n<p>You should be redirected automatically to target URL: <a href=\"{escaped}\">{escaped}</a>.</p>\n"
+        )))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn askama_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const UNAUTHORIZED_PAGE: &str = "<!DOCTYPE html>\n<title>401 Unauthorized</title>\n<h1>Unauthorized</h1>\n<p>The server could not verify that you are authorized to access the URL requested. You either supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials required.</p>\n";
+
+/// The decorators' 401: 1.7.4's page (or a JSON envelope), with a Basic challenge for `realm`.
+pub fn unauthorized(realm: Option<&str>, json: bool, http_status: bool) -> Response {
+    let mut response = if json {
+        let mut r = json_envelope(401, json!({ "error": "Unauthorized" }), http_status);
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        r
+    } else {
+        html(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE.to_owned())
+    };
+    if let Some(realm) = realm {
+        let value = format!("Basic realm=\"{}\"", realm.replace(['"', '\\'], ""));
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+/// The role guards' 403 (the documented behaviour of 1.7.4 without
+/// `SECURITY_UNAUTHORIZED_VIEW`).
+pub fn forbidden(message: &str, json: bool, http_status: bool) -> Response {
+    if json {
+        let mut r = json_envelope(403, json!({ "error": message }), http_status);
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    html(
+        StatusCode::FORBIDDEN,
+        format!(
+            "<!DOCTYPE html>\n<title>403 Forbidden</title>\n<h1>Forbidden</h1>\n<p>{}</p>\n",
+            askama_escape(message)
+        ),
+    )
+}
+
+/// A client error (bad body, too large) as JSON or plain HTML.
+pub fn bad_request(status: StatusCode, message: &str, json: bool, http_status: bool) -> Response {
+    if json {
+        let mut r = json_envelope(
+            status.as_u16(),
+            json!({ "errors": { "_request": [message] } }),
+            http_status,
+        );
+        *r.status_mut() = status;
+        return r;
+    }
+    html(
+        status,
+        format!(
+            "<!DOCTYPE html>\n<title>{code}</title>\n<h1>{reason}</h1>\n<p>{msg}</p>\n",
+            code = status.as_u16(),
+            reason = status.canonical_reason().unwrap_or("Error"),
+            msg = askama_escape(message)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body(r: Response) -> String {
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn json_envelope_is_pretty_sorted_and_plain_json() {
+        let r = json_envelope(
+            200,
+            json!({"user": {"id": "1", "authentication_token": "t"}}),
+            false,
+        );
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        let text = body(r).await;
+        assert_eq!(
+            text,
+            "{\n  \"meta\": {\n    \"code\": 200\n  },\n  \"response\": {\n    \"user\": {\n      \"authentication_token\": \"t\",\n      \"id\": \"1\"\n    }\n  }\n}"
+        );
+    }
+
+    #[tokio::test]
+    async fn json_errors_status_follows_the_switch() {
+        let mut errors = FormErrors::new();
+        errors.insert("email".into(), vec!["Email not provided".into()]);
+        assert_eq!(json_errors(&errors, false).status(), StatusCode::OK);
+        assert_eq!(json_errors(&errors, true).status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn basic_challenge_names_the_realm() {
+        let r = unauthorized(Some("My Realm"), false, false);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Basic realm=\"My Realm\"");
+        assert!(
+            unauthorized(None, false, false)
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .is_none()
+        );
+    }
+}

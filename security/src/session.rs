@@ -1,0 +1,359 @@
+//! The session: a signed cookie, no server-side store (Flask's cookie session and
+//! Flask-Login's `login_user`/`logout_user`, spec §1.2–1.3, §11).
+//!
+//! The cookie holds the user id, a keyed fingerprint of the account state the login was made
+//! against (password hash and uniquifier, never the hash itself: S11), the login time, a random
+//! session id that is replaced at every login (S16), the CSRF secret and pending flash
+//! messages. Any instance with the same `SECRET_KEY` accepts it; a password change alters the
+//! fingerprint and so ends every other session of that user on every instance.
+//!
+//! A response carries `Set-Cookie` only when the session changed during the request.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cookie_codec::{Signer, random_token};
+
+/// A flashed message: its category (`info`, `error`, `success`, …) and text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    /// The category, used as the CSS class by the default templates.
+    pub category: String,
+    /// The text.
+    pub message: String,
+}
+
+/// What the session cookie holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SessionData {
+    /// The logged-in user's id.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The account fingerprint at login.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// When the user logged in (unix seconds).
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub login_at: Option<i64>,
+    /// A random id, new at every login.
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The CSRF secret.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
+    /// Pending flash messages.
+    #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
+    pub flashes: Vec<Flash>,
+    /// Set at logout when the browser held a remember cookie: the remember cookie of this
+    /// browser is not to be used again (Flask-Login's `remember = "clear"`).
+    #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
+    pub forget: bool,
+}
+
+impl SessionData {
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == SessionData::default()
+    }
+
+    pub(crate) fn encode(&self, signer: &Signer) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        signer.sign(&json)
+    }
+
+    pub(crate) fn decode(value: &str, signer: &Signer) -> Option<SessionData> {
+        let bytes = signer.verify(value)?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// What to do with the remember-me cookie when the response is sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum RememberAction {
+    #[default]
+    Keep,
+    /// Set the cookie to this token.
+    Set(String),
+    /// Delete the cookie.
+    Clear,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SessionState {
+    pub data: SessionData,
+    pub changed: bool,
+    pub had_cookie: bool,
+    pub remember: RememberAction,
+    pub had_remember_cookie: bool,
+}
+
+/// The session of the current request: flash messages and the login state.
+///
+/// Put in every request by `security.layer()`; take it as a handler argument to flash
+/// messages from the app's own handlers. Changes are written back in the response's cookie.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    state: Arc<Mutex<SessionState>>,
+}
+
+impl Session {
+    pub(crate) fn new(state: SessionState) -> Self {
+        Session {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
+        // A poisoned lock only means another handler panicked mid-update; the data is plain.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a flash message, shown by the next page that renders flashes.
+    pub fn flash(&self, category: impl Into<String>, message: impl Into<String>) {
+        let mut state = self.lock();
+        state.data.flashes.push(Flash {
+            category: category.into(),
+            message: message.into(),
+        });
+        state.changed = true;
+    }
+
+    /// Takes the pending flash messages (they are shown once).
+    pub fn take_flashes(&self) -> Vec<Flash> {
+        let mut state = self.lock();
+        if state.data.flashes.is_empty() {
+            return Vec::new();
+        }
+        state.changed = true;
+        std::mem::take(&mut state.data.flashes)
+    }
+
+    /// The id of the logged-in user as the session holds it (not yet checked against the
+    /// database: use the `CurrentUser` extractor for that).
+    pub fn user_id(&self) -> Option<String> {
+        self.lock().data.user_id.clone()
+    }
+
+    /// The session's CSRF secret, created on first use.
+    pub(crate) fn csrf_secret(&self) -> String {
+        let mut state = self.lock();
+        if let Some(secret) = &state.data.csrf {
+            return secret.clone();
+        }
+        let secret = crate::csrf::Csrf::new_secret();
+        state.data.csrf = Some(secret.clone());
+        state.changed = true;
+        secret
+    }
+
+    pub(crate) fn csrf_secret_if_any(&self) -> Option<String> {
+        self.lock().data.csrf.clone()
+    }
+
+    /// Logs a user in: a new session id and CSRF secret (no fixation), the user id and the
+    /// account fingerprint.
+    pub(crate) fn login(&self, user_id: String, fingerprint: String, now: i64) {
+        let mut state = self.lock();
+        let flashes = std::mem::take(&mut state.data.flashes);
+        state.data = SessionData {
+            user_id: Some(user_id),
+            fingerprint: Some(fingerprint),
+            login_at: Some(now),
+            id: Some(random_token(16)),
+            csrf: Some(crate::csrf::Csrf::new_secret()),
+            flashes,
+            forget: false,
+        };
+        state.changed = true;
+    }
+
+    /// Replaces the fingerprint after the user changed their own password, so that this
+    /// session goes on while every other one ends.
+    pub(crate) fn refresh_fingerprint(&self, fingerprint: String) {
+        let mut state = self.lock();
+        if state.data.user_id.is_some() {
+            state.data.fingerprint = Some(fingerprint);
+            state.data.id = Some(random_token(16));
+            state.changed = true;
+        }
+    }
+
+    /// Logs out: drops the user from the session (keeping flashes), forgets the remember
+    /// cookie.
+    pub(crate) fn logout(&self) {
+        let mut state = self.lock();
+        let flashes = std::mem::take(&mut state.data.flashes);
+        let forget = state.had_remember_cookie;
+        state.data = SessionData {
+            flashes,
+            forget,
+            ..SessionData::default()
+        };
+        state.changed = true;
+        if state.had_remember_cookie {
+            state.remember = RememberAction::Clear;
+        } else if matches!(state.remember, RememberAction::Set(_)) {
+            state.remember = RememberAction::Keep;
+        }
+    }
+
+    /// Drops a session user that no longer checks out (deleted, deactivated, password
+    /// changed), without touching flashes.
+    pub(crate) fn drop_user(&self) {
+        let mut state = self.lock();
+        if state.data.user_id.is_some() {
+            state.data.user_id = None;
+            state.data.fingerprint = None;
+            state.data.login_at = None;
+            state.changed = true;
+        }
+    }
+
+    pub(crate) fn set_remember(&self, action: RememberAction) {
+        self.lock().remember = action;
+    }
+}
+
+/// Reads one cookie from a `Cookie` header value.
+pub(crate) fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key.trim() == name).then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// Attributes of a cookie to send.
+#[derive(Clone, Debug)]
+pub(crate) struct CookieSpec<'a> {
+    pub name: &'a str,
+    pub domain: Option<&'a str>,
+    pub secure: bool,
+    pub http_only: bool,
+    pub same_site: &'a str,
+}
+
+impl CookieSpec<'_> {
+    /// `Set-Cookie` value; `max_age` `None` makes a browser-session cookie.
+    pub(crate) fn set(&self, value: &str, max_age: Option<u64>) -> String {
+        let mut out = format!("{}={}; Path=/", self.name, value);
+        if let Some(age) = max_age {
+            let expires = chrono::Utc::now() + chrono::Duration::seconds(age as i64);
+            out.push_str(&format!(
+                "; Expires={}; Max-Age={age}",
+                expires.format("%a, %d %b %Y %H:%M:%S GMT")
+            ));
+        }
+        self.attributes(&mut out);
+        out
+    }
+
+    /// `Set-Cookie` value that deletes the cookie.
+    pub(crate) fn clear(&self) -> String {
+        let mut out = format!(
+            "{}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0",
+            self.name
+        );
+        self.attributes(&mut out);
+        out
+    }
+
+    fn attributes(&self, out: &mut String) {
+        if let Some(domain) = self.domain {
+            out.push_str("; Domain=");
+            out.push_str(domain);
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        out.push_str("; SameSite=");
+        out.push_str(self.same_site);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> Signer {
+        Signer::new(b"secret", "session")
+    }
+
+    #[test]
+    fn session_round_trips_and_rejects_tampering() {
+        let data = SessionData {
+            user_id: Some("7".into()),
+            fingerprint: Some("fp".into()),
+            login_at: Some(1),
+            id: Some("abc".into()),
+            csrf: Some("c".into()),
+            flashes: vec![Flash {
+                category: "info".into(),
+                message: "hi".into(),
+            }],
+            forget: false,
+        };
+        let value = data.encode(&signer());
+        assert_eq!(SessionData::decode(&value, &signer()), Some(data));
+        let mut tampered = value.clone().into_bytes();
+        let mid = tampered.len() / 2;
+        tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(SessionData::decode(&tampered, &signer()), None);
+        assert_eq!(
+            SessionData::decode(&value, &Signer::new(b"other", "session")),
+            None
+        );
+    }
+
+    #[test]
+    fn login_gives_a_new_session_id_and_csrf_secret() {
+        let session = Session::default();
+        session.login("1".into(), "fp".into(), 10);
+        let (id1, csrf1) = {
+            let s = session.lock();
+            (s.data.id.clone(), s.data.csrf.clone())
+        };
+        session.login("1".into(), "fp".into(), 11);
+        let s = session.lock();
+        assert_ne!(s.data.id, id1);
+        assert_ne!(s.data.csrf, csrf1);
+        assert!(s.changed);
+    }
+
+    #[test]
+    fn reading_flashes_consumes_them_and_marks_change() {
+        let session = Session::default();
+        assert!(session.take_flashes().is_empty());
+        assert!(!session.lock().changed);
+        session.flash("info", "hello");
+        assert_eq!(session.take_flashes().len(), 1);
+        assert!(session.take_flashes().is_empty());
+    }
+
+    #[test]
+    fn cookie_reader_finds_the_named_cookie() {
+        let header = "a=1; session=xyz; remember_token=\"t\"";
+        assert_eq!(read_cookie(header, "session"), Some("xyz"));
+        assert_eq!(read_cookie(header, "remember_token"), Some("t"));
+        assert_eq!(read_cookie(header, "missing"), None);
+    }
+
+    #[test]
+    fn cookies_are_http_only_and_same_site() {
+        let spec = CookieSpec {
+            name: "session",
+            domain: None,
+            secure: false,
+            http_only: true,
+            same_site: "Lax",
+        };
+        let set = spec.set("v", None);
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"));
+        assert!(!set.contains("Max-Age"), "a session cookie has no expiry");
+        assert!(spec.set("v", Some(60)).contains("Max-Age=60"));
+        assert!(spec.clear().contains("Max-Age=0"));
+    }
+}

@@ -1,0 +1,555 @@
+//! Page and e-mail templates (Flask-Security's `templates/security/`), rendered with askama,
+//! and how an app replaces them or adds to their context.
+//!
+//! Templates are registered by Flask-Security's file names (`security/login_user.html`,
+//! `security/email/welcome`, …). The `SECURITY_*_TEMPLATE` settings pick a template by name, so
+//! an app can register its own askama template under a new name and point the setting at it,
+//! or register it under the default name to replace the built-in one:
+//!
+//! ```
+//! use askama::Template;
+//! use security::views::{Templates, ViewContext};
+//!
+//! #[derive(Template)]
+//! #[template(source = "<h1>My login</h1>{{ ctx.extra(\"motd\") }}", ext = "html")]
+//! struct MyLogin<'a> {
+//!     ctx: &'a ViewContext,
+//! }
+//!
+//! let mut templates = Templates::default();
+//! templates.page("security/login_user.html", |ctx| MyLogin { ctx }.render());
+//! templates.context_processor(|ctx| {
+//!     ctx.extra.insert("motd".into(), "Welcome back".into());
+//! });
+//! # let _ = templates;
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use askama::Template;
+
+use crate::mail::EmailKind;
+use crate::session::Flash;
+
+/// The pages of Flask-Security 1.7.4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ViewName {
+    /// `security/login_user.html` (`SECURITY_LOGIN_USER_TEMPLATE`).
+    LoginUser,
+    /// `security/register_user.html` (`SECURITY_REGISTER_USER_TEMPLATE`).
+    RegisterUser,
+    /// `security/forgot_password.html` (`SECURITY_FORGOT_PASSWORD_TEMPLATE`).
+    ForgotPassword,
+    /// `security/reset_password.html` (`SECURITY_RESET_PASSWORD_TEMPLATE`).
+    ResetPassword,
+    /// `security/change_password.html` (`SECURITY_CHANGE_PASSWORD_TEMPLATE`).
+    ChangePassword,
+    /// `security/send_confirmation.html` (`SECURITY_SEND_CONFIRMATION_TEMPLATE`).
+    SendConfirmation,
+    /// `security/send_login.html` (`SECURITY_SEND_LOGIN_TEMPLATE`).
+    SendLogin,
+}
+
+impl ViewName {
+    /// Every page.
+    pub const ALL: [ViewName; 7] = [
+        ViewName::LoginUser,
+        ViewName::RegisterUser,
+        ViewName::ForgotPassword,
+        ViewName::ResetPassword,
+        ViewName::ChangePassword,
+        ViewName::SendConfirmation,
+        ViewName::SendLogin,
+    ];
+
+    /// The built-in template's name.
+    pub fn default_template(self) -> &'static str {
+        match self {
+            ViewName::LoginUser => "security/login_user.html",
+            ViewName::RegisterUser => "security/register_user.html",
+            ViewName::ForgotPassword => "security/forgot_password.html",
+            ViewName::ResetPassword => "security/reset_password.html",
+            ViewName::ChangePassword => "security/change_password.html",
+            ViewName::SendConfirmation => "security/send_confirmation.html",
+            ViewName::SendLogin => "security/send_login.html",
+        }
+    }
+
+    /// The page title of the built-in template.
+    pub fn title(self) -> &'static str {
+        match self {
+            ViewName::LoginUser | ViewName::SendLogin => "Login",
+            ViewName::RegisterUser => "Register",
+            ViewName::ForgotPassword => "Send password reset instructions",
+            ViewName::ResetPassword => "Reset password",
+            ViewName::ChangePassword => "Change password",
+            ViewName::SendConfirmation => "Resend confirmation instructions",
+        }
+    }
+}
+
+/// The URLs of the security views, for links and form actions.
+#[derive(Clone, Debug, Default)]
+pub struct Urls {
+    /// Login (or send-login link, with passwordless).
+    pub login: String,
+    /// Logout.
+    pub logout: String,
+    /// Registration.
+    pub register: String,
+    /// Forgot password.
+    pub forgot_password: String,
+    /// The reset form's own URL (with its token), on the reset page.
+    pub reset_password: String,
+    /// Change password.
+    pub change_password: String,
+    /// Resend confirmation.
+    pub send_confirmation: String,
+}
+
+/// Which optional features are on (the menu shows links to them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Features {
+    /// `SECURITY_REGISTERABLE`.
+    pub registerable: bool,
+    /// `SECURITY_RECOVERABLE`.
+    pub recoverable: bool,
+    /// `SECURITY_CONFIRMABLE`.
+    pub confirmable: bool,
+    /// `SECURITY_PASSWORDLESS`.
+    pub passwordless: bool,
+    /// `SECURITY_CHANGEABLE`.
+    pub changeable: bool,
+}
+
+/// An extra field of the registration form, added by the app.
+#[derive(Clone, Debug)]
+pub struct ExtraField {
+    /// The form field (and user column) name.
+    pub name: String,
+    /// The label.
+    pub label: String,
+    /// The input type (`text`, `email`, …).
+    pub kind: String,
+}
+
+/// What a page template gets.
+#[derive(Clone, Debug, Default)]
+pub struct ViewContext {
+    /// The page.
+    pub view: Option<ViewName>,
+    /// The page title.
+    pub title: String,
+    /// Flashed messages to show (consumed by this page).
+    pub flashes: Vec<Flash>,
+    /// The CSRF token to put in the form (`None` when CSRF is off).
+    pub csrf_token: Option<String>,
+    /// The submitted values (never passwords), by field name.
+    pub values: BTreeMap<String, String>,
+    /// The validation errors, by field name.
+    pub errors: BTreeMap<String, Vec<String>>,
+    /// The `next` target carried through the form.
+    pub next: Option<String>,
+    /// The security URLs.
+    pub urls: Urls,
+    /// The optional features that are on.
+    pub features: Features,
+    /// The logged-in user's e-mail address.
+    pub user_email: Option<String>,
+    /// The reset token (reset page only).
+    pub reset_password_token: Option<String>,
+    /// The app's extra registration fields (registration page only).
+    pub extra_fields: Vec<ExtraField>,
+    /// Values added by context processors.
+    pub extra: BTreeMap<String, String>,
+}
+
+impl ViewContext {
+    /// The submitted value of a field, or "".
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// Whether a checkbox was checked.
+    pub fn checked(&self, name: &str) -> bool {
+        matches!(self.value(name), v if !v.is_empty() && v != "false")
+    }
+
+    /// The errors of a field.
+    pub fn errors(&self, name: &str) -> &[String] {
+        self.errors.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A value added by a context processor, or "".
+    pub fn extra(&self, key: &str) -> &str {
+        self.extra.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    /// The `next` value for a hidden field.
+    pub fn next_value(&self) -> &str {
+        self.next.as_deref().unwrap_or("")
+    }
+
+    /// `?next=…` to carry `next` through a link, or "".
+    pub fn next_query(&self) -> String {
+        match &self.next {
+            Some(next) if !next.is_empty() => format!(
+                "?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+/// What an e-mail template gets.
+#[derive(Clone, Debug, Default)]
+pub struct EmailContext {
+    /// Which mail.
+    pub kind: Option<EmailKind>,
+    /// The user's stored address.
+    pub user_email: String,
+    /// The mail's link: `confirmation_link`, `login_link`, `reset_link`, or the reset page on
+    /// the change notice when recoverable; `None` where 1.7.4 has none.
+    pub link: Option<String>,
+    /// Values added by mail context processors.
+    pub extra: BTreeMap<String, String>,
+}
+
+impl EmailContext {
+    /// The link, or "".
+    pub fn link_text(&self) -> &str {
+        self.link.as_deref().unwrap_or("")
+    }
+
+    /// A value added by a context processor, or "".
+    pub fn extra(&self, key: &str) -> &str {
+        self.extra.get(key).map(String::as_str).unwrap_or("")
+    }
+}
+
+type PageFn = dyn Fn(&ViewContext) -> Result<String, askama::Error> + Send + Sync;
+type EmailFn = dyn Fn(&EmailContext) -> Result<(String, String), askama::Error> + Send + Sync;
+type ProcessorFn = dyn Fn(&mut ViewContext) + Send + Sync;
+type MailProcessorFn = dyn Fn(&mut EmailContext) + Send + Sync;
+
+/// The template registry: pages and e-mails by name, and context processors.
+#[derive(Clone)]
+pub struct Templates {
+    pages: HashMap<String, Arc<PageFn>>,
+    emails: HashMap<String, Arc<EmailFn>>,
+    processors: Vec<Arc<ProcessorFn>>,
+    view_processors: HashMap<ViewName, Vec<Arc<ProcessorFn>>>,
+    mail_processors: Vec<Arc<MailProcessorFn>>,
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Templates")
+            .field("pages", &self.pages.keys().collect::<Vec<_>>())
+            .field("emails", &self.emails.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        let mut t = Templates {
+            pages: HashMap::new(),
+            emails: HashMap::new(),
+            processors: Vec::new(),
+            view_processors: HashMap::new(),
+            mail_processors: Vec::new(),
+        };
+        defaults::register(&mut t);
+        t
+    }
+}
+
+impl Templates {
+    /// Registers (or replaces) a page template under `name`.
+    pub fn page<F>(&mut self, name: impl Into<String>, render: F) -> &mut Self
+    where
+        F: Fn(&ViewContext) -> Result<String, askama::Error> + Send + Sync + 'static,
+    {
+        self.pages.insert(name.into(), Arc::new(render));
+        self
+    }
+
+    /// Registers (or replaces) an e-mail template pair (text, HTML) under `name`, e.g.
+    /// `security/email/reset_instructions`.
+    pub fn email<F>(&mut self, name: impl Into<String>, render: F) -> &mut Self
+    where
+        F: Fn(&EmailContext) -> Result<(String, String), askama::Error> + Send + Sync + 'static,
+    {
+        self.emails.insert(name.into(), Arc::new(render));
+        self
+    }
+
+    /// Adds a context processor that runs for every page (`@security.context_processor`).
+    pub fn context_processor<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(&mut ViewContext) + Send + Sync + 'static,
+    {
+        self.processors.push(Arc::new(f));
+        self
+    }
+
+    /// Adds a context processor for one page (`@security.login_context_processor`, …). It
+    /// runs after the global ones.
+    pub fn view_context_processor<F>(&mut self, view: ViewName, f: F) -> &mut Self
+    where
+        F: Fn(&mut ViewContext) + Send + Sync + 'static,
+    {
+        self.view_processors
+            .entry(view)
+            .or_default()
+            .push(Arc::new(f));
+        self
+    }
+
+    /// Adds a context processor for every e-mail (`@security.mail_context_processor`).
+    pub fn mail_context_processor<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(&mut EmailContext) + Send + Sync + 'static,
+    {
+        self.mail_processors.push(Arc::new(f));
+        self
+    }
+
+    /// Whether a page template is registered under `name`.
+    pub fn has_page(&self, name: &str) -> bool {
+        self.pages.contains_key(name)
+    }
+
+    /// Renders a page: runs the context processors, then the template registered under `name`.
+    ///
+    /// # Errors
+    /// No template under `name`, or the template failed.
+    pub fn render_page(&self, name: &str, mut ctx: ViewContext) -> Result<String, askama::Error> {
+        for processor in &self.processors {
+            processor(&mut ctx);
+        }
+        if let Some(view) = ctx.view {
+            for processor in self.view_processors.get(&view).into_iter().flatten() {
+                processor(&mut ctx);
+            }
+        }
+        let render = self.pages.get(name).ok_or_else(|| missing(name))?;
+        render(&ctx)
+    }
+
+    /// Renders an e-mail's (text, HTML) bodies.
+    ///
+    /// # Errors
+    /// No template under `name`, or the template failed.
+    pub fn render_email(
+        &self,
+        name: &str,
+        mut ctx: EmailContext,
+    ) -> Result<(String, String), askama::Error> {
+        for processor in &self.mail_processors {
+            processor(&mut ctx);
+        }
+        let render = self.emails.get(name).ok_or_else(|| missing(name))?;
+        render(&ctx)
+    }
+}
+
+fn missing(name: &str) -> askama::Error {
+    askama::Error::Custom(format!("no template registered under `{name}`").into())
+}
+
+/// The built-in templates.
+mod defaults {
+    use super::*;
+
+    macro_rules! pages {
+        ($($ty:ident => $path:literal),* $(,)?) => {$(
+            #[derive(Template)]
+            #[template(path = $path)]
+            struct $ty<'a> {
+                ctx: &'a ViewContext,
+            }
+        )*
+        pub(super) fn register_pages(t: &mut Templates) {
+            $( t.page($path, |ctx| $ty { ctx }.render()); )*
+        }};
+    }
+
+    pages! {
+        LoginUser => "security/login_user.html",
+        RegisterUser => "security/register_user.html",
+        ForgotPassword => "security/forgot_password.html",
+        ResetPassword => "security/reset_password.html",
+        ChangePassword => "security/change_password.html",
+        SendConfirmation => "security/send_confirmation.html",
+        SendLogin => "security/send_login.html",
+    }
+
+    macro_rules! emails {
+        ($($text:ident: $text_path:literal, $html:ident: $html_path:literal => $name:literal),* $(,)?) => {$(
+            #[derive(Template)]
+            #[template(path = $text_path)]
+            #[allow(dead_code)] // a template may use no variable
+            struct $text<'a> {
+                ctx: &'a EmailContext,
+            }
+            #[derive(Template)]
+            #[template(path = $html_path)]
+            #[allow(dead_code)] // a template may use no variable
+            struct $html<'a> {
+                ctx: &'a EmailContext,
+            }
+        )*
+        pub(super) fn register_emails(t: &mut Templates) {
+            $( t.email($name, |ctx| {
+                Ok(($text { ctx }.render()?, $html { ctx }.render()?))
+            }); )*
+        }};
+    }
+
+    emails! {
+        WelcomeText: "security/email/welcome.txt",
+        WelcomeHtml: "security/email/welcome.html" => "security/email/welcome",
+        ConfirmText: "security/email/confirmation_instructions.txt",
+        ConfirmHtml: "security/email/confirmation_instructions.html"
+            => "security/email/confirmation_instructions",
+        LoginText: "security/email/login_instructions.txt",
+        LoginHtml: "security/email/login_instructions.html" => "security/email/login_instructions",
+        ResetText: "security/email/reset_instructions.txt",
+        ResetHtml: "security/email/reset_instructions.html" => "security/email/reset_instructions",
+        ResetNoticeText: "security/email/reset_notice.txt",
+        ResetNoticeHtml: "security/email/reset_notice.html" => "security/email/reset_notice",
+        ChangeNoticeText: "security/email/change_notice.txt",
+        ChangeNoticeHtml: "security/email/change_notice.html" => "security/email/change_notice",
+    }
+
+    pub(super) fn register(t: &mut Templates) {
+        register_pages(t);
+        register_emails(t);
+    }
+}
+
+/// The template name of an e-mail kind.
+pub fn email_template(kind: EmailKind) -> String {
+    format!("security/email/{}", kind.template_name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(view: ViewName) -> ViewContext {
+        ViewContext {
+            view: Some(view),
+            title: view.title().into(),
+            csrf_token: Some("tok".into()),
+            ..ViewContext::default()
+        }
+    }
+
+    #[test]
+    fn every_default_page_renders_its_heading_and_form_name() {
+        let t = Templates::default();
+        for (view, form) in [
+            (ViewName::LoginUser, "login_user_form"),
+            (ViewName::RegisterUser, "register_user_form"),
+            (ViewName::ForgotPassword, "forgot_password_form"),
+            (ViewName::ResetPassword, "reset_password_form"),
+            (ViewName::ChangePassword, "change_password_form"),
+            (ViewName::SendConfirmation, "send_confirmation_form"),
+            (ViewName::SendLogin, "send_login_form"),
+        ] {
+            let html = t.render_page(view.default_template(), ctx(view)).unwrap();
+            assert!(
+                html.contains(&format!("<h1>{}</h1>", view.title())),
+                "{html}"
+            );
+            assert!(html.contains(&format!("name=\"{form}\"")), "{html}");
+            assert!(html.contains("name=\"csrf_token\""), "{html}");
+        }
+    }
+
+    #[test]
+    fn errors_and_flashes_are_shown_and_escaped() {
+        let mut c = ctx(ViewName::LoginUser);
+        c.errors.insert(
+            "email".into(),
+            vec!["<b>Specified</b> user does not exist".into()],
+        );
+        c.flashes.push(Flash {
+            category: "error".into(),
+            message: "Oops & co".into(),
+        });
+        c.values.insert("email".into(), "\"><script>".into());
+        let html = Templates::default()
+            .render_page("security/login_user.html", c)
+            .unwrap();
+        assert!(
+            html.contains("Specified") && !html.contains("<b>Specified</b>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li class=\"error\">Oops &#38; co</li>"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn processors_and_overrides_apply() {
+        let mut t = Templates::default();
+        t.context_processor(|c| {
+            c.extra.insert("global".into(), "global".into());
+        });
+        t.view_context_processor(ViewName::LoginUser, |c| {
+            c.extra.insert("foo".into(), "bar".into());
+        });
+        t.page("custom/login.html", |c| {
+            Ok(format!("CUSTOM {} {}", c.extra("global"), c.extra("foo")))
+        });
+        let out = t
+            .render_page("custom/login.html", ctx(ViewName::LoginUser))
+            .unwrap();
+        assert_eq!(out, "CUSTOM global bar");
+        let other = t
+            .render_page("custom/login.html", ctx(ViewName::RegisterUser))
+            .unwrap();
+        assert_eq!(other, "CUSTOM global ");
+        assert!(
+            t.render_page("nope.html", ctx(ViewName::LoginUser))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn every_email_renders_both_parts_with_the_link() {
+        let t = Templates::default();
+        for kind in EmailKind::ALL {
+            let ctx = EmailContext {
+                kind: Some(kind),
+                user_email: "matt@lp.com".into(),
+                link: Some("http://localhost/x/token".into()),
+                extra: BTreeMap::new(),
+            };
+            let (text, html) = t.render_email(&email_template(kind), ctx).unwrap();
+            assert!(
+                !text.trim().is_empty() && !html.trim().is_empty(),
+                "{kind:?}"
+            );
+            if !matches!(kind, EmailKind::ResetNotice) {
+                assert!(
+                    text.contains("http://localhost/x/token"),
+                    "{kind:?}: {text}"
+                );
+                assert!(
+                    html.contains("http://localhost/x/token"),
+                    "{kind:?}: {html}"
+                );
+            }
+        }
+    }
+}

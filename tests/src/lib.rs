@@ -1,0 +1,703 @@
+//! Shared support for the integration tests: entities, a database per test on the backend
+//! under test, the app built on the real router, a cookie-keeping client that drives it with
+//! `oneshot`, and the mail that lettre's file transport wrote.
+//!
+//! The backends: SQLite always; PostgreSQL and MySQL when `SECURITY_TEST_POSTGRES_URL` /
+//! `SECURITY_TEST_MYSQL_URL` are set (each test gets a database of its own there).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Schema};
+use security::prelude::*;
+use security::{Flashes, NewUser};
+use tower::ServiceExt;
+
+pub mod entities;
+
+/// The user model of the tests.
+pub type User = entities::user::Model;
+
+/// A database backend to run a test on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// SQLite in a temporary file.
+    Sqlite,
+    /// PostgreSQL at this server URL.
+    Postgres(String),
+    /// MySQL or MariaDB at this server URL.
+    Mysql(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `SECURITY_TEST_POSTGRES_URL` is set.
+    pub fn postgres() -> Option<Backend> {
+        std::env::var("SECURITY_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Backend::Postgres)
+    }
+
+    /// MySQL when `SECURITY_TEST_MYSQL_URL` is set.
+    pub fn mysql() -> Option<Backend> {
+        std::env::var("SECURITY_TEST_MYSQL_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Backend::Mysql)
+    }
+}
+
+/// Instantiates async test functions `fn(Backend)` once per backend: `sqlite::name`,
+/// `postgres::name`, `mysql::name`. Without its URL variable a server backend prints why it
+/// skips.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::Backend::postgres() {
+                        Some(backend) => super::$name(backend).await,
+                        None => eprintln!("skipped: SECURITY_TEST_POSTGRES_URL is not set"),
+                    }
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::Backend::mysql() {
+                        Some(backend) => super::$name(backend).await,
+                        None => eprintln!("skipped: SECURITY_TEST_MYSQL_URL is not set"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("sectest_{}_{}_{}", std::process::id(), n, nanos)
+}
+
+/// A fresh database with the tables of the tests.
+pub struct TestDb {
+    /// The connection.
+    pub db: DatabaseConnection,
+    drop_url: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Creates a database on the backend and the tables in it.
+    pub async fn new(backend: &Backend) -> TestDb {
+        let (db, drop_url, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+                (
+                    Database::connect(&url).await.expect("sqlite"),
+                    None,
+                    Some(dir),
+                )
+            }
+            Backend::Postgres(url) | Backend::Mysql(url) => {
+                let name = unique_name();
+                let server = Database::connect(url).await.expect("database server");
+                server
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create database");
+                server.close().await.ok();
+                let db_url = replace_db_name(url, &name);
+                let db = Database::connect(&db_url).await.expect("test database");
+                (db, Some((url.clone(), name)), None)
+            }
+        };
+        create_tables(&db).await.expect("tables");
+        TestDb {
+            db,
+            drop_url,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((url, name)) = self.drop_url.take() {
+            // Drop the per-test database on a thread of its own (no async in Drop).
+            let db = self.db.clone();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    db.close().await.ok();
+                    if let Ok(server) = Database::connect(&url).await {
+                        let _ = server
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                            .await;
+                        server.close().await.ok();
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Creates the tables of the test entities and of the runtime.
+pub async fn create_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let schema = Schema::new(db.get_database_backend());
+    let mut user = schema.create_table_from_entity(entities::user::Entity);
+    let mut role = schema.create_table_from_entity(entities::role::Entity);
+    let mut link = schema.create_table_from_entity(entities::roles_users::Entity);
+    for statement in [
+        user.if_not_exists(),
+        role.if_not_exists(),
+        link.if_not_exists(),
+    ] {
+        db.execute(&*statement).await?;
+    }
+    security::schema::create_tables(db).await
+}
+
+/// The fixture users of Flask-Security 1.7.4's tests: (email, username, password, roles,
+/// active).
+pub const FIXTURE_USERS: &[(&str, &str, Option<&str>, &[&str], bool)] = &[
+    ("matt@lp.com", "matt", Some("password"), &["admin"], true),
+    ("joe@lp.com", "joe", Some("password"), &["editor"], true),
+    (
+        "dave@lp.com",
+        "dave",
+        Some("password"),
+        &["admin", "editor"],
+        true,
+    ),
+    ("jill@lp.com", "jill", Some("password"), &["author"], true),
+    ("tiya@lp.com", "tiya", Some("password"), &[], false),
+    ("jess@lp.com", "jess", None, &[], true),
+];
+
+/// A page of the test app: flashes, `Hello EMAIL`, the content.
+fn page(flashes: &Flashes, user: &MaybeUser<User>, content: &str) -> Response {
+    let mut out = String::from("<html><body>");
+    for flash in &flashes.0 {
+        out.push_str(&format!(
+            "<li class=\"{}\">{}</li>",
+            flash.category, flash.message
+        ));
+    }
+    if let Some(user) = &user.0 {
+        out.push_str(&format!("<p>Hello {}</p>", user.email));
+    }
+    out.push_str(&format!("<p>{content}</p></body></html>"));
+    Html(out).into_response()
+}
+
+async fn index(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(&flashes, &user, "Home Page")
+}
+
+#[login_required]
+async fn profile(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(&flashes, &user, "Profile Page")
+}
+
+#[http_auth_required]
+async fn http_auth() -> &'static str {
+    "HTTP Authentication"
+}
+
+#[http_auth_required("My Realm")]
+async fn http_custom_realm() -> &'static str {
+    "HTTP Authentication"
+}
+
+#[auth_token_required]
+async fn token(user: CurrentUser<User>) -> String {
+    format!("Token Authentication {}", user.email)
+}
+
+#[auth_required("session", "token", "basic")]
+async fn multi_auth(user: CurrentUser<User>) -> String {
+    format!("Session, Token, Basic auth {}", user.email)
+}
+
+#[roles_required("admin")]
+async fn admin(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(&flashes, &user, "Admin Page")
+}
+
+#[roles_required("admin", "editor")]
+async fn admin_and_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(&flashes, &user, "Admin and Editor Page")
+}
+
+#[roles_accepted("admin", "editor")]
+async fn admin_or_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+    page(&flashes, &user, "Admin or Editor Page")
+}
+
+#[auth_token_required]
+#[roles_required("admin")]
+async fn token_admin(user: CurrentUser<User>) -> String {
+    format!("Token Admin {}", user.email)
+}
+
+async fn page1() -> &'static str {
+    "Page 1"
+}
+
+/// The app of the tests: 1.7.4's test routes, the security views and the layer.
+pub fn router(security: &Security<User>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/profile", get(profile))
+        .route("/post_login", get(profile))
+        .route("/http", get(http_auth))
+        .route("/http_custom_realm", get(http_custom_realm))
+        .route("/token", get(token).post(token))
+        .route("/token_admin", get(token_admin))
+        .route("/multi_auth", get(multi_auth))
+        .route("/admin", get(admin))
+        .route("/admin_and_editor", get(admin_and_editor))
+        .route("/admin_or_editor", get(admin_or_editor))
+        .route("/page1", get(page1))
+        .merge(security.router())
+        .layer(security.layer())
+}
+
+/// The test app: a database, the runtime, the router and a mail directory.
+pub struct TestApp {
+    /// The runtime.
+    pub security: Security<User>,
+    /// The router (with the layer).
+    pub router: Router,
+    /// Where lettre's file transport writes the mail.
+    pub mail_dir: tempfile::TempDir,
+    /// The database.
+    pub db: TestDb,
+}
+
+/// Configuration used by every test app unless overridden.
+pub const BASE_VARS: &[(&str, &str)] = &[
+    ("SECRET_KEY", "test-secret-key-0123456789"),
+    ("WTF_CSRF_ENABLED", "false"),
+    ("SECURITY_PASSWORD_HASH", "plaintext"),
+];
+
+impl TestApp {
+    /// An app on `backend` with the base configuration plus `vars`, seeded with the fixture
+    /// roles and users.
+    pub async fn new(backend: &Backend, vars: &[(&str, &str)]) -> TestApp {
+        Self::build(backend, vars, |b| b).await
+    }
+
+    /// [`TestApp::new`] with a last change to the builder.
+    pub async fn build(
+        backend: &Backend,
+        vars: &[(&str, &str)],
+        customize: impl FnOnce(security::SecurityBuilder<User>) -> security::SecurityBuilder<User>,
+    ) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let mut all: BTreeMap<&str, &str> = BASE_VARS.iter().copied().collect();
+        all.extend(vars.iter().copied());
+        let config = Config::from_vars(all).expect("config");
+        let mail_dir = tempfile::tempdir().expect("mail dir");
+        let builder = Security::builder(db.db.clone(), config)
+            .mailer(security::mail::FileTransport::new(mail_dir.path()));
+        let security = customize(builder).build().expect("security");
+        let app = TestApp {
+            router: router(&security),
+            security,
+            mail_dir,
+            db,
+        };
+        app.seed().await;
+        app
+    }
+
+    async fn seed(&self) {
+        let store = self.security.datastore();
+        for role in ["admin", "editor", "author"] {
+            store.create_role(role, None).await.expect("role");
+        }
+        for (email, username, password, roles, active) in FIXTURE_USERS {
+            let mut new = NewUser::new(*email, *password)
+                .active(*active)
+                .field("username", *username);
+            for role in *roles {
+                new = new.role(*role);
+            }
+            store.create_user(new).await.expect("fixture user");
+        }
+    }
+
+    /// A user by address.
+    pub async fn user(&self, email: &str) -> User {
+        self.security
+            .datastore()
+            .find_user_by_email(email)
+            .await
+            .expect("db")
+            .expect("user exists")
+    }
+
+    /// A client with its own cookies.
+    pub fn client(&self) -> Client {
+        Client {
+            router: self.router.clone(),
+            cookies: BTreeMap::new(),
+            peer: None,
+        }
+    }
+
+    /// Every mail sent so far, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        let mut entries: Vec<_> = std::fs::read_dir(self.mail_dir.path())
+            .expect("mail dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| {
+                let modified = e.metadata().and_then(|m| m.modified()).ok();
+                (modified, e.path())
+            })
+            .collect();
+        entries.sort();
+        entries
+            .into_iter()
+            .map(|(_, path)| Mail::parse(&std::fs::read(path).expect("mail file")))
+            .collect()
+    }
+
+    /// The mails to one address.
+    pub fn mails_to(&self, to: &str) -> Vec<Mail> {
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to.to_lowercase().contains(&to.to_lowercase()))
+            .collect()
+    }
+}
+
+/// A parsed mail.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    /// `Subject`.
+    pub subject: String,
+    /// `From`.
+    pub from: String,
+    /// `To`.
+    pub to: String,
+    /// The `text/plain` part.
+    pub text: String,
+    /// The `text/html` part.
+    pub html: String,
+}
+
+impl Mail {
+    fn parse(raw: &[u8]) -> Mail {
+        let parsed = mailparse::parse_mail(raw).expect("a mail");
+        let header = |name: &str| {
+            parsed
+                .headers
+                .iter()
+                .find(|h| h.get_key().eq_ignore_ascii_case(name))
+                .map(|h| h.get_value())
+                .unwrap_or_default()
+        };
+        let mut mail = Mail {
+            subject: header("Subject"),
+            from: header("From"),
+            to: header("To"),
+            text: String::new(),
+            html: String::new(),
+        };
+        for part in parsed.parts() {
+            let body = part.get_body().unwrap_or_default();
+            match part.ctype.mimetype.as_str() {
+                "text/plain" => mail.text.push_str(&body),
+                "text/html" => mail.html.push_str(&body),
+                _ => {}
+            }
+        }
+        mail
+    }
+
+    /// The first link whose path starts with `prefix` (`/reset/`, …), from the text part.
+    pub fn link(&self, prefix: &str) -> String {
+        let found = self
+            .text
+            .split_whitespace()
+            .chain(self.html.split(['"', '<', '>', ' ']))
+            .find(|w| {
+                w.starts_with("http")
+                    && w.split_once("://")
+                        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+                        .is_some_and(|p| p.starts_with(prefix))
+            })
+            .unwrap_or_else(|| panic!("no link under {prefix} in {self:?}"));
+        found.to_owned()
+    }
+
+    /// The path (and query) of [`Mail::link`].
+    pub fn link_path(&self, prefix: &str) -> String {
+        let link = self.link(prefix);
+        let rest = link.split_once("://").map(|(_, r)| r).unwrap_or(&link);
+        rest[rest.find('/').unwrap_or(0)..].to_owned()
+    }
+}
+
+/// A browser-ish client: keeps cookies, does not follow redirects.
+#[derive(Clone)]
+pub struct Client {
+    router: Router,
+    /// The cookies held, by name.
+    pub cookies: BTreeMap<String, Cookie>,
+    /// The socket address the requests come from (`None`: no `ConnectInfo`).
+    pub peer: Option<SocketAddr>,
+}
+
+/// A cookie as the client keeps it.
+#[derive(Clone, Debug)]
+pub struct Cookie {
+    /// The value.
+    pub value: String,
+    /// The whole `Set-Cookie` line.
+    pub raw: String,
+    /// Whether it has an expiry (persistent) rather than being a browser-session cookie.
+    pub persistent: bool,
+}
+
+/// A response with its body read.
+#[derive(Debug)]
+pub struct Resp {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Resp {
+    /// The `Location` header.
+    pub fn location(&self) -> String {
+        self.headers
+            .get(http::header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no Location ({}): {}", self.status, self.body))
+    }
+
+    /// The path of `Location` (scheme and host removed).
+    pub fn location_path(&self) -> String {
+        let location = self.location();
+        let without_query = location.split('?').next().unwrap_or("").to_owned();
+        match without_query.split_once("://") {
+            Some((_, rest)) => rest[rest.find('/').unwrap_or(rest.len())..].to_owned(),
+            None => without_query,
+        }
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Asserts a 302 to `path`.
+    #[track_caller]
+    pub fn assert_redirect(&self, path: &str) {
+        assert_eq!(self.status, StatusCode::FOUND, "{}", self.body);
+        assert_eq!(self.location_path(), path, "Location: {}", self.location());
+    }
+
+    /// The `Set-Cookie` headers.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Client {
+    /// Sends a request with the client's cookies; keeps the cookies the response sets.
+    pub async fn send(&mut self, mut req: Request<Body>) -> Resp {
+        if !self.cookies.is_empty() && !req.headers().contains_key(http::header::COOKIE) {
+            let header = self
+                .cookies
+                .iter()
+                .map(|(k, c)| format!("{k}={}", c.value))
+                .collect::<Vec<_>>()
+                .join("; ");
+            req.headers_mut()
+                .insert(http::header::COOKIE, header.parse().unwrap());
+        }
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(ConnectInfo(peer));
+        }
+        let response = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        for line in headers.get_all(http::header::SET_COOKIE) {
+            let line = line.to_str().unwrap().to_owned();
+            let (pair, attrs) = line.split_once(';').unwrap_or((&line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let attrs_lower = attrs.to_ascii_lowercase();
+            if attrs_lower.contains("max-age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(
+                    name.to_owned(),
+                    Cookie {
+                        value: value.to_owned(),
+                        persistent: attrs_lower.contains("max-age")
+                            || attrs_lower.contains("expires"),
+                        raw: line.clone(),
+                    },
+                );
+            }
+        }
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// `GET path` with extra headers.
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = Request::get(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    /// `POST path` with a form body.
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.send(
+            Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&mut self, path: &str, body: serde_json::Value) -> Resp {
+        self.send(
+            Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A form login (with `remember=y` when asked).
+    pub async fn login(&mut self, email: &str, password: &str, remember: bool) -> Resp {
+        let mut fields = vec![("email", email), ("password", password)];
+        if remember {
+            fields.push(("remember", "y"));
+        }
+        self.post_form("/login", &fields).await
+    }
+
+    /// A JSON login; the auth token.
+    pub async fn token(&mut self, email: &str, password: &str) -> String {
+        let r = self
+            .post_json(
+                "/login",
+                serde_json::json!({ "email": email, "password": password }),
+            )
+            .await;
+        let data = r.json();
+        assert_eq!(data["meta"]["code"], 200, "{data}");
+        data["response"]["user"]["authentication_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Drops the browser-session cookies (keeps persistent ones), like closing the browser.
+    pub fn clear_session_cookies(&mut self) {
+        self.cookies.retain(|_, c| c.persistent);
+    }
+}
+
+/// A `Basic` authorization header value.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
