@@ -433,8 +433,7 @@ fn link_column(entity: &Path, (field, span): &(String, Span)) -> TokenStream {
             quote!(#path::#variant)
         }
         _ => quote_spanned! {entity.span()=>
-            <<#entity as ::security::__private::IsEntity>::Entity
-                as ::security::__private::sea_orm::EntityTrait>::Column::#variant
+            <#entity as ::security::__private::sea_orm::EntityTrait>::Column::#variant
         },
     }
 }
@@ -664,23 +663,16 @@ impl UserModel {
             }
         });
 
-        // Through `IsEntity`, so that a path that is not an entity fails there, once; spanned
-        // from the first to the last token of the path, so that the error underlines all of it.
+        // Spanned from the first to the last token of the path, so that an error (the path is
+        // not an entity, its model is not a `SecurityRole`) underlines all of it, once.
         let (first, last) = path_ends(role);
         let role_model = {
-            let open = quote_spanned!(first=> < <);
-            let close = quote_spanned! {last=>
-                as ::security::__private::IsEntity>::Entity
-                    as ::security::__private::sea_orm::EntityTrait>::Model
-            };
+            let open = quote_spanned!(first=> <);
+            let close =
+                quote_spanned!(last=> as ::security::__private::sea_orm::EntityTrait>::Model);
             quote!(#open #role #close)
         };
-        let (first, last) = path_ends(user_roles);
-        let user_roles_ty = {
-            let open = quote_spanned!(first=> <);
-            let close = quote_spanned!(last=> as ::security::__private::IsEntity>::Entity);
-            quote!(#open #user_roles #close)
-        };
+        let user_roles_ty = quote_spanned!(user_roles.span()=> #user_roles);
         let model_check = quote_spanned!(ident.span()=> __security_is_model::<#ident>(););
 
         quote! {

@@ -736,17 +736,15 @@ impl<U: SecurityUser> Datastore<U> {
             );
         }
         if let Some((current, now_value)) = value(Field::CurrentLoginAt) {
-            update = update.col_expr(current, Expr::val(now_value).into());
+            update = update.col_expr(current, Expr::val(now_value));
         }
         if let Some((current, ip_value)) = value(Field::CurrentLoginIp) {
-            update = update.col_expr(current, Expr::val(ip_value).into());
+            update = update.col_expr(current, Expr::val(ip_value));
         }
         if let Some((count, _)) = value(Field::LoginCount) {
             update = update.col_expr(
                 count,
-                Expr::expr(Func::coalesce([Expr::col(count), Expr::val(0)]))
-                    .add(Expr::val(1))
-                    .into(),
+                Expr::expr(Func::coalesce([Expr::col(count), Expr::val(0)])).add(Expr::val(1)),
             );
         }
         update.exec(&self.db).await?;

@@ -351,6 +351,34 @@ impl Passwords {
         self.run(move |this| this.hash_blocking(&password)).await?
     }
 
+    /// The name Flask-Security gives [`Passwords::hash`].
+    ///
+    /// # Errors
+    /// As [`Passwords::hash`].
+    pub async fn encrypt_password(&self, password: &str) -> Result<String, HashError> {
+        self.hash(password).await
+    }
+
+    /// The name Flask-Security gives [`Passwords::verify`].
+    ///
+    /// # Errors
+    /// As [`Passwords::verify`].
+    pub async fn verify_password(&self, password: &str, stored: &str) -> Result<bool, HashError> {
+        self.verify(password, stored).await
+    }
+
+    /// The name Flask-Security gives [`Passwords::verify_and_update`].
+    ///
+    /// # Errors
+    /// As [`Passwords::verify_and_update`].
+    pub async fn verify_and_update_password(
+        &self,
+        password: &str,
+        stored: &str,
+    ) -> Result<Verified, HashError> {
+        self.verify_and_update(password, stored).await
+    }
+
     /// Flask-Security's `verify_password(password, stored)`.
     ///
     /// 1.7.4 quirk, kept: the pre-hash is decided by the **configured** scheme (spec §9.4), not

@@ -207,9 +207,17 @@ pub async fn create_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr
     security::schema::create_tables(db).await
 }
 
-/// The fixture users of Flask-Security 1.7.4's tests: (email, username, password, roles,
-/// active).
-pub const FIXTURE_USERS: &[(&str, &str, Option<&str>, &[&str], bool)] = &[
+/// A fixture user: (email, username, password, roles, active).
+pub type FixtureUser = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static [&'static str],
+    bool,
+);
+
+/// The fixture users of Flask-Security 1.7.4's tests.
+pub const FIXTURE_USERS: &[FixtureUser] = &[
     ("matt@lp.com", "matt", Some("password"), &["admin"], true),
     ("joe@lp.com", "joe", Some("password"), &["editor"], true),
     (
@@ -700,4 +708,43 @@ pub fn basic(user: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
+}
+
+impl Mail {
+    /// Parses a raw RFC 5322 message (as an SMTP server or a send-mail task receives it).
+    pub fn from_raw(raw: &[u8]) -> Mail {
+        Mail::parse(raw)
+    }
+
+    /// The token at the end of [`Mail::link`] (the last path segment).
+    pub fn token(&self, prefix: &str) -> String {
+        let path = self.link_path(prefix);
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        path.rsplit('/').next().unwrap_or("").to_owned()
+    }
+}
+
+impl TestApp {
+    /// The mails to one address with this subject.
+    pub fn mails_with(&self, to: &str, subject: &str) -> Vec<Mail> {
+        self.mails_to(to)
+            .into_iter()
+            .filter(|m| m.subject == subject)
+            .collect()
+    }
+
+    /// Marks a user confirmed now (as if they had followed their link).
+    pub async fn confirm(&self, email: &str) {
+        let user = self.user(email).await;
+        self.security
+            .datastore()
+            .confirm_user(&user, chrono::Utc::now())
+            .await
+            .expect("confirm");
+    }
+}
+
+/// Whether a page shows a flash `<li class="CATEGORY">MESSAGE</li>`.
+pub fn has_flash(body: &str, category: &str, message: &str) -> bool {
+    body.contains(&format!("<li class=\"{category}\">{message}</li>"))
 }

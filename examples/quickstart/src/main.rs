@@ -1,1 +1,113 @@
-fn main() {}
+//! The quick start of the README: Flask-Security's SQLAlchemy quick start, on axum and SeaORM.
+//!
+//! `cargo run -p quickstart`, then open <http://127.0.0.1:3000> and log in as
+//! `matt@example.com` / `password`. The database is an SQLite file, `quickstart.db`.
+
+use axum::{Router, routing::get};
+use sea_orm::{ConnectionTrait, Database, Schema};
+use security::prelude::*;
+
+mod user {
+    use sea_orm::entity::prelude::*;
+    use security::SecurityUser;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, SecurityUser)]
+    #[sea_orm(table_name = "user")]
+    #[security(role = super::role::Entity, user_roles = super::roles_users::Entity)]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub password: Option<String>,
+        pub active: bool,
+        pub confirmed_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod role {
+    use sea_orm::entity::prelude::*;
+    use security::SecurityRole;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, SecurityRole)]
+    #[sea_orm(table_name = "role")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub description: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod roles_users {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "roles_users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role_id: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A page only logged-in users see.
+#[login_required]
+async fn home(user: CurrentUser<user::Model>) -> String {
+    format!("Hello {}! (log out at /logout)", user.email)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().init();
+
+    let db = Database::connect("sqlite://quickstart.db?mode=rwc").await?;
+    let schema = Schema::new(db.get_database_backend());
+    for mut table in [
+        schema.create_table_from_entity(user::Entity),
+        schema.create_table_from_entity(role::Entity),
+        schema.create_table_from_entity(roles_users::Entity),
+    ] {
+        db.execute(table.if_not_exists()).await?;
+    }
+
+    let config = Config::from_vars([("SECRET_KEY", "change-me-in-production")])?;
+    let security: Security<user::Model> = Security::builder(db, config).build()?;
+
+    // Create a user to test with.
+    if security
+        .datastore()
+        .find_user_by_email("matt@example.com")
+        .await?
+        .is_none()
+    {
+        let user = security::NewUser::new("matt@example.com", Some("password"));
+        security.datastore().create_user(user).await?;
+    }
+
+    let app = Router::new()
+        .route("/", get(home))
+        .merge(security.router())
+        .layer(security.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    println!("Open http://127.0.0.1:3000 and log in as matt@example.com / password");
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -175,10 +175,10 @@ async fn confirm_email<U: SecurityUser>(
         Err(response) => return response,
     };
     if expired {
-        if user.confirmed_at().is_none() {
-            if let Err(response) = send_instructions(&ctx, &user).await {
-                return response;
-            }
+        if user.confirmed_at().is_none()
+            && let Err(response) = send_instructions(&ctx, &user).await
+        {
+            return response;
         }
         ctx.flash(
             MessageKey::ConfirmationExpired,

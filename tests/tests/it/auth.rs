@@ -6,7 +6,7 @@ use serde_json::json;
 
 use security::testing::SignIn;
 use security::{Event, SecurityUser};
-use security_tests::{Backend, Client, TestApp, backend_tests, basic};
+use security_tests::{Backend, TestApp, backend_tests, basic};
 
 fn has_field(body: &str, name: &str) -> bool {
     body.contains(&format!("name=\"{name}\""))
@@ -1167,13 +1167,6 @@ async fn the_identity_cache_is_evicted_by_local_changes(backend: Backend) {
     assert_eq!(c.get("/admin").await.status, StatusCode::FORBIDDEN);
 }
 
-/// A client that logged in as `email`.
-pub async fn logged_in(app: &TestApp, email: &str) -> Client {
-    let mut c = app.client();
-    c.login(email, "password", false).await;
-    c
-}
-
 backend_tests!(
     login_page_has_the_form,
     form_login_starts_a_session,
@@ -1210,3 +1203,38 @@ backend_tests!(
     urls_follow_the_configuration,
     the_identity_cache_is_evicted_by_local_changes,
 );
+
+#[tokio::test]
+async fn build_refuses_features_the_user_model_cannot_hold() {
+    // The documentation's user model has `confirmed_at` but no tracking fields.
+    let db = security_tests::TestDb::new(&Backend::Sqlite).await;
+    let config = security::Config::from_vars([
+        ("SECRET_KEY", "test-secret-key-0123456789"),
+        ("SECURITY_TRACKABLE", "true"),
+    ])
+    .unwrap();
+    let err = security::Security::<security::doc_support::User>::builder(db.db.clone(), config)
+        .build()
+        .unwrap_err()
+        .to_string();
+    for field in [
+        "SECURITY_TRACKABLE",
+        "last_login_at",
+        "current_login_at",
+        "last_login_ip",
+        "current_login_ip",
+        "login_count",
+    ] {
+        assert!(err.contains(field), "{field} missing from: {err}");
+    }
+    let config = security::Config::from_vars([
+        ("SECRET_KEY", "test-secret-key-0123456789"),
+        ("SECURITY_PASSWORD_HASH", "bogus"),
+    ])
+    .unwrap();
+    let err = security::Security::<security::doc_support::User>::builder(db.db.clone(), config)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("SECURITY_PASSWORD_HASH"), "{err}");
+}

@@ -1,0 +1,60 @@
+// `role` must name a SeaORM entity.
+
+mod user {
+    use sea_orm::entity::prelude::*;
+    use security::SecurityUser;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, SecurityUser)]
+    #[sea_orm(table_name = "user")]
+    #[security(role = String, user_roles = super::roles_users::Entity)]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub email: String,
+        pub password: Option<String>,
+        pub active: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod role {
+    use sea_orm::entity::prelude::*;
+    use security::SecurityRole;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, SecurityRole)]
+    #[sea_orm(table_name = "role")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod roles_users {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "roles_users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role_id: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+fn main() {}
