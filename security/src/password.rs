@@ -473,7 +473,13 @@ impl Passwords {
         if stored.is_empty() {
             return Ok(Verified::FAILED);
         }
-        let stored_scheme = Scheme::identify(stored);
+        let mut stored_scheme = Scheme::identify(stored);
+        if stored_scheme == Scheme::DesCrypt && self.inner.salt.is_none() {
+            // Thirteen characters of `[./0-9A-Za-z]` look like a DES-crypt hash, but without a
+            // salt no DES-crypt hash can have been written (1.7.4 pre-hashed with the salt):
+            // it is a plaintext password of that shape (spec §9.3's misidentification).
+            stored_scheme = Scheme::Plaintext;
+        }
         let secret = self.secret_for(stored_scheme, password)?;
         if !check(stored_scheme, secret.as_bytes(), stored) {
             return Ok(Verified::FAILED);
@@ -1030,6 +1036,20 @@ mod des {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_des_shaped_plaintext_password_verifies_without_a_salt() {
+        let p = super::Passwords::new(super::Scheme::Plaintext, None);
+        let verified = p
+            .verify_and_update_blocking("firstpassword", "firstpassword")
+            .unwrap();
+        assert!(verified.ok);
+        assert!(
+            !p.verify_and_update_blocking("other", "firstpassword")
+                .unwrap()
+                .ok
+        );
+    }
+
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};

@@ -748,3 +748,12 @@ impl TestApp {
 pub fn has_flash(body: &str, category: &str, message: &str) -> bool {
     body.contains(&format!("<li class=\"{category}\">{message}</li>"))
 }
+
+/// A client for any router (e.g. an example app's).
+pub fn client_for(router: Router) -> Client {
+    Client {
+        router,
+        cookies: BTreeMap::new(),
+        peer: None,
+    }
+}

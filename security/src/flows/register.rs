@@ -57,8 +57,8 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
         ctx.retype(&mut errors, "password_confirm", "password");
     }
     if !ctx.json
-        && let Some(next) = ctx.input.text("next").filter(|n| !n.trim().is_empty())
-        && ctx.safe(next).is_none()
+        && let Some(next) = ctx.form_next()
+        && ctx.safe(&next).is_none()
     {
         ctx.error(&mut errors, "next", MessageKey::InvalidRedirect, &[]);
         ctx.flash(MessageKey::InvalidRedirect, &[]);
