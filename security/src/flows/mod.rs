@@ -557,6 +557,11 @@ pub fn valid_email(email: &str) -> bool {
     if email.contains(['\r', '\n', '\0']) {
         return false;
     }
+    // What 1.7.4's pattern lets through must also be a mailbox mail can be sent to (RFC 5321
+    // lengths, no blanks or commas), or the account would exist with no way to reach it.
+    if email.parse::<lettre::Address>().is_err() {
+        return false;
+    }
     email.char_indices().any(|(i, c)| {
         if c != '@' || i == 0 {
             return false;
@@ -602,6 +607,10 @@ mod tests {
             "matt@lp.com\r\nBcc: x@y.com",
             "matt@lp.com\n",
             "a@b.c0m",
+            "a b@c.com",
+            "a,b@lp.com",
+            "a@b@lp.com",
+            &format!("{}@lp.com", "x".repeat(300)),
         ] {
             assert!(!valid_email(bad), "{bad:?}");
         }

@@ -36,13 +36,15 @@ fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
     )
 }
 
-/// A login token for the user.
+/// A login token for the user: `[id, digest, nonce]`. The nonce makes every link distinct,
+/// so that recording a used one never kills a newer one issued in the same second.
 pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
     let id = user.id().to_string();
+    let nonce = crate::cookie_codec::random_token(12);
     sec.inner
         .tokens
         .login
-        .dumps(&[&id, &digest(sec, user)], sec.now())
+        .dumps(&[&id, &digest(sec, user), &nonce], sec.now())
 }
 
 /// Sends login instructions (`send_login_instructions`).
@@ -168,8 +170,13 @@ async fn token_login<U: SecurityUser>(
         );
         return ctx.redirect(&login);
     }
-    if !ctx.sec.may_authenticate(&user) {
-        return invalid(&ctx, &login);
+    if !user.active() {
+        ctx.flash(MessageKey::DisabledAccount, &[]);
+        return ctx.redirect(&login);
+    }
+    if ctx.sec.needs_confirmation(&user) {
+        ctx.flash(MessageKey::ConfirmationRequired, &[]);
+        return ctx.redirect(&login);
     }
     let used = ctx
         .sec
@@ -201,7 +208,7 @@ async fn token_user<U: SecurityUser>(
     ctx: &Ctx<U>,
     payload: &[String],
 ) -> Result<Option<U>, Response> {
-    let [id, bound] = payload else {
+    let [id, bound, _nonce] = payload else {
         return Ok(None);
     };
     let Ok(id) = id.parse::<U::Id>() else {

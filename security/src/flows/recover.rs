@@ -219,8 +219,22 @@ async fn reset_password<U: SecurityUser>(
             .await;
     };
     let datastore = ctx.sec.datastore();
-    if let Err(err) = datastore.set_password(&user, &password).await {
-        return ctx.internal(err);
+    let hash = match ctx.sec.passwords().hash(&password).await {
+        Ok(hash) => hash,
+        Err(err) => return ctx.internal(err),
+    };
+    // The link is bound to the old password: only one use can replace it, even when two
+    // requests race with the same link.
+    match datastore
+        .replace_password_hash(&user, user.password(), Some(hash))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            ctx.flash(MessageKey::InvalidResetPasswordToken, &[]);
+            return ctx.redirect(&forgot);
+        }
+        Err(err) => return ctx.internal(err),
     }
     ctx.sec.invalidate(&user.id());
     let user = match datastore.find_user_by_id(&user.id()).await {

@@ -2047,7 +2047,81 @@ async fn message_overrides_change_text_and_category(backend: Backend) {
     );
 }
 
+async fn concurrent_uses_of_one_reset_link_change_the_password_once(backend: Backend) {
+    let app = TestApp::new(&backend, RECOVERABLE).await;
+    let path = reset_link(&app, "joe@lp.com").await;
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let mut c = app.client();
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let password = format!("racepw{n:02}");
+            let r = reset_with(&mut c, &path, &password).await;
+            (r.status, r.location_path(), password)
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (status, location, password) = task.await.unwrap();
+        assert_eq!(status, StatusCode::FOUND);
+        if location == "/" {
+            winners.push(password);
+        } else {
+            assert_eq!(location, "/reset");
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    app.client()
+        .login("joe@lp.com", &winners[0], false)
+        .await
+        .assert_redirect("/");
+}
+
+async fn two_passwordless_links_of_one_second_are_distinct(backend: Backend) {
+    let app = TestApp::new(&backend, PASSWORDLESS).await;
+    let first = send_login_link(&app, "matt@lp.com").await;
+    let second = send_login_link(&app, "matt@lp.com").await;
+    assert_ne!(first, second);
+    let mut c = app.client();
+    c.get(&first).await.assert_redirect("/");
+    let mut d = app.client();
+    d.get(&second).await.assert_redirect("/");
+    assert_eq!(d.get("/profile").await.status, StatusCode::OK);
+}
+
+async fn addresses_mail_cannot_reach_are_refused_at_registration(backend: Backend) {
+    let app = TestApp::new(&backend, REGISTERABLE).await;
+    let long = format!("{}@lp.com", "x".repeat(300));
+    for email in ["a b@lp.com", "a,b@lp.com", "a@b@lp.com", long.as_str()] {
+        let r = app
+            .client()
+            .post_form(
+                "/register",
+                &[
+                    ("email", email),
+                    ("password", "password"),
+                    ("password_confirm", "password"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{email}");
+        assert!(
+            r.body.contains("Invalid email address"),
+            "{email}: {}",
+            r.body
+        );
+        let store = app.security.datastore();
+        assert!(
+            store.find_user_by_email(email).await.unwrap().is_none(),
+            "{email}"
+        );
+    }
+}
+
 backend_tests!(
+    concurrent_uses_of_one_reset_link_change_the_password_once,
+    two_passwordless_links_of_one_second_are_distinct,
+    addresses_mail_cannot_reach_are_refused_at_registration,
     register_page_has_the_form,
     registration_refuses_invalid_addresses_and_short_passwords,
     registration_refuses_an_address_already_associated_in_any_case,
