@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::routing::get;
 use http::Request;
 
-use super::Ctx;
+use super::{Ctx, TokenStatus};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -21,14 +21,19 @@ use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::response::FormErrors;
 use crate::runtime::Security;
-use crate::token::TokenError;
 use crate::views::ViewName;
+
+fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+    sec.bind("confirm", user, &[&user.email().to_lowercase()])
+}
 
 /// A confirmation token for the user's current address.
 pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
     let id = user.id().to_string();
-    let digest = sec.bind("confirm", user, &[&user.email().to_lowercase()]);
-    sec.inner.tokens.confirm.dumps(&[&id, &digest], sec.now())
+    sec.inner
+        .tokens
+        .confirm
+        .dumps(&[&id, &digest(sec, user)], sec.now())
 }
 
 /// The absolute confirmation link of a token.
@@ -39,11 +44,9 @@ pub(crate) fn link<U: SecurityUser>(ctx: &Ctx<U>, token: &str) -> String {
 /// Sends confirmation instructions (`send_confirmation_instructions`).
 async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
     let token = make_token(&ctx.sec, user);
-    let link = link(ctx, &token);
-    ctx.sec
-        .send_mail(EmailKind::ConfirmationInstructions, user, Some(link))
-        .await
-        .map_err(|_| ctx.mail_failed())?;
+    let path = ctx.config().confirm_path();
+    ctx.mail_link(EmailKind::ConfirmationInstructions, user, &path, &token)
+        .await?;
     ctx.sec.emit(Event::ConfirmInstructionsSent {
         user: user.clone(),
         token,
@@ -157,21 +160,18 @@ async fn confirm_email<U: SecurityUser>(
         .clone()
         .unwrap_or_else(|| config.confirm_path());
     let within = &config.confirm_email_within;
-    let (payload, expired) =
-        match ctx
-            .sec
-            .inner
-            .tokens
-            .confirm
-            .loads(&token, Some(within.seconds()), ctx.sec.now())
-        {
-            Ok(payload) => (payload, false),
-            Err(TokenError::Expired { payload, .. }) => (payload, true),
-            Err(TokenError::Invalid) => return invalid(&ctx, &error_view),
-        };
-    let user = match token_user(&ctx, &payload).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return invalid(&ctx, &error_view),
+    let status = ctx
+        .token_status(
+            &ctx.sec.inner.tokens.confirm,
+            &token,
+            within.seconds(),
+            digest,
+        )
+        .await;
+    let (user, expired) = match status {
+        Ok(TokenStatus::Valid(user)) => (user, false),
+        Ok(TokenStatus::Expired(user)) => (user, true),
+        Ok(TokenStatus::Invalid) => return invalid(&ctx, &error_view),
         Err(response) => return response,
     };
     if expired {
@@ -230,30 +230,6 @@ async fn confirm_email<U: SecurityUser>(
 fn invalid<U: SecurityUser>(ctx: &Ctx<U>, error_view: &str) -> Response {
     ctx.flash(MessageKey::InvalidConfirmationToken, &[]);
     ctx.redirect(error_view)
-}
-
-/// The user a confirmation payload names, if it exists and still has the address the token
-/// was made for.
-async fn token_user<U: SecurityUser>(
-    ctx: &Ctx<U>,
-    payload: &[String],
-) -> Result<Option<U>, Response> {
-    let [id, digest] = payload else {
-        return Ok(None);
-    };
-    let Ok(id) = id.parse::<U::Id>() else {
-        return Ok(None);
-    };
-    let user = match ctx.sec.datastore().find_user_by_id(&id).await {
-        Ok(user) => user,
-        Err(err) => return Err(ctx.internal(err)),
-    };
-    Ok(user.filter(|user| {
-        let expected = ctx
-            .sec
-            .bind("confirm", user, &[&user.email().to_lowercase()]);
-        crate::cookie_codec::constant_time_eq(expected.as_bytes(), digest.as_bytes())
-    }))
 }
 
 /// Adds the confirmation views.

@@ -57,6 +57,17 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     router.with_state(security)
 }
 
+/// The state of a one-shot token (1.7.4's `get_token_status`), bound to the account it was
+/// made for.
+pub(crate) enum TokenStatus<U> {
+    /// Signed, young enough, and its user still has the state it was bound to.
+    Valid(U),
+    /// Signed and bound, but older than its lifetime.
+    Expired(U),
+    /// Tampered, made for another purpose, or its user is gone or changed.
+    Invalid,
+}
+
 /// One submitted value: form fields are text; JSON keeps booleans apart (B7).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum InputValue {
@@ -399,6 +410,59 @@ impl<U: SecurityUser> Ctx<U> {
     /// An absolute link for mail (`http://host/path`).
     pub(crate) fn link(&self, path: &str) -> String {
         format!("{}{}", link_base(self.config(), &self.parts), path)
+    }
+
+    /// Checks a one-shot token `[id, digest, …]`: signature and age with `serializer`, then
+    /// that the user it names exists and that `digest(user)` (the account state the token was
+    /// bound to) still matches, in constant time.
+    pub(crate) async fn token_status(
+        &self,
+        serializer: &crate::token::Serializer,
+        token: &str,
+        within: u64,
+        digest: impl Fn(&Security<U>, &U) -> String,
+    ) -> Result<TokenStatus<U>, Response> {
+        use crate::token::TokenError;
+        let (payload, expired) = match serializer.loads(token, Some(within), self.sec.now()) {
+            Ok(payload) => (payload, false),
+            Err(TokenError::Expired { payload, .. }) => (payload, true),
+            Err(TokenError::Invalid) => return Ok(TokenStatus::Invalid),
+        };
+        let (Some(id), Some(bound)) = (payload.first(), payload.get(1)) else {
+            return Ok(TokenStatus::Invalid);
+        };
+        let Ok(id) = id.parse::<U::Id>() else {
+            return Ok(TokenStatus::Invalid);
+        };
+        let user = match self.sec.datastore().find_user_by_id(&id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Ok(TokenStatus::Invalid),
+            Err(err) => return Err(self.internal(err)),
+        };
+        let expected = digest(&self.sec, &user);
+        if !crate::cookie_codec::constant_time_eq(expected.as_bytes(), bound.as_bytes()) {
+            return Ok(TokenStatus::Invalid);
+        }
+        Ok(if expired {
+            TokenStatus::Expired(user)
+        } else {
+            TokenStatus::Valid(user)
+        })
+    }
+
+    /// Mails the user the absolute link `<path>/<token>` in the mail of `kind`.
+    pub(crate) async fn mail_link(
+        &self,
+        kind: crate::mail::EmailKind,
+        user: &U,
+        path: &str,
+        token: &str,
+    ) -> Result<(), Response> {
+        let link = self.link(&format!("{path}/{token}"));
+        self.sec
+            .send_mail(kind, user, Some(link))
+            .await
+            .map_err(|_| self.mail_failed())
     }
 
     /// The client address for login tracking.

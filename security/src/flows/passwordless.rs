@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::routing::get;
 use http::Request;
 
-use super::Ctx;
+use super::{Ctx, TokenStatus};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -21,7 +21,6 @@ use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::response::FormErrors;
 use crate::runtime::Security;
-use crate::token::TokenError;
 use crate::views::ViewName;
 
 fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
@@ -50,11 +49,13 @@ pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String
 /// Sends login instructions (`send_login_instructions`).
 async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
     let token = make_token(&ctx.sec, user);
-    let link = ctx.link(&format!("{}/{}", ctx.config().login_path(), token));
-    ctx.sec
-        .send_mail(EmailKind::LoginInstructions, user, Some(link))
-        .await
-        .map_err(|_| ctx.mail_failed())?;
+    ctx.mail_link(
+        EmailKind::LoginInstructions,
+        user,
+        &ctx.config().login_path(),
+        &token,
+    )
+    .await?;
     ctx.sec.emit(Event::LoginInstructionsSent {
         user: user.clone(),
         login_token: token,
@@ -143,21 +144,18 @@ async fn token_login<U: SecurityUser>(
     let login = config.login_path();
     let within = &config.login_within;
     let now = ctx.sec.now();
-    let (payload, expired) =
-        match ctx
-            .sec
-            .inner
-            .tokens
-            .login
-            .loads(&token, Some(within.seconds()), now)
-        {
-            Ok(payload) => (payload, false),
-            Err(TokenError::Expired { payload, .. }) => (payload, true),
-            Err(TokenError::Invalid) => return invalid(&ctx, &login),
-        };
-    let user = match token_user(&ctx, &payload).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return invalid(&ctx, &login),
+    let status = ctx
+        .token_status(
+            &ctx.sec.inner.tokens.login,
+            &token,
+            within.seconds(),
+            digest,
+        )
+        .await;
+    let (user, expired) = match status {
+        Ok(TokenStatus::Valid(user)) => (user, false),
+        Ok(TokenStatus::Expired(user)) => (user, true),
+        Ok(TokenStatus::Invalid) => return invalid(&ctx, &login),
         Err(response) => return response,
     };
     if expired {
@@ -202,25 +200,6 @@ async fn token_login<U: SecurityUser>(
 fn invalid<U: SecurityUser>(ctx: &Ctx<U>, login: &str) -> Response {
     ctx.flash(MessageKey::InvalidLoginToken, &[]);
     ctx.redirect(login)
-}
-
-async fn token_user<U: SecurityUser>(
-    ctx: &Ctx<U>,
-    payload: &[String],
-) -> Result<Option<U>, Response> {
-    let [id, bound, _nonce] = payload else {
-        return Ok(None);
-    };
-    let Ok(id) = id.parse::<U::Id>() else {
-        return Ok(None);
-    };
-    let user = match ctx.sec.datastore().find_user_by_id(&id).await {
-        Ok(user) => user,
-        Err(err) => return Err(ctx.internal(err)),
-    };
-    Ok(user.filter(|user| {
-        crate::cookie_codec::constant_time_eq(digest(&ctx.sec, user).as_bytes(), bound.as_bytes())
-    }))
 }
 
 /// Adds the passwordless views (the login URL sends links).

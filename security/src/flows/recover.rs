@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use http::Request;
 
-use super::Ctx;
+use super::{Ctx, TokenStatus};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -22,7 +22,6 @@ use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::response::FormErrors;
 use crate::runtime::Security;
-use crate::token::TokenError;
 use crate::views::ViewName;
 
 fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
@@ -45,11 +44,13 @@ pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String
 /// Sends reset instructions (`send_reset_password_instructions`).
 async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
     let token = make_token(&ctx.sec, user);
-    let link = ctx.link(&format!("{}/{}", ctx.config().reset_path(), token));
-    ctx.sec
-        .send_mail(EmailKind::ResetInstructions, user, Some(link))
-        .await
-        .map_err(|_| ctx.mail_failed())?;
+    ctx.mail_link(
+        EmailKind::ResetInstructions,
+        user,
+        &ctx.config().reset_path(),
+        &token,
+    )
+    .await?;
     ctx.sec.emit(Event::ResetPasswordInstructionsSent {
         user: user.clone(),
         token,
@@ -117,49 +118,6 @@ async fn sent<U: SecurityUser>(ctx: &Ctx<U>, typed: &str) -> Response {
         .await
 }
 
-/// The state of a reset token (1.7.4's `reset_password_token_status`, made single-use).
-enum Status<U> {
-    Valid(U),
-    Expired(U),
-    Invalid,
-}
-
-async fn token_status<U: SecurityUser>(ctx: &Ctx<U>, token: &str) -> Result<Status<U>, Response> {
-    let within = ctx.config().reset_password_within.seconds();
-    let (payload, expired) =
-        match ctx
-            .sec
-            .inner
-            .tokens
-            .reset
-            .loads(token, Some(within), ctx.sec.now())
-        {
-            Ok(payload) => (payload, false),
-            Err(TokenError::Expired { payload, .. }) => (payload, true),
-            Err(TokenError::Invalid) => return Ok(Status::Invalid),
-        };
-    let [id, bound] = payload.as_slice() else {
-        return Ok(Status::Invalid);
-    };
-    let Ok(id) = id.parse::<U::Id>() else {
-        return Ok(Status::Invalid);
-    };
-    let user = match ctx.sec.datastore().find_user_by_id(&id).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return Ok(Status::Invalid),
-        Err(err) => return Err(ctx.internal(err)),
-    };
-    if !crate::cookie_codec::constant_time_eq(digest(&ctx.sec, &user).as_bytes(), bound.as_bytes())
-    {
-        return Ok(Status::Invalid);
-    }
-    Ok(if expired {
-        Status::Expired(user)
-    } else {
-        Status::Valid(user)
-    })
-}
-
 /// `GET|POST /reset/<token>`.
 async fn reset_password<U: SecurityUser>(
     State(sec): State<Security<U>>,
@@ -174,13 +132,17 @@ async fn reset_password<U: SecurityUser>(
         return response;
     }
     let forgot = ctx.config().reset_path();
-    let user = match token_status(&ctx, &token).await {
+    let within = ctx.config().reset_password_within.seconds();
+    let status = ctx
+        .token_status(&ctx.sec.inner.tokens.reset, &token, within, digest)
+        .await;
+    let user = match status {
         Err(response) => return response,
-        Ok(Status::Invalid) => {
+        Ok(TokenStatus::Invalid) => {
             ctx.flash(MessageKey::InvalidResetPasswordToken, &[]);
             return ctx.redirect(&forgot);
         }
-        Ok(Status::Expired(user)) => {
+        Ok(TokenStatus::Expired(user)) => {
             if let Err(response) = send_instructions(&ctx, &user).await {
                 return response;
             }
@@ -193,7 +155,7 @@ async fn reset_password<U: SecurityUser>(
             );
             return ctx.redirect(&forgot);
         }
-        Ok(Status::Valid(user)) => user,
+        Ok(TokenStatus::Valid(user)) => user,
     };
     let token_for_page = token.clone();
     if ctx.parts.method != http::Method::POST {
