@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::datastore::{Datastore, DatastoreError, UserWithRoles};
+use crate::datastore::{DatastoreError, UserWithRoles};
+use crate::loader::IdentityLoader;
 use crate::model::SecurityUser;
 
 /// At most this many entries; on overflow the expired ones go, then everything.
@@ -37,7 +38,7 @@ impl<U: SecurityUser> IdentityCache<U> {
     pub(crate) async fn get_or_load(
         &self,
         id: &U::Id,
-        datastore: &Datastore<U>,
+        loader: &std::sync::Arc<IdentityLoader<U>>,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
         let key = id.to_string();
         if let Some((at, found)) = self.lock().get(&key)
@@ -45,7 +46,7 @@ impl<U: SecurityUser> IdentityCache<U> {
         {
             return Ok(Some(found.clone()));
         }
-        let loaded = datastore.load_with_roles(id).await?;
+        let loaded = loader.load(id).await?;
         let mut entries = self.lock();
         match &loaded {
             Some(found) => {

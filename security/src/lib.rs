@@ -60,6 +60,7 @@ pub mod extract;
 mod flows;
 pub mod guard;
 pub mod layer;
+mod loader;
 pub mod mail;
 pub mod messages;
 pub mod model;

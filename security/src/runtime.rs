@@ -63,6 +63,7 @@ pub(crate) struct Inner<U: SecurityUser> {
     pub clock: Arc<dyn Clock>,
     pub register_fields: Vec<RegisterField>,
     pub cache: Option<crate::cache::IdentityCache<U>>,
+    pub loader: Arc<crate::loader::IdentityLoader<U>>,
 }
 
 /// The security runtime: configuration, datastore, tokens, mail, templates and events.
@@ -252,9 +253,9 @@ impl<U: SecurityUser> Security<U> {
         id: &U::Id,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
         if let Some(cache) = &self.inner.cache {
-            return cache.get_or_load(id, &self.inner.datastore).await;
+            return cache.get_or_load(id, &self.inner.loader).await;
         }
-        self.inner.datastore.load_with_roles(id).await
+        self.inner.loader.load(id).await
     }
 
     /// Forgets a cached identity (after a change to the user).
@@ -596,6 +597,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             .identity_cache_ttl
             .as_ref()
             .map(|ttl| crate::cache::IdentityCache::new(ttl.seconds()));
+        let loader = crate::loader::IdentityLoader::new(datastore.clone());
         let csrf = CsrfKey {
             csrf: Arc::new(Csrf::new(secret.as_bytes(), config.csrf_time_limit)),
             clock: Arc::clone(&self.clock),
@@ -616,6 +618,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 clock: self.clock,
                 register_fields: self.register_fields,
                 cache,
+                loader,
                 config,
             }),
         })

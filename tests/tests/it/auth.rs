@@ -1168,7 +1168,51 @@ async fn the_identity_cache_is_evicted_by_local_changes(backend: Backend) {
     assert_eq!(c.get("/admin").await.status, StatusCode::FORBIDDEN);
 }
 
+async fn concurrent_guarded_requests_each_get_their_own_user(backend: Backend) {
+    use tower::ServiceExt;
+    let app = TestApp::new(&backend, &[]).await;
+    let mut tasks = Vec::new();
+    for n in 0..60 {
+        let (email, allowed) = [
+            ("matt@lp.com", true),
+            ("joe@lp.com", true),
+            ("jill@lp.com", false),
+            ("dave@lp.com", true),
+        ][n % 4];
+        let user = app.user(email).await;
+        let req = http::Request::get("/admin_or_editor")
+            .sign_in(&app.security, &user)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let router = app.router.clone();
+        tasks.push(tokio::spawn(async move {
+            let response = router.oneshot(req).await.unwrap();
+            let status = response.status();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (
+                email,
+                allowed,
+                status,
+                String::from_utf8_lossy(&body).into_owned(),
+            )
+        }));
+    }
+    for task in tasks {
+        let (email, allowed, status, body) = task.await.unwrap();
+        if allowed {
+            assert_eq!(status, StatusCode::OK, "{email}");
+            assert!(body.contains(&format!("Hello {email}")), "{email}: {body}");
+        } else {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{email}");
+        }
+    }
+}
+
 backend_tests!(
+    concurrent_guarded_requests_each_get_their_own_user,
     login_page_has_the_form,
     form_login_starts_a_session,
     login_honours_a_safe_next_and_refuses_others,

@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# Load benchmark of the guards: one release-built server (examples/bench-server) pinned to one
+# core, wrk pinned to another, the same trivial handler bare and behind each guard, measured in
+# one go so that the ratios to /bare compare like with like on a noisy machine.
+#
+#   bash bench/load.sh
+#
+# Two runs of the server: without the identity cache, then with SECURITY_IDENTITY_CACHE_TTL.
+# For each route: a warm-up, then a measured wrk run; prints requests/s, the p99 latency and the
+# ratio to /bare of the same run, and the server's CPU time per request (steadier than req/s
+# when other work shares the core; its share is shown as foreign%). /basic and /hash (one argon2id hash per request) run with
+# fewer connections, since a hash costs milliseconds: more connections only queue.
+#
+# Environment (all optional):
+#   BENCH_DURATION          seconds measured per route (default 10)
+#   BENCH_WARMUP            seconds of warm-up per route (default 2; 0 = none)
+#   BENCH_CONNECTIONS       wrk connections for the cheap routes (default 32)
+#   BENCH_HASH_CONNECTIONS  wrk connections for /basic and /hash (default 4)
+#   BENCH_HASH_DURATION     seconds measured for /basic and /hash (default 5)
+#   BENCH_ROUNDS            rounds over all the routes, interleaved; medians shown (default 3)
+#   BENCH_CACHE_TTL         the cached mode's SECURITY_IDENTITY_CACHE_TTL (default "5 seconds")
+#   BENCH_MODES             "nocache cache" (default), or one of them
+#   BENCH_PORT              the server's port (default 18080)
+#   BENCH_SERVER_CPU        the server's core (default 0)
+#   BENCH_CLIENT_CPU        wrk's core (default 1)
+#   BENCH_SKIP_BUILD        1 = use the binary already built
+#   BENCH_DIAG              1 = also the server's diagnostic routes (no guard): /x-load (the
+#                           guards' identity query through SeaORM), /x-sqlx (the same SQL through
+#                           sqlx's pool), /x-held (the same SQL on a connection held for good),
+#                           /x-batch (the load batched: one IN (..) query for the loads waiting)
+#   BENCH_USERS             admins seeded (default 1); /x-batch cycles through them
+#   BENCH_KEEP_WRK          a file to copy wrk's raw output to
+#   BENCH_DB_OPTS           passed to the server: connection experiments (noping,nolog,wal,pool=N)
+#
+# Exits non-zero when wrk cannot be installed, the build fails, the server does not start, or
+# a route does not answer 200 with its credentials.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DURATION="${BENCH_DURATION:-10}"
+WARMUP="${BENCH_WARMUP:-2}"
+CONNS="${BENCH_CONNECTIONS:-32}"
+HASH_CONNS="${BENCH_HASH_CONNECTIONS:-4}"
+HASH_DURATION="${BENCH_HASH_DURATION:-5}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+CACHE_TTL="${BENCH_CACHE_TTL:-5 seconds}"
+MODES="${BENCH_MODES:-nocache cache}"
+PORT="${BENCH_PORT:-18080}"
+SERVER_CPU="${BENCH_SERVER_CPU:-0}"
+CLIENT_CPU="${BENCH_CLIENT_CPU:-1}"
+EMAIL="bench@example.com"
+PASSWORD="benchmark-password"
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+    say "load.sh: $*"
+    exit 1
+}
+
+for v in DURATION WARMUP CONNS HASH_CONNS HASH_DURATION ROUNDS PORT SERVER_CPU CLIENT_CPU; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
+done
+[[ "$DURATION" -gt 0 && "$HASH_DURATION" -gt 0 && "$ROUNDS" -gt 0 ]] ||
+    die "durations and rounds must be positive"
+
+# --- tools -------------------------------------------------------------------------------------
+as_root() {
+    if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+if ! command -v wrk >/dev/null 2>&1; then
+    say "installing wrk (Debian package)…"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null 2>&1 || {
+        as_root apt-get update >/dev/null
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null
+    } || die "cannot install wrk"
+fi
+command -v taskset >/dev/null 2>&1 || die "taskset (util-linux) is missing"
+command -v curl >/dev/null 2>&1 || {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y curl >/dev/null 2>&1 ||
+        die "cannot install curl"
+}
+CORES="$(nproc --all)"
+if [[ "$CORES" -le "$SERVER_CPU" || "$CORES" -le "$CLIENT_CPU" ]]; then
+    die "this machine has $CORES core(s); set BENCH_SERVER_CPU / BENCH_CLIENT_CPU"
+fi
+[[ "$SERVER_CPU" -ne "$CLIENT_CPU" ]] || say "warning: server and wrk share core $SERVER_CPU"
+
+# --- build -------------------------------------------------------------------------------------
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    say "building bench-server (release)…"
+    (cd "$ROOT" && cargo build --release -p bench-server --quiet) || die "build failed"
+fi
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+SERVER="$TARGET_DIR/release/bench-server"
+[[ -x "$SERVER" ]] || die "no server binary at $SERVER"
+
+# --- server lifecycle --------------------------------------------------------------------------
+WORK="$(mktemp -d)"
+SERVER_PID=""
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+cleanup() {
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_server TTL: starts the server (TTL empty = no identity cache), waits for READY, sets
+# SESSION_COOKIE and AUTH_TOKEN.
+start_server() {
+    local ttl="$1"
+    local out="$WORK/server.out" err="$WORK/server.err"
+    : >"$out"
+    : >"$err"
+    local -a env_vars=(
+        "SECRET_KEY=load-benchmark-secret-key-0123456789abcdef"
+        "PORT=$PORT"
+        "BENCH_DB=$WORK/bench.db"
+        "RUST_LOG=error"
+        "BENCH_DIAG=${BENCH_DIAG:-0}"
+        "BENCH_USERS=${BENCH_USERS:-1}"
+    )
+    [[ -n "$ttl" ]] && env_vars+=("SECURITY_IDENTITY_CACHE_TTL=$ttl")
+    env -u SECURITY_IDENTITY_CACHE_TTL "${env_vars[@]}" \
+        taskset -c "$SERVER_CPU" "$SERVER" >"$out" 2>"$err" &
+    SERVER_PID=$!
+    local waited=0
+    until grep -qx READY "$out" 2>/dev/null; do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            say "the server exited before it was ready; its stderr:"
+            cat "$err" >&2
+            SERVER_PID=""
+            die "server failed to start"
+        fi
+        if [[ "$waited" -ge 300 ]]; then
+            cat "$err" >&2
+            die "server not ready after 30 s"
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    SESSION_COOKIE="$(sed -n 's/^SESSION_COOKIE=//p' "$out")"
+    AUTH_TOKEN="$(sed -n 's/^AUTH_TOKEN=//p' "$out")"
+    [[ -n "$SESSION_COOKIE" && -n "$AUTH_TOKEN" ]] || die "the server printed no cookie or token"
+}
+
+BASIC="Basic $(printf '%s:%s' "$EMAIL" "$PASSWORD" | base64 | tr -d '\n')"
+
+# header_for ROUTE: the credentials header of the route (empty for none).
+header_for() {
+    case "$1" in
+    /session | /roles) printf 'Cookie: %s' "$SESSION_COOKIE" ;;
+    /token) printf 'Authentication-Token: %s' "$AUTH_TOKEN" ;;
+    /basic) printf 'Authorization: %s' "$BASIC" ;;
+    *) ;;
+    esac
+}
+
+# check_route ROUTE: one request with curl; must be 200, and no Set-Cookie for the cookie routes
+# (the session is not re-signed when nothing changed).
+check_route() {
+    local route="$1" header
+    header="$(header_for "$route")"
+    local -a args=(-s -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' --max-time 10)
+    [[ -n "$header" ]] && args+=(-H "$header")
+    local code
+    code="$(curl "${args[@]}" "http://127.0.0.1:$PORT$route")" || die "curl $route failed"
+    [[ "$code" == 200 ]] || die "$route answered $code with its credentials"
+    if grep -qi '^set-cookie:' "$WORK/headers"; then
+        say "note: $route answered with Set-Cookie:"
+        grep -i '^set-cookie:' "$WORK/headers" >&2
+        SET_COOKIE_SEEN="$SET_COOKIE_SEEN $route"
+    fi
+}
+
+# to_ms VALUE: a wrk latency (850.00us, 1.23ms, 2.01s, 1.50m) in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.2f", n
+    }'
+}
+
+TICKS="$(getconf CLK_TCK)"
+
+# server_ticks: CPU time (user + system, all threads) of the server so far, in clock ticks.
+server_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"
+}
+
+# core_ticks: busy time of the server's core so far (user, nice, system, irq, softirq, steal).
+core_ticks() {
+    awk -v cpu="cpu$SERVER_CPU" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# run_wrk ROUTE CONNS SECONDS: a warm-up, then a measured run; sets RPS, P99_MS, CPU_US (server
+# CPU time per request, in µs), FOREIGN (per cent of the server's core busy outside the server
+# process during the run: other processes, interrupts, steal), SRV_PCT (the server's CPU use, per
+# cent of one core: well under 100 means the server was not the bottleneck) and ERRS.
+run_wrk() {
+    local route="$1" conns="$2" secs="$3" header
+    header="$(header_for "$route")"
+    local -a args=(-t1 "-c$conns" --latency --timeout 10s)
+    [[ -n "$header" ]] && args+=(-H "$header")
+    if [[ "$WARMUP" -gt 0 ]]; then
+        taskset -c "$CLIENT_CPU" wrk "${args[@]}" "-d${WARMUP}s" "http://127.0.0.1:$PORT$route" \
+            >/dev/null
+    fi
+    local s0 c0 s1 c1
+    s0="$(server_ticks)"
+    c0="$(core_ticks)"
+    taskset -c "$CLIENT_CPU" wrk "${args[@]}" "-d${secs}s" "http://127.0.0.1:$PORT$route" \
+        >"$WORK/wrk.out"
+    s1="$(server_ticks)"
+    c1="$(core_ticks)"
+    {
+        printf '### %s %s\n' "$route" "$(date -u +%T)"
+        cat "$WORK/wrk.out"
+    } >>"$WORK/wrk.all"
+    RPS="$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.out")"
+    local p99 total
+    p99="$(awk '$1 == "99%" {print $2}' "$WORK/wrk.out")"
+    total="$(awk '/ requests in / {print $1}' "$WORK/wrk.out")"
+    [[ -n "$RPS" && -n "$p99" && -n "$total" ]] || {
+        cat "$WORK/wrk.out" >&2
+        die "cannot parse wrk's output for $route"
+    }
+    P99_MS="$(to_ms "$p99")"
+    CPU_US="$(awk -v d="$((s1 - s0))" -v t="$TICKS" -v n="$total" \
+        'BEGIN { printf "%.1f", (n > 0 ? d / t * 1e6 / n : 0) }')"
+    SRV_PCT="$(awk -v s="$((s1 - s0))" -v t="$TICKS" -v secs="$secs" \
+        'BEGIN { printf "%.0f", s / t / secs * 100 }')"
+    FOREIGN="$(awk -v s="$((s1 - s0))" -v c="$((c1 - c0))" -v t="$TICKS" -v secs="$secs" \
+        'BEGIN { f = (c - s) / t / secs * 100; if (f < 0) f = 0; printf "%.0f", f }')"
+    local non2xx sock
+    non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$WORK/wrk.out")"
+    sock="$(awk '/Socket errors:/ {sub(/.*Socket errors: /, ""); print}' "$WORK/wrk.out")"
+    ERRS=""
+    [[ -n "$non2xx" ]] && ERRS="non-2xx=$non2xx"
+    [[ -n "$sock" ]] && ERRS="${ERRS:+$ERRS; }socket errors: $sock"
+    return 0
+}
+
+# median WORDS…: the median of numbers.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+    }'
+}
+
+# --- the runs ----------------------------------------------------------------------------------
+ROUTES=(/bare /session /token /roles)
+[[ "${BENCH_DIAG:-0}" == 1 ]] && ROUTES+=(/x-load /x-sqlx /x-held /x-batch)
+ROUTES+=(/basic /hash)
+declare -A GUARD=(
+    [/x-load]="diag: load_with_roles (SeaORM), no guard"
+    [/x-sqlx]="diag: same SQL, sqlx pool, no SeaORM"
+    [/x-held]="diag: same SQL, one held sqlx connection"
+    [/x-batch]="diag: load batched over waiting requests"
+    [/bare]="none"
+    [/session]="#[login_required], session cookie"
+    [/token]="#[auth_token_required], header"
+    [/roles]="#[roles_required(\"admin\")], session cookie"
+    [/basic]="#[http_auth_required], Basic"
+    [/hash]="one argon2id verify, no guard"
+)
+SET_COOKIE_SEEN=""
+FAILED_ROUTES=""
+
+say "load.sh: $(date -u '+%Y-%m-%d %H:%M:%SZ'), $CORES cores, server on core $SERVER_CPU, wrk on core $CLIENT_CPU"
+say "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)')"
+[[ -n "${BENCH_DB_OPTS:-}" ]] &&
+    say "BENCH_DB_OPTS=$BENCH_DB_OPTS (server's connection options changed from SeaORM's defaults)"
+say "wrk -t1 -c$CONNS -d${DURATION}s --latency after a ${WARMUP}s warm-up, per route;" \
+    "/basic and /hash: -c$HASH_CONNS -d${HASH_DURATION}s; $ROUNDS round(s), routes interleaved, medians shown"
+say "columns: req/s and p99 (wrk), x /bare (req/s ratio), cpu us/req (the server's CPU time per" \
+    "request) and x cpu (bare's cpu us/req over the route's), srv% (the server's use of its core;" \
+    "well under 100: it was not the bottleneck), foreign% (share of core $SERVER_CPU busy outside" \
+    "the server during the run: other processes, irq, steal)"
+
+for mode in $MODES; do
+    case "$mode" in
+    nocache) ttl="" label="identity cache off" ;;
+    cache) ttl="$CACHE_TTL" label="SECURITY_IDENTITY_CACHE_TTL=\"$CACHE_TTL\"" ;;
+    *) die "unknown mode '$mode' in BENCH_MODES" ;;
+    esac
+    start_server "$ttl"
+    for route in "${ROUTES[@]}"; do
+        check_route "$route"
+    done
+    printf '\n== %s (load average before: %s)\n' "$label" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    declare -A R_RPS=() R_P99=() R_CPU=() R_FOR=() R_SRV=() R_ERR=()
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for route in "${ROUTES[@]}"; do
+            conns="$CONNS" secs="$DURATION"
+            if [[ "$route" == /basic || "$route" == /hash ]]; then
+                conns="$HASH_CONNS" secs="$HASH_DURATION"
+            fi
+            run_wrk "$route" "$conns" "$secs"
+            R_RPS[$route]="${R_RPS[$route]:-} $RPS"
+            R_P99[$route]="${R_P99[$route]:-} $P99_MS"
+            R_CPU[$route]="${R_CPU[$route]:-} $CPU_US"
+            R_FOR[$route]="${R_FOR[$route]:-} $FOREIGN"
+            R_SRV[$route]="${R_SRV[$route]:-} $SRV_PCT"
+            if [[ -n "$ERRS" ]]; then
+                R_ERR[$route]="${R_ERR[$route]:-} [$ERRS]"
+                FAILED_ROUTES="$FAILED_ROUTES $mode:$route"
+            fi
+        done
+    done
+    # shellcheck disable=SC2086 # word splitting of the number lists is meant
+    {
+        bare_rps="$(median ${R_RPS[/bare]})"
+        bare_cpu="$(median ${R_CPU[/bare]})"
+        printf '%-9s %-44s %5s %10s %8s %8s %8s %7s %5s %8s  %s\n' route guard conns 'req/s' \
+            'p99 ms' 'x /bare' 'cpu us' 'x cpu' srv% foreign% notes
+        for route in "${ROUTES[@]}"; do
+            conns="$CONNS"
+            [[ "$route" == /basic || "$route" == /hash ]] && conns="$HASH_CONNS"
+            rps="$(median ${R_RPS[$route]})"
+            cpu="$(median ${R_CPU[$route]})"
+            notes="${R_ERR[$route]:-}"
+            if [[ "$ROUNDS" -gt 1 ]]; then
+                notes="req/s range $(printf '%s\n' ${R_RPS[$route]} | sort -g | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.0f-%.0f", a, b }')${notes:+; $notes}"
+            fi
+            awk -v r="$route" -v g="${GUARD[$route]}" -v c="$conns" -v rps="$rps" \
+                -v p99="$(median ${R_P99[$route]})" -v brps="$bare_rps" -v cpu="$cpu" \
+                -v bcpu="$bare_cpu" -v f="$(median ${R_FOR[$route]})" -v n="$notes" \
+                -v sp="$(median ${R_SRV[$route]})" 'BEGIN {
+                printf "%-9s %-44s %5s %10.1f %8.2f %8.3f %8.1f %7.3f %5.0f %8.0f  %s\n", r, g, c,
+                    rps, p99, (brps > 0 ? rps / brps : 0), cpu, (cpu > 0 ? bcpu / cpu : 0), sp, f, n
+            }'
+        done
+        basic_rps="$(median ${R_RPS[/basic]})"
+        hash_rps="$(median ${R_RPS[/hash]})"
+    }
+    awk -v b="$basic_rps" -v h="$hash_rps" 'BEGIN {
+        if (h > 0) printf "/basic vs raw argon2id (/hash): %.1f vs %.1f req/s = %.2fx; %.1f ms a hash on one core\n", b, h, b / h, 1000 / h
+    }'
+    printf '(load average after: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    unset R_RPS R_P99 R_CPU R_FOR R_SRV R_ERR
+    stop_server
+done
+
+if [[ -n "${BENCH_KEEP_WRK:-}" ]]; then
+    cp "$WORK/wrk.all" "$BENCH_KEEP_WRK" && say "wrk's raw output: $BENCH_KEEP_WRK"
+fi
+if [[ -n "$SET_COOKIE_SEEN" ]]; then
+    say "note: Set-Cookie on a request that changed nothing:$SET_COOKIE_SEEN"
+fi
+if [[ -n "$FAILED_ROUTES" ]]; then
+    die "errors or non-2xx answers under load on:$FAILED_ROUTES"
+fi
