@@ -26,7 +26,31 @@ mod user;
 /// `user_roles_role = ".."` naming the link model's fields when they are not `user_id` and
 /// `role_id`.
 ///
-/// ```ignore
+/// ```
+/// # mod role {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, security::SecurityRole)]
+/// #     #[sea_orm(table_name = "role")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key)] pub id: i32,
+/// #         #[sea_orm(unique)] pub name: String,
+/// #         pub description: Option<String>,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)] pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// # mod roles_users {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "roles_users")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key, auto_increment = false)] pub user_id: i32,
+/// #         #[sea_orm(primary_key, auto_increment = false)] pub role_id: i32,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)] pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// # mod user {
 /// use sea_orm::entity::prelude::*;
 /// use security::SecurityUser;
 ///
@@ -42,6 +66,10 @@ mod user;
 ///     pub active: bool,
 ///     pub confirmed_at: Option<DateTimeUtc>,
 /// }
+/// #   #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)] pub enum Relation {}
+/// #   impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// # fn main() {}
 /// ```
 #[proc_macro_derive(SecurityUser, attributes(security))]
 pub fn derive_security_user(input: TokenStream) -> TokenStream {
@@ -54,7 +82,11 @@ pub fn derive_security_user(input: TokenStream) -> TokenStream {
 /// Fields are found by name: `id`, `name` (required) and `description` (optional); a field named
 /// otherwise is mapped with `#[security(name)]` and so on.
 ///
-/// ```ignore
+/// ```
+/// # mod role {
+/// use sea_orm::entity::prelude::*;
+/// use security::SecurityRole;
+///
 /// #[derive(Clone, Debug, PartialEq, DeriveEntityModel, SecurityRole)]
 /// #[sea_orm(table_name = "role")]
 /// pub struct Model {
@@ -64,6 +96,10 @@ pub fn derive_security_user(input: TokenStream) -> TokenStream {
 ///     pub name: String,
 ///     pub description: Option<String>,
 /// }
+/// #   #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)] pub enum Relation {}
+/// #   impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// # fn main() {}
 /// ```
 #[proc_macro_derive(SecurityRole, attributes(security))]
 pub fn derive_security_role(input: TokenStream) -> TokenStream {
@@ -74,9 +110,14 @@ pub fn derive_security_role(input: TokenStream) -> TokenStream {
 /// Requires an authenticated user: adds a `security::guard::LoginRequired` argument to the
 /// `async fn` handler (Flask-Security's `@login_required`).
 ///
-/// ```ignore
+/// ```
+/// # use security::prelude::*;
+/// # type User = security::doc_support::User;
 /// #[login_required]
-/// async fn profile(user: CurrentUser<User>) -> String { .. }
+/// async fn profile(user: CurrentUser<User>) -> String {
+///     format!("Hello {}", user.email)
+/// }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(profile));
 /// ```
 #[proc_macro_attribute]
 pub fn login_required(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -86,9 +127,11 @@ pub fn login_required(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Requires every one of the roles: adds a `security::guard::RolesRequired` argument
 /// (Flask-Security's `@roles_required`).
 ///
-/// ```ignore
+/// ```
+/// # use security::prelude::*;
 /// #[roles_required("admin", "editor")]
 /// async fn dashboard() -> &'static str { "Dashboard" }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(dashboard));
 /// ```
 #[proc_macro_attribute]
 pub fn roles_required(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -98,9 +141,11 @@ pub fn roles_required(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Requires at least one of the roles: adds a `security::guard::RolesAccepted` argument
 /// (Flask-Security's `@roles_accepted`).
 ///
-/// ```ignore
+/// ```
+/// # use security::prelude::*;
 /// #[roles_accepted("admin", "editor")]
 /// async fn edit() -> &'static str { "Edit" }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(edit));
 /// ```
 #[proc_macro_attribute]
 pub fn roles_accepted(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -110,9 +155,11 @@ pub fn roles_accepted(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Requires a valid authentication token: adds a `security::guard::AuthTokenRequired` argument
 /// (Flask-Security's `@auth_token_required`).
 ///
-/// ```ignore
+/// ```
+/// # use security::prelude::*;
 /// #[auth_token_required]
 /// async fn api() -> &'static str { "Token Authentication" }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(api));
 /// ```
 #[proc_macro_attribute]
 pub fn auth_token_required(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -123,9 +170,11 @@ pub fn auth_token_required(args: TokenStream, item: TokenStream) -> TokenStream 
 /// (Flask-Security's `@http_auth_required`). The optional argument is the realm; without it the
 /// realm is `SECURITY_DEFAULT_HTTP_AUTH_REALM`.
 ///
-/// ```ignore
+/// ```
+/// # use security::prelude::*;
 /// #[http_auth_required("My Realm")]
 /// async fn basic() -> &'static str { "HTTP Authentication" }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(basic));
 /// ```
 #[proc_macro_attribute]
 pub fn http_auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -136,9 +185,11 @@ pub fn http_auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `"token"`, `"basic"`. Adds a `security::guard::AuthRequired` argument (Flask-Security's
 /// `@auth_required`).
 ///
-/// ```ignore
+/// ```
+/// # use security::prelude::*;
 /// #[auth_required("token", "session")]
 /// async fn either() -> &'static str { "Token or session" }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(either));
 /// ```
 #[proc_macro_attribute]
 pub fn auth_required(args: TokenStream, item: TokenStream) -> TokenStream {

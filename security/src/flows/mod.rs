@@ -654,7 +654,7 @@ mod tests {
     fn email_format_is_wtforms_2_0_1() {
         for ok in [
             "matt@lp.com",
-            "a b@c.com",
+            "o'neil@lp.com",
             "%@lp.com",
             "x@y.z.museum",
             "MATT@LP.COM",
