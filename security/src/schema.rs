@@ -1,5 +1,5 @@
 //! The one table the runtime keeps for itself: the one-shot tokens already used (passwordless
-//! login links are single-use, S19). Create it with [`crate::Security::create_tables`], or in
+//! login links are single-use, S19). Create it with [`create_tables`], or in
 //! the app's own migrations from [`used_token::Entity`].
 
 use sea_orm::{ColumnTrait, Set};
