@@ -63,6 +63,24 @@ pub enum DatastoreError {
     Database(#[from] DbErr),
 }
 
+/// Whether a database error is a conflict between concurrent transactions that a retry can
+/// resolve: a serialisation failure or deadlock (SQLSTATE 40001 / 40P01, MySQL 1213) or a busy
+/// SQLite database.
+fn is_transient(err: &DbErr) -> bool {
+    let text = err.to_string().to_ascii_lowercase();
+    [
+        "40001",
+        "40p01",
+        "1213",
+        "deadlock",
+        "could not serialize",
+        "database is locked",
+        "busy",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
 /// A new user for [`Datastore::create_user`].
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
@@ -403,18 +421,25 @@ impl<U: SecurityUser> Datastore<U> {
         }
 
         let email = new.email;
-        let result = self.insert_user(model, &email, &roles).await;
-        match result {
-            Ok(user) => Ok(user),
-            Err(DatastoreError::Database(err)) => {
-                // A unique index or a serialisation failure: tell a lost race from a real fault.
-                if self.find_user_by_email(&email).await?.is_some() {
-                    Err(DatastoreError::DuplicateEmail { email })
-                } else {
-                    Err(DatastoreError::Database(err))
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.insert_user(model.clone(), &email, &roles).await {
+                Ok(user) => return Ok(user),
+                Err(DatastoreError::Database(err)) => {
+                    // A unique index, or a serialisation failure / deadlock between racing
+                    // creations: tell a lost race from a transient conflict and a real fault.
+                    if self.find_user_by_email(&email).await?.is_some() {
+                        return Err(DatastoreError::DuplicateEmail { email });
+                    }
+                    if attempt >= 5 || !is_transient(&err) {
+                        return Err(DatastoreError::Database(err));
+                    }
+                    tracing::debug!(attempt, error = %err, "retrying a conflicting user creation");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
                 }
+                Err(other) => return Err(other),
             }
-            Err(other) => Err(other),
         }
     }
 
