@@ -280,25 +280,8 @@ impl<U: SecurityUser> Datastore<U> {
         &self,
         id: &U::Id,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
-        let rows = U::Entity::find()
-            .filter(U::id_column().eq(id.clone()))
-            .join(JoinType::LeftJoin, Self::link_relation())
-            .join(JoinType::LeftJoin, Self::role_relation())
-            .select_also(<RoleEntity<U> as Default>::default())
-            .all(&self.db)
-            .await?;
-        let mut rows = rows.into_iter();
-        let Some((user, first)) = rows.next() else {
-            return Ok(None);
-        };
-        let mut roles: Vec<String> = first
-            .into_iter()
-            .chain(rows.filter_map(|(_, role)| role))
-            .map(|role| role.name().to_owned())
-            .collect();
-        roles.sort();
-        roles.dedup();
-        Ok(Some(UserWithRoles { user, roles }))
+        let mut found = self.load_many_with_roles(std::slice::from_ref(id)).await?;
+        Ok(found.remove(&id.to_string()))
     }
 
     /// Loads several users and their roles in one query (`WHERE id IN (…)`), keyed by the id's
@@ -661,6 +644,17 @@ impl<U: SecurityUser> Datastore<U> {
         Ok(())
     }
 
+    /// The update that sets a new password hash and, when the model has one, a new
+    /// uniquifier (so every session and token of the user ends).
+    fn password_model(hash: Option<String>) -> U::ActiveModel {
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_password(&mut model, hash);
+        if U::FIELDS.uniquifier {
+            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+        }
+        model
+    }
+
     /// Stores a new password hash (already hashed), and a new uniquifier when the model has
     /// one, so that every session and token of the user ends.
     ///
@@ -671,11 +665,7 @@ impl<U: SecurityUser> Datastore<U> {
         user: &U,
         hash: Option<String>,
     ) -> Result<(), DatastoreError> {
-        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
-        U::set_password(&mut model, hash);
-        if U::FIELDS.uniquifier {
-            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
-        }
+        let model = Self::password_model(hash);
         U::Entity::update_many()
             .set(model)
             .filter(U::id_column().eq(user.id()))
@@ -697,11 +687,7 @@ impl<U: SecurityUser> Datastore<U> {
         expected: Option<&str>,
         hash: Option<String>,
     ) -> Result<bool, DatastoreError> {
-        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
-        U::set_password(&mut model, hash);
-        if U::FIELDS.uniquifier {
-            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
-        }
+        let model = Self::password_model(hash);
         let column = U::password_column();
         let current = match expected {
             Some(old) => column.eq(old),
