@@ -1725,14 +1725,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn flask_security_1_7_4_fixture_users() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/fixtures/flask-security-1.7.4");
-        let (Ok(users), Ok(secrets)) = (
-            std::fs::read_to_string(dir.join("users.json")),
-            std::fs::read_to_string(dir.join("secrets.json")),
-        ) else {
-            eprintln!("skipping: the 1.7.4 fixtures are not at {}", dir.display());
-            return;
+            .join("../fixtures/flask-security-1.7.4");
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .unwrap_or_else(|err| panic!("cannot read the fixture {name}: {err}"))
         };
+        let (users, secrets) = (read("users.json"), read("secrets.json"));
         let users: serde_json::Value = serde_json::from_str(&users).unwrap();
         let secrets: serde_json::Value = serde_json::from_str(&secrets).unwrap();
         let salt = secrets["SECURITY_PASSWORD_SALT"]

@@ -597,18 +597,14 @@ mod tests {
 
     const FIXTURES: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/flask-security-1.7.4/"
+        "/../fixtures/flask-security-1.7.4/"
     );
 
     fn fixture(name: &str) -> Option<serde_json::Value> {
         let path = format!("{FIXTURES}{name}");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Some(serde_json::from_str(&text).expect("fixture is JSON")),
-            Err(err) => {
-                eprintln!("skipping: cannot read {path}: {err}");
-                None
-            }
-        }
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("cannot read the fixture {path}: {err}"));
+        Some(serde_json::from_str(&text).expect("fixture is JSON"))
     }
 
     /// Reasons decided by the signature (the serializer); the others (`password_changed`,
