@@ -105,6 +105,10 @@ impl<U: SecurityUser> Security<U> {
             }
             // Deleted, deactivated, password changed elsewhere, or expired: anonymous now.
             session.drop_user();
+        } else if let Some(cookie) = session.flask_cookie()
+            && let Some(found) = self.take_over_flask_session(&session, &cookie).await?
+        {
+            return Ok(Some(Arc::new(found)));
         }
         if forget {
             return Ok(None);
@@ -114,13 +118,18 @@ impl<U: SecurityUser> Security<U> {
             return Ok(None);
         };
         let max_age = Some(config.remember_cookie_duration.seconds());
-        match self.user_from_auth_token(token, max_age).await? {
-            Some(found) => {
+        match self.check_auth_token(token, max_age).await? {
+            Some((found, legacy)) => {
                 session.login(
                     found.user.id().to_string(),
                     self.fingerprint(&found.user),
                     self.now(),
                 );
+                if legacy {
+                    // Flask-Security's cookie is replaced by this library's, which outlives
+                    // the compatibility switch.
+                    session.set_remember(RememberAction::Set(self.auth_token(&found.user)));
+                }
                 Ok(Some(Arc::new(found)))
             }
             None => {
@@ -129,6 +138,58 @@ impl<U: SecurityUser> Security<U> {
                 Ok(None)
             }
         }
+    }
+
+    /// Takes over the session of a Flask app (`SECURITY_FLASK_COMPAT`): a Flask 0.10 session
+    /// cookie signed with `SECRET_KEY`, younger than `PERMANENT_SESSION_LIFETIME`, naming a
+    /// user who may authenticate, is accepted once and replaced by this library's session
+    /// (with its pending flashed messages). Any other cookie is refused and cleared.
+    async fn take_over_flask_session(
+        &self,
+        session: &Session,
+        cookie: &str,
+    ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+        let config = &self.inner.config;
+        let now = self.now();
+        let lifetime = config.permanent_session_lifetime.seconds();
+        let flask =
+            crate::token::load_flask_session(cookie, &config.secret_key, Some(lifetime), now).ok();
+        let id = flask
+            .as_ref()
+            .and_then(crate::compat::session_user_id)
+            .and_then(|id| id.parse::<U::Id>().ok());
+        let found = match id {
+            Some(id) => self.load_identity(&id).await?,
+            None => None,
+        };
+        let Some(found) = found.filter(|f| self.may_authenticate(&f.user)) else {
+            session.refuse_flask_cookie();
+            return Ok(None);
+        };
+        // Once: a copy of the cookie (which Flask never revokes) is refused from now on.
+        let used = self
+            .inner
+            .fingerprint_signer
+            .fingerprint(&[b"used-flask-session", cookie.as_bytes()]);
+        let expires_at = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX / 2));
+        let first =
+            crate::schema::consume(self.inner.datastore.connection(), used, expires_at, now)
+                .await
+                .map_err(DatastoreError::from)?;
+        if !first {
+            session.refuse_flask_cookie();
+            return Ok(None);
+        }
+        session.login(
+            found.user.id().to_string(),
+            self.fingerprint(&found.user),
+            now,
+        );
+        if let Some(flask) = &flask {
+            session.add_flashes(crate::compat::session_flashes(flask));
+        }
+        tracing::info!(user = %found.user.id(), "took over a Flask-Security session");
+        Ok(Some(found))
     }
 
     /// The token of the request: header, then query string, then JSON body; a later source

@@ -42,7 +42,8 @@
 //!   failed when the first token was checked.
 //! - New keys: `SECURITY_TOKEN_MAX_AGE` (from 1.7.5), `SECURITY_JSON_HTTP_STATUS_CODES`,
 //!   `SECURITY_GENERIC_RESPONSES`, `SECURITY_TRUSTED_PROXIES`, `SECURITY_IDENTITY_CACHE_TTL`,
-//!   `SECURITY_ALLOWED_HOSTS`, `SECURITY_TOKEN_IN_QUERY`, `SECURITY_MAX_BODY_SIZE`.
+//!   `SECURITY_ALLOWED_HOSTS`, `SECURITY_TOKEN_IN_QUERY`, `SECURITY_MAX_BODY_SIZE`,
+//!   `SECURITY_FLASK_COMPAT`.
 //! - Not read: `WTF_CSRF_SECRET_KEY` (CSRF tokens are keyed from `SECRET_KEY`),
 //!   `SESSION_PROTECTION`, `JSONIFY_PRETTYPRINT_REGULAR`, `JSON_SORT_KEYS` and `TESTING` (their
 //!   behaviour is fixed in the port).
@@ -576,6 +577,15 @@ pub struct Config {
     /// `SECURITY_MAX_BODY_SIZE` (**port addition**), default 2 MiB (2097152): the largest request
     /// body the security views read, in bytes; larger bodies get HTTP 413.
     pub max_body_size: usize,
+    /// `SECURITY_FLASK_COMPAT` (**port addition**), default `false`: also accept what a running
+    /// Flask-Security 1.7.4 app with the same `SECRET_KEY` and salts handed out, for a cut-over
+    /// without logging anyone out: its authentication tokens and remember cookies (while the
+    /// password is unchanged), its session cookies (once, replaced by this library's session),
+    /// its confirmation, reset and login links (within their lifetimes, each bound as tightly
+    /// as its payload allows), and passwords that 1.7.4's scheme-migration bug hashed twice.
+    /// Those formats rest on HMAC-SHA1 and MD5 digests of the password hash: turn this off once
+    /// no Flask instance is left (see `docs/migrating-from-flask-security.md`).
+    pub flask_compat: bool,
 }
 
 impl Default for Config {
@@ -679,6 +689,7 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             token_in_query: true,
             max_body_size: 2 * 1024 * 1024,
+            flask_compat: false,
         }
     }
 }
@@ -787,6 +798,7 @@ impl fmt::Debug for Config {
             allowed_hosts,
             token_in_query,
             max_body_size,
+            flask_compat,
         } = self;
         let mut d = f.debug_struct("Config");
         d.field("secret_key", &Redacted(Some(secret_key)));
@@ -880,6 +892,7 @@ impl fmt::Debug for Config {
             allowed_hosts,
             token_in_query,
             max_body_size,
+            flask_compat,
         );
         d.finish()
     }
@@ -1030,6 +1043,7 @@ static KEYS: &[Key] = keys! {
     "SECURITY_ALLOWED_HOSTS" => allowed_hosts: list,
     "SECURITY_TOKEN_IN_QUERY" => token_in_query: boolean,
     "SECURITY_MAX_BODY_SIZE" => max_body_size: byte_size,
+    "SECURITY_FLASK_COMPAT" => flask_compat: boolean,
 };
 
 const MSG_PREFIX: &str = "SECURITY_MSG_";
@@ -1911,7 +1925,7 @@ mod tests {
             );
         }
         // Every field but `messages` has exactly one key.
-        assert_eq!(KEYS.len(), 84);
+        assert_eq!(KEYS.len(), 85);
     }
 
     #[test]

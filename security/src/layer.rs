@@ -132,19 +132,34 @@ where
             let raw_session = read_cookie(&cookies, &config.session_cookie_name);
             let decoded =
                 raw_session.and_then(|v| SessionData::decode(v, &security.inner.session_signer));
+            let unreadable = raw_session.filter(|_| decoded.is_none());
+            let flask_cookie = unreadable
+                .filter(|_| config.flask_compat)
+                .map(str::to_owned);
+            let take_over = flask_cookie.is_some();
             let session = Session::new(SessionState {
-                // An unreadable cookie is replaced (cleared) on the way out.
-                changed: raw_session.is_some() && decoded.is_none(),
+                // An unreadable cookie is replaced (cleared) on the way out; a Flask one once
+                // it has been checked.
+                changed: unreadable.is_some() && !take_over,
                 data: decoded.unwrap_or_default(),
                 had_cookie: raw_session.is_some(),
                 remember: RememberAction::Keep,
                 had_remember_cookie: read_cookie(&cookies, &config.remember_cookie_name).is_some(),
+                flask_cookie,
             });
             parts.extensions.insert(session.clone());
             parts.extensions.insert(security.clone());
             parts.extensions.insert(auth);
             parts.extensions.insert(security.inner.csrf.clone());
             parts.extensions.insert(IdentitySlot::<U>::default());
+            if take_over {
+                // Take a Flask session over now, whatever the route, so that its user is not
+                // logged out by a page that never asks who they are. After a database error the
+                // cookie stays as it is, for the next request.
+                if let Err(err) = security.session_identity(&parts).await {
+                    tracing::warn!(error = %err, "could not check a Flask session cookie");
+                }
+            }
 
             let options = parts.method == Method::OPTIONS;
             let mut response = inner.call(Request::from_parts(parts, body)).await?;

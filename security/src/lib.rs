@@ -48,6 +48,7 @@ extern crate self as security;
 
 mod auth;
 mod cache;
+mod compat;
 pub mod config;
 pub mod cookie_codec;
 pub mod csrf;

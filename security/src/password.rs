@@ -248,6 +248,8 @@ struct Inner {
     argon2: argon2::Params,
     bcrypt_cost: u32,
     permits: usize,
+    /// Also accept `get_hmac(get_hmac(password))`: see [`Passwords::with_double_hmac_rescue`].
+    rescue: bool,
     semaphore: Arc<Semaphore>,
     /// A hash of [`DUMMY_PASSWORD`] with the configured scheme, made on first use.
     dummy: OnceLock<String>,
@@ -279,7 +281,14 @@ impl Passwords {
     /// Changing `salt` later locks out every existing hash (see the module docs).
     pub fn new(scheme: Scheme, salt: Option<String>) -> Self {
         let permits = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        Self::from_parts(scheme, salt, default_argon2_params(), BCRYPT_COST, permits)
+        Self::from_parts(
+            scheme,
+            salt,
+            default_argon2_params(),
+            BCRYPT_COST,
+            permits,
+            false,
+        )
     }
 
     fn from_parts(
@@ -288,6 +297,7 @@ impl Passwords {
         argon2: argon2::Params,
         bcrypt_cost: u32,
         permits: usize,
+        rescue: bool,
     ) -> Self {
         let permits = permits.max(1);
         Passwords {
@@ -297,6 +307,7 @@ impl Passwords {
                 argon2,
                 bcrypt_cost,
                 permits,
+                rescue,
                 semaphore: Arc::new(Semaphore::new(permits)),
                 dummy: OnceLock::new(),
                 #[cfg(test)]
@@ -321,6 +332,37 @@ impl Passwords {
             inner.argon2.clone(),
             inner.bcrypt_cost,
             permits,
+            inner.rescue,
+        )
+    }
+
+    /// Also accepts the passwords that Flask-Security 1.7.4 locked out (spec §9.5, S14): when
+    /// 1.7.4 migrated a hash from one hashed scheme to another at login, it stored
+    /// `new_scheme(get_hmac(get_hmac(password)))` (or, migrating to plaintext, the HMAC string
+    /// itself), and refused the real password ever after. With the rescue on, a password that
+    /// fails the normal check is tried once more in that shape; when it matches, the login
+    /// succeeds and [`Verified::new_hash`] holds a correct hash of the password, so the next
+    /// login is a normal one. Only someone who knows the password can match either shape.
+    ///
+    /// A failed check then costs two verifications, and so does [`Passwords::dummy_verify`],
+    /// keeping the unknown-user path as slow as a wrong password. Turned on by
+    /// `SECURITY_FLASK_COMPAT`.
+    ///
+    /// ```
+    /// use security::password::{Passwords, Scheme};
+    ///
+    /// let passwords = Passwords::new(Scheme::Bcrypt, Some("salt".into())).with_double_hmac_rescue(true);
+    /// ```
+    #[must_use]
+    pub fn with_double_hmac_rescue(self, on: bool) -> Self {
+        let inner = &self.inner;
+        Self::from_parts(
+            inner.scheme,
+            inner.salt.clone(),
+            inner.argon2.clone(),
+            inner.bcrypt_cost,
+            inner.permits,
+            on,
         )
     }
 
@@ -489,7 +531,17 @@ impl Passwords {
         }
         let secret = self.secret_for(stored_scheme, password)?;
         if !check(stored_scheme, secret.as_bytes(), stored) {
-            return Ok(Verified::FAILED);
+            if !self.rescued(stored_scheme, password, &secret, stored) {
+                return Ok(Verified::FAILED);
+            }
+            tracing::info!(
+                scheme = stored_scheme.name(),
+                "accepted a password that Flask-Security 1.7.4 had hashed twice; re-hashing it"
+            );
+            return Ok(Verified {
+                ok: true,
+                new_hash: Some(self.hash_blocking(password)?),
+            });
         }
         let new_hash = if self.needs_update(stored_scheme, stored) {
             tracing::info!(
@@ -504,6 +556,23 @@ impl Passwords {
         Ok(Verified { ok: true, new_hash })
     }
 
+    /// The double-HMAC rescue (see [`Passwords::with_double_hmac_rescue`]), after the normal
+    /// check of `secret` (the secret for `scheme`, from `password`) failed.
+    fn rescued(&self, scheme: Scheme, password: &str, secret: &str, stored: &str) -> bool {
+        let (true, Some(salt)) = (self.inner.rescue, &self.inner.salt) else {
+            return false;
+        };
+        match scheme {
+            // 1.7.4 never wrote Argon2.
+            Scheme::Argon2 => false,
+            // Hashed, then switched to plaintext: the HMAC string was stored as the password.
+            Scheme::Plaintext => {
+                constant_time_eq(hmac_b64(salt, password).as_bytes(), stored.as_bytes())
+            }
+            _ => check(scheme, hmac_b64(salt, secret).as_bytes(), stored),
+        }
+    }
+
     fn dummy_verify_blocking(&self, password: &str) {
         let scheme = self.inner.scheme;
         let secret = self
@@ -511,6 +580,10 @@ impl Passwords {
             .unwrap_or(Cow::Borrowed(password));
         if let Some(dummy) = self.inner.dummy.get() {
             std::hint::black_box(check(scheme, secret.as_bytes(), dummy));
+            if self.inner.rescue {
+                // A wrong password for a real user costs the rescue attempt too.
+                std::hint::black_box(self.rescued(scheme, password, &secret, dummy));
+            }
             return;
         }
         let dummy_secret = self
@@ -1721,6 +1794,54 @@ mod tests {
         assert!(debug.contains("Bcrypt"), "{debug}");
     }
 
+    #[test]
+    fn double_hmac_rescue_is_off_by_default_and_covers_each_shape() {
+        for scheme in [Scheme::Sha512Crypt, Scheme::Pbkdf2Sha256, Scheme::Bcrypt] {
+            let app = salty(scheme);
+            // What 1.7.4 stored when it migrated a hashed password to `scheme`.
+            let stored = app
+                .hash_blocking(&app.get_hmac("password").unwrap())
+                .unwrap();
+            assert!(
+                !app.verify_and_update_blocking("password", &stored)
+                    .unwrap()
+                    .ok
+            );
+            let rescue = app.clone().with_double_hmac_rescue(true);
+            let ok = rescue
+                .verify_and_update_blocking("password", &stored)
+                .unwrap();
+            assert!(ok.ok, "{scheme}");
+            let fixed = ok.new_hash.unwrap();
+            assert!(app.verify_blocking("password", &fixed).unwrap(), "{scheme}");
+            assert!(
+                !rescue
+                    .verify_and_update_blocking("passwore", &stored)
+                    .unwrap()
+                    .ok
+            );
+        }
+        // Hashed, then switched to plaintext: 1.7.4 stored the HMAC string itself.
+        let app = salty(Scheme::Plaintext);
+        let stored = app.get_hmac("password").unwrap();
+        assert!(
+            !app.verify_and_update_blocking("password", &stored)
+                .unwrap()
+                .ok
+        );
+        let rescue = app.clone().with_double_hmac_rescue(true);
+        let ok = rescue
+            .verify_and_update_blocking("password", &stored)
+            .unwrap();
+        assert_eq!(ok.new_hash.as_deref(), Some("password"));
+        assert!(
+            !rescue
+                .verify_and_update_blocking("passwore", &stored)
+                .unwrap()
+                .ok
+        );
+    }
+
     /// The 1.7.4 migration fixtures: every user logs in (or not) as with 1.7.4.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn flask_security_1_7_4_fixture_users() {
@@ -1785,6 +1906,33 @@ mod tests {
                     let once = app.get_hmac(&password).unwrap();
                     assert!(app.verify(&once, &stored).await.unwrap(), "{email}");
                 }
+                // With the rescue (SECURITY_FLASK_COMPAT), the double-HMAC user gets in too,
+                // and leaves with a hash that verifies the normal way.
+                let rescue = app.clone().with_double_hmac_rescue(true);
+                let rescued = rescue.verify_and_update(&password, &stored).await.unwrap();
+                assert_eq!(rescued.ok, expected || double_hmac, "{email}: rescue");
+                if double_hmac {
+                    let fixed = rescued.new_hash.expect("a correct hash");
+                    let again = rescue.verify_and_update(&password, &fixed).await.unwrap();
+                    assert_eq!(
+                        again,
+                        Verified {
+                            ok: true,
+                            new_hash: None
+                        },
+                        "{email}"
+                    );
+                    assert!(app.verify(&password, &fixed).await.unwrap(), "{email}");
+                }
+                let wrong = rescue
+                    .verify_and_update(&format!("{password}x"), &stored)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    wrong,
+                    Verified::FAILED,
+                    "{email}: wrong password, rescue on"
+                );
             });
         }
         while let Some(result) = tasks.join_next().await {

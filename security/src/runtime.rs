@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast;
 
+use crate::compat::LegacyPayload;
 use crate::config::{Config, ConfigError};
 use crate::cookie_codec::Signer;
 use crate::csrf::{Csrf, CsrfKey};
@@ -221,11 +222,27 @@ impl<U: SecurityUser> Security<U> {
     ///
     /// # Errors
     /// A database failure.
+    ///
+    /// With `SECURITY_FLASK_COMPAT`, a token that Flask-Security 1.7.4 issued with the same
+    /// `SECRET_KEY` and `SECURITY_REMEMBER_SALT` is accepted too, while the stored password is
+    /// the one it was issued for (1.7.4's own rule).
     pub async fn user_from_auth_token(
         &self,
         token: &str,
         max_age: Option<u64>,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+        Ok(self
+            .check_auth_token(token, max_age)
+            .await?
+            .map(|(found, _)| found))
+    }
+
+    /// [`Security::user_from_auth_token`], also telling whether the token was 1.7.4's.
+    pub(crate) async fn check_auth_token(
+        &self,
+        token: &str,
+        max_age: Option<u64>,
+    ) -> Result<Option<(UserWithRoles<U>, bool)>, DatastoreError> {
         let Ok(payload) = self.inner.tokens.remember.loads(token, max_age, self.now()) else {
             return Ok(None);
         };
@@ -239,12 +256,21 @@ impl<U: SecurityUser> Security<U> {
             return Ok(None);
         };
         let current = self.fingerprint(&found.user);
-        if !crate::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes())
-            || !self.may_authenticate(&found.user)
-        {
+        let ours = crate::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
+        let legacy = !ours
+            && self.inner.config.flask_compat
+            && LegacyPayload::PasswordDigest.matches(
+                &payload,
+                found.user.email(),
+                found.user.password(),
+            );
+        if !(ours || legacy) || !self.may_authenticate(&found.user) {
             return Ok(None);
         }
-        Ok(Some(found))
+        if legacy {
+            tracing::debug!("accepted a Flask-Security 1.7.4 authentication token");
+        }
+        Ok(Some((found, legacy)))
     }
 
     /// Loads a user and its roles (through the identity cache when it is on).
@@ -560,7 +586,15 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 "SECURITY_PASSWORD_SALT is not set: hashing passwords with this scheme will fail"
             );
         }
-        let mut passwords = Passwords::new(scheme, config.password_salt.clone());
+        let mut passwords = Passwords::new(scheme, config.password_salt.clone())
+            .with_double_hmac_rescue(config.flask_compat);
+        if config.flask_compat {
+            tracing::warn!(
+                "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \
+                 1.7.4 (HMAC-SHA1, MD5 digests) are accepted; turn it off once no Flask \
+                 instance is left"
+            );
+        }
         if let Some(permits) = self.hash_concurrency {
             passwords = passwords.with_concurrency(permits);
         }

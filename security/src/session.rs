@@ -85,6 +85,9 @@ pub(crate) struct SessionState {
     pub had_cookie: bool,
     pub remember: RememberAction,
     pub had_remember_cookie: bool,
+    /// A session cookie this library could not read, kept for `SECURITY_FLASK_COMPAT`: it may
+    /// be a Flask session to take over (once).
+    pub flask_cookie: Option<String>,
 }
 
 /// The session of the current request: flash messages and the login state.
@@ -154,6 +157,7 @@ impl Session {
     /// account fingerprint.
     pub(crate) fn login(&self, user_id: String, fingerprint: String, now: i64) {
         let mut state = self.lock();
+        state.flask_cookie = None;
         let flashes = std::mem::take(&mut state.data.flashes);
         state.data = SessionData {
             user_id: Some(user_id),
@@ -211,6 +215,29 @@ impl Session {
 
     pub(crate) fn set_remember(&self, action: RememberAction) {
         self.lock().remember = action;
+    }
+
+    /// The unreadable session cookie kept for a Flask take-over.
+    pub(crate) fn flask_cookie(&self) -> Option<String> {
+        self.lock().flask_cookie.clone()
+    }
+
+    /// The Flask session cookie was checked and refused: it is cleared on the way out.
+    pub(crate) fn refuse_flask_cookie(&self) {
+        let mut state = self.lock();
+        if state.flask_cookie.take().is_some() {
+            state.changed = true;
+        }
+    }
+
+    /// Queues flashed messages carried over from another session.
+    pub(crate) fn add_flashes(&self, flashes: Vec<Flash>) {
+        if flashes.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        state.data.flashes.extend(flashes);
+        state.changed = true;
     }
 }
 

@@ -53,6 +53,37 @@ impl Clock for SystemClock {
     }
 }
 
+/// The wall clock moved by a fixed offset: it starts at a chosen time and then advances in real
+/// time. For tests and staging runs against tokens made at a known time (e.g. the 1.7.4
+/// migration fixtures).
+///
+/// ```
+/// use security::token::{Clock, OffsetClock, SystemClock};
+///
+/// let clock = OffsetClock::starting_at(1_795_667_844);
+/// assert!((clock.now() - 1_795_667_844).abs() <= 1);
+/// assert!(OffsetClock::default().now() >= SystemClock.now() - 1);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OffsetClock {
+    offset: i64,
+}
+
+impl OffsetClock {
+    /// A clock that reads `start` (unix seconds) now.
+    pub fn starting_at(start: i64) -> Self {
+        OffsetClock {
+            offset: start.saturating_sub(SystemClock.now()),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> i64 {
+        SystemClock.now().saturating_add(self.offset)
+    }
+}
+
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -135,7 +166,11 @@ impl Serializer {
     /// compressed as the recipe says, but by miniz_oxide rather than CPython's zlib, so its bytes
     /// may differ from Python's while still loading in both.
     pub fn dumps(&self, payload: &[&str], now: i64) -> String {
-        let json = python_json_list(payload);
+        self.sign_json(&python_json_list(payload), now)
+    }
+
+    /// itsdangerous' `URLSafeTimedSerializer.dumps` of an already serialized JSON text.
+    fn sign_json(&self, json: &str, now: i64) -> String {
         let mut p = String::new();
         let compressed = miniz_oxide::deflate::compress_to_vec_zlib(json.as_bytes(), 6);
         if compressed.len() < json.len().saturating_sub(1) {
@@ -247,6 +282,21 @@ pub fn load_flask_session(
         object @ serde_json::Value::Object(_) => Ok(object),
         _ => Err(TokenError::Invalid),
     }
+}
+
+/// A Flask 0.10 session cookie holding `session` (a JSON object, written compactly and
+/// untagged), signed with `secret_key` at `now`: what a Flask app with that key would have set.
+/// For tests of a migration, and for tools that hand sessions over to a Flask app.
+///
+/// ```
+/// use security::token::{dump_flask_session, load_flask_session};
+///
+/// let session = serde_json::json!({"user_id": "1", "_fresh": true});
+/// let cookie = dump_flask_session(&session, "secret", 1_795_667_784);
+/// assert_eq!(load_flask_session(&cookie, "secret", Some(2_678_400), 1_795_667_784).unwrap(), session);
+/// ```
+pub fn dump_flask_session(session: &serde_json::Value, secret_key: &str, now: i64) -> String {
+    Serializer::flask_session(secret_key).sign_json(&session.to_string(), now)
 }
 
 /// Flask 0.10's `TaggedJSONSerializer.loads` object hook, applied bottom-up.

@@ -6,7 +6,12 @@
 //!
 //! Configuration: every `SECURITY_*` key, `SECRET_KEY`, `WTF_CSRF_ENABLED`, `LOGIN_DISABLED`,
 //! `DATABASE_URL` (default: an SQLite file `conformance.db` in the working directory), and
-//! Flask-Mail's `MAIL_*` settings (default `localhost:25`).
+//! Flask-Mail's `MAIL_*` settings (default `localhost:25`). `CONFORMANCE_CLOCK_START` (unix
+//! seconds, for tests) starts the app's clock at that time.
+//!
+//! The tables are Flask-Security's quick-start schema, so `DATABASE_URL` may name a database
+//! that Flask-Security wrote; with `SECURITY_FLASK_COMPAT=true` the Flask app's tokens, cookies
+//! and links keep working (see `docs/migrating-from-flask-security.md`).
 
 mod entities;
 
@@ -191,11 +196,24 @@ async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
         .map_err(|e| format!("cannot create the tables: {e}"))?;
     let mail = MailSettings::from_env().map_err(|e| e.to_string())?;
     let mailer = SmtpTransport::new(&mail).map_err(|e| e.to_string())?;
-    let security = Security::builder(db.clone(), config)
-        .mailer(mailer)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut builder = Security::builder(db.clone(), config).mailer(mailer);
+    if let Some(start) = clock_start()? {
+        builder = builder.clock(security::token::OffsetClock::starting_at(start));
+    }
+    let security = builder.build().map_err(|e| e.to_string())?;
     Ok((security, db))
+}
+
+/// `CONFORMANCE_CLOCK_START` (unix seconds): the app's clock starts there and advances in real
+/// time, so that tests can use tokens made at a known time (the Flask-Security 1.7.4 fixtures).
+fn clock_start() -> Result<Option<i64>, String> {
+    match std::env::var("CONFORMANCE_CLOCK_START") {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("invalid CONFORMANCE_CLOCK_START `{v}`: unix seconds expected")),
+        _ => Ok(None),
+    }
 }
 
 async fn serve(security: Security<User>) -> Result<(), String> {

@@ -14,6 +14,7 @@ use axum::routing::get;
 use http::Request;
 
 use super::{Ctx, TokenStatus};
+use crate::compat::LegacyPayload;
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -166,6 +167,7 @@ async fn confirm_email<U: SecurityUser>(
             &token,
             within.seconds(),
             digest,
+            LegacyPayload::EmailDigest,
         )
         .await;
     let (user, expired) = match status {

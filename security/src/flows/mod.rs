@@ -13,6 +13,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
+use crate::compat::LegacyPayload;
 use crate::datastore::UserWithRoles;
 use crate::messages::MessageKey;
 use crate::model::SecurityUser;
@@ -415,12 +416,16 @@ impl<U: SecurityUser> Ctx<U> {
     /// Checks a one-shot token `[id, digest, …]`: signature and age with `serializer`, then
     /// that the user it names exists and that `digest(user)` (the account state the token was
     /// bound to) still matches, in constant time.
+    ///
+    /// With `SECURITY_FLASK_COMPAT`, the same link as Flask-Security 1.7.4 mailed it (same key
+    /// and salt, payload shape `legacy`) is checked as tightly as its payload allows instead.
     pub(crate) async fn token_status(
         &self,
         serializer: &crate::token::Serializer,
         token: &str,
         within: u64,
         digest: impl Fn(&Security<U>, &U) -> String,
+        legacy: LegacyPayload,
     ) -> Result<TokenStatus<U>, Response> {
         use crate::token::TokenError;
         let (payload, expired) = match serializer.loads(token, Some(within), self.sec.now()) {
@@ -428,7 +433,8 @@ impl<U: SecurityUser> Ctx<U> {
             Err(TokenError::Expired { payload, .. }) => (payload, true),
             Err(TokenError::Invalid) => return Ok(TokenStatus::Invalid),
         };
-        let (Some(id), Some(bound)) = (payload.first(), payload.get(1)) else {
+        let compat = self.config().flask_compat;
+        let Some(id) = payload.first().filter(|_| payload.len() >= 2 || compat) else {
             return Ok(TokenStatus::Invalid);
         };
         let Ok(id) = id.parse::<U::Id>() else {
@@ -439,8 +445,12 @@ impl<U: SecurityUser> Ctx<U> {
             Ok(None) => return Ok(TokenStatus::Invalid),
             Err(err) => return Err(self.internal(err)),
         };
-        let expected = digest(&self.sec, &user);
-        if !crate::cookie_codec::constant_time_eq(expected.as_bytes(), bound.as_bytes()) {
+        let ours = payload.get(1).is_some_and(|bound| {
+            let expected = digest(&self.sec, &user);
+            crate::cookie_codec::constant_time_eq(expected.as_bytes(), bound.as_bytes())
+        });
+        let legacy_ok = compat && legacy.matches(&payload, user.email(), user.password());
+        if !(ours || legacy_ok) {
             return Ok(TokenStatus::Invalid);
         }
         Ok(if expired {

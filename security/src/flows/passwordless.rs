@@ -14,6 +14,7 @@ use axum::routing::get;
 use http::Request;
 
 use super::{Ctx, TokenStatus};
+use crate::compat::LegacyPayload;
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -150,6 +151,7 @@ async fn token_login<U: SecurityUser>(
             &token,
             within.seconds(),
             digest,
+            LegacyPayload::IdOnly,
         )
         .await;
     let (user, expired) = match status {

@@ -15,6 +15,7 @@ use axum::routing::get;
 use http::Request;
 
 use super::{Ctx, TokenStatus};
+use crate::compat::LegacyPayload;
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -134,7 +135,13 @@ async fn reset_password<U: SecurityUser>(
     let forgot = ctx.config().reset_path();
     let within = ctx.config().reset_password_within.seconds();
     let status = ctx
-        .token_status(&ctx.sec.inner.tokens.reset, &token, within, digest)
+        .token_status(
+            &ctx.sec.inner.tokens.reset,
+            &token,
+            within,
+            digest,
+            LegacyPayload::PasswordDigest,
+        )
         .await;
     let user = match status {
         Err(response) => return response,

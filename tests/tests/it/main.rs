@@ -2,6 +2,7 @@
 //! PostgreSQL and MySQL when their URLs are set (`backend_tests!`).
 
 mod auth;
+mod compat;
 mod customize;
 mod datastore;
 mod flows;
