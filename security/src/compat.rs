@@ -118,6 +118,97 @@ mod tests {
         assert!(!id.matches(&owned(&["1", md5_pw]), "matt@lp.com", None));
     }
 
+    /// Every token and cookie the real 1.7.4 wrote (the repository's fixtures), judged at
+    /// the payload level as the runtime judges it, at the time the fixtures were made: valid
+    /// exactly when 1.7.4 took it, except a reset link used already (refused: bound to the
+    /// password hash, S7). Whether a user may authenticate (inactive, unconfirmed) and
+    /// single use are checked over HTTP by the conformance app's `flask_migration` tests.
+    #[test]
+    fn every_fixture_token_is_judged_as_documented() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/flask-security-1.7.4/"
+        );
+        let read = |name: &str| -> serde_json::Value {
+            let text = std::fs::read_to_string(format!("{dir}{name}"))
+                .unwrap_or_else(|err| panic!("cannot read the fixture {name}: {err}"));
+            serde_json::from_str(&text).expect("fixture is JSON")
+        };
+        let (secrets, users, tokens) = (
+            read("secrets.json"),
+            read("users.json"),
+            read("tokens.json"),
+        );
+        let secret = secrets["SECRET_KEY"].as_str().unwrap();
+        let now = secrets["made_at_unix"].as_i64().unwrap();
+        let user = |id: &str| {
+            users["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["id"].to_string() == id)
+        };
+        let mut wrong = Vec::new();
+        let mut counted = std::collections::BTreeMap::<&str, usize>::new();
+        for token in tokens["tokens"].as_array().unwrap() {
+            let kind = token["kind"].as_str().unwrap();
+            let value = token["value"].as_str().unwrap();
+            let flags = token["flags"].to_string();
+            let (salt, shape, max_age) = match kind {
+                "auth_token" | "remember_cookie" => (
+                    "SECURITY_REMEMBER_SALT",
+                    LegacyPayload::PasswordDigest,
+                    None,
+                ),
+                "confirm_token" => (
+                    "SECURITY_CONFIRM_SALT",
+                    LegacyPayload::EmailDigest,
+                    Some(5 * 86_400),
+                ),
+                "reset_token" => (
+                    "SECURITY_RESET_SALT",
+                    LegacyPayload::PasswordDigest,
+                    Some(5 * 86_400),
+                ),
+                "login_token" => ("SECURITY_LOGIN_SALT", LegacyPayload::IdOnly, Some(86_400)),
+                "session_cookie" => ("", LegacyPayload::IdOnly, Some(2_678_400)),
+                other => panic!("unknown kind {other}"),
+            };
+            *counted.entry(kind).or_default() += 1;
+            let id = if kind == "session_cookie" {
+                crate::token::load_flask_session(value, secret, max_age, now)
+                    .ok()
+                    .as_ref()
+                    .and_then(session_user_id)
+            } else {
+                let serializer =
+                    crate::token::Serializer::new(secret, secrets[salt].as_str().unwrap());
+                serializer
+                    .loads(value, max_age, now)
+                    .ok()
+                    .and_then(|payload| {
+                        let user = user(payload.first()?)?;
+                        shape
+                            .matches(
+                                &payload,
+                                user["email"].as_str().unwrap(),
+                                user["stored_password"].as_str(),
+                            )
+                            .then(|| payload[0].clone())
+                    })
+            };
+            let accepted = id.as_deref().and_then(user).is_some();
+            let expected = token["valid"].as_bool().unwrap()
+                && !(kind == "reset_token" && flags.contains("already_used"));
+            if accepted != expected {
+                wrong.push(format!("{}: accepted {accepted}", token["name"]));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        assert_eq!(counted.len(), 6, "{counted:?}");
+        assert!(counted.values().sum::<usize>() >= 130, "{counted:?}");
+    }
+
     #[test]
     fn flask_session_contents() {
         let session = serde_json::json!({

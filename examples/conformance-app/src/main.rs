@@ -179,7 +179,34 @@ async fn create_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     ] {
         db.execute(&*statement).await?;
     }
+    add_username_column(db).await?;
     security::schema::create_tables(db).await
+}
+
+/// A database that Flask-Security's quick-start models wrote has no `username` column (1.7.4's
+/// test app added one): add it, empty. Flask-Security reads the table as before.
+async fn add_username_column(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let probe = user::Entity::find()
+        .select_only()
+        .column(user::Column::Username)
+        .limit(0)
+        .into_tuple::<Option<String>>()
+        .all(db)
+        .await;
+    if probe.is_ok() {
+        return Ok(());
+    }
+    tracing::info!("adding the column `user.username` to a Flask-Security database");
+    let statement = sea_orm::sea_query::Table::alter()
+        .table(user::Entity)
+        .add_column(
+            sea_orm::sea_query::ColumnDef::new(user::Column::Username)
+                .string_len(255)
+                .null(),
+        )
+        .to_owned();
+    db.execute(&statement).await.map(|_| ())
 }
 
 async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
@@ -257,7 +284,8 @@ async fn shutdown() {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
