@@ -1143,7 +1143,7 @@ fn without_compat_passwords_verify_but_flask_tokens_are_refused() {
 // 2. Auth tokens
 
 /// Policy 2: `GET /token` with `Authentication-Token: <value>` or `?auth_token=<value>` answers
-/// 200 naming the user iff 1.7.4 took the token and the user is and was active and confirmed;
+/// 200 naming the user iff 1.7.4 took the token and the user is now active and confirmed;
 /// else 401 (tampered, other key, wrong salt, password changed/reset/re-hashed, deleted user).
 #[test]
 fn flask_auth_tokens_authenticate_while_the_password_is_unchanged() {
