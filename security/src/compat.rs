@@ -146,7 +146,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|u| u["id"].to_string() == id)
+                .find(|u| u["id"].as_i64() == id.parse::<i64>().ok())
         };
         let mut wrong = Vec::new();
         let mut counted = std::collections::BTreeMap::<&str, usize>::new();

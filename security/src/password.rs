@@ -736,8 +736,47 @@ fn hash_argon2(secret: &[u8], params: &argon2::Params) -> Result<String, HashErr
         .map_err(backend)
 }
 
+// --- cost ceilings -----------------------------------------------------------------------
+//
+// A stored hash names its own cost. Verification refuses (as a wrong password) a hash that asks
+// for more than these, so that one crafted or corrupted row cannot hold a hashing permit for
+// minutes or hours, or allocate gigabytes. Each is far above what any scheme's defaults, past
+// or present, write (passlib 1.7: pbkdf2_sha256 29000, sha512_crypt 656000; bcrypt 12).
+
+/// Most PBKDF2 or SHA-crypt rounds verified (about 1.5 s for the slowest, sha512_crypt).
+const MAX_ROUNDS: u64 = 2_000_000;
+/// Highest bcrypt cost verified (2^15 rounds, about 1.6 s).
+const MAX_BCRYPT_COST: u32 = 15;
+/// Most Argon2 memory verified, in KiB (256 MiB), and most passes and lanes.
+const MAX_ARGON2_M_KIB: u32 = 256 * 1024;
+const MAX_ARGON2_T: u32 = 16;
+const MAX_ARGON2_P: u32 = 16;
+
+/// Logs a stored hash refused for its cost (never the hash itself).
+fn too_costly(scheme: &str, what: &str, value: u64) -> bool {
+    tracing::warn!(
+        scheme,
+        what,
+        value,
+        "a stored password hash asks for more work than this library verifies; refused"
+    );
+    false
+}
+
 fn verify_argon2(secret: &[u8], stored: &str) -> bool {
     use argon2::PasswordVerifier as _;
+    let Some(params) = argon2::PasswordHash::new(stored)
+        .ok()
+        .and_then(|hash| argon2::Params::try_from(&hash).ok())
+    else {
+        return false;
+    };
+    if params.m_cost() > MAX_ARGON2_M_KIB {
+        return too_costly("argon2", "m", params.m_cost().into());
+    }
+    if params.t_cost() > MAX_ARGON2_T || params.p_cost() > MAX_ARGON2_P {
+        return too_costly("argon2", "t,p", params.t_cost().max(params.p_cost()).into());
+    }
     // The algorithm, version and parameters come from the stored string.
     argon2::Argon2::default()
         .verify_password(secret, stored)
@@ -773,6 +812,13 @@ fn hash_bcrypt(secret: &[u8], cost: u32) -> Result<String, HashError> {
 }
 
 fn verify_bcrypt(secret: &[u8], stored: &str) -> bool {
+    // `$2?$NN$…`: the cost follows the ident.
+    let cost = stored.split('$').nth(2).and_then(|c| c.parse::<u32>().ok());
+    match cost {
+        Some(cost) if cost > MAX_BCRYPT_COST => return too_costly("bcrypt", "cost", cost.into()),
+        Some(_) => {}
+        None => return false,
+    }
     if let Some(rest) = stored.strip_prefix("$2$") {
         // The original `$2$` bcrypt does not append a NUL to the key. Blowfish's key schedule
         // reads exactly 72 bytes of the key repeated cyclically, so that key is equivalent to
@@ -892,6 +938,9 @@ fn verify_pbkdf2(secret: &[u8], stored: &str, kind: Pbkdf2) -> bool {
     let Some((rounds, salt, checksum)) = parse() else {
         return false;
     };
+    if u64::from(rounds) > MAX_ROUNDS {
+        return too_costly(kind.prefix(), "rounds", rounds.into());
+    }
     let mut key = vec![0u8; kind.key_len()];
     kind.derive(secret, &salt, rounds, &mut key);
     key.ct_eq(&checksum).into()
@@ -922,6 +971,10 @@ fn verify_sha_crypt(secret: &[u8], stored: &str, algorithm: sha_crypt::Algorithm
             Some(rest) => {
                 let (rounds, rest) = rest.split_once('$')?;
                 let rounds = rounds.parse::<u64>().ok()?.clamp(1_000, 999_999_999);
+                if rounds > MAX_ROUNDS {
+                    too_costly(algorithm.to_str(), "rounds", rounds);
+                    return None;
+                }
                 (rounds, rest)
             }
             None => (5_000, rest),
@@ -1840,6 +1893,31 @@ mod tests {
                 .unwrap()
                 .ok
         );
+    }
+
+    #[test]
+    fn hashes_above_the_cost_ceilings_are_refused_without_work() {
+        let secret = b"secret";
+        let salt = b"0123456789abcdef";
+        let stored = |rounds: u32| {
+            let mut key = [0u8; 32];
+            Pbkdf2::Sha256.derive(secret, salt, rounds, &mut key);
+            format!(
+                "$pbkdf2-sha256${rounds}${}${}",
+                ab64_encode(salt),
+                ab64_encode(&key)
+            )
+        };
+        assert!(verify_pbkdf2(secret, &stored(1000), Pbkdf2::Sha256));
+        // Above the ceiling the hash is refused before any work (whatever the checksum): this
+        // would take minutes if it were honoured.
+        let above = u32::try_from(MAX_ROUNDS).unwrap() + 1;
+        let costly = stored(1000).replacen("1000", &above.to_string(), 1);
+        assert!(!verify_pbkdf2(secret, &costly, Pbkdf2::Sha256));
+        let bcrypt = hash_bcrypt(secret, 4).unwrap();
+        assert!(verify_bcrypt(secret, &bcrypt));
+        let costly = format!("$2a${}{}", MAX_BCRYPT_COST + 1, &bcrypt[6..]);
+        assert!(!verify_bcrypt(secret, &costly));
     }
 
     /// The 1.7.4 migration fixtures: every user logs in (or not) as with 1.7.4.
