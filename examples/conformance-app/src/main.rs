@@ -10,8 +10,9 @@
 //! seconds, for tests) starts the app's clock at that time.
 //!
 //! The tables are Flask-Security's quick-start schema, so `DATABASE_URL` may name a database
-//! that Flask-Security wrote; with `SECURITY_FLASK_COMPAT=true` the Flask app's tokens, cookies
-//! and links keep working (see `docs/migrating-from-flask-security.md`).
+//! that Flask-Security wrote, and the Flask app's tokens, cookies and links keep working
+//! (see `docs/migrating-from-flask-security.md`): unlike the library, this app has
+//! `SECURITY_FLASK_COMPAT` on unless it is set to `false`.
 
 mod entities;
 
@@ -210,7 +211,14 @@ async fn add_username_column(db: &DatabaseConnection) -> Result<(), sea_orm::DbE
 }
 
 async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let mut config = Config::from_env().map_err(|e| e.to_string())?;
+    if std::env::var("SECURITY_FLASK_COMPAT").is_ok_and(|v| v.is_empty())
+        || std::env::var_os("SECURITY_FLASK_COMPAT").is_none()
+    {
+        // This app stands in for a Flask-Security 1.7.4 app: it takes over what one handed
+        // out unless told otherwise (the library's default is off).
+        config.flask_compat = true;
+    }
     let url = std::env::var("DATABASE_URL")
         .ok()
         .filter(|v| !v.is_empty())

@@ -2,8 +2,9 @@
 //!
 //! Given a database written by the real Flask-Security 1.7.4 and its secrets
 //! (`fixtures/flask-security-1.7.4/`, see its README), the conformance app must keep every
-//! password working and, with `SECURITY_FLASK_COMPAT=true`, accept the tokens, cookies and
-//! e-mailed links the Flask app handed out, as far as the port's safer policy allows:
+//! password working and, with `SECURITY_FLASK_COMPAT` on (the app's default), accept the
+//! tokens, cookies and e-mailed links the Flask app handed out, as far as the port's safer
+//! policy allows:
 //!
 //! - passwords: every user logs in with their password iff active and confirmed; legacy hashes
 //!   are re-hashed to the configured scheme on login (never HMACed twice), and the user 1.7.4's
@@ -313,7 +314,8 @@ fn serve_smtp(stream: TcpStream, store: &Mutex<Vec<Mail>>) -> std::io::Result<()
 
 #[derive(Clone, Copy)]
 struct Options {
-    /// `SECURITY_FLASK_COMPAT`.
+    /// `SECURITY_FLASK_COMPAT`: on is the app's default (the variable is left unset), off is
+    /// `SECURITY_FLASK_COMPAT=false`.
     compat: bool,
     /// `SECURITY_PASSWORDLESS`.
     passwordless: bool,
@@ -357,7 +359,6 @@ impl Server {
             ("SECURITY_TRACKABLE".into(), flag(true)),
             ("SECURITY_REGISTERABLE".into(), flag(true)),
             ("SECURITY_PASSWORDLESS".into(), flag(options.passwordless)),
-            ("SECURITY_FLASK_COMPAT".into(), flag(options.compat)),
             ("WTF_CSRF_ENABLED".into(), flag(false)),
             ("MAIL_SERVER".into(), "127.0.0.1".into()),
             ("MAIL_PORT".into(), sink.port.to_string()),
@@ -370,6 +371,10 @@ impl Server {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             ),
         ];
+        if !options.compat {
+            // On is the app's default (it stands in for a Flask app): only "off" is said.
+            env.push(("SECURITY_FLASK_COMPAT".into(), flag(false)));
+        }
         for key in [
             "SECRET_KEY",
             "SECURITY_PASSWORD_SALT",
