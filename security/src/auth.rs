@@ -143,7 +143,8 @@ impl<U: SecurityUser> Security<U> {
     /// Takes over the session of a Flask app (`SECURITY_FLASK_COMPAT`): a Flask 0.10 session
     /// cookie signed with `SECRET_KEY`, younger than `PERMANENT_SESSION_LIFETIME`, naming a
     /// user who may authenticate, is accepted once and replaced by this library's session
-    /// (with its pending flashed messages). Any other cookie is refused and cleared.
+    /// (with its pending flashed messages). Any other cookie is refused and cleared, except
+    /// one already taken over, which is only refused.
     async fn take_over_flask_session(
         &self,
         session: &Session,
@@ -177,7 +178,9 @@ impl<U: SecurityUser> Security<U> {
                 .await
                 .map_err(DatastoreError::from)?;
         if !first {
-            session.refuse_flask_cookie();
+            // Used already. The cookie is left as it is: this may be a request that raced the
+            // one that took it over (a page's parallel requests), whose response must not
+            // clear the new session cookie in the browser.
             return Ok(None);
         }
         session.login(

@@ -142,7 +142,18 @@ async fn a_flask_session_is_taken_over_once(backend: Backend) {
     let ours = c.cookies["session"].value.clone();
     assert_ne!(ours, cookie);
     assert_eq!(c.get("/profile").await.status, StatusCode::OK);
-    // A copy of the Flask cookie is refused now, and replaced.
+    // A request that raced the take-over (a page's parallel requests) is anonymous, and its
+    // response leaves the browser's cookie alone: it must not clear the new session.
+    let mut racer = with_cookie(app.client(), "session", &cookie);
+    let r = racer.get("/").await;
+    assert!(!r.body.contains("Hello"), "{}", r.body);
+    assert!(
+        !r.set_cookies().iter().any(|c| c.starts_with("session=")),
+        "{:?}",
+        r.set_cookies()
+    );
+    // A copy of the Flask cookie is refused now, and replaced when the response has a session
+    // to write (here the login redirect's flash).
     let mut copy = with_cookie(app.client(), "session", &cookie);
     let r = copy.get("/profile").await;
     r.assert_redirect("/login");
