@@ -168,16 +168,11 @@ impl<U: SecurityUser> Security<U> {
             return Ok(None);
         };
         // Once: a copy of the cookie (which Flask never revokes) is refused from now on.
-        let used = self
-            .inner
-            .fingerprint_signer
-            .fingerprint(&[b"used-flask-session", cookie.as_bytes()]);
-        let expires_at = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX / 2));
-        let first =
-            crate::schema::consume(self.inner.datastore.connection(), used, expires_at, now)
-                .await
-                .map_err(DatastoreError::from)?;
-        if !first {
+        if !self
+            .use_once(b"used-flask-session", cookie, lifetime)
+            .await
+            .map_err(DatastoreError::from)?
+        {
             // Used already. The cookie is left as it is: this may be a request that raced the
             // one that took it over (a page's parallel requests), whose response must not
             // clear the new session cookie in the browser.

@@ -273,6 +273,27 @@ impl<U: SecurityUser> Security<U> {
         Ok(Some((found, legacy)))
     }
 
+    /// Records a one-shot `token` of `purpose` as used (a keyed digest of it, in
+    /// `security_used_token`, kept for `lifetime` seconds): `true` the first time only.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub(crate) async fn use_once(
+        &self,
+        purpose: &[u8],
+        token: &str,
+        lifetime: u64,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let now = self.now();
+        let digest = self
+            .inner
+            .fingerprint_signer
+            .fingerprint(&[purpose, token.as_bytes()]);
+        let lifetime = i64::try_from(lifetime).unwrap_or(i64::MAX / 2);
+        let expires_at = now.saturating_add(lifetime).saturating_add(1);
+        crate::schema::consume(self.inner.datastore.connection(), digest, expires_at, now).await
+    }
+
     /// Loads a user and its roles (through the identity cache when it is on).
     pub(crate) async fn load_identity(
         &self,

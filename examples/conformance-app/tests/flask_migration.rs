@@ -323,6 +323,17 @@ struct Options {
     clock_start: i64,
 }
 
+impl Options {
+    /// Compat on, passwordless off, the clock just after the fixtures were made.
+    fn fresh(fx: &Fixture) -> Options {
+        Options {
+            compat: true,
+            passwordless: false,
+            clock_start: fx.fresh_clock(),
+        }
+    }
+}
+
 struct Server {
     child: Child,
     port: u16,
@@ -1076,14 +1087,7 @@ fn check_passwords(server: &Server, fx: &Fixture, report: &mut Report, compat: b
 #[test]
 fn passwords_keep_working_and_are_rehashed_once() {
     let fx = Fixture::load();
-    let server = Server::start(
-        &fx,
-        Options {
-            compat: true,
-            passwordless: false,
-            clock_start: fx.fresh_clock(),
-        },
-    );
+    let server = Server::start(&fx, Options::fresh(&fx));
     let mut report = Report::new("passwords (compat on)");
     check_passwords(&server, &fx, &mut report, true);
     report.finish(&server);
@@ -1098,8 +1102,7 @@ fn without_compat_passwords_verify_but_flask_tokens_are_refused() {
         &fx,
         Options {
             compat: false,
-            passwordless: false,
-            clock_start: fx.fresh_clock(),
+            ..Options::fresh(&fx)
         },
     );
     let mut report = Report::new("SECURITY_FLASK_COMPAT=false");
@@ -1153,14 +1156,7 @@ fn without_compat_passwords_verify_but_flask_tokens_are_refused() {
 #[test]
 fn flask_auth_tokens_authenticate_while_the_password_is_unchanged() {
     let fx = Fixture::load();
-    let server = Server::start(
-        &fx,
-        Options {
-            compat: true,
-            passwordless: false,
-            clock_start: fx.fresh_clock(),
-        },
-    );
+    let server = Server::start(&fx, Options::fresh(&fx));
     let mut report = Report::new("auth tokens (compat on)");
     check_auth_tokens(&server, &fx, &mut report, true);
     check_deleted_users_everywhere(&server, &fx, &mut report);
@@ -1239,14 +1235,7 @@ fn check_deleted_users_everywhere(server: &Server, fx: &Fixture, report: &mut Re
 #[test]
 fn flask_remember_cookies_are_swapped_for_our_cookies() {
     let fx = Fixture::load();
-    let server = Server::start(
-        &fx,
-        Options {
-            compat: true,
-            passwordless: false,
-            clock_start: fx.fresh_clock(),
-        },
-    );
+    let server = Server::start(&fx, Options::fresh(&fx));
     let mut report = Report::new("remember cookies (compat on)");
     for token in fx.tokens("remember_cookie") {
         let expected = auth_token_accepted(&fx, token);
@@ -1332,14 +1321,7 @@ fn flask_remember_cookies_are_swapped_for_our_cookies() {
 #[test]
 fn flask_session_cookies_are_accepted_once_and_swapped() {
     let fx = Fixture::load();
-    let server = Server::start(
-        &fx,
-        Options {
-            compat: true,
-            passwordless: false,
-            clock_start: fx.fresh_clock(),
-        },
-    );
+    let server = Server::start(&fx, Options::fresh(&fx));
     let mut report = Report::new("session cookies (compat on)");
     let mut taken: HashSet<&str> = HashSet::new();
     let mut tried_index = false;
@@ -1450,14 +1432,7 @@ const INVALID_CONFIRMATION: &str = "Invalid confirmation token.";
 #[test]
 fn flask_confirmation_links_confirm_once() {
     let fx = Fixture::load();
-    let server = Server::start(
-        &fx,
-        Options {
-            compat: true,
-            passwordless: false,
-            clock_start: fx.fresh_clock(),
-        },
-    );
+    let server = Server::start(&fx, Options::fresh(&fx));
     let mut report = Report::new("confirmation links (compat on)");
     let mut confirmed: HashMap<i64, bool> = fx.users.iter().map(|u| (u.id, u.confirmed)).collect();
     for token in fx.tokens("confirm_token") {
@@ -1576,14 +1551,7 @@ const INVALID_RESET: &str = "Invalid reset password token.";
 #[test]
 fn flask_reset_links_work_once_and_die_with_the_password() {
     let fx = Fixture::load();
-    let server = Server::start(
-        &fx,
-        Options {
-            compat: true,
-            passwordless: false,
-            clock_start: fx.fresh_clock(),
-        },
-    );
+    let server = Server::start(&fx, Options::fresh(&fx));
     let mut report = Report::new("reset links (compat on)");
     for token in fx.tokens("reset_token") {
         let expected =
@@ -1715,9 +1683,8 @@ fn flask_login_links_sign_in_once() {
     let server = Server::start(
         &fx,
         Options {
-            compat: true,
             passwordless: true,
-            clock_start: fx.fresh_clock(),
+            ..Options::fresh(&fx)
         },
     );
     let mut report = Report::new("passwordless login links (compat on)");
@@ -1798,9 +1765,9 @@ fn after_32_days_only_flask_auth_tokens_still_work() {
     let server = Server::start(
         &fx,
         Options {
-            compat: true,
             passwordless: true,
             clock_start: fx.made_at_unix() + 32 * 24 * 3600,
+            ..Options::fresh(&fx)
         },
     );
     let mut report = Report::new("32 days later (compat on)");

@@ -144,7 +144,6 @@ async fn token_login<U: SecurityUser>(
     let config = ctx.config();
     let login = config.login_path();
     let within = &config.login_within;
-    let now = ctx.sec.now();
     let status = ctx
         .token_status(
             &ctx.sec.inner.tokens.login,
@@ -178,13 +177,11 @@ async fn token_login<U: SecurityUser>(
         ctx.flash(MessageKey::ConfirmationRequired, &[]);
         return ctx.redirect(&login);
     }
-    let used = ctx
+    match ctx
         .sec
-        .inner
-        .fingerprint_signer
-        .fingerprint(&[b"used-login-token", token.as_bytes()]);
-    let expires_at = now + within.seconds() as i64 + 1;
-    match crate::schema::consume(ctx.sec.datastore().connection(), used, expires_at, now).await {
+        .use_once(b"used-login-token", &token, within.seconds())
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return invalid(&ctx, &login),
         Err(err) => return ctx.internal(err),
