@@ -3,9 +3,11 @@
 //! (Flask-Security's `decorators.py`).
 //!
 //! Each adds one extractor argument of a `security::guard` type to the handler and leaves
-//! everything else as written. Stacked guards run in the order they are written: attributes
+//! everything else as written. Stacked guards run in the order they are written (attributes
 //! expand outermost first, and each one inserts its argument after the guard arguments already
-//! there.
+//! there), except that authentication guards (`login_required`, `auth_token_required`,
+//! `http_auth_required`, `auth_required`) always run before the role guards: the roles checked
+//! are those of the user the handler's mechanism authenticated.
 //!
 //! Parse (plain `syn`: the grammar is a list of string literals) → validate (into [`Guard`]) →
 //! expand.
@@ -310,11 +312,15 @@ fn expand_fn(guard: &Guard, mut func: ItemFn) -> TokenStream {
     let n = (0usize..)
         .find(|n| !guard_names.contains(&format!("{ARG_PREFIX}{n}")))
         .unwrap_or(0);
+    // Authentication guards go before every role guard, whatever the order of the attributes,
+    // so that a role guard checks the user the handler's mechanism authenticated (the runtime
+    // also refuses a request whose guards would name two users).
+    let is_role = matches!(guard, Guard::RolesRequired(_) | Guard::RolesAccepted(_));
     let position = func
         .sig
         .inputs
         .iter()
-        .take_while(|arg| guard_arg_name(arg).is_some())
+        .take_while(|arg| guard_arg_name(arg).is_some() && (is_role || !is_role_arg(arg)))
         .count();
     let fn_name = func.sig.ident.unraw();
     let vis = &func.vis;
@@ -392,6 +398,20 @@ fn expand_fn(guard: &Guard, mut func: ItemFn) -> TokenStream {
     }
 }
 
+/// Whether an argument a guard added is a role guard's.
+fn is_role_arg(arg: &FnArg) -> bool {
+    let FnArg::Typed(typed) = arg else {
+        return false;
+    };
+    let syn::Type::Path(path) = &*typed.ty else {
+        return false;
+    };
+    path.path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "RolesRequired" || s.ident == "RolesAccepted")
+}
+
 /// The name of an argument a guard added, if it is one.
 fn guard_arg_name(arg: &FnArg) -> Option<String> {
     let FnArg::Typed(typed) = arg else {
@@ -442,6 +462,69 @@ mod tests {
             [
                 "__security_guard_0:::security::__private::AuthTokenRequired",
                 "__security_guard_1:::security::__private::RolesRequired<__security_roles_h_1>",
+                "x:u8",
+            ]
+        );
+    }
+
+    /// The argument list after expanding `outer` then `inner` on `async fn h(x: u8)`.
+    fn stacked(outer: (Kind, TokenStream), inner: (Kind, TokenStream)) -> Vec<String> {
+        let item = quote!(
+            async fn h(x: u8) {}
+        );
+        let once = expand(outer.0, outer.1, item);
+        let file: syn::File = syn::parse2(once).unwrap();
+        let func = file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                syn::Item::Fn(func) => Some(func.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let twice = expand(inner.0, inner.1, quote!(#func));
+        let file: syn::File = syn::parse2(twice).unwrap();
+        let func = file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                syn::Item::Fn(func) => Some(func),
+                _ => None,
+            })
+            .unwrap();
+        func.sig
+            .inputs
+            .iter()
+            .map(|arg| quote!(#arg).to_string().replace(' ', ""))
+            .collect()
+    }
+
+    #[test]
+    fn authentication_guards_run_before_role_guards_whatever_the_order() {
+        // `#[roles_required("admin")] #[auth_token_required]`: the token guard still runs first,
+        // so that the roles checked are the token's user's.
+        let args = stacked(
+            (Kind::RolesRequired, quote!("admin")),
+            (Kind::AuthTokenRequired, TokenStream::new()),
+        );
+        assert_eq!(
+            args,
+            [
+                "__security_guard_1:::security::__private::AuthTokenRequired",
+                "__security_guard_0:::security::__private::RolesRequired<__security_roles_h_0>",
+                "x:u8",
+            ]
+        );
+        // Two authentication guards keep their written order, before the roles.
+        let args = stacked(
+            (Kind::LoginRequired, TokenStream::new()),
+            (Kind::RolesAccepted, quote!("a")),
+        );
+        assert_eq!(
+            args,
+            [
+                "__security_guard_0:::security::__private::LoginRequired",
+                "__security_guard_1:::security::__private::RolesAccepted<__security_roles_h_1>",
                 "x:u8",
             ]
         );

@@ -2,10 +2,13 @@
 //! authentication token, HTTP Basic credentials, and the guards' checks and refusals.
 //!
 //! Unlike 1.7.4, every path re-checks the account: the user must still exist, be active (and
-//! confirmed, when confirmation is required), and the session or token must have been made for
-//! the account's current password and uniquifier (S10, S12, S16). That costs one indexed query
-//! per request that needs the identity (user and roles together), none for requests that do
-//! not.
+//! confirmed, when confirmation is required), the session or token must have been made for
+//! the account's current address, password and uniquifier, and a logout must not have ended
+//! it. That costs one indexed query per request that needs the identity (user, roles and
+//! revocation together), none for requests that do not.
+//!
+//! All guards of one request agree on one user: the first mechanism that authenticates pins
+//! its user, and a later guard that finds another user refuses.
 
 use std::sync::Arc;
 
@@ -23,7 +26,7 @@ use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::request::{client_ip, wants_json};
 use crate::response;
-use crate::runtime::Security;
+use crate::runtime::{Security, TokenUse};
 use crate::session::{RememberAction, Session, read_cookie};
 
 /// The identity the session (or remember cookie) gives this request, resolved once.
@@ -51,8 +54,24 @@ impl<U: SecurityUser> Clone for RequestUser<U> {
 }
 
 /// An authentication token found in a JSON body by the layer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct JsonAuthToken(pub String);
+
+impl std::fmt::Debug for JsonAuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("JsonAuthToken")
+            .field(&crate::redact::Redacted(Some(&self.0)))
+            .finish()
+    }
+}
+
+/// How a request authenticated, for [`Security::pin`]'s refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mechanism {
+    Session,
+    Token,
+    Basic,
+}
 
 impl<U: SecurityUser> Security<U> {
     /// The user of the session (or of the remember cookie, which then restores the session).
@@ -77,12 +96,13 @@ impl<U: SecurityUser> Security<U> {
         session: Session,
         parts: &Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        let (user_id, fingerprint, login_at, forget) = {
+        let (user_id, fingerprint, login_at, sid, forget) = {
             let state = session.lock();
             (
                 state.data.user_id.clone(),
                 state.data.fingerprint.clone(),
                 state.data.login_at,
+                state.data.id.clone(),
                 state.data.forget,
             )
         };
@@ -90,20 +110,26 @@ impl<U: SecurityUser> Security<U> {
         if let Some(user_id) = user_id {
             let lifetime = config.permanent_session_lifetime.seconds() as i64;
             let fresh = login_at.is_some_and(|at| self.now() - at <= lifetime);
-            let found = match (fresh, user_id.parse::<U::Id>()) {
-                (true, Ok(id)) => self.load_identity(&id).await?,
+            let found = match (fresh, user_id.parse::<U::Id>(), &sid) {
+                (true, Ok(id), Some(sid)) => {
+                    let key = self.session_key(&user_id, sid);
+                    self.load_identity_keyed(&id, Some(&key)).await?
+                }
                 _ => None,
             };
-            if let Some(found) = found {
+            if let Some((found, revoked)) = found {
                 let current = self.fingerprint(&found.user);
-                if fingerprint.as_deref().is_some_and(|fp| {
-                    crate::cookie_codec::constant_time_eq(fp.as_bytes(), current.as_bytes())
-                }) && self.may_authenticate(&found.user)
+                if !revoked
+                    && fingerprint.as_deref().is_some_and(|fp| {
+                        crate::cookie_codec::constant_time_eq(fp.as_bytes(), current.as_bytes())
+                    })
+                    && self.may_authenticate(&found.user)
                 {
                     return Ok(Some(Arc::new(found)));
                 }
             }
-            // Deleted, deactivated, password changed elsewhere, or expired: anonymous now.
+            // Deleted, deactivated, password changed elsewhere, logged out, or expired:
+            // anonymous now.
             session.drop_user();
         } else if let Some(cookie) = session.flask_cookie()
             && let Some(found) = self.take_over_flask_session(&session, &cookie).await?
@@ -118,17 +144,17 @@ impl<U: SecurityUser> Security<U> {
             return Ok(None);
         };
         let max_age = Some(config.remember_cookie_duration.seconds());
-        match self.check_auth_token(token, max_age).await? {
-            Some((found, legacy)) => {
+        match self.check_token(token, max_age, TokenUse::Remember).await? {
+            Some((found, ours)) => {
                 session.login(
                     found.user.id().to_string(),
                     self.fingerprint(&found.user),
                     self.now(),
                 );
-                if legacy {
-                    // Flask-Security's cookie is replaced by this library's, which outlives
-                    // the compatibility switch.
-                    session.set_remember(RememberAction::Set(self.auth_token(&found.user)));
+                if !ours {
+                    // A cookie of the old format (or Flask-Security's) is replaced by one that a
+                    // logout can end on its own.
+                    session.set_remember(RememberAction::Set(self.remember_token(&found.user)));
                 }
                 Ok(Some(Arc::new(found)))
             }
@@ -142,9 +168,12 @@ impl<U: SecurityUser> Security<U> {
 
     /// Takes over the session of a Flask app (`SECURITY_FLASK_COMPAT`): a Flask 0.10 session
     /// cookie signed with `SECRET_KEY`, younger than `PERMANENT_SESSION_LIFETIME`, naming a
-    /// user who may authenticate, is accepted once and replaced by this library's session
-    /// (with its pending flashed messages). Any other cookie is refused and cleared, except
-    /// one already taken over, which is only refused.
+    /// user who may authenticate, is accepted as Flask itself accepts it: on every request
+    /// that carries it (a page's parallel requests, a browser that did not keep the
+    /// replacement), until it expires, its session logs out here, or the account's password
+    /// changes after Flask signed it. Each time, this library's session replaces it in the
+    /// browser, with its pending flashed messages; every replacement shares one session id, so
+    /// a logout ends the Flask cookie too.
     async fn take_over_flask_session(
         &self,
         session: &Session,
@@ -153,39 +182,42 @@ impl<U: SecurityUser> Security<U> {
         let config = &self.inner.config;
         let now = self.now();
         let lifetime = config.permanent_session_lifetime.seconds();
-        let flask =
-            crate::token::load_flask_session(cookie, &config.secret_key, Some(lifetime), now).ok();
-        let id = flask
+        let flask = crate::token::load_flask_session_issued(
+            cookie,
+            &config.secret_key,
+            Some(lifetime),
+            now,
+        )
+        .ok();
+        let user_id = flask
             .as_ref()
-            .and_then(crate::compat::session_user_id)
-            .and_then(|id| id.parse::<U::Id>().ok());
-        let found = match id {
-            Some(id) => self.load_identity(&id).await?,
-            None => None,
-        };
-        let Some(found) = found.filter(|f| self.may_authenticate(&f.user)) else {
+            .and_then(|(flask, _)| crate::compat::session_user_id(flask));
+        let id = user_id.as_deref().and_then(|id| id.parse::<U::Id>().ok());
+        let (Some((flask, issued)), Some(user_id), Some(id)) = (flask, user_id, id) else {
             session.refuse_flask_cookie();
             return Ok(None);
         };
-        // Once: a copy of the cookie (which Flask never revokes) is refused from now on.
-        if !self
-            .use_once(b"used-flask-session", cookie, lifetime)
-            .await
-            .map_err(DatastoreError::from)?
-        {
-            // Used already. The cookie is left as it is: this may be a request that raced the
-            // one that took it over (a page's parallel requests), whose response must not
-            // clear the new session cookie in the browser.
+        let sid = self
+            .inner
+            .fingerprint_signer
+            .fingerprint(&[b"flask-session", cookie.as_bytes()]);
+        let key = self.session_key(&user_id, &sid);
+        let found = self.load_identity_keyed(&id, Some(&key)).await?;
+        let Some((found, false)) = found.filter(|(f, _)| self.may_authenticate(&f.user)) else {
+            session.refuse_flask_cookie();
+            return Ok(None);
+        };
+        if !crate::compat::flask_session_current(self, &found.user, issued).await? {
+            session.refuse_flask_cookie();
             return Ok(None);
         }
-        session.login(
+        session.login_with_id(
             found.user.id().to_string(),
             self.fingerprint(&found.user),
-            now,
+            issued,
+            sid,
         );
-        if let Some(flask) = &flask {
-            session.add_flashes(crate::compat::session_flashes(flask));
-        }
+        session.add_flashes(crate::compat::session_flashes(&flask));
         tracing::info!(user = %found.user.id(), "took over a Flask-Security session");
         Ok(Some(found))
     }
@@ -228,9 +260,9 @@ impl<U: SecurityUser> Security<U> {
             .as_ref()
             .map(|w| w.seconds());
         Ok(self
-            .user_from_auth_token(&token, max_age)
+            .check_token(&token, max_age, TokenUse::Auth)
             .await?
-            .map(Arc::new))
+            .map(|(found, _)| Arc::new(found)))
     }
 
     pub(crate) async fn basic_identity(
@@ -255,10 +287,15 @@ impl<U: SecurityUser> Security<U> {
             return Ok(None);
         }
         if let Some(new_hash) = verified.new_hash {
-            datastore
-                .upgrade_password_hash(&user, &stored, new_hash)
-                .await?;
-            self.invalidate(&user.id());
+            // Re-hashed only if the stored hash is still the one that was checked: when the
+            // password changed meanwhile, the password given is no longer the account's.
+            if !datastore
+                .upgrade_password_hash(&user, &stored, new_hash.clone())
+                .await?
+            {
+                return Ok(None);
+            }
+            self.password_rehashed(&user, &new_hash).await?;
         }
         if !self.may_authenticate(&user) {
             return Ok(None);
@@ -266,16 +303,40 @@ impl<U: SecurityUser> Security<U> {
         Ok(self.load_identity(&user.id()).await?.map(Arc::new))
     }
 
-    /// The identity the role guards look at: a token/Basic user of this request, else the
-    /// session's.
-    async fn role_identity(
+    /// Pins the identity of the request: every guard and extractor of one request agrees on one
+    /// user, whatever their order. `None` when another mechanism already authenticated someone
+    /// else.
+    fn pin(
         &self,
-        parts: &Parts,
+        parts: &mut Parts,
+        found: Arc<UserWithRoles<U>>,
+    ) -> Option<Arc<UserWithRoles<U>>> {
+        if let Some(RequestUser(pinned)) = parts.extensions.get::<RequestUser<U>>() {
+            if pinned.user.id() == found.user.id() {
+                return Some(Arc::clone(pinned));
+            }
+            tracing::info!(
+                "security: two mechanisms of one request named different users; refused"
+            );
+            return None;
+        }
+        parts.extensions.insert(RequestUser(Arc::clone(&found)));
+        Some(found)
+    }
+
+    /// The identity of the request for the role guards and `CurrentUser`: the one a guard
+    /// pinned, else the session's (which is pinned then).
+    pub(crate) async fn request_identity(
+        &self,
+        parts: &mut Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
         if let Some(RequestUser(found)) = parts.extensions.get::<RequestUser<U>>() {
             return Ok(Some(Arc::clone(found)));
         }
-        self.session_identity(parts).await
+        Ok(self
+            .session_identity(parts)
+            .await?
+            .and_then(|found| self.pin(parts, found)))
     }
 
     /// `login_required`'s refusal: the LOGIN flash and a redirect to the login page with
@@ -331,13 +392,38 @@ impl<U: SecurityUser> Security<U> {
         )
     }
 
+    /// The identity one mechanism gives the request, pinned.
+    async fn authenticate(
+        &self,
+        parts: &mut Parts,
+        mechanism: Mechanism,
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, Response> {
+        let found = match mechanism {
+            Mechanism::Session => self
+                .session_identity(parts)
+                .await
+                .map_err(|e| self.failure(parts, e))?,
+            Mechanism::Token => self
+                .token_identity(parts)
+                .await
+                .map_err(|e| self.failure(parts, e))?,
+            Mechanism::Basic => self
+                .basic_identity(parts)
+                .await
+                .map_err(|e| self.failure(parts, e))?,
+        };
+        Ok(found.and_then(|found| self.pin(parts, found)))
+    }
+
     async fn check_requirement(
         &self,
         parts: &mut Parts,
         requirement: Requirement,
     ) -> Result<(), Response> {
         if parts.method == HttpMethod::OPTIONS {
-            return Ok(());
+            // Flask answers OPTIONS itself, without the view or its guards: a guarded handler
+            // never runs for a request nobody authenticated.
+            return Err(response::automatic_options());
         }
         let config = &self.inner.config;
         match requirement {
@@ -345,15 +431,14 @@ impl<U: SecurityUser> Security<U> {
                 if config.login_disabled {
                     return Ok(());
                 }
-                match self.session_identity(parts).await {
-                    Ok(Some(_)) => Ok(()),
-                    Ok(None) => Err(self.login_redirect(parts)),
-                    Err(e) => Err(self.failure(parts, e)),
+                match self.authenticate(parts, Mechanism::Session).await? {
+                    Some(_) => Ok(()),
+                    None => Err(self.login_redirect(parts)),
                 }
             }
             Requirement::AllRoles(roles) | Requirement::AnyRole(roles) => {
                 let identity = self
-                    .role_identity(parts)
+                    .request_identity(parts)
                     .await
                     .map_err(|e| self.failure(parts, e))?;
                 let allowed = identity.is_some_and(|id| match requirement {
@@ -366,50 +451,25 @@ impl<U: SecurityUser> Security<U> {
                     Err(self.roles_refusal(parts))
                 }
             }
-            Requirement::Token => match self.token_identity(parts).await {
-                Ok(Some(found)) => {
-                    parts.extensions.insert(RequestUser(found));
-                    Ok(())
-                }
-                Ok(None) => Err(self.refuse_401(parts, None)),
-                Err(e) => Err(self.failure(parts, e)),
+            Requirement::Token => match self.authenticate(parts, Mechanism::Token).await? {
+                Some(_) => Ok(()),
+                None => Err(self.refuse_401(parts, None)),
             },
-            Requirement::Basic(realm) => match self.basic_identity(parts).await {
-                Ok(Some(found)) => {
-                    parts.extensions.insert(RequestUser(found));
-                    Ok(())
-                }
-                Ok(None) => {
+            Requirement::Basic(realm) => match self.authenticate(parts, Mechanism::Basic).await? {
+                Some(_) => Ok(()),
+                None => {
                     let realm = realm.unwrap_or(&config.default_http_auth_realm);
                     Err(self.refuse_401(parts, Some(realm)))
                 }
-                Err(e) => Err(self.failure(parts, e)),
             },
             Requirement::AnyOf(methods) => {
                 for method in methods {
-                    let found = match method {
-                        Method::Token => self
-                            .token_identity(parts)
-                            .await
-                            .map_err(|e| self.failure(parts, e))?,
-                        Method::Basic => self
-                            .basic_identity(parts)
-                            .await
-                            .map_err(|e| self.failure(parts, e))?,
-                        Method::Session => {
-                            if self
-                                .session_identity(parts)
-                                .await
-                                .map_err(|e| self.failure(parts, e))?
-                                .is_some()
-                            {
-                                return Ok(());
-                            }
-                            None
-                        }
+                    let mechanism = match method {
+                        Method::Session => Mechanism::Session,
+                        Method::Token => Mechanism::Token,
+                        Method::Basic => Mechanism::Basic,
                     };
-                    if let Some(found) = found {
-                        parts.extensions.insert(RequestUser(found));
+                    if self.authenticate(parts, mechanism).await?.is_some() {
                         return Ok(());
                     }
                 }

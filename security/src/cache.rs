@@ -1,26 +1,43 @@
 //! An optional, short-lived cache of loaded identities (`SECURITY_IDENTITY_CACHE_TTL`).
 //!
-//! Without it, every guarded request loads the user and its roles in one indexed query. With
-//! it, an instance reuses what it loaded for up to the TTL. The trade: a change made on
-//! **another** instance (a password change, a deactivation, a role removed) reaches this
-//! instance only when its entry expires, so a revoked session may still be accepted here for
-//! up to the TTL. Changes made through this instance evict the entry at once. Keep the TTL
-//! short (a few seconds) or leave the cache off when revocation must be immediate everywhere.
+//! Without it, every guarded request loads the user and its roles (and whether its session was
+//! logged out) in one indexed query. With it, an instance reuses what it loaded for up to the
+//! TTL. The trade: a change made on **another** instance (a password change, a deactivation, a
+//! role removed, a logout) reaches this instance only when its entry expires, so a revoked
+//! session may still be accepted here for up to the TTL. Changes made through this instance
+//! evict the entry at once, and a load that was running when the entry was evicted does not
+//! put its (older) answer back. Keep the TTL short (a few seconds) or leave the cache off when
+//! revocation must be immediate everywhere.
+//!
+//! An entry is per user; whether a session or remember-me cookie was revoked is remembered per
+//! key inside it, each for the TTL from when it was read.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::datastore::{DatastoreError, UserWithRoles};
-use crate::loader::IdentityLoader;
+use crate::loader::{IdentityLoader, Loaded};
 use crate::model::SecurityUser;
 
-/// At most this many entries; on overflow the expired ones go, then everything.
+/// At most this many users; on overflow the expired ones go, then everything.
 const MAX_ENTRIES: usize = 100_000;
+/// At most this many keys remembered per user.
+const MAX_KEYS: usize = 64;
+
+struct Entry<U: SecurityUser> {
+    at: Instant,
+    identity: UserWithRoles<U>,
+    /// Revocation key → (when read, revoked).
+    keys: HashMap<String, (Instant, bool)>,
+}
 
 pub(crate) struct IdentityCache<U: SecurityUser> {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, UserWithRoles<U>)>>,
+    entries: Mutex<HashMap<String, Entry<U>>>,
+    /// Bumped by every invalidation: a load that started before one is not cached.
+    generation: AtomicU64,
 }
 
 impl<U: SecurityUser> IdentityCache<U> {
@@ -28,45 +45,84 @@ impl<U: SecurityUser> IdentityCache<U> {
         IdentityCache {
             ttl: Duration::from_secs(ttl_seconds),
             entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, UserWithRoles<U>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry<U>>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn hit(&self, user: &str, key: Option<&str>) -> Option<Loaded<U>> {
+        let entries = self.lock();
+        let entry = entries.get(user)?;
+        if entry.at.elapsed() >= self.ttl {
+            return None;
+        }
+        let revoked = match key {
+            None => false,
+            Some(key) => {
+                let (at, revoked) = entry.keys.get(key)?;
+                if at.elapsed() >= self.ttl {
+                    return None;
+                }
+                *revoked
+            }
+        };
+        Some(Some((entry.identity.clone(), revoked)))
     }
 
     pub(crate) async fn get_or_load(
         &self,
         id: &U::Id,
+        key: Option<&str>,
         loader: &std::sync::Arc<IdentityLoader<U>>,
-    ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
-        let key = id.to_string();
-        if let Some((at, found)) = self.lock().get(&key)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(Some(found.clone()));
+    ) -> Result<Loaded<U>, DatastoreError> {
+        let user = id.to_string();
+        if let Some(hit) = self.hit(&user, key) {
+            return Ok(hit);
         }
-        let loaded = loader.load(id).await?;
+        let generation = self.generation.load(Ordering::Acquire);
+        let loaded = loader.load(id, key).await?;
         let mut entries = self.lock();
+        if self.generation.load(Ordering::Acquire) != generation {
+            // Invalidated while loading: what was loaded may predate the change.
+            return Ok(loaded);
+        }
         match &loaded {
-            Some(found) => {
-                if entries.len() >= MAX_ENTRIES {
+            Some((identity, revoked)) => {
+                if entries.len() >= MAX_ENTRIES && !entries.contains_key(&user) {
                     let ttl = self.ttl;
-                    entries.retain(|_, (at, _)| at.elapsed() < ttl);
+                    entries.retain(|_, e| e.at.elapsed() < ttl);
                     if entries.len() >= MAX_ENTRIES {
                         entries.clear();
                     }
                 }
-                entries.insert(key, (Instant::now(), found.clone()));
+                let now = Instant::now();
+                let entry = entries.entry(user).or_insert_with(|| Entry {
+                    at: now,
+                    identity: identity.clone(),
+                    keys: HashMap::new(),
+                });
+                entry.at = now;
+                entry.identity = identity.clone();
+                if let Some(key) = key {
+                    if entry.keys.len() >= MAX_KEYS {
+                        entry.keys.clear();
+                    }
+                    entry.keys.insert(key.to_owned(), (now, *revoked));
+                }
             }
             None => {
-                entries.remove(&key);
+                entries.remove(&user);
             }
         }
         Ok(loaded)
     }
 
+    /// Forgets a user (after a change to it, or a logout of one of its sessions).
     pub(crate) fn invalidate(&self, id: &U::Id) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.lock().remove(&id.to_string());
     }
 }

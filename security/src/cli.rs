@@ -50,14 +50,15 @@ pub enum Command {
     Roles(RolesCommand),
 }
 
-/// `users …`.
-#[derive(Debug, Clone, clap::Subcommand)]
+/// `users …`. Its `Debug` output leaves out the password of `create`.
+#[derive(Clone, clap::Subcommand)]
 pub enum UsersCommand {
     /// Create a user (active unless `--inactive`).
     Create {
         /// The e-mail address.
         email: String,
-        /// The password (at least 6 characters); without it the user has no password.
+        /// The password (`SECURITY_PASSWORD_LENGTH_MIN` characters at least, 6 by default);
+        /// without it the user has no password.
         #[arg(long)]
         password: Option<String>,
         /// The user name (the user model needs a `username` column).
@@ -90,6 +91,36 @@ pub enum UsersCommand {
         /// The e-mail address.
         email: String,
     },
+}
+
+impl std::fmt::Debug for UsersCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UsersCommand::Create {
+                email,
+                password,
+                username,
+                inactive,
+                ..
+            } => f
+                .debug_struct("Create")
+                .field("email", email)
+                .field("password", &crate::redact::Redacted(password.as_deref()))
+                .field("username", username)
+                .field("inactive", inactive)
+                .finish(),
+            other => {
+                let (verb, email) = match other {
+                    UsersCommand::Activate { email } => ("Activate", email),
+                    UsersCommand::Deactivate { email } => ("Deactivate", email),
+                    UsersCommand::Delete { email } => ("Delete", email),
+                    UsersCommand::Show { email } => ("Show", email),
+                    UsersCommand::Create { email, .. } => ("Create", email),
+                };
+                f.debug_struct(verb).field("email", email).finish()
+            }
+        }
+    }
 }
 
 /// `roles …`.
@@ -164,10 +195,14 @@ where
             if !crate::flows::valid_email(&email) {
                 problems.push(format!("invalid e-mail address `{email}`"));
             }
-            if let Some(p) = &password
-                && !(6..=128).contains(&p.chars().count())
-            {
-                problems.push("the password must be 6 to 128 characters".to_owned());
+            if let Some(p) = &password {
+                let config = security.config();
+                let normal = crate::password_policy::normalize(config, p);
+                if let Err(problem) =
+                    crate::password_policy::check_new_password(config, &normal, &[&email])
+                {
+                    problems.push(problem.message(config));
+                }
             }
             if !problems.is_empty() {
                 return Err(CliError::Refused(problems.join("; ")));

@@ -9,7 +9,13 @@
 
 use md5::{Digest, Md5};
 
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set};
+
 use crate::cookie_codec::constant_time_eq;
+use crate::model::SecurityUser;
+use crate::runtime::Security;
+use crate::schema::flask_account;
 use crate::session::Flash;
 
 /// What the second payload element of a 1.7.4 token was made from.
@@ -52,6 +58,95 @@ fn md5_hex(text: &str) -> String {
         hex.push_str(&format!("{byte:02x}"));
     }
     hex
+}
+
+/// The digest of a password hash kept in `security_flask_account` (keyed: the table never
+/// holds the hash, nor a plain digest of it).
+fn password_digest<U: SecurityUser>(sec: &Security<U>, hash: &str) -> String {
+    sec.inner
+        .fingerprint_signer
+        .fingerprint(&[b"flask-account-password", hash.as_bytes()])
+}
+
+/// Whether a Flask session cookie of `user`, signed by Flask at `issued`, is still good: no
+/// password change since. Changes made here are recorded when they happen
+/// ([`record_password`]); a change made by the Flask app itself shows as a hash that differs
+/// from the one recorded, and counts from the moment it is seen (a cookie Flask signed between
+/// the change and then is refused too: its user logs in again).
+///
+/// # Errors
+/// A database failure.
+pub(crate) async fn flask_session_current<U: SecurityUser>(
+    sec: &Security<U>,
+    user: &U,
+    issued: i64,
+) -> Result<bool, DbErr> {
+    let db = sec.datastore().connection();
+    let user_id = user.id().to_string();
+    let digest = password_digest(sec, user.password().unwrap_or(""));
+    let row = flask_account::Entity::find_by_id(user_id.clone())
+        .one(db)
+        .await?;
+    match row {
+        None => {
+            upsert(db, user_id, digest, 0, false).await?;
+            Ok(true)
+        }
+        Some(row) if constant_time_eq(row.password_digest.as_bytes(), digest.as_bytes()) => {
+            Ok(issued > row.changed_at)
+        }
+        Some(_) => {
+            tracing::info!(user = %user_id, "the password changed outside this app; Flask sessions signed before now end");
+            upsert(db, user_id, digest, sec.now(), true).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Records `hash` as the account's password hash, changed at `changed_at` (`None`: a re-hash of
+/// the same password, which changes nothing for Flask sessions).
+///
+/// # Errors
+/// A database failure.
+pub(crate) async fn record_password<U: SecurityUser>(
+    sec: &Security<U>,
+    user: &U,
+    hash: &str,
+    changed_at: Option<i64>,
+) -> Result<(), DbErr> {
+    let db = sec.datastore().connection();
+    let digest = password_digest(sec, hash);
+    upsert(
+        db,
+        user.id().to_string(),
+        digest,
+        changed_at.unwrap_or(0),
+        changed_at.is_some(),
+    )
+    .await
+}
+
+async fn upsert(
+    db: &DatabaseConnection,
+    user_id: String,
+    digest: String,
+    changed_at: i64,
+    set_changed_at: bool,
+) -> Result<(), DbErr> {
+    let mut conflict = OnConflict::column(flask_account::Column::UserId);
+    conflict.update_column(flask_account::Column::PasswordDigest);
+    if set_changed_at {
+        conflict.update_column(flask_account::Column::ChangedAt);
+    }
+    flask_account::Entity::insert(flask_account::ActiveModel {
+        user_id: Set(user_id),
+        password_digest: Set(digest),
+        changed_at: Set(changed_at),
+    })
+    .on_conflict(conflict.to_owned())
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
 }
 
 /// The user id that Flask-Login put in a (verified, decoded) Flask session: `user_id`, a string

@@ -51,7 +51,7 @@
 //! ```
 //! # use security::config::Config;
 //! let config = Config::from_vars([
-//!     ("SECRET_KEY", "change me"),
+//!     ("SECRET_KEY", "change me to a long random value"),
 //!     ("SECURITY_REGISTERABLE", "true"),
 //!     ("SECURITY_CONFIRM_EMAIL_WITHIN", "2 hours"),
 //!     ("SECURITY_USER_IDENTITY_ATTRIBUTES", "email, username"),
@@ -86,6 +86,58 @@ pub const VERIFY_ONLY_SCHEMES: &[&str] = &["des_crypt"];
 
 /// The longest duration accepted: Python's `timedelta.max` (999999999 days), in seconds.
 const MAX_SECONDS: u64 = 999_999_999 * 86_400;
+
+/// A Unicode normalisation form (`SECURITY_PASSWORD_NORMALIZE_FORM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormalizeForm {
+    /// Canonical composition.
+    Nfc,
+    /// Canonical decomposition.
+    Nfd,
+    /// Compatibility composition.
+    Nfkc,
+    /// Compatibility decomposition (5.9's default).
+    Nfkd,
+}
+
+impl NormalizeForm {
+    /// The form's name: `NFC`, `NFD`, `NFKC` or `NFKD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NormalizeForm::Nfc => "NFC",
+            NormalizeForm::Nfd => "NFD",
+            NormalizeForm::Nfkc => "NFKC",
+            NormalizeForm::Nfkd => "NFKD",
+        }
+    }
+
+    /// `text` in this form.
+    pub fn apply(self, text: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        match self {
+            NormalizeForm::Nfc => text.nfc().collect(),
+            NormalizeForm::Nfd => text.nfd().collect(),
+            NormalizeForm::Nfkc => text.nfkc().collect(),
+            NormalizeForm::Nfkd => text.nfkd().collect(),
+        }
+    }
+}
+
+impl std::str::FromStr for NormalizeForm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "NFC" => Ok(NormalizeForm::Nfc),
+            "NFD" => Ok(NormalizeForm::Nfd),
+            "NFKC" => Ok(NormalizeForm::Nfkc),
+            "NFKD" => Ok(NormalizeForm::Nfkd),
+            _ => Err(format!(
+                "`{s}` is not a normalisation form; use NFC, NFD, NFKC, NFKD or none"
+            )),
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Within
@@ -516,9 +568,11 @@ pub struct Config {
     /// `REMEMBER_COOKIE_DOMAIN` (Flask-Login), default none (host-only): the remember cookie's
     /// `Domain`.
     pub remember_cookie_domain: Option<String>,
-    /// `REMEMBER_COOKIE_SECURE` (Flask-Login), default `false`: mark the remember cookie
-    /// `Secure`. Turn on behind HTTPS.
-    pub remember_cookie_secure: bool,
+    /// `REMEMBER_COOKIE_SECURE` (Flask-Login), default none: mark the remember cookie
+    /// `Secure`. Unset, it follows `SESSION_COOKIE_SECURE` (see
+    /// [`Config::remember_cookie_is_secure`]), so that turning on `Secure` for the session does
+    /// not leave the longer-lived cookie without it.
+    pub remember_cookie_secure: Option<bool>,
     /// `REMEMBER_COOKIE_HTTPONLY` (Flask-Login), default `true`: mark the remember cookie
     /// `HttpOnly`. **Differs**: 1.7.4's Flask-Login left it readable by scripts (spec §15 S17).
     pub remember_cookie_httponly: bool,
@@ -551,12 +605,17 @@ pub struct Config {
     /// error answers with the HTTP status equal to `meta.code` (400) instead of 1.7.4's 200
     /// (spec §15 B1); the envelope is the same either way.
     pub json_http_status_codes: bool,
-    /// `SECURITY_GENERIC_RESPONSES` (**port addition**), default `false`: the
-    /// enumeration-resistant mode (spec §15 S1). Login answers one generic refusal
+    /// `SECURITY_RETURN_GENERIC_RESPONSES` (Flask-Security 5.9's key; this port's earlier
+    /// `SECURITY_GENERIC_RESPONSES` is read as an alias), default `false`: the
+    /// enumeration-resistant mode. Login answers one generic refusal
     /// ([`MessageKey::InvalidCredentials`]) for an unknown user, a user without a password and a
     /// wrong password; forgot-password, resend-confirmation and passwordless login answer as on
-    /// success whether or not the account exists. Off by default to keep 1.7.4's messages.
-    pub generic_responses: bool,
+    /// success whether or not the account exists, with the mail queued after the answer, so
+    /// that neither the status, the body nor the time tells; registration of a taken address
+    /// answers as for a new one and mails the owner instead (5.9's `welcome_existing`), and no
+    /// registration logs in (that alone would tell a free address from a taken one). Off by
+    /// default to keep 1.7.4's messages.
+    pub return_generic_responses: bool,
     /// `SECURITY_TRUSTED_PROXIES` (**port addition**), default `0`: how many reverse proxies in
     /// front of the app append to `X-Forwarded-For`. 0 = ignore the header and use the socket
     /// peer address; `n` = take the `n`-th address from the right (spec §15 S15).
@@ -586,6 +645,68 @@ pub struct Config {
     /// Those formats rest on HMAC-SHA1 and MD5 digests of the password hash: turn this off once
     /// no Flask instance is left (see `docs/migrating-from-flask-security.md`).
     pub flask_compat: bool,
+    /// `SECURITY_ALLOW_WEAK_SECRET_KEY` (**port addition**), default `false`: accept a
+    /// `SECRET_KEY` shorter than 16 bytes. [`Config::validate`] refuses such a key otherwise;
+    /// turn this on only to keep the key of an existing deployment during a migration (its
+    /// sessions and links stay valid), then rotate it.
+    pub allow_weak_secret_key: bool,
+    /// `SECURITY_CSRF_PROTECT` (**port addition**, Flask-WTF's `CSRFProtect`), default `false`:
+    /// every `POST`, `PUT`, `PATCH` and `DELETE` that carries the session or the remember
+    /// cookie needs the CSRF token (form field `csrf_token` or header `X-CSRFToken`), on the
+    /// app's own routes too, checked by `security.layer()`. Requests authenticated only by a
+    /// token or HTTP Basic are not affected: a browser does not send those by itself. Without
+    /// it, protect single handlers with the [`crate::csrf::CsrfChecked`] and
+    /// [`crate::csrf::CsrfForm`] extractors.
+    pub csrf_protect: bool,
+    /// `SECURITY_RESPONSE_HEADERS` (**port addition**): headers added to every answer of the
+    /// security views, as a JSON object `{"Header": "value"}` merged over the defaults; an empty
+    /// value removes a default. Defaults: `Cache-Control: no-store` (the JSON login answer
+    /// holds a token, the reset page a link), `Referrer-Policy: no-referrer` (the reset page's
+    /// URL holds its token), `X-Frame-Options: DENY` and `Content-Security-Policy:
+    /// frame-ancestors 'none'` (no framing, so no click-jacking of the forms), and
+    /// `X-Content-Type-Options: nosniff`.
+    pub response_headers: Vec<(String, String)>,
+    /// `SECURITY_MAIL_RETRY_DELAY` (**port addition**), default `"30 seconds"`: mail is queued
+    /// in the database (`security_outbox`) and sent in the background; a failed delivery is
+    /// tried again after this delay, doubled at each attempt up to one hour.
+    pub mail_retry_delay: Within,
+    /// `SECURITY_MAIL_MAX_ATTEMPTS` (**port addition**), default 15 (about nine hours with the
+    /// default delay): after this many failed deliveries a mail is kept in the outbox as failed
+    /// (with its last error) and no longer tried.
+    pub mail_max_attempts: u32,
+
+    // --- Flask-Security 5.9's keys -------------------------------------------------------------
+    /// `SECURITY_LOGOUT_METHODS` (5.9), default `GET, POST`: the methods the logout view
+    /// answers. A `POST` needs the CSRF token (when CSRF is on), so it cannot be triggered from
+    /// another site; `GET` is kept by default for 1.7.4's templates and links. Set `POST` alone
+    /// when every logout link of the app is a form. An empty list serves no logout view.
+    pub logout_methods: Vec<String>,
+    /// `SECURITY_AUTO_LOGIN_AFTER_CONFIRM` (5.9), default `true` (1.7.4's behaviour; 5.9's
+    /// default is `false`): the first use of a confirmation link logs its user in. A link logs
+    /// in whoever opens it, so an attacker can log a victim into the attacker's account by
+    /// making them open the attacker's link (login CSRF); turn this off when that matters (the
+    /// user then logs in with the password).
+    pub auto_login_after_confirm: bool,
+    /// `SECURITY_PASSWORD_NORMALIZE_FORM` (5.9), default `NFKD`: the Unicode normalisation
+    /// applied to every password before it is checked or hashed (`NFC`, `NFD`, `NFKC`, `NFKD`;
+    /// `none` to keep passwords as typed), so that the same password typed on two keyboards
+    /// matches. A stored hash of an unnormalised password (from 1.7.4) still verifies and is
+    /// replaced by the normalised one at the next login.
+    pub password_normalize_form: Option<NormalizeForm>,
+    /// `SECURITY_PASSWORD_LENGTH_MIN` (5.9; default 6 as in 1.7.4, 5.9's is 8): the fewest
+    /// characters (after normalisation) of a new password.
+    pub password_length_min: usize,
+    /// `SECURITY_PASSWORD_LENGTH_MAX` (**port addition**), default 128 (5.9's fixed limit): the
+    /// most characters of a new password; a longer one gets its own message
+    /// ([`MessageKey::PasswordTooLong`]).
+    pub password_length_max: usize,
+    /// `SECURITY_PASSWORD_COMPLEXITY_CHECKER` (5.9), default none: `zxcvbn` refuses new
+    /// passwords whose zxcvbn score is below `zxcvbn_minimum_score` (needs the cargo feature
+    /// `zxcvbn`; [`Config::validate`] says so otherwise).
+    pub password_complexity_checker: Option<String>,
+    /// `SECURITY_ZXCVBN_MINIMUM_SCORE` (5.9), default 3: the lowest zxcvbn score (0–4) a new
+    /// password may have when the complexity checker is `zxcvbn`.
+    pub zxcvbn_minimum_score: u8,
 }
 
 impl Default for Config {
@@ -672,7 +793,7 @@ impl Default for Config {
             remember_cookie_name: s("remember_token"),
             remember_cookie_duration: Within::known("365 days", 365 * 86_400),
             remember_cookie_domain: None,
-            remember_cookie_secure: false,
+            remember_cookie_secure: None,
             remember_cookie_httponly: true,
             session_cookie_name: s("session"),
             session_cookie_domain: None,
@@ -683,29 +804,30 @@ impl Default for Config {
             server_name: None,
             preferred_url_scheme: s("http"),
             json_http_status_codes: false,
-            generic_responses: false,
+            return_generic_responses: false,
             trusted_proxies: 0,
             identity_cache_ttl: None,
             allowed_hosts: Vec::new(),
             token_in_query: true,
             max_body_size: 2 * 1024 * 1024,
             flask_compat: false,
+            allow_weak_secret_key: false,
+            csrf_protect: false,
+            response_headers: default_response_headers(),
+            mail_retry_delay: Within::known("30 seconds", 30),
+            mail_max_attempts: 15,
+            logout_methods: vec![s("GET"), s("POST")],
+            auto_login_after_confirm: true,
+            password_normalize_form: Some(NormalizeForm::Nfkd),
+            password_length_min: 6,
+            password_length_max: 128,
+            password_complexity_checker: None,
+            zxcvbn_minimum_score: 3,
         }
     }
 }
 
-/// Shows a secret as `"<redacted>"` (or `""` when unset) in `Debug` output.
-struct Redacted<'a>(Option<&'a str>);
-
-impl fmt::Debug for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(s) if !s.is_empty() => f.write_str("\"<redacted>\""),
-            Some(_) => f.write_str("\"\""),
-            None => f.write_str("None"),
-        }
-    }
-}
+use crate::redact::Redacted;
 
 impl fmt::Debug for Config {
     /// Every field, with `secret_key` and `password_salt` redacted so that logging a
@@ -792,13 +914,25 @@ impl fmt::Debug for Config {
             server_name,
             preferred_url_scheme,
             json_http_status_codes,
-            generic_responses,
+            return_generic_responses,
             trusted_proxies,
             identity_cache_ttl,
             allowed_hosts,
             token_in_query,
             max_body_size,
             flask_compat,
+            allow_weak_secret_key,
+            csrf_protect,
+            response_headers,
+            mail_retry_delay,
+            mail_max_attempts,
+            logout_methods,
+            auto_login_after_confirm,
+            password_normalize_form,
+            password_length_min,
+            password_length_max,
+            password_complexity_checker,
+            zxcvbn_minimum_score,
         } = self;
         let mut d = f.debug_struct("Config");
         d.field("secret_key", &Redacted(Some(secret_key)));
@@ -886,13 +1020,25 @@ impl fmt::Debug for Config {
             server_name,
             preferred_url_scheme,
             json_http_status_codes,
-            generic_responses,
+            return_generic_responses,
             trusted_proxies,
             identity_cache_ttl,
             allowed_hosts,
             token_in_query,
             max_body_size,
             flask_compat,
+            allow_weak_secret_key,
+            csrf_protect,
+            response_headers,
+            mail_retry_delay,
+            mail_max_attempts,
+            logout_methods,
+            auto_login_after_confirm,
+            password_normalize_form,
+            password_length_min,
+            password_length_max,
+            password_complexity_checker,
+            zxcvbn_minimum_score,
         );
         d.finish()
     }
@@ -1026,7 +1172,7 @@ static KEYS: &[Key] = keys! {
     "REMEMBER_COOKIE_NAME" => remember_cookie_name: text,
     "REMEMBER_COOKIE_DURATION" => remember_cookie_duration: duration,
     "REMEMBER_COOKIE_DOMAIN" => remember_cookie_domain: opt_text,
-    "REMEMBER_COOKIE_SECURE" => remember_cookie_secure: boolean,
+    "REMEMBER_COOKIE_SECURE" => remember_cookie_secure: opt_boolean,
     "REMEMBER_COOKIE_HTTPONLY" => remember_cookie_httponly: boolean,
     "SESSION_COOKIE_NAME" => session_cookie_name: text,
     "SESSION_COOKIE_DOMAIN" => session_cookie_domain: opt_text,
@@ -1037,14 +1183,32 @@ static KEYS: &[Key] = keys! {
     "SERVER_NAME" => server_name: opt_text,
     "PREFERRED_URL_SCHEME" => preferred_url_scheme: text,
     "SECURITY_JSON_HTTP_STATUS_CODES" => json_http_status_codes: boolean,
-    "SECURITY_GENERIC_RESPONSES" => generic_responses: boolean,
+    "SECURITY_RETURN_GENERIC_RESPONSES" => return_generic_responses: boolean,
     "SECURITY_TRUSTED_PROXIES" => trusted_proxies: proxy_count,
     "SECURITY_IDENTITY_CACHE_TTL" => identity_cache_ttl: opt_duration,
     "SECURITY_ALLOWED_HOSTS" => allowed_hosts: list,
     "SECURITY_TOKEN_IN_QUERY" => token_in_query: boolean,
     "SECURITY_MAX_BODY_SIZE" => max_body_size: byte_size,
     "SECURITY_FLASK_COMPAT" => flask_compat: boolean,
+    "SECURITY_ALLOW_WEAK_SECRET_KEY" => allow_weak_secret_key: boolean,
+    "SECURITY_CSRF_PROTECT" => csrf_protect: boolean,
+    "SECURITY_RESPONSE_HEADERS" => response_headers: header_map,
+    "SECURITY_MAIL_RETRY_DELAY" => mail_retry_delay: duration,
+    "SECURITY_MAIL_MAX_ATTEMPTS" => mail_max_attempts: attempts,
+    "SECURITY_LOGOUT_METHODS" => logout_methods: methods,
+    "SECURITY_AUTO_LOGIN_AFTER_CONFIRM" => auto_login_after_confirm: boolean,
+    "SECURITY_PASSWORD_NORMALIZE_FORM" => password_normalize_form: normalize_form,
+    "SECURITY_PASSWORD_LENGTH_MIN" => password_length_min: length,
+    "SECURITY_PASSWORD_LENGTH_MAX" => password_length_max: length,
+    "SECURITY_PASSWORD_COMPLEXITY_CHECKER" => password_complexity_checker: opt_checker,
+    "SECURITY_ZXCVBN_MINIMUM_SCORE" => zxcvbn_minimum_score: score,
 };
+
+/// Other names of keys: (alias, key). An alias sets the same field as its key.
+const ALIASES: &[(&str, &str)] = &[(
+    "SECURITY_GENERIC_RESPONSES",
+    "SECURITY_RETURN_GENERIC_RESPONSES",
+)];
 
 const MSG_PREFIX: &str = "SECURITY_MSG_";
 
@@ -1185,6 +1349,115 @@ fn same_site(raw: Raw<'_>) -> Result<SameSite, String> {
     }
 }
 
+/// `REMEMBER_COOKIE_SECURE`: a boolean, or unset (follow the session cookie).
+fn opt_boolean(raw: Raw<'_>) -> Result<Option<bool>, String> {
+    boolean(raw).map(Some)
+}
+
+/// `SECURITY_MAIL_MAX_ATTEMPTS`: at least 1.
+fn attempts(raw: Raw<'_>) -> Result<u32, String> {
+    match u32::try_from(unsigned(raw)?) {
+        Ok(0) | Err(_) => Err("expected a whole number from 1 to 4294967295".to_owned()),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// `SECURITY_PASSWORD_LENGTH_*`: a number of characters.
+fn length(raw: Raw<'_>) -> Result<usize, String> {
+    usize::try_from(unsigned(raw)?).map_err(|_| "too large".to_owned())
+}
+
+/// `SECURITY_ZXCVBN_MINIMUM_SCORE`: 0 to 4.
+fn score(raw: Raw<'_>) -> Result<u8, String> {
+    match unsigned(raw)? {
+        n @ 0..=4 => Ok(n as u8),
+        n => Err(format!(
+            "`{n}` is not a zxcvbn score; scores go from 0 to 4"
+        )),
+    }
+}
+
+/// `SECURITY_PASSWORD_COMPLEXITY_CHECKER`: `zxcvbn`, or `none`.
+fn opt_checker(raw: Raw<'_>) -> Result<Option<String>, String> {
+    if is_none_word(&raw) {
+        return Ok(None);
+    }
+    match text(raw)?.trim() {
+        "zxcvbn" => Ok(Some("zxcvbn".to_owned())),
+        other => Err(format!(
+            "unknown complexity checker `{other}`; the one known is `zxcvbn`"
+        )),
+    }
+}
+
+/// `SECURITY_PASSWORD_NORMALIZE_FORM`: `NFC`, `NFD`, `NFKC`, `NFKD` or `none`.
+fn normalize_form(raw: Raw<'_>) -> Result<Option<NormalizeForm>, String> {
+    if is_none_word(&raw) {
+        return Ok(None);
+    }
+    text(raw)?.parse().map(Some)
+}
+
+/// `SECURITY_LOGOUT_METHODS`: a list of `GET` and `POST` (any case).
+fn methods(raw: Raw<'_>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in list(raw)? {
+        let method = item.to_ascii_uppercase();
+        if !matches!(method.as_str(), "GET" | "POST") {
+            return Err(format!(
+                "`{item}` is not a logout method; use GET and/or POST"
+            ));
+        }
+        if !out.contains(&method) {
+            out.push(method);
+        }
+    }
+    Ok(out)
+}
+
+/// The headers the security views send unless configured otherwise.
+fn default_response_headers() -> Vec<(String, String)> {
+    [
+        ("Cache-Control", "no-store"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", "frame-ancestors 'none'"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// `SECURITY_RESPONSE_HEADERS`: a JSON object merged over the defaults; `""` removes one.
+fn header_map(raw: Raw<'_>) -> Result<Vec<(String, String)>, String> {
+    let Raw::Text(s) = raw else {
+        return Err(format!(
+            "expected a JSON object such as {{\"Referrer-Policy\": \"same-origin\"}}, got {}",
+            raw.kind()
+        ));
+    };
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(s)
+        .map_err(|e| format!("expected a JSON object of header names to values: {e}"))?;
+    let mut headers = default_response_headers();
+    for (name, value) in map {
+        let serde_json::Value::String(value) = value else {
+            return Err(format!("the value of `{name}` must be a string"));
+        };
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("`{name}` is not a header name"));
+        }
+        if http::HeaderValue::from_str(&value).is_err() {
+            return Err(format!("the value of `{name}` is not a valid header value"));
+        }
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        if !value.is_empty() {
+            headers.push((name, value));
+        }
+    }
+    Ok(headers)
+}
+
 /// `SECURITY_MSG_<NAME>`: plain text (default category) or `["text", "category"]`.
 fn message(key: MessageKey, raw: Raw<'_>) -> Result<(String, String), String> {
     let default_category = || key.default_message().category;
@@ -1226,6 +1499,10 @@ enum Target {
 }
 
 fn target(name: &str) -> Target {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, key)| key);
     if let Some(key) = KEYS.iter().find(|k| k.name == name) {
         return Target::Field(key);
     }
@@ -1427,7 +1704,7 @@ impl Config {
     /// ```
     /// # use security::config::Config;
     /// let config = Config::from_toml_str(r#"
-    ///     SECRET_KEY = "change me"
+    ///     SECRET_KEY = "change me to a long random value"
     ///     SECURITY_CONFIRMABLE = true
     ///     SECURITY_USER_IDENTITY_ATTRIBUTES = ["email", "username"]
     ///     SECURITY_LOGIN_WITHIN = "2 hours"
@@ -1789,8 +2066,62 @@ impl Config {
             return fail("SECURITY_MAX_BODY_SIZE", "must be at least 1".into());
         }
 
+        if self.secret_key.len() < 16 && !self.allow_weak_secret_key {
+            return fail(
+                "SECRET_KEY",
+                format!(
+                    "is {} bytes long; it signs every session, token and link, so use at least 16 \
+                     random bytes (e.g. `openssl rand -hex 32`); to keep an existing short key \
+                     during a migration, set SECURITY_ALLOW_WEAK_SECRET_KEY=true",
+                    self.secret_key.len()
+                ),
+            );
+        }
+        if self.sends_links() && self.server_name.is_none() && self.allowed_hosts.is_empty() {
+            return fail(
+                "SERVER_NAME",
+                "the enabled features mail links, which must name this site: set SERVER_NAME \
+                 (e.g. `example.com`) or SECURITY_ALLOWED_HOSTS (e.g. \
+                 `example.com,www.example.com`); a link is never built from a `Host` header \
+                 that is not one of them"
+                    .into(),
+            );
+        }
+        if self.password_length_min == 0 {
+            return fail("SECURITY_PASSWORD_LENGTH_MIN", "must be at least 1".into());
+        }
+        if self.password_length_max < self.password_length_min {
+            return fail(
+                "SECURITY_PASSWORD_LENGTH_MAX",
+                format!(
+                    "{} is less than SECURITY_PASSWORD_LENGTH_MIN ({})",
+                    self.password_length_max, self.password_length_min
+                ),
+            );
+        }
+        if self.password_complexity_checker.as_deref() == Some("zxcvbn")
+            && !cfg!(feature = "zxcvbn")
+        {
+            return fail(
+                "SECURITY_PASSWORD_COMPLEXITY_CHECKER",
+                "`zxcvbn` needs the cargo feature `zxcvbn` of `security`".into(),
+            );
+        }
+
         self.warn_insecure();
         Ok(())
+    }
+
+    /// Whether an enabled feature mails links (confirmation, reset, passwordless login).
+    pub fn sends_links(&self) -> bool {
+        self.confirmable || self.recoverable || self.passwordless
+    }
+
+    /// Whether the remember cookie is `Secure`: `REMEMBER_COOKIE_SECURE` when set, else
+    /// `SESSION_COOKIE_SECURE`.
+    pub fn remember_cookie_is_secure(&self) -> bool {
+        self.remember_cookie_secure
+            .unwrap_or(self.session_cookie_secure)
     }
 
     /// The security URLs: (key, url, whether its feature is on).
@@ -1824,7 +2155,10 @@ impl Config {
             );
         }
         if self.secret_key.len() < 16 {
-            tracing::warn!("SECRET_KEY is shorter than 16 bytes; use a long random value");
+            tracing::warn!(
+                "SECRET_KEY is shorter than 16 bytes (allowed by SECURITY_ALLOW_WEAK_SECRET_KEY); \
+                 rotate it to a long random value"
+            );
         }
         if self.login_disabled {
             tracing::warn!("LOGIN_DISABLED=true: `login_required` lets everyone through");
@@ -1925,19 +2259,31 @@ mod tests {
             );
         }
         // Every field but `messages` has exactly one key.
-        assert_eq!(KEYS.len(), 85);
+        assert_eq!(KEYS.len(), 97);
     }
 
     #[test]
     fn every_key_sets_its_field_and_an_empty_value_resets_it() {
         for key in KEYS {
-            let changed = ["true", "false", "/x", "7 seconds", "Strict", "7"]
-                .into_iter()
-                .find_map(|value| {
-                    let mut c = Config::default();
-                    (key.set)(&mut c, Raw::Text(value)).ok()?;
-                    (c != Config::default()).then_some(c)
-                });
+            let changed = [
+                "true",
+                "false",
+                "/x",
+                "7 seconds",
+                "Strict",
+                "7",
+                "2",
+                "zxcvbn",
+                "NFC",
+                "POST",
+                r#"{"X-A": "b"}"#,
+            ]
+            .into_iter()
+            .find_map(|value| {
+                let mut c = Config::default();
+                (key.set)(&mut c, Raw::Text(value)).ok()?;
+                (c != Config::default()).then_some(c)
+            });
             let Some(mut c) = changed else {
                 panic!("no sample value changes `{}`", key.name)
             };
@@ -2124,7 +2470,8 @@ mod tests {
             Within::parse("365 days").unwrap()
         );
         assert_eq!(c.remember_cookie_domain, None);
-        assert!(!c.remember_cookie_secure);
+        assert_eq!(c.remember_cookie_secure, None);
+        assert!(!c.remember_cookie_is_secure());
         assert!(c.remember_cookie_httponly);
         assert_eq!(c.session_cookie_name, "session");
         assert_eq!(c.session_cookie_domain, None);
@@ -2137,7 +2484,7 @@ mod tests {
         );
         assert_eq!(c.server_name, None);
         assert!(!c.json_http_status_codes);
-        assert!(!c.generic_responses);
+        assert!(!c.return_generic_responses);
         assert_eq!(c.trusted_proxies, 0);
         assert_eq!(c.identity_cache_ttl, None);
         assert!(c.allowed_hosts.is_empty());
@@ -2215,7 +2562,7 @@ mod tests {
     #[test]
     fn from_vars_reads_every_type() {
         let c = vars(&[
-            ("SECRET_KEY", "s3cr3t"),
+            ("SECRET_KEY", "s3cr3t-0123456789abcdef"),
             ("SECURITY_CONFIRMABLE", "true"),
             ("SECURITY_REGISTERABLE", "YES"),
             ("SECURITY_FLASH_MESSAGES", "0"),
@@ -2240,7 +2587,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        assert_eq!(c.secret_key, "s3cr3t");
+        assert_eq!(c.secret_key, "s3cr3t-0123456789abcdef");
         assert!(c.confirmable && c.registerable && !c.flash_messages);
         assert_eq!(c.login_url, "/signin");
         assert_eq!(c.login_path(), "/auth/signin");
@@ -2430,7 +2777,8 @@ mod tests {
     fn toml_reads_native_values_and_strings() {
         let c = Config::from_toml_str(
             r#"
-            SECRET_KEY = "from a file"
+            SECRET_KEY = "from a file, long enough"
+            SERVER_NAME = "example.com"
             SECURITY_CONFIRMABLE = true
             SECURITY_RECOVERABLE = "yes"
             SECURITY_USER_IDENTITY_ATTRIBUTES = ["email", " username "]
@@ -2451,7 +2799,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.secret_key, "from a file");
+        assert_eq!(c.secret_key, "from a file, long enough");
         assert!(c.confirmable && c.recoverable);
         assert_eq!(c.user_identity_attributes, ["email", "username"]);
         assert_eq!(c.password_schemes, ["bcrypt", "plaintext"]);

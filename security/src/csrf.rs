@@ -23,6 +23,13 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::response::{IntoResponse, Response};
+use http::Request;
+use http::request::Parts;
+use http_body_util::BodyExt;
+
 use crate::cookie_codec::{constant_time_eq, derive_key, hmac_sha256, random_token};
 
 /// Why a POST's CSRF token was refused. All of them are reported to the user as Flask-WTF's
@@ -127,22 +134,48 @@ impl Csrf {
     }
 }
 
-/// The CSRF runtime of a request: the key, the clock and the switch (`WTF_CSRF_ENABLED`),
-/// put in every request by `security.layer()`.
+/// The CSRF runtime of a request: the key, the clock, the switches (`WTF_CSRF_ENABLED`,
+/// `SECURITY_CSRF_PROTECT`) and how to word a refusal, put in every request by
+/// `security.layer()`.
 #[derive(Clone)]
 pub(crate) struct CsrfKey {
     pub(crate) csrf: std::sync::Arc<Csrf>,
     pub(crate) clock: std::sync::Arc<dyn crate::token::Clock>,
+    /// `WTF_CSRF_ENABLED`: the security views' own forms are checked.
     pub(crate) enabled: bool,
+    /// `SECURITY_CSRF_PROTECT`: every unsafe request that a cookie authenticates is checked.
+    pub(crate) protect: bool,
+    pub(crate) missing: String,
+    pub(crate) invalid: String,
+    pub(crate) json_http_status: bool,
 }
 
 impl CsrfKey {
+    /// Whether pages carry a token at all.
+    pub(crate) fn issues_tokens(&self) -> bool {
+        self.enabled || self.protect
+    }
+
     /// The token for the session's secret (created on first use).
     pub(crate) fn token_for(&self, session: &crate::session::Session) -> String {
         self.csrf.token(&session.csrf_secret(), self.clock.now())
     }
 
-    /// Checks a submitted token against the session.
+    /// Checks a submitted token against the session, whatever the switches say (the caller
+    /// decided that this request needs one).
+    pub(crate) fn verify(
+        &self,
+        session: &crate::session::Session,
+        token: Option<&str>,
+    ) -> Result<(), CsrfError> {
+        self.csrf.check(
+            session.csrf_secret_if_any().as_deref(),
+            token,
+            self.clock.now(),
+        )
+    }
+
+    /// Checks a submitted token of a security view's form (when `WTF_CSRF_ENABLED`).
     pub(crate) fn check(
         &self,
         session: &crate::session::Session,
@@ -151,13 +184,172 @@ impl CsrfKey {
         if !self.enabled {
             return Ok(());
         }
-        self.csrf.check(
-            session.csrf_secret_if_any().as_deref(),
-            token,
-            self.clock.now(),
-        )
+        self.verify(session, token)
+    }
+
+    /// The answer to a request whose token was refused, in the client's format: JSON
+    /// `{"errors": {"csrf_token": [...]}}` with HTTP 400, or a 400 page.
+    pub(crate) fn refusal(&self, err: CsrfError, json: bool) -> Response {
+        let message = match err {
+            CsrfError::Missing => &self.missing,
+            _ => &self.invalid,
+        };
+        tracing::info!(reason = %err, "security: CSRF check failed");
+        if json {
+            let mut errors = crate::response::FormErrors::new();
+            errors.insert("csrf_token".into(), vec![message.clone()]);
+            let mut r = crate::response::json_errors(&errors, self.json_http_status);
+            *r.status_mut() = http::StatusCode::BAD_REQUEST;
+            r
+        } else {
+            crate::response::bad_request(http::StatusCode::BAD_REQUEST, message, false, true)
+        }
     }
 }
+
+/// The token a request carries in a header (`X-CSRFToken`, or `X-CSRF-Token`).
+pub(crate) fn header_token(parts: &Parts) -> Option<&str> {
+    ["x-csrftoken", "x-csrf-token"]
+        .iter()
+        .find_map(|h| parts.headers.get(*h).and_then(|v| v.to_str().ok()))
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether a method can change state (Flask-WTF's `WTF_CSRF_METHODS`).
+pub(crate) fn is_unsafe(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::POST | http::Method::PUT | http::Method::PATCH | http::Method::DELETE
+    )
+}
+
+fn key_of(parts: &Parts) -> Result<(CsrfKey, crate::session::Session), Response> {
+    let missing = || crate::guard::MissingLayer.into_response();
+    let key = parts
+        .extensions
+        .get::<CsrfKey>()
+        .cloned()
+        .ok_or_else(missing)?;
+    let session = parts
+        .extensions
+        .get::<crate::session::Session>()
+        .cloned()
+        .ok_or_else(missing)?;
+    Ok((key, session))
+}
+
+/// Requires the CSRF token of the session in the `X-CSRFToken` header, for a handler of the
+/// app's own that changes state (a JSON or `fetch` client). The refusal is HTTP 400 in the
+/// client's format.
+///
+/// ```
+/// use security::csrf::CsrfChecked;
+///
+/// async fn delete_account(_: CsrfChecked) -> &'static str {
+///     "deleted"
+/// }
+/// # let _ = axum::Router::<()>::new().route("/account", axum::routing::delete(delete_account));
+/// ```
+///
+/// For an HTML form, which cannot set headers, take [`CsrfForm`] instead; to check every
+/// unsafe request of the app, set `SECURITY_CSRF_PROTECT`.
+#[derive(Clone, Copy, Debug)]
+pub struct CsrfChecked;
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfChecked {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (key, session) = key_of(parts)?;
+        let json = crate::request::wants_json(parts) || !crate::request::is_form(parts);
+        key.verify(&session, header_token(parts))
+            .map(|()| CsrfChecked)
+            .map_err(|err| key.refusal(err, json))
+    }
+}
+
+/// An `application/x-www-form-urlencoded` form of the app's own, read into `T` once its
+/// `csrf_token` field (or `X-CSRFToken` header) matched the session: Flask-WTF's `FlaskForm`
+/// with its CSRF field, as an extractor. `T` may ignore the `csrf_token` field. The body is read
+/// within `SECURITY_MAX_BODY_SIZE`; a refused token is HTTP 400, a form that does not fit `T`
+/// HTTP 422.
+///
+/// ```
+/// use security::csrf::CsrfForm;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Rename {
+///     name: String,
+/// }
+///
+/// async fn rename(CsrfForm(form): CsrfForm<Rename>) -> String {
+///     format!("renamed to {}", form.name)
+/// }
+/// # let _ = axum::Router::<()>::new().route("/rename", axum::routing::post(rename));
+/// ```
+#[derive(Clone, Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request<Body>, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let (key, session) = key_of(&parts)?;
+        let limit = parts
+            .extensions
+            .get::<BodyLimit>()
+            .map_or(2 * 1024 * 1024, |l| l.0);
+        let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => {
+                let status = if err
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    http::StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    http::StatusCode::BAD_REQUEST
+                };
+                return Err(crate::response::bad_request(
+                    status,
+                    "The request body could not be read",
+                    false,
+                    true,
+                ));
+            }
+        };
+        let token = header_token(&parts)
+            .map(str::to_owned)
+            .or_else(|| form_token(&bytes));
+        key.verify(&session, token.as_deref())
+            .map_err(|err| key.refusal(err, false))?;
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CsrfForm)
+            .map_err(|err| {
+                crate::response::bad_request(
+                    http::StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("The form could not be read: {err}"),
+                    false,
+                    true,
+                )
+            })
+    }
+}
+
+/// The `csrf_token` field of a urlencoded body.
+pub(crate) fn form_token(body: &[u8]) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// `SECURITY_MAX_BODY_SIZE`, for the extractors that read a body.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BodyLimit(pub usize);
 
 #[cfg(test)]
 mod tests {

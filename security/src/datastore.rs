@@ -15,11 +15,11 @@ use std::marker::PhantomData;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, IsolationLevel, JoinType, QueryFilter, QuerySelect, RelationDef, TransactionTrait,
-    Value,
+    EntityTrait, IsolationLevel, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef,
+    TransactionTrait, Value,
 };
 
 use crate::model::{Field, SecurityRole, SecurityUser, Tracking};
@@ -81,8 +81,29 @@ fn is_transient(err: &DbErr) -> bool {
     .any(|needle| text.contains(needle))
 }
 
+/// `text` in Unicode NFC: how addresses are stored.
+pub fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
+}
+
+/// The form addresses (and other identity attributes) are compared in: NFC, then a full
+/// Unicode case fold (`ß` → `ss`, `K` (Kelvin) → `k`, `Ä` → `ä`), then NFC again. Two addresses
+/// name one account when their canonical forms are equal.
+///
+/// ```
+/// use security::datastore::canonical;
+///
+/// assert_eq!(canonical("ÄBC@Example.COM"), canonical("a\u{308}bc@example.com"));
+/// assert_eq!(canonical("Straße@x.org"), canonical("STRASSE@x.org"));
+/// assert_ne!(canonical("abc@x.org"), canonical("äbc@x.org"));
+/// ```
+pub fn canonical(text: &str) -> String {
+    nfc(&caseless::default_case_fold_str(&nfc(text)))
+}
+
 /// A new user for [`Datastore::create_user`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct NewUser {
     /// The e-mail address, stored as given.
     pub email: String,
@@ -127,13 +148,49 @@ impl NewUser {
     }
 }
 
+impl std::fmt::Debug for NewUser {
+    /// Everything but the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field(
+                "password",
+                &crate::redact::Redacted(self.password.as_deref()),
+            )
+            .field("active", &self.active)
+            .field("roles", &self.roles)
+            .field(
+                "extra",
+                &self.extra.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// What one identity query gives: the users (with roles) by id text, and the revocation keys
+/// asked about that a logout ended.
+pub(crate) type Identities<U> = (
+    std::collections::HashMap<String, UserWithRoles<U>>,
+    std::collections::HashSet<String>,
+);
+
 /// A user together with the names of its roles, loaded in one query.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct UserWithRoles<U> {
     /// The user.
     pub user: U,
     /// The names of the user's roles, sorted.
     pub roles: Vec<String>,
+}
+
+impl<U: SecurityUser> std::fmt::Debug for UserWithRoles<U> {
+    /// The user's id and address and the roles: never the password hash or uniquifier.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserWithRoles")
+            .field("user", &crate::redact::UserRef(&self.user))
+            .field("roles", &self.roles)
+            .finish()
+    }
 }
 
 impl<U> UserWithRoles<U> {
@@ -205,12 +262,63 @@ impl<U: SecurityUser> Datastore<U> {
         &self.passwords
     }
 
-    fn lower_eq(column: U::Column, value: &str) -> SimpleExpr {
-        Expr::expr(Func::lower(Expr::col((
-            <U::Entity as Default>::default(),
-            column,
-        ))))
-        .eq(Func::lower(Expr::val(value.to_owned())))
+    /// The rows that may match `value` in `column` once both are folded ([`canonical`]): the
+    /// database's own case-insensitive comparison (ASCII only on SQLite, and accent-blind on
+    /// MySQL), the folded value itself, and every row whose value is not plain ASCII (which
+    /// only a full Unicode case fold compares right). A superset; [`Datastore::matching`] keeps
+    /// the exact matches.
+    fn candidates(&self, column: U::Column, value: &str) -> Condition {
+        let col = || Expr::col((<U::Entity as Default>::default(), column));
+        let lower = |v: String| Expr::expr(Func::lower(col())).eq(Func::lower(Expr::val(v)));
+        let typed = nfc(value);
+        let folded = canonical(value);
+        // Bytes and characters differ exactly when a value has a character beyond ASCII.
+        let func = |name: &'static str| Func::cust(sea_orm::sea_query::Alias::new(name));
+        let beyond_ascii = match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => Expr::expr(
+                func("LENGTH").arg(col().cast_as(sea_orm::sea_query::Alias::new("BLOB"))),
+            )
+            .ne(func("LENGTH").arg(col())),
+            DatabaseBackend::Postgres => {
+                Expr::expr(func("OCTET_LENGTH").arg(col())).ne(func("CHAR_LENGTH").arg(col()))
+            }
+            _ => Expr::expr(func("LENGTH").arg(col())).ne(func("CHAR_LENGTH").arg(col())),
+        };
+        Condition::any()
+            .add(lower(typed))
+            .add(lower(folded))
+            .add(beyond_ascii)
+    }
+
+    /// The users whose `column` equals `value` once both are folded, lowest id first (more than
+    /// one only in a database written by other means).
+    async fn matching<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        column: U::Column,
+        value: &str,
+    ) -> Result<Vec<U>, DatastoreError> {
+        use sea_orm::QueryTrait;
+        let wanted = canonical(value);
+        let mut select = U::Entity::find()
+            .filter(self.candidates(column, value))
+            .order_by_asc(U::id_column());
+        // The compared value, whatever the column's Rust type: read beside the model.
+        QueryTrait::query(&mut select).expr_as(
+            Expr::col((<U::Entity as Default>::default(), column)),
+            sea_orm::sea_query::Alias::new("security_identity_value"),
+        );
+        let statement = select.build(db.get_database_backend());
+        let mut found = Vec::new();
+        for row in db.query_all_raw(statement).await? {
+            let stored: Option<String> = row
+                .try_get("", "security_identity_value")
+                .unwrap_or_default();
+            if stored.is_some_and(|stored| canonical(&stored) == wanted) {
+                found.push(U::from_query_result(&row, "")?);
+            }
+        }
+        Ok(found)
     }
 
     /// Finds a user by primary key.
@@ -224,21 +332,24 @@ impl<U: SecurityUser> Datastore<U> {
             .await?)
     }
 
-    /// Finds a user by e-mail address, compared exactly but case-insensitively.
+    /// Finds a user by e-mail address, compared exactly once both are in Unicode NFC and
+    /// fully case-folded (`Straße@x` is `STRASSE@x`; `%` and `_` are plain characters), the
+    /// same on every database.
     ///
     /// # Errors
     /// A database failure.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<U>, DatastoreError> {
-        Ok(U::Entity::find()
-            .filter(Self::lower_eq(U::email_column(), email))
-            .one(&self.db)
-            .await?)
+        Ok(self
+            .matching(&self.db, U::email_column(), email)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Flask-Security's `get_user(identifier)`: the first user whose identity attribute
-    /// (`SECURITY_USER_IDENTITY_ATTRIBUTES`, in order) equals the identifier, compared
-    /// case-insensitively. Unlike 1.7.4, a numeric identifier is not taken as a primary key and
-    /// `%`/`_` are not wildcards.
+    /// (`SECURITY_USER_IDENTITY_ATTRIBUTES`, in order) equals the identifier, compared as
+    /// [`Datastore::find_user_by_email`] compares addresses. Unlike 1.7.4, a numeric
+    /// identifier is not taken as a primary key and `%`/`_` are not wildcards.
     ///
     /// # Errors
     /// A database failure.
@@ -247,12 +358,9 @@ impl<U: SecurityUser> Datastore<U> {
             return Ok(None);
         }
         for column in &self.identity_columns {
-            let found = U::Entity::find()
-                .filter(Self::lower_eq(*column, identifier))
-                .one(&self.db)
-                .await?;
-            if found.is_some() {
-                return Ok(found);
+            let found = self.matching(&self.db, *column, identifier).await?;
+            if let Some(user) = found.into_iter().next() {
+                return Ok(Some(user));
             }
         }
         Ok(None)
@@ -293,19 +401,69 @@ impl<U: SecurityUser> Datastore<U> {
         &self,
         ids: &[U::Id],
     ) -> Result<std::collections::HashMap<String, UserWithRoles<U>>, DatastoreError> {
+        Ok(self.load_identities(ids, &[]).await?.0)
+    }
+
+    /// [`Datastore::load_many_with_roles`], also telling which of `keys` (revocation keys of
+    /// sessions and remember-me cookies of these users) a logout ended, in the same statement:
+    /// the revocations are a left join on the user rows, so the guards' identity check stays
+    /// one indexed query.
+    pub(crate) async fn load_identities(
+        &self,
+        ids: &[U::Id],
+        keys: &[String],
+    ) -> Result<Identities<U>, DatastoreError> {
+        use crate::schema::revocation;
+        use sea_orm::sea_query::{Alias, Condition};
+        use sea_orm::{FromQueryResult, QueryTrait};
+
         let mut found: std::collections::HashMap<String, UserWithRoles<U>> =
             std::collections::HashMap::with_capacity(ids.len());
+        let mut revoked = std::collections::HashSet::new();
         if ids.is_empty() {
-            return Ok(found);
+            return Ok((found, revoked));
         }
-        let rows = U::Entity::find()
+        let backend = self.db.get_database_backend();
+        let mut select = U::Entity::find()
             .filter(U::id_column().is_in(ids.iter().cloned()))
             .join(JoinType::LeftJoin, Self::link_relation())
             .join(JoinType::LeftJoin, Self::role_relation())
-            .select_also(<RoleEntity<U> as Default>::default())
-            .all(&self.db)
-            .await?;
-        for (user, role) in rows {
+            .select_also(<RoleEntity<U> as Default>::default());
+        if !keys.is_empty() {
+            let user_id = Expr::col((<U::Entity as Default>::default(), U::id_column()));
+            // PostgreSQL compares text to text only; SQLite and MySQL convert on their own
+            // (and a cast would bring MySQL's collation rules into play).
+            let user_id = if backend == DatabaseBackend::Postgres {
+                user_id.cast_as(Alias::new("TEXT"))
+            } else {
+                user_id
+            };
+            let on = Condition::all()
+                .add(Expr::col((revocation::Entity, revocation::Column::UserId)).eq(user_id))
+                .add(
+                    Expr::col((revocation::Entity, revocation::Column::Key))
+                        .is_in(keys.iter().cloned()),
+                );
+            QueryTrait::query(&mut select)
+                .join(
+                    sea_orm::sea_query::JoinType::LeftJoin,
+                    revocation::Entity,
+                    on,
+                )
+                .expr_as(
+                    Expr::col((revocation::Entity, revocation::Column::Key)),
+                    Alias::new("revoked_key"),
+                );
+        }
+        let statement = select.build(backend);
+        for row in self.db.query_all_raw(statement).await? {
+            let user = U::from_query_result(&row, "A_")?;
+            let role = <RoleOf<U> as FromQueryResult>::from_query_result_optional(&row, "B_")?;
+            if !keys.is_empty()
+                && let Some(key) = row.try_get::<Option<String>>("", "revoked_key")?
+            {
+                revoked.insert(key);
+            }
             let entry = found
                 .entry(user.id().to_string())
                 .or_insert_with(|| UserWithRoles {
@@ -320,7 +478,7 @@ impl<U: SecurityUser> Datastore<U> {
             entry.roles.sort();
             entry.roles.dedup();
         }
-        Ok(found)
+        Ok((found, revoked))
     }
 
     /// The roles of a user, sorted by name.
@@ -383,8 +541,9 @@ impl<U: SecurityUser> Datastore<U> {
                 None => return Err(DatastoreError::UnknownRole { name: name.clone() }),
             }
         }
+        let email = nfc(&new.email);
         let mut model = <U::ActiveModel as ActiveModelTrait>::default();
-        U::set_email(&mut model, new.email.clone());
+        U::set_email(&mut model, email.clone());
         U::set_password(&mut model, hash);
         U::set_active(&mut model, new.active);
         if U::FIELDS.uniquifier {
@@ -403,7 +562,6 @@ impl<U: SecurityUser> Datastore<U> {
                 })?;
         }
 
-        let email = new.email;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -442,11 +600,7 @@ impl<U: SecurityUser> Datastore<U> {
         U::Entity::insert(model)
             .exec_without_returning(&txn)
             .await?;
-        let mut found = U::Entity::find()
-            .filter(Self::lower_eq(U::email_column(), email))
-            .limit(2)
-            .all(&txn)
-            .await?;
+        let mut found = self.matching(&txn, U::email_column(), email).await?;
         if found.len() != 1 {
             txn.rollback().await?;
             return Err(DatastoreError::DuplicateEmail {

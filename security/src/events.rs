@@ -23,7 +23,10 @@
 //! request.
 
 /// Something that happened to an account.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` output names the event and the user's id and address; it never shows the
+/// user's password hash or the tokens an event carries.
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Event<U> {
     /// A user logged in (form, JSON, registration, confirmation, reset, passwordless link).
@@ -110,5 +113,27 @@ impl<U> Event<U> {
             | Event::PasswordChanged { user }
             | Event::ResetPasswordInstructionsSent { user, .. } => user,
         }
+    }
+}
+
+impl<U: crate::model::SecurityUser> std::fmt::Debug for Event<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::{Redacted, UserRef};
+        let mut d = f.debug_struct(self.name());
+        d.field("user", &UserRef(self.user()));
+        match self {
+            Event::UserRegistered { confirm_token, .. } => {
+                d.field("confirm_token", &Redacted(confirm_token.as_deref()));
+            }
+            Event::ConfirmInstructionsSent { token, .. }
+            | Event::ResetPasswordInstructionsSent { token, .. }
+            | Event::LoginInstructionsSent {
+                login_token: token, ..
+            } => {
+                d.field("token", &Redacted(Some(token)));
+            }
+            _ => {}
+        }
+        d.finish()
     }
 }

@@ -8,7 +8,6 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::auth::RequestUser;
 use crate::datastore::UserWithRoles;
 use crate::guard::MissingLayer;
 use crate::model::SecurityUser;
@@ -41,11 +40,13 @@ impl<U: SecurityUser> Clone for CurrentUser<U> {
 }
 
 impl<U: SecurityUser> std::fmt::Debug for CurrentUser<U> {
+    /// The id, address and roles only: never the password hash or uniquifier of the user.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CurrentUser")
-            .field("user", &self.identity.user)
+            .field("id", &self.identity.user.id())
+            .field("email", &self.identity.user.email())
             .field("roles", &self.identity.roles)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,16 +75,13 @@ impl<U: SecurityUser> Deref for CurrentUser<U> {
     }
 }
 
+/// The user a guard of this request authenticated, else the session's: one identity per
+/// request, whatever the order of the extractors.
 async fn resolve<U: SecurityUser>(
-    parts: &Parts,
+    parts: &mut Parts,
     security: &Security<U>,
 ) -> Result<Option<CurrentUser<U>>, Response> {
-    if let Some(RequestUser(found)) = parts.extensions.get::<RequestUser<U>>() {
-        return Ok(Some(CurrentUser {
-            identity: Arc::clone(found),
-        }));
-    }
-    match security.session_identity(parts).await {
+    match security.request_identity(parts).await {
         Ok(found) => Ok(found.map(|identity| CurrentUser { identity })),
         Err(err) => Err(crate::Error::from(err).into_response()),
     }
@@ -146,8 +144,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Flashes {
 }
 
 /// The CSRF token for a form of the app's own (field `csrf_token` or header `X-CSRFToken`).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CsrfToken(pub String);
+
+impl std::fmt::Debug for CsrfToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CsrfToken")
+            .field(&crate::redact::Redacted(Some(&self.0)))
+            .finish()
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = MissingLayer;

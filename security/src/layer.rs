@@ -137,6 +137,8 @@ where
                 .filter(|_| config.flask_compat)
                 .map(str::to_owned);
             let take_over = flask_cookie.is_some();
+            let decoded_user = decoded.as_ref().is_some_and(|d| d.user_id.is_some());
+            let has_remember = read_cookie(&cookies, &config.remember_cookie_name).is_some();
             let session = Session::new(SessionState {
                 // An unreadable cookie is replaced (cleared) on the way out; a Flask one once
                 // it has been checked.
@@ -144,14 +146,36 @@ where
                 data: decoded.unwrap_or_default(),
                 had_cookie: raw_session.is_some(),
                 remember: RememberAction::Keep,
-                had_remember_cookie: read_cookie(&cookies, &config.remember_cookie_name).is_some(),
+                had_remember_cookie: has_remember,
                 flask_cookie,
             });
             parts.extensions.insert(session.clone());
             parts.extensions.insert(security.clone());
             parts.extensions.insert(auth);
             parts.extensions.insert(security.inner.csrf.clone());
+            parts
+                .extensions
+                .insert(crate::csrf::BodyLimit(config.max_body_size));
             parts.extensions.insert(IdentitySlot::<U>::default());
+
+            // `SECURITY_CSRF_PROTECT`: an unsafe request that the session or the remember
+            // cookie authenticates carries the session's CSRF token.
+            let cookie_authenticated = decoded_user || has_remember || take_over;
+            let body = if config.csrf_protect
+                && cookie_authenticated
+                && crate::csrf::is_unsafe(&parts.method)
+            {
+                match protect(&security, &session, &parts, body).await {
+                    Ok(body) => body,
+                    Err(refused) => {
+                        let mut refused = refused;
+                        write_cookies(&security, &session, &mut refused);
+                        return Ok(refused);
+                    }
+                }
+            } else {
+                body
+            };
             if take_over {
                 // Take a Flask session over now, whatever the route, so that its user is not
                 // logged out by a page that never asks who they are. After a database error the
@@ -172,6 +196,51 @@ where
             Ok(response)
         })
     }
+}
+
+/// Checks the CSRF token of an unsafe, cookie-authenticated request (`SECURITY_CSRF_PROTECT`):
+/// from the `X-CSRFToken` header, else from the `csrf_token` field of a urlencoded form (read
+/// within the body limit and handed on). The body to hand on, or the refusal.
+async fn protect<U: SecurityUser>(
+    security: &Security<U>,
+    session: &Session,
+    parts: &http::request::Parts,
+    body: Body,
+) -> Result<Body, Response> {
+    let key = &security.inner.csrf;
+    let json = crate::request::wants_json(parts);
+    if let Some(token) = crate::csrf::header_token(parts) {
+        return key
+            .verify(session, Some(token))
+            .map(|()| body)
+            .map_err(|err| key.refusal(err, json));
+    }
+    if !crate::request::is_form(parts) {
+        return Err(key.refusal(crate::csrf::CsrfError::Missing, json));
+    }
+    let bytes = match Limited::new(body, security.config().max_body_size)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            let status = if err.downcast_ref::<LengthLimitError>().is_some() {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return Err(response::bad_request(
+                status,
+                "The request body could not be read",
+                json,
+                true,
+            ));
+        }
+    };
+    let token = crate::csrf::form_token(&bytes);
+    key.verify(session, token.as_deref())
+        .map(|()| Body::from(bytes))
+        .map_err(|err| key.refusal(err, json))
 }
 
 fn options_response(refused: &Response) -> Response {
@@ -205,7 +274,7 @@ fn write_cookies<U: SecurityUser>(
     response: &mut Response,
 ) {
     let config = security.config();
-    let state = session.lock();
+    let mut state = session.lock();
     let same_site = config.session_cookie_samesite.as_str();
     let mut headers: Vec<String> = Vec::new();
     if state.changed {
@@ -221,13 +290,14 @@ fn write_cookies<U: SecurityUser>(
                 headers.push(spec.clear());
             }
         } else {
-            headers.push(spec.set(&state.data.encode(&security.inner.session_signer), None));
+            let value = state.data.encode_bounded(&security.inner.session_signer);
+            headers.push(spec.set(&value, None));
         }
     }
     let remember = CookieSpec {
         name: &config.remember_cookie_name,
         domain: config.remember_cookie_domain.as_deref(),
-        secure: config.remember_cookie_secure,
+        secure: config.remember_cookie_is_secure(),
         http_only: config.remember_cookie_httponly,
         same_site,
     };

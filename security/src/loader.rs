@@ -5,23 +5,39 @@
 //! and the next query (`WHERE id IN (…)`) serves all of them. Every request is answered by a
 //! query that started after it arrived, so nothing is staler than an unbatched load, and no
 //! request costs more than one query. Alone, a request runs its query at once.
+//!
+//! A request may name a revocation key (its session's, or its remember-me cookie's): the same
+//! query tells whether a logout ended it.
+//!
+//! Written by hand: the batching is a dozen lines over a mutex and oneshot channels, and the
+//! data loaders on crates.io batch by a timer (adding latency to every request) or need a
+//! runtime of their own.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::datastore::{Datastore, DatastoreError, UserWithRoles};
+use crate::datastore::{Datastore, DatastoreError, Identities, UserWithRoles};
 use crate::model::SecurityUser;
 
 /// At most this many ids in one query (well within SQLite's bound-variable limit).
 const MAX_BATCH: usize = 256;
 
-type Reply<U> = oneshot::Sender<Result<Option<UserWithRoles<U>>, DatastoreError>>;
+/// What one request learns: the user and roles, if the user exists, and whether the key it
+/// named was revoked.
+pub(crate) type Loaded<U> = Option<(UserWithRoles<U>, bool)>;
+
+type Reply<U> = oneshot::Sender<Result<Loaded<U>, DatastoreError>>;
+
+struct Request<U: SecurityUser> {
+    id: U::Id,
+    key: Option<String>,
+    reply: Reply<U>,
+}
 
 struct Queue<U: SecurityUser> {
     running: bool,
-    waiting: Vec<(U::Id, Reply<U>)>,
+    waiting: Vec<Request<U>>,
 }
 
 pub(crate) struct IdentityLoader<U: SecurityUser> {
@@ -44,15 +60,21 @@ impl<U: SecurityUser> IdentityLoader<U> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Loads one user and its roles, in a batch with whoever else is waiting.
+    /// Loads one user and its roles, and whether `key` is revoked, in a batch with whoever
+    /// else is waiting.
     pub(crate) async fn load(
         self: &Arc<Self>,
         id: &U::Id,
-    ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+        key: Option<&str>,
+    ) -> Result<Loaded<U>, DatastoreError> {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut queue = self.lock();
-            queue.waiting.push((id.clone(), tx));
+            queue.waiting.push(Request {
+                id: id.clone(),
+                key: key.map(str::to_owned),
+                reply: tx,
+            });
             !std::mem::replace(&mut queue.running, true)
         };
         if start {
@@ -69,7 +91,7 @@ impl<U: SecurityUser> IdentityLoader<U> {
     /// Runs queries until nobody waits.
     async fn drain(self: Arc<Self>) {
         loop {
-            let batch: Vec<(U::Id, Reply<U>)> = {
+            let batch: Vec<Request<U>> = {
                 let mut queue = self.lock();
                 if queue.waiting.is_empty() {
                     queue.running = false;
@@ -79,13 +101,19 @@ impl<U: SecurityUser> IdentityLoader<U> {
                 queue.waiting.drain(..take).collect()
             };
             let mut ids: Vec<U::Id> = Vec::with_capacity(batch.len());
-            for (id, _) in &batch {
-                if !ids.contains(id) {
-                    ids.push(id.clone());
+            let mut keys: Vec<String> = Vec::new();
+            for request in &batch {
+                if !ids.contains(&request.id) {
+                    ids.push(request.id.clone());
+                }
+                if let Some(key) = &request.key
+                    && !keys.contains(key)
+                {
+                    keys.push(key.clone());
                 }
             }
             // A panic in the query would leave `running` set: answer everyone and reset.
-            let result = std::panic::AssertUnwindSafe(self.datastore.load_many_with_roles(&ids));
+            let result = std::panic::AssertUnwindSafe(self.datastore.load_identities(&ids, &keys));
             let result = futures_util::FutureExt::catch_unwind(result)
                 .await
                 .unwrap_or_else(|_| {
@@ -98,19 +126,20 @@ impl<U: SecurityUser> IdentityLoader<U> {
     }
 }
 
-fn answer<U: SecurityUser>(
-    batch: Vec<(U::Id, Reply<U>)>,
-    result: Result<HashMap<String, UserWithRoles<U>>, DatastoreError>,
-) {
+fn answer<U: SecurityUser>(batch: Vec<Request<U>>, result: Result<Identities<U>, DatastoreError>) {
     match result {
-        Ok(found) => {
-            for (id, reply) in batch {
-                let _ = reply.send(Ok(found.get(&id.to_string()).cloned()));
+        Ok((found, revoked)) => {
+            for request in batch {
+                let loaded = found.get(&request.id.to_string()).map(|identity| {
+                    let is_revoked = request.key.as_ref().is_some_and(|k| revoked.contains(k));
+                    (identity.clone(), is_revoked)
+                });
+                let _ = request.reply.send(Ok(loaded));
             }
         }
         Err(err) => {
             let message = err.to_string();
-            for (_, reply) in batch {
+            for Request { reply, .. } in batch {
                 let _ = reply.send(Err(DatastoreError::Database(sea_orm::DbErr::Custom(
                     message.clone(),
                 ))));

@@ -43,10 +43,14 @@ pub enum MailError {
     /// Rendering a mail template failed.
     #[error("mail template error: {0}")]
     Template(String),
+    /// The mail could not be queued in (or read from) the outbox table.
+    #[error("the mail outbox failed: {0}")]
+    Outbox(#[source] sea_orm::DbErr),
 }
 
-/// One e-mail, rendered, before it becomes a lettre [`Message`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One e-mail, rendered, before it becomes a lettre [`Message`]. Its `Debug` output leaves
+/// out the bodies, which may hold a link that logs in.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingMail {
     /// Which mail of Flask-Security's list this is.
     pub kind: EmailKind,
@@ -60,6 +64,19 @@ pub struct OutgoingMail {
     pub text: String,
     /// The `text/html` body.
     pub html: String,
+}
+
+impl std::fmt::Debug for OutgoingMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingMail")
+            .field("kind", &self.kind)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .field("text", &crate::redact::Redacted(Some(&self.text)))
+            .field("html", &crate::redact::Redacted(Some(&self.html)))
+            .finish()
+    }
 }
 
 impl OutgoingMail {
@@ -103,18 +120,30 @@ pub enum EmailKind {
     ResetNotice,
     /// `change_notice`: after a password change.
     ChangeNotice,
+    /// `welcome_existing` (Flask-Security 5.9): with `SECURITY_RETURN_GENERIC_RESPONSES`, a
+    /// registration of an address that has an account already; it goes to that address,
+    /// with a reset link (when recoverable) and a confirmation link (when unconfirmed).
+    WelcomeExisting,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 6] = [
+    pub const ALL: [EmailKind; 7] = [
         EmailKind::Welcome,
         EmailKind::ConfirmationInstructions,
         EmailKind::LoginInstructions,
         EmailKind::ResetInstructions,
         EmailKind::ResetNotice,
         EmailKind::ChangeNotice,
+        EmailKind::WelcomeExisting,
     ];
+
+    /// The kind whose [`EmailKind::template_name`] is `name`.
+    pub fn from_template_name(name: &str) -> Option<EmailKind> {
+        EmailKind::ALL
+            .into_iter()
+            .find(|kind| kind.template_name() == name)
+    }
 
     /// The template name (`security/email/<name>.txt` and `.html`).
     pub fn template_name(self) -> &'static str {
@@ -125,6 +154,7 @@ impl EmailKind {
             EmailKind::ResetInstructions => "reset_instructions",
             EmailKind::ResetNotice => "reset_notice",
             EmailKind::ChangeNotice => "change_notice",
+            EmailKind::WelcomeExisting => "welcome_existing",
         }
     }
 }
@@ -136,7 +166,7 @@ pub trait MailTransport: Send + Sync + 'static {
 }
 
 /// Flask-Mail's settings, read from `MAIL_*` variables.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct MailSettings {
     /// `MAIL_SERVER` (default `localhost`).
     pub server: String,
@@ -152,6 +182,23 @@ pub struct MailSettings {
     pub password: Option<String>,
     /// `MAIL_TIMEOUT` in seconds (default 10).
     pub timeout: u64,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("server", &self.server)
+            .field("port", &self.port)
+            .field("use_tls", &self.use_tls)
+            .field("use_ssl", &self.use_ssl)
+            .field("username", &self.username)
+            .field(
+                "password",
+                &crate::redact::Redacted(self.password.as_deref()),
+            )
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Default for MailSettings {

@@ -6,8 +6,10 @@
 //! override any of them, in code with [`Messages::set`] or from the configuration with a
 //! `SECURITY_MSG_<NAME>` key (see [`crate::config::Config::from_vars`]).
 //!
-//! Beside 1.7.4's keys, this port has four of its own: [`MessageKey::InvalidCredentials`],
-//! [`MessageKey::CsrfMissing`], [`MessageKey::CsrfInvalid`] and [`MessageKey::MailFailed`].
+//! Beside 1.7.4's keys, this port has its own: [`MessageKey::InvalidCredentials`],
+//! [`MessageKey::CsrfMissing`], [`MessageKey::CsrfInvalid`], [`MessageKey::MailFailed`],
+//! [`MessageKey::PasswordTooLong`], and Flask-Security 5.9's
+//! [`MessageKey::PasswordTooSimple`].
 
 /// Every `SECURITY_MSG_*` key of Flask-Security 1.7.4, plus the few this port adds.
 ///
@@ -66,7 +68,8 @@ pub enum MessageKey {
     PasswordNotProvided,
     /// `No password is set for this user` (error).
     PasswordNotSet,
-    /// `Password must be at least 6 characters` (error).
+    /// `Password must be at least %(length)s characters` (error): 1.7.4's text with
+    /// `SECURITY_PASSWORD_LENGTH_MIN` (6 by default) in place of its fixed 6.
     PasswordInvalidLength,
     /// `Specified user does not exist` (error).
     UserDoesNotExist,
@@ -94,8 +97,14 @@ pub enum MessageKey {
     /// `CSRF token invalid` (error). **Port addition**, after Flask-WTF's wording.
     CsrfInvalid,
     /// `The email could not be sent. Please try again later.` (error). **Port addition**: the mail
-    /// server refused or could not be reached (1.7.4 answers HTTP 500).
+    /// could not be queued for sending (1.7.4 answers HTTP 500).
     MailFailed,
+    /// `Password must be at most %(length)s characters` (error). **Port addition**: a new
+    /// password is longer than `SECURITY_PASSWORD_LENGTH_MAX`.
+    PasswordTooLong,
+    /// `Password not complex enough` (error): Flask-Security 5.9's refusal of a password the
+    /// complexity checker scores too low (when zxcvbn gives no more specific warning).
+    PasswordTooSimple,
 }
 
 /// One row of the message table.
@@ -121,7 +130,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 36;
+const COUNT: usize = 38;
 
 /// The message table (spec §3), in the declaration order of [`MessageKey`]: row `i` is the
 /// variant whose discriminant is `i` (checked at compile time below).
@@ -272,7 +281,7 @@ const TABLE: [Entry; COUNT] = {
         entry(
             K::PasswordInvalidLength,
             "PASSWORD_INVALID_LENGTH",
-            "Password must be at least 6 characters",
+            "Password must be at least %(length)s characters",
             "error",
         ),
         entry(
@@ -345,6 +354,18 @@ const TABLE: [Entry; COUNT] = {
             K::MailFailed,
             "MAIL_FAILED",
             "The email could not be sent. Please try again later.",
+            "error",
+        ),
+        entry(
+            K::PasswordTooLong,
+            "PASSWORD_TOO_LONG",
+            "Password must be at most %(length)s characters",
+            "error",
+        ),
+        entry(
+            K::PasswordTooSimple,
+            "PASSWORD_TOO_SIMPLE",
+            "Password not complex enough",
             "error",
         ),
     ]
@@ -614,7 +635,7 @@ mod tests {
         ),
         (
             "PASSWORD_INVALID_LENGTH",
-            "Password must be at least 6 characters",
+            "Password must be at least %(length)s characters",
             "error",
         ),
         (

@@ -66,6 +66,8 @@ use sha2::{Digest as _, Sha256, Sha512};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
+use crate::config::NormalizeForm;
+
 /// A password hashing scheme (the values of `SECURITY_PASSWORD_HASH`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -194,13 +196,25 @@ pub enum HashError {
 }
 
 /// The outcome of [`Passwords::verify_and_update`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Verified {
     /// Whether the password matched the stored value.
     pub ok: bool,
     /// When the password matched but was stored with another scheme (or other argon2/bcrypt
     /// cost parameters) than the configured one: a new hash of the password, to be saved.
     pub new_hash: Option<String>,
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("ok", &self.ok)
+            .field(
+                "new_hash",
+                &crate::redact::Redacted(self.new_hash.as_deref()),
+            )
+            .finish()
+    }
 }
 
 impl Verified {
@@ -250,6 +264,8 @@ struct Inner {
     permits: usize,
     /// Also accept `get_hmac(get_hmac(password))`: see [`Passwords::with_double_hmac_rescue`].
     rescue: bool,
+    /// The normal form passwords are put in: see [`Passwords::with_normalization`].
+    normalize: Option<NormalizeForm>,
     semaphore: Arc<Semaphore>,
     /// A hash of [`DUMMY_PASSWORD`] with the configured scheme, made on first use.
     dummy: OnceLock<String>,
@@ -288,9 +304,11 @@ impl Passwords {
             BCRYPT_COST,
             permits,
             false,
+            None,
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn from_parts(
         scheme: Scheme,
         salt: Option<String>,
@@ -298,6 +316,7 @@ impl Passwords {
         bcrypt_cost: u32,
         permits: usize,
         rescue: bool,
+        normalize: Option<NormalizeForm>,
     ) -> Self {
         let permits = permits.max(1);
         Passwords {
@@ -308,6 +327,7 @@ impl Passwords {
                 bcrypt_cost,
                 permits,
                 rescue,
+                normalize,
                 semaphore: Arc::new(Semaphore::new(permits)),
                 dummy: OnceLock::new(),
                 #[cfg(test)]
@@ -333,6 +353,7 @@ impl Passwords {
             inner.bcrypt_cost,
             permits,
             inner.rescue,
+            inner.normalize,
         )
     }
 
@@ -363,7 +384,56 @@ impl Passwords {
             inner.bcrypt_cost,
             inner.permits,
             on,
+            inner.normalize,
         )
+    }
+
+    /// Puts every password in the Unicode normal form `form` before hashing or checking it
+    /// (`SECURITY_PASSWORD_NORMALIZE_FORM`), so that one password typed on two keyboards (a
+    /// precomposed `é` or `e` + combining accent) is one password.
+    ///
+    /// A stored hash of the password as typed (written before normalisation was on, e.g. by
+    /// Flask-Security 1.7.4) still verifies: when the normalised password fails and differs
+    /// from the typed one, the typed one is tried, and on success [`Verified::new_hash`] holds
+    /// a hash of the normalised password. A failed check of such a password then costs two
+    /// verifications, and so does [`Passwords::dummy_verify`] of it: the time depends on the
+    /// password typed, never on whether the account exists.
+    ///
+    /// ```
+    /// use security::config::NormalizeForm;
+    /// use security::password::{Passwords, Scheme};
+    ///
+    /// let passwords = Passwords::new(Scheme::Plaintext, None).with_normalization(Some(NormalizeForm::Nfkd));
+    /// let stored = passwords.hash_blocking("caf\u{e9}").unwrap();
+    /// assert!(passwords.verify_and_update_blocking("cafe\u{301}", &stored).unwrap().ok);
+    /// ```
+    #[must_use]
+    pub fn with_normalization(self, form: Option<NormalizeForm>) -> Self {
+        let inner = &self.inner;
+        Self::from_parts(
+            inner.scheme,
+            inner.salt.clone(),
+            inner.argon2.clone(),
+            inner.bcrypt_cost,
+            inner.permits,
+            inner.rescue,
+            form,
+        )
+    }
+
+    /// `password` in the configured normal form (borrowed when it is already in it).
+    fn normalized<'a>(&self, password: &'a str) -> Cow<'a, str> {
+        match self.inner.normalize {
+            Some(form) => {
+                let normal = form.apply(password);
+                if normal == password {
+                    Cow::Borrowed(password)
+                } else {
+                    Cow::Owned(normal)
+                }
+            }
+            None => Cow::Borrowed(password),
+        }
     }
 
     /// The configured scheme for new hashes.
@@ -483,6 +553,15 @@ impl Passwords {
             .await;
     }
 
+    /// Does the work of hashing `password` and throws the hash away: a path that must cost
+    /// what a registration costs without storing anything (an enumeration-resistant answer).
+    pub async fn dummy_hash(&self, password: &str) {
+        let password = password.to_owned();
+        let _ = self
+            .run(move |this| std::hint::black_box(this.hash_blocking(&password)))
+            .await;
+    }
+
     /// [`Passwords::hash`] on the calling thread (no concurrency limit), for the command line
     /// and benchmarks.
     ///
@@ -491,7 +570,8 @@ impl Passwords {
     /// As [`Passwords::hash`], without [`HashError::Cancelled`].
     pub fn hash_blocking(&self, password: &str) -> Result<String, HashError> {
         let scheme = self.inner.scheme;
-        let secret = self.secret_for(scheme, password)?;
+        let password = self.normalized(password);
+        let secret = self.secret_for(scheme, &password)?;
         tracing::debug!(scheme = scheme.name(), "hashing a password");
         self.hash_secret(&secret)
     }
@@ -505,8 +585,19 @@ impl Passwords {
         if stored.is_empty() {
             return Ok(false);
         }
-        let secret = self.secret_for(self.inner.scheme, password)?;
-        Ok(check(Scheme::identify(stored), secret.as_bytes(), stored))
+        let normal = self.normalized(password);
+        let forms: &[&str] = if normal == password {
+            &[password]
+        } else {
+            &[&normal, password]
+        };
+        for form in forms {
+            let secret = self.secret_for(self.inner.scheme, form)?;
+            if check(Scheme::identify(stored), secret.as_bytes(), stored) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// [`Passwords::verify_and_update`] on the calling thread (no concurrency limit).
@@ -519,6 +610,26 @@ impl Passwords {
         password: &str,
         stored: &str,
     ) -> Result<Verified, HashError> {
+        let normal = self.normalized(password);
+        let verified = self.verify_and_update_one(&normal, stored)?;
+        if verified.ok || normal == password {
+            return Ok(verified);
+        }
+        // Stored before normalisation was on: the password as typed.
+        let typed = self.verify_and_update_one(password, stored)?;
+        if !typed.ok {
+            return Ok(Verified::FAILED);
+        }
+        tracing::info!("re-hashing a password stored before normalisation");
+        Ok(Verified {
+            ok: true,
+            new_hash: Some(self.hash_blocking(&normal)?),
+        })
+    }
+
+    /// One form of the password against the stored value (see
+    /// [`Passwords::verify_and_update_blocking`]).
+    fn verify_and_update_one(&self, password: &str, stored: &str) -> Result<Verified, HashError> {
         if stored.is_empty() {
             return Ok(Verified::FAILED);
         }
@@ -574,6 +685,15 @@ impl Passwords {
     }
 
     fn dummy_verify_blocking(&self, password: &str) {
+        let normal = self.normalized(password);
+        self.dummy_verify_one(&normal);
+        if normal != password {
+            // A wrong password for a real user is tried as typed too.
+            self.dummy_verify_one(password);
+        }
+    }
+
+    fn dummy_verify_one(&self, password: &str) {
         let scheme = self.inner.scheme;
         let secret = self
             .secret_for(scheme, password)

@@ -78,9 +78,10 @@ pub(crate) fn trusted_hosts(config: &Config, parts: &Parts) -> Vec<String> {
 }
 
 /// The scheme and host that links in mail start with (`http://127.0.0.1:5000`): `SERVER_NAME`
-/// when set; else the request's `Host` when it is allowed (`SECURITY_ALLOWED_HOSTS`, or any
-/// host when that list is empty, as 1.7.4 does: the start-up warns); else the first allowed
-/// host.
+/// when set; else the request's `Host` when it is one of `SECURITY_ALLOWED_HOSTS`; else the
+/// first allowed host. Never a `Host` the configuration does not name (1.7.4 took any, so a
+/// forged `Host` sent a victim's reset link to the forger's site); `Config::validate` refuses
+/// to start features that mail links without one of the two settings.
 pub(crate) fn link_base(config: &Config, parts: &Parts) -> String {
     let scheme = if config.trusted_proxies > 0 {
         parts
@@ -99,11 +100,10 @@ pub(crate) fn link_base(config: &Config, parts: &Parts) -> String {
     let request_host = host(parts).filter(|h| !h.is_empty() && !h.contains(['/', '\\', '@', ' ']));
     let host = match request_host {
         Some(h)
-            if config.allowed_hosts.is_empty()
-                || config
-                    .allowed_hosts
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(h)) =>
+            if config
+                .allowed_hosts
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(h)) =>
         {
             h.to_owned()
         }
@@ -124,6 +124,21 @@ pub(crate) fn has_json_body(parts: &Parts) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Whether the request body is a urlencoded form (or has no declared type, as a bare form
+/// post).
+pub(crate) fn is_form(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| {
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
 }
 
 /// Whether the client wants a JSON answer: a JSON body, or an `Accept` that names JSON and

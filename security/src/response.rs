@@ -110,6 +110,20 @@ pub fn forbidden(message: &str, json: bool, http_status: bool) -> Response {
     )
 }
 
+/// Flask's automatic answer to `OPTIONS`: 200, an empty body and the methods in `Allow`. A
+/// guard gives it for a handler that routes `OPTIONS` itself (`any(..)`, `.options(..)`, a
+/// fallback), whose methods it cannot know: every method is listed.
+pub fn automatic_options() -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(
+            http::header::ALLOW,
+            "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT",
+        )
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
 /// A client error (bad body, too large) as JSON or plain HTML.
 pub fn bad_request(status: StatusCode, message: &str, json: bool, http_status: bool) -> Response {
     if json {

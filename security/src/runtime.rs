@@ -15,6 +15,7 @@ use crate::csrf::{Csrf, CsrfKey};
 use crate::datastore::{Datastore, DatastoreError, UserWithRoles};
 use crate::events::Event;
 use crate::mail::{EmailKind, MailError, MailTransport, OutgoingMail};
+use crate::messages::MessageKey;
 use crate::model::{Confirmable, SecurityUser, Trackable};
 use crate::password::{Passwords, Scheme};
 use crate::session::{RememberAction, Session};
@@ -50,6 +51,16 @@ pub(crate) struct Tokens {
     pub login: Serializer,
 }
 
+/// What a token is presented as: they share one format and salt (1.7.4's), but a remember-me
+/// cookie carries an id of its own and is not accepted as an authentication token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenUse {
+    /// `Authentication-Token`, `?auth_token=`, a JSON body's `auth_token`.
+    Auth,
+    /// The remember-me cookie.
+    Remember,
+}
+
 pub(crate) struct Inner<U: SecurityUser> {
     pub config: Config,
     pub datastore: Datastore<U>,
@@ -58,13 +69,13 @@ pub(crate) struct Inner<U: SecurityUser> {
     pub session_signer: Signer,
     pub fingerprint_signer: Signer,
     pub csrf: CsrfKey,
-    pub mailer: Option<Arc<dyn MailTransport>>,
     pub templates: Templates,
     pub events: broadcast::Sender<Event<U>>,
     pub clock: Arc<dyn Clock>,
     pub register_fields: Vec<RegisterField>,
     pub cache: Option<crate::cache::IdentityCache<U>>,
     pub loader: Arc<crate::loader::IdentityLoader<U>>,
+    pub outbox: Arc<crate::outbox::Outbox>,
 }
 
 /// The security runtime: configuration, datastore, tokens, mail, templates and events.
@@ -176,12 +187,21 @@ impl<U: SecurityUser> Security<U> {
     }
 
     /// The keyed fingerprint of the account state that sessions and tokens are bound to: the
-    /// user id, the stored password hash and the uniquifier, under a server key (never a plain
-    /// digest of the password, S11). It changes when the password (or uniquifier) does.
+    /// user id, the address, the stored password hash and the uniquifier, under a server key
+    /// (never a plain digest of the password). It changes when the password (or uniquifier, or
+    /// address) does, and an account that a later one replaces under the same id (a database
+    /// may reuse the id of a deleted row) has another address or another password hash.
     pub fn fingerprint(&self, user: &U) -> String {
+        self.fingerprint_with(user, user.password())
+    }
+
+    /// [`Security::fingerprint`] as it will be once `password` is the stored hash.
+    pub(crate) fn fingerprint_with(&self, user: &U, password: Option<&str>) -> String {
         self.inner.fingerprint_signer.fingerprint(&[
+            b"account-v2",
             user.id().to_string().as_bytes(),
-            user.password().unwrap_or("").as_bytes(),
+            user.email().as_bytes(),
+            password.unwrap_or("").as_bytes(),
             user.uniquifier().unwrap_or("").as_bytes(),
         ])
     }
@@ -196,13 +216,56 @@ impl<U: SecurityUser> Security<U> {
         self.inner.fingerprint_signer.fingerprint(&all)
     }
 
-    /// The user's authentication token (1.7.4's `get_auth_token`): also the remember-me
-    /// cookie's value. It stays valid until the password (or uniquifier) changes, or until
-    /// `SECURITY_TOKEN_MAX_AGE` passes when that is set.
+    /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
+    /// password (or uniquifier, or address) changes, or until `SECURITY_TOKEN_MAX_AGE` passes
+    /// when that is set.
     pub fn auth_token(&self, user: &U) -> String {
+        self.auth_token_bound(user, None)
+    }
+
+    /// [`Security::auth_token`] for a user whose stored hash is now `password_hash` when given.
+    pub(crate) fn auth_token_bound(&self, user: &U, password_hash: Option<&str>) -> String {
         let id = user.id().to_string();
-        let fp = self.fingerprint(user);
+        let fp = match password_hash {
+            Some(hash) => self.fingerprint_with(user, Some(hash)),
+            None => self.fingerprint(user),
+        };
         self.inner.tokens.remember.dumps(&[&id, &fp], self.now())
+    }
+
+    /// A remember-me cookie for the user: like the authentication token, with a random id of
+    /// its own, so that a logout ends this cookie (and only it), and so that it is not an
+    /// authentication token.
+    pub(crate) fn remember_token(&self, user: &U) -> String {
+        self.remember_token_bound(user, &self.fingerprint(user))
+    }
+
+    fn remember_token_bound(&self, user: &U, fingerprint: &str) -> String {
+        let id = user.id().to_string();
+        let nonce = crate::cookie_codec::random_token(12);
+        self.inner
+            .tokens
+            .remember
+            .dumps(&[&id, fingerprint, &nonce], self.now())
+    }
+
+    /// The revocation key of a session (`security_revocation`).
+    pub(crate) fn session_key(&self, user_id: &str, session_id: &str) -> String {
+        self.inner.fingerprint_signer.fingerprint(&[
+            b"revoked-session",
+            user_id.as_bytes(),
+            session_id.as_bytes(),
+        ])
+    }
+
+    /// The revocation key of a remember-me cookie or token, by its own id (a cookie of the
+    /// current format) or by the whole token (older ones).
+    pub(crate) fn token_key(&self, user_id: &str, token_id: &str) -> String {
+        self.inner.fingerprint_signer.fingerprint(&[
+            b"revoked-token",
+            user_id.as_bytes(),
+            token_id.as_bytes(),
+        ])
     }
 
     /// Whether the user may be authenticated at all: active and, when confirmation is
@@ -217,8 +280,8 @@ impl<U: SecurityUser> Security<U> {
         c.confirmable && !c.login_without_confirmation && user.confirmed_at().is_none()
     }
 
-    /// Checks an authentication token: the user, if the token is valid, unexpired and still
-    /// bound to the account state, and the user may authenticate.
+    /// Checks an authentication token: the user, if the token is valid, unexpired, still
+    /// bound to the account state, not revoked, and the user may authenticate.
     ///
     /// # Errors
     /// A database failure.
@@ -232,45 +295,122 @@ impl<U: SecurityUser> Security<U> {
         max_age: Option<u64>,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
         Ok(self
-            .check_auth_token(token, max_age)
+            .check_token(token, max_age, TokenUse::Auth)
             .await?
             .map(|(found, _)| found))
     }
 
-    /// [`Security::user_from_auth_token`], also telling whether the token was 1.7.4's.
-    pub(crate) async fn check_auth_token(
+    /// Checks a token used as `usage`: the user, and whether the token is of this library's
+    /// current format for that use (a remember cookie of an older format, or 1.7.4's, is to be
+    /// replaced).
+    pub(crate) async fn check_token(
         &self,
         token: &str,
         max_age: Option<u64>,
+        usage: TokenUse,
     ) -> Result<Option<(UserWithRoles<U>, bool)>, DatastoreError> {
         let Ok(payload) = self.inner.tokens.remember.loads(token, max_age, self.now()) else {
             return Ok(None);
         };
-        let [id, fp] = payload.as_slice() else {
+        let (id_text, fp, nonce) = match (payload.as_slice(), usage) {
+            ([id, fp], _) => (id, fp, None),
+            ([id, fp, nonce], TokenUse::Remember) => (id, fp, Some(nonce.as_str())),
+            _ => return Ok(None),
+        };
+        let Ok(id) = id_text.parse::<U::Id>() else {
             return Ok(None);
         };
-        let Ok(id) = id.parse::<U::Id>() else {
-            return Ok(None);
-        };
-        let Some(found) = self.load_identity(&id).await? else {
+        let key = self.token_key(id_text, nonce.unwrap_or(token));
+        let Some((found, revoked)) = self.load_identity_keyed(&id, Some(&key)).await? else {
             return Ok(None);
         };
         let current = self.fingerprint(&found.user);
         let ours = crate::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
         let legacy = !ours
+            && nonce.is_none()
             && self.inner.config.flask_compat
             && LegacyPayload::PasswordDigest.matches(
                 &payload,
                 found.user.email(),
                 found.user.password(),
             );
-        if !(ours || legacy) || !self.may_authenticate(&found.user) {
+        if revoked || !(ours || legacy) || !self.may_authenticate(&found.user) {
             return Ok(None);
         }
         if legacy {
             tracing::debug!("accepted a Flask-Security 1.7.4 authentication token");
         }
-        Ok(Some((found, legacy)))
+        let current_format = ours && (usage == TokenUse::Auth || nonce.is_some());
+        Ok(Some((found, current_format)))
+    }
+
+    /// Ends the session of the request and the remember-me cookie it carries, on every
+    /// instance: both are recorded in `security_revocation` until they would have expired, and
+    /// this instance forgets the cached identity.
+    ///
+    /// # Errors
+    /// A database failure (the session is then left as it was).
+    pub(crate) async fn revoke_session(
+        &self,
+        session: &Session,
+        remember_cookie: Option<&str>,
+    ) -> Result<(), DatastoreError> {
+        let (user_id, sid, login_at) = {
+            let state = session.lock();
+            (
+                state.data.user_id.clone(),
+                state.data.id.clone(),
+                state.data.login_at,
+            )
+        };
+        let config = &self.inner.config;
+        let now = self.now();
+        let db = self.inner.datastore.connection();
+        let mut revoked_user = None;
+        if let (Some(user_id), Some(sid)) = (&user_id, &sid) {
+            let lifetime =
+                i64::try_from(config.permanent_session_lifetime.seconds()).unwrap_or(i64::MAX / 4);
+            let expires = login_at.unwrap_or(now).saturating_add(lifetime).max(now) + 1;
+            let key = self.session_key(user_id, sid);
+            crate::schema::revoke(db, key, user_id, expires, now).await?;
+            revoked_user = Some(user_id.clone());
+        }
+        if let Some(token) = remember_cookie
+            && let Ok(payload) = self.inner.tokens.remember.loads(token, None, now)
+        {
+            let (key, lifetime) = match payload.as_slice() {
+                [id, _, nonce] => (
+                    Some((id, self.token_key(id, nonce))),
+                    Some(config.remember_cookie_duration.seconds()),
+                ),
+                // An older cookie is an authentication token too: it stays revoked for as long
+                // as a token can live.
+                [id, _] => (
+                    Some((id, self.token_key(id, token))),
+                    config
+                        .token_max_age
+                        .as_ref()
+                        .map(|w| w.seconds().max(config.remember_cookie_duration.seconds())),
+                ),
+                _ => (None, None),
+            };
+            if let Some((id, key)) = key {
+                let expires = match lifetime {
+                    Some(seconds) => now
+                        .saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX / 4))
+                        .saturating_add(1),
+                    None => i64::MAX / 2,
+                };
+                crate::schema::revoke(db, key, id, expires, now).await?;
+                revoked_user = revoked_user.or_else(|| Some(id.clone()));
+            }
+        }
+        if let Some(user_id) = revoked_user
+            && let Ok(id) = user_id.parse::<U::Id>()
+        {
+            self.invalidate(&id);
+        }
+        Ok(())
     }
 
     /// Records a one-shot `token` of `purpose` as used (a keyed digest of it, in
@@ -299,10 +439,50 @@ impl<U: SecurityUser> Security<U> {
         &self,
         id: &U::Id,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+        Ok(self
+            .load_identity_keyed(id, None)
+            .await?
+            .map(|(found, _)| found))
+    }
+
+    /// Loads a user and its roles, and whether the revocation `key` (of a session or remember
+    /// cookie) was revoked, in one query (through the identity cache when it is on).
+    pub(crate) async fn load_identity_keyed(
+        &self,
+        id: &U::Id,
+        key: Option<&str>,
+    ) -> Result<crate::loader::Loaded<U>, DatastoreError> {
         if let Some(cache) = &self.inner.cache {
-            return cache.get_or_load(id, &self.inner.loader).await;
+            return cache.get_or_load(id, key, &self.inner.loader).await;
         }
-        self.inner.loader.load(id).await
+        self.inner.loader.load(id, key).await
+    }
+
+    /// After the user's password hash was replaced by a re-hash of the same password (another
+    /// scheme or cost): forget the cached identity, and with `SECURITY_FLASK_COMPAT` record the
+    /// new hash as the known one (it is not a change of password).
+    pub(crate) async fn password_rehashed(
+        &self,
+        user: &U,
+        new_hash: &str,
+    ) -> Result<(), DatastoreError> {
+        self.invalidate(&user.id());
+        if self.inner.config.flask_compat {
+            crate::compat::record_password(self, user, new_hash, None).await?;
+        }
+        Ok(())
+    }
+
+    /// After the user's password changed (a change or a reset): forget the cached identity,
+    /// and with `SECURITY_FLASK_COMPAT` record when, so that Flask session cookies signed
+    /// before it are refused. `user` is the account as it is now.
+    pub(crate) async fn password_changed(&self, user: &U) -> Result<(), DatastoreError> {
+        self.invalidate(&user.id());
+        if self.inner.config.flask_compat {
+            let hash = user.password().unwrap_or("");
+            crate::compat::record_password(self, user, hash, Some(self.now())).await?;
+        }
+        Ok(())
     }
 
     /// Forgets a cached identity (after a change to the user).
@@ -326,13 +506,34 @@ impl<U: SecurityUser> Security<U> {
         remember: Option<bool>,
         ip: &str,
     ) -> Result<bool, DatastoreError> {
+        self.login_user_bound(session, user, None, remember, ip)
+            .await
+    }
+
+    /// [`Security::login_user`] for a user whose stored hash is now `password_hash` (a login
+    /// that re-hashed the password): the session and remember cookie are bound to it, so that
+    /// a change made after the re-hash ends them.
+    pub(crate) async fn login_user_bound(
+        &self,
+        session: &Session,
+        user: &U,
+        password_hash: Option<&str>,
+        remember: Option<bool>,
+        ip: &str,
+    ) -> Result<bool, DatastoreError> {
         if !self.may_authenticate(user) {
             return Ok(false);
         }
         let remember = remember.unwrap_or(self.inner.config.default_remember_me);
-        session.login(user.id().to_string(), self.fingerprint(user), self.now());
+        let fingerprint = match password_hash {
+            Some(hash) => self.fingerprint_with(user, Some(hash)),
+            None => self.fingerprint(user),
+        };
+        session.login(user.id().to_string(), fingerprint.clone(), self.now());
         if remember {
-            session.set_remember(RememberAction::Set(self.auth_token(user)));
+            session.set_remember(RememberAction::Set(
+                self.remember_token_bound(user, &fingerprint),
+            ));
         }
         if self.inner.config.trackable {
             self.inner
@@ -345,30 +546,45 @@ impl<U: SecurityUser> Security<U> {
         Ok(true)
     }
 
-    /// Renders and sends one of Flask-Security's mails to `user`.
+    /// Renders one of Flask-Security's mails to `user` and queues it (`security_outbox`);
+    /// the outbox sends it in the background and retries a failed delivery.
     ///
     /// # Errors
-    /// Rendering or delivery failed, or no mail transport is configured.
+    /// Rendering failed, or the mail could not be queued (a database failure).
     pub(crate) async fn send_mail(
         &self,
         kind: EmailKind,
         user: &U,
         link: Option<String>,
     ) -> Result<(), MailError> {
+        self.send_mail_with(
+            kind,
+            user,
+            EmailContext {
+                kind: Some(kind),
+                user_email: user.email().to_owned(),
+                link,
+                ..EmailContext::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Security::send_mail`] with a context of its own.
+    pub(crate) async fn send_mail_with(
+        &self,
+        kind: EmailKind,
+        user: &U,
+        ctx: EmailContext,
+    ) -> Result<(), MailError> {
         let config = &self.inner.config;
         let subject = match kind {
-            EmailKind::Welcome => &config.email_subject_register,
+            EmailKind::Welcome | EmailKind::WelcomeExisting => &config.email_subject_register,
             EmailKind::ConfirmationInstructions => &config.email_subject_confirm,
             EmailKind::LoginInstructions => &config.email_subject_passwordless,
             EmailKind::ResetInstructions => &config.email_subject_password_reset,
             EmailKind::ResetNotice => &config.email_subject_password_notice,
             EmailKind::ChangeNotice => &config.email_subject_password_change_notice,
-        };
-        let ctx = EmailContext {
-            kind: Some(kind),
-            user_email: user.email().to_owned(),
-            link,
-            extra: Default::default(),
         };
         let (text, html) = self
             .inner
@@ -383,19 +599,21 @@ impl<U: SecurityUser> Security<U> {
             text,
             html,
         };
-        let Some(mailer) = &self.inner.mailer else {
-            return Err(MailError::Task(
-                "no mail transport is configured: call `.mailer(..)` on the builder".into(),
-            ));
-        };
-        let result = mailer.send(mail).await;
-        match &result {
-            Ok(()) => tracing::info!(kind = kind.template_name(), "security: mail sent"),
-            Err(err) => {
-                tracing::error!(kind = kind.template_name(), error = %err, "security: mail failed")
-            }
-        }
-        result
+        self.inner.outbox.enqueue(&mail).await.map_err(|err| {
+            tracing::error!(kind = kind.template_name(), error = %err, "security: mail could not be queued");
+            MailError::Outbox(err)
+        })
+    }
+
+    /// Sends every queued mail that is due now, here, and returns when none is left; a mail
+    /// whose delivery fails is left for a later retry. The background sender does this on its
+    /// own; call it where there is none (a program without a tokio runtime) or to wait for
+    /// mail in tests.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn flush_mail(&self) -> Result<(), MailError> {
+        self.inner.outbox.flush().await.map_err(MailError::Outbox)
     }
 }
 
@@ -608,7 +826,8 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             );
         }
         let mut passwords = Passwords::new(scheme, config.password_salt.clone())
-            .with_double_hmac_rescue(config.flask_compat);
+            .with_double_hmac_rescue(config.flask_compat)
+            .with_normalization(config.password_normalize_form);
         if config.flask_compat {
             tracing::warn!(
                 "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \
@@ -636,11 +855,6 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 "a feature that sends mail is on but no mail transport is configured; mail will fail"
             );
         }
-        if config.server_name.is_none() && config.allowed_hosts.is_empty() {
-            tracing::warn!(
-                "neither SERVER_NAME nor SECURITY_ALLOWED_HOSTS is set: links in mail use the request's Host header; set one of them in production"
-            );
-        }
         let secret = config.secret_key.as_str();
         let tokens = Tokens {
             remember: Serializer::new(secret, &config.remember_salt),
@@ -657,7 +871,21 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             csrf: Arc::new(Csrf::new(secret.as_bytes(), config.csrf_time_limit)),
             clock: Arc::clone(&self.clock),
             enabled: config.csrf_enabled,
+            protect: config.csrf_protect,
+            missing: config.messages.get(MessageKey::CsrfMissing).text.clone(),
+            invalid: config.messages.get(MessageKey::CsrfInvalid).text.clone(),
+            json_http_status: config.json_http_status_codes,
         };
+        let outbox = crate::outbox::Outbox::new(
+            datastore.connection().clone(),
+            secret.as_bytes(),
+            self.mailer.clone(),
+            Arc::clone(&self.clock),
+            config.mail_retry_delay.seconds(),
+            config.mail_max_attempts,
+        );
+        // Deliver what an earlier run left queued.
+        outbox.start();
         let (events, _) = broadcast::channel(256);
         Ok(Security {
             inner: Arc::new(Inner {
@@ -667,13 +895,13 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 tokens,
                 datastore,
                 passwords,
-                mailer: self.mailer,
                 templates: self.templates,
                 events,
                 clock: self.clock,
                 register_fields: self.register_fields,
                 cache,
                 loader,
+                outbox,
                 config,
             }),
         })

@@ -1,6 +1,14 @@
-//! The one table the runtime keeps for itself: the one-shot tokens already used (passwordless
-//! login links are single-use, S19). Create it with [`create_tables`], or in
-//! the app's own migrations from [`used_token::Entity`].
+//! The tables the runtime keeps for itself, beside the app's users and roles:
+//!
+//! - `security_used_token`: one-shot tokens already used (passwordless login links work once);
+//! - `security_revocation`: sessions and remember-me cookies ended by a logout, until they would
+//!   have expired anyway; the guards' identity query reads it in the same statement;
+//! - `security_outbox`: mail waiting to be sent (encrypted), retried until delivered;
+//! - `security_flask_account`: with `SECURITY_FLASK_COMPAT`, when each account's password last
+//!   changed, so that a Flask session cookie issued before the change is refused.
+//!
+//! Create them with [`create_tables`] (idempotent), or in the app's own migrations from the
+//! entities of this module.
 
 use sea_orm::{ColumnTrait, Set};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Schema};
@@ -27,16 +35,151 @@ pub mod used_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Creates the runtime's tables if they do not exist.
+/// `security_revocation`: what a logout ended, until it would have expired anyway.
+pub mod revocation {
+    use sea_orm::entity::prelude::*;
+
+    /// An ended session or remember-me cookie.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_revocation")]
+    pub struct Model {
+        /// A keyed digest naming the session or cookie (it includes the user id).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// The id of the user, as text: the identity query joins on it.
+        #[sea_orm(indexed)]
+        pub user_id: String,
+        /// When the session or cookie expires anyway (unix seconds); the row can go then.
+        pub expires_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `security_outbox`: mail waiting to be sent.
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    /// One queued mail.
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_outbox")]
+    pub struct Model {
+        /// Order of queueing.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Which mail (`reset_instructions`, …), for logs.
+        pub kind: String,
+        /// The mail, sealed with a key derived from `SECRET_KEY` (it may hold a link that logs
+        /// in or resets a password).
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        /// Failed deliveries so far.
+        pub attempts: i32,
+        /// When to try next (unix seconds); far in the future once it has failed for good.
+        #[sea_orm(indexed)]
+        pub next_attempt_at: i64,
+        /// A sender holds the mail until then (unix seconds): two instances never send it twice
+        /// at once.
+        pub locked_until: i64,
+        /// When it was queued (unix seconds).
+        pub created_at: i64,
+        /// The last delivery error.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+    }
+
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Model")
+                .field("id", &self.id)
+                .field("kind", &self.kind)
+                .field("payload", &"<sealed>")
+                .field("attempts", &self.attempts)
+                .field("next_attempt_at", &self.next_attempt_at)
+                .field("last_error", &self.last_error)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `security_flask_account`: with `SECURITY_FLASK_COMPAT`, the account state that Flask session
+/// cookies are checked against.
+pub mod flask_account {
+    use sea_orm::entity::prelude::*;
+
+    /// One account.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_flask_account")]
+    pub struct Model {
+        /// The id of the user, as text.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        /// A keyed digest of the password hash last seen.
+        pub password_digest: String,
+        /// When the password last changed (unix seconds; 0: not since the row was made). A
+        /// Flask session cookie older than this is refused.
+        pub changed_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Creates the runtime's tables (and their indexes) if they do not exist.
 ///
 /// # Errors
 /// A database failure.
 pub async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    let mut statement = Schema::new(backend).create_table_from_entity(used_token::Entity);
-    statement.if_not_exists();
-    db.execute(&statement).await?;
+    let schema = Schema::new(backend);
+    let mut tables = [
+        schema.create_table_from_entity(used_token::Entity),
+        schema.create_table_from_entity(revocation::Entity),
+        schema.create_table_from_entity(outbox::Entity),
+        schema.create_table_from_entity(flask_account::Entity),
+    ];
+    for table in &mut tables {
+        table.if_not_exists();
+        db.execute(&*table).await?;
+    }
+    for mut index in schema
+        .create_index_from_entity(revocation::Entity)
+        .into_iter()
+        .chain(schema.create_index_from_entity(outbox::Entity))
+    {
+        if backend == sea_orm::DatabaseBackend::MySql {
+            // MySQL has no `CREATE INDEX IF NOT EXISTS` (MariaDB has): an existing index is
+            // error 1061, which is what "if not exists" means.
+            match db.execute(&index).await {
+                Err(err) if is_duplicate_index(&err) => {}
+                other => {
+                    other?;
+                }
+            }
+        } else {
+            index.if_not_exists();
+            db.execute(&index).await?;
+        }
+    }
     Ok(())
+}
+
+fn is_duplicate_index(err: &DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("1061") || text.contains("Duplicate key name")
 }
 
 /// Records a one-shot token as used: `true` the first time, `false` when it was used before
@@ -69,4 +212,33 @@ pub(crate) async fn consume(
             if exists { Ok(false) } else { Err(err) }
         }
     }
+}
+
+/// Records a revocation: `key` (of a session or remember-me cookie of `user_id`) is refused
+/// until `expires_at`. Expired records are purged on the way; recording a key twice is fine.
+pub(crate) async fn revoke(
+    db: &DatabaseConnection,
+    key: String,
+    user_id: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<(), DbErr> {
+    revocation::Entity::delete_many()
+        .filter(revocation::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?;
+    let row = revocation::ActiveModel {
+        key: Set(key),
+        user_id: Set(user_id.to_owned()),
+        expires_at: Set(expires_at),
+    };
+    revocation::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(revocation::Column::Key)
+                .update_column(revocation::Column::ExpiresAt)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }

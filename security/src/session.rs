@@ -25,7 +25,7 @@ pub struct Flash {
 }
 
 /// What the session cookie holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SessionData {
     /// The logged-in user's id.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
@@ -51,6 +51,22 @@ pub(crate) struct SessionData {
     pub forget: bool,
 }
 
+impl std::fmt::Debug for SessionData {
+    /// The user and the flashes; the fingerprint, the session id and the CSRF secret redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::Redacted;
+        f.debug_struct("SessionData")
+            .field("user_id", &self.user_id)
+            .field("fingerprint", &Redacted(self.fingerprint.as_deref()))
+            .field("login_at", &self.login_at)
+            .field("id", &Redacted(self.id.as_deref()))
+            .field("csrf", &Redacted(self.csrf.as_deref()))
+            .field("flashes", &self.flashes)
+            .field("forget", &self.forget)
+            .finish()
+    }
+}
+
 impl SessionData {
     pub(crate) fn is_empty(&self) -> bool {
         *self == SessionData::default()
@@ -61,6 +77,18 @@ impl SessionData {
         signer.sign(&json)
     }
 
+    /// [`SessionData::encode`], dropping the oldest flash messages while the cookie would be
+    /// longer than browsers keep (4096 bytes with its name and attributes).
+    pub(crate) fn encode_bounded(&mut self, signer: &Signer) -> String {
+        loop {
+            let value = self.encode(signer);
+            if value.len() <= MAX_COOKIE_VALUE || self.flashes.is_empty() {
+                return value;
+            }
+            self.flashes.remove(0);
+        }
+    }
+
     pub(crate) fn decode(value: &str, signer: &Signer) -> Option<SessionData> {
         let bytes = signer.verify(value)?;
         serde_json::from_slice(&bytes).ok()
@@ -68,7 +96,7 @@ impl SessionData {
 }
 
 /// What to do with the remember-me cookie when the response is sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) enum RememberAction {
     #[default]
     Keep,
@@ -78,7 +106,20 @@ pub(crate) enum RememberAction {
     Clear,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for RememberAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RememberAction::Keep => f.write_str("Keep"),
+            RememberAction::Set(token) => f
+                .debug_tuple("Set")
+                .field(&crate::redact::Redacted(Some(token)))
+                .finish(),
+            RememberAction::Clear => f.write_str("Clear"),
+        }
+    }
+}
+
+#[derive(Default)]
 pub(crate) struct SessionState {
     pub data: SessionData,
     pub changed: bool,
@@ -88,6 +129,20 @@ pub(crate) struct SessionState {
     /// A session cookie this library could not read, kept for `SECURITY_FLASK_COMPAT`: it may
     /// be a Flask session to take over (once).
     pub flask_cookie: Option<String>,
+}
+
+impl std::fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionState")
+            .field("data", &self.data)
+            .field("changed", &self.changed)
+            .field("remember", &self.remember)
+            .field(
+                "flask_cookie",
+                &crate::redact::Redacted(self.flask_cookie.as_deref()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// The session of the current request: flash messages and the login state.
@@ -112,12 +167,18 @@ impl Session {
     }
 
     /// Adds a flash message, shown by the next page that renders flashes.
+    ///
+    /// The session cookie carries pending messages, so they are bounded: at most
+    /// [`MAX_FLASHES`] wait (the oldest go first), each at most [`MAX_FLASH_LENGTH`]
+    /// characters (a message that quotes what a visitor typed is cut).
     pub fn flash(&self, category: impl Into<String>, message: impl Into<String>) {
         let mut state = self.lock();
         state.data.flashes.push(Flash {
-            category: category.into(),
-            message: message.into(),
+            category: truncate(category.into(), 64),
+            message: truncate(message.into(), MAX_FLASH_LENGTH),
         });
+        let excess = state.data.flashes.len().saturating_sub(MAX_FLASHES);
+        state.data.flashes.drain(..excess);
         state.changed = true;
     }
 
@@ -156,14 +217,26 @@ impl Session {
     /// Logs a user in: a new session id and CSRF secret (no fixation), the user id and the
     /// account fingerprint.
     pub(crate) fn login(&self, user_id: String, fingerprint: String, now: i64) {
+        self.login_with_id(user_id, fingerprint, now, random_token(16));
+    }
+
+    /// [`Session::login`] with a given session id and login time (a Flask session taken over
+    /// keeps one id, so that a logout ends every copy of it).
+    pub(crate) fn login_with_id(
+        &self,
+        user_id: String,
+        fingerprint: String,
+        login_at: i64,
+        session_id: String,
+    ) {
         let mut state = self.lock();
         state.flask_cookie = None;
         let flashes = std::mem::take(&mut state.data.flashes);
         state.data = SessionData {
             user_id: Some(user_id),
             fingerprint: Some(fingerprint),
-            login_at: Some(now),
-            id: Some(random_token(16)),
+            login_at: Some(login_at),
+            id: Some(session_id),
             csrf: Some(crate::csrf::Csrf::new_secret()),
             flashes,
             forget: false,
@@ -232,13 +305,26 @@ impl Session {
 
     /// Queues flashed messages carried over from another session.
     pub(crate) fn add_flashes(&self, flashes: Vec<Flash>) {
-        if flashes.is_empty() {
-            return;
+        for flash in flashes {
+            self.flash(flash.category, flash.message);
         }
-        let mut state = self.lock();
-        state.data.flashes.extend(flashes);
-        state.changed = true;
     }
+}
+
+/// The longest session cookie value written; flash messages give way first.
+const MAX_COOKIE_VALUE: usize = 3800;
+
+/// The most flash messages a session holds; older ones are dropped.
+pub const MAX_FLASHES: usize = 8;
+/// The longest flash message kept, in characters.
+pub const MAX_FLASH_LENGTH: usize = 256;
+
+fn truncate(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
 }
 
 /// Reads one cookie from a `Cookie` header value.

@@ -215,6 +215,33 @@ impl Serializer {
         }
     }
 
+    /// How old a correctly signed token is at `now`, in seconds (negative when dated in the
+    /// future).
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] for a bad signature or a malformed token.
+    pub fn age(&self, token: &str, now: i64) -> Result<i64, TokenError> {
+        let (value, sig) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
+        let sig = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| TokenError::Invalid)?;
+        let expected = hmac_sha1(&self.signing_key, value.as_bytes());
+        if !bool::from(expected.as_slice().ct_eq(&sig)) {
+            return Err(TokenError::Invalid);
+        }
+        let (_, ts) = value.rsplit_once('.').ok_or(TokenError::Invalid)?;
+        let ts_bytes = URL_SAFE_NO_PAD
+            .decode(ts)
+            .map_err(|_| TokenError::Invalid)?;
+        if ts_bytes.len() > 8 {
+            return Err(TokenError::Invalid);
+        }
+        let mut be = [0u8; 8];
+        be[8 - ts_bytes.len()..].copy_from_slice(&ts_bytes);
+        let issued = i128::from(u64::from_be_bytes(be)) + i128::from(EPOCH);
+        i64::try_from(i128::from(now) - issued).map_err(|_| TokenError::Invalid)
+    }
+
     /// itsdangerous' `TimestampSigner.unsign` followed by `load_payload`'s decoding (base64,
     /// optional zlib), leaving the JSON to the caller.
     fn unsign(&self, token: &str, max_age: Option<u64>, now: i64) -> Result<Unsigned, TokenError> {
@@ -267,6 +294,22 @@ pub fn load_flask_session(
     max_age: Option<u64>,
     now: i64,
 ) -> Result<serde_json::Value, TokenError> {
+    load_flask_session_issued(cookie, secret_key, max_age, now).map(|(session, _)| session)
+}
+
+/// [`load_flask_session`], also giving when Flask signed the cookie (unix seconds): Flask
+/// re-signs its session cookie whenever the session changes, so this is the time of the last
+/// change (a login at the latest).
+///
+/// # Errors
+/// As [`load_flask_session`].
+pub fn load_flask_session_issued(
+    cookie: &str,
+    secret_key: &str,
+    max_age: Option<u64>,
+    now: i64,
+) -> Result<(serde_json::Value, i64), TokenError> {
+    let issued = now - Serializer::flask_session(secret_key).age(cookie, now)?;
     let json = match Serializer::flask_session(secret_key).unsign(cookie, max_age, now)? {
         Unsigned::Fresh(json) => json,
         Unsigned::Expired(_, age) => {
@@ -279,7 +322,7 @@ pub fn load_flask_session(
     let value: serde_json::Value =
         serde_json::from_slice(&json).map_err(|_| TokenError::Invalid)?;
     match untag(value) {
-        object @ serde_json::Value::Object(_) => Ok(object),
+        object @ serde_json::Value::Object(_) => Ok((object, issued)),
         _ => Err(TokenError::Invalid),
     }
 }

@@ -136,7 +136,7 @@ pub struct ExtraField {
 }
 
 /// What a page template gets.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ViewContext {
     /// The page.
     pub view: Option<ViewName>,
@@ -205,7 +205,7 @@ impl ViewContext {
 }
 
 /// What an e-mail template gets.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct EmailContext {
     /// Which mail.
     pub kind: Option<EmailKind>,
@@ -214,8 +214,54 @@ pub struct EmailContext {
     /// The mail's link: `confirmation_link`, `login_link`, `reset_link`, or the reset page on
     /// the change notice when recoverable; `None` where 1.7.4 has none.
     pub link: Option<String>,
+    /// `welcome_existing`: a link to reset the password (when recoverable).
+    pub reset_link: Option<String>,
+    /// `welcome_existing`: a link to confirm the address (when it is not confirmed yet).
+    pub confirmation_link: Option<String>,
     /// Values added by mail context processors.
     pub extra: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ViewContext {
+    /// The CSRF token and the reset token redacted (the URLs, which hold the latter, left out).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::Redacted;
+        f.debug_struct("ViewContext")
+            .field("view", &self.view)
+            .field("title", &self.title)
+            .field("flashes", &self.flashes)
+            .field("csrf_token", &Redacted(self.csrf_token.as_deref()))
+            .field("values", &self.values)
+            .field("errors", &self.errors)
+            .field("next", &self.next)
+            .field("features", &self.features)
+            .field("user_email", &self.user_email)
+            .field(
+                "reset_password_token",
+                &Redacted(self.reset_password_token.as_deref()),
+            )
+            .field("extra_fields", &self.extra_fields)
+            .field("extra", &self.extra)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EmailContext {
+    /// The links redacted: they log in or reset a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::Redacted;
+        f.debug_struct("EmailContext")
+            .field("kind", &self.kind)
+            .field("user_email", &self.user_email)
+            .field("link", &Redacted(self.link.as_deref()))
+            .field("reset_link", &Redacted(self.reset_link.as_deref()))
+            .field(
+                "confirmation_link",
+                &Redacted(self.confirmation_link.as_deref()),
+            )
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 impl EmailContext {
@@ -425,6 +471,9 @@ mod defaults {
         ResetNoticeHtml: "security/email/reset_notice.html" => "security/email/reset_notice",
         ChangeNoticeText: "security/email/change_notice.txt",
         ChangeNoticeHtml: "security/email/change_notice.html" => "security/email/change_notice",
+        WelcomeExistingText: "security/email/welcome_existing.txt",
+        WelcomeExistingHtml: "security/email/welcome_existing.html"
+            => "security/email/welcome_existing",
     }
 
     pub(super) fn register(t: &mut Templates) {
@@ -529,10 +578,14 @@ mod tests {
     fn every_email_renders_both_parts_with_the_link() {
         let t = Templates::default();
         for kind in EmailKind::ALL {
+            let link = Some("http://localhost/x/token".to_owned());
+            let existing = kind == EmailKind::WelcomeExisting;
             let ctx = EmailContext {
                 kind: Some(kind),
                 user_email: "matt@lp.com".into(),
-                link: Some("http://localhost/x/token".into()),
+                link: (!existing).then(|| link.clone()).flatten(),
+                reset_link: existing.then(|| link.clone()).flatten(),
+                confirmation_link: None,
                 extra: BTreeMap::new(),
             };
             let (text, html) = t.render_email(&email_template(kind), ctx).unwrap();

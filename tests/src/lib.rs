@@ -338,6 +338,7 @@ pub const BASE_VARS: &[(&str, &str)] = &[
     ("SECRET_KEY", "test-secret-key-0123456789"),
     ("WTF_CSRF_ENABLED", "false"),
     ("SECURITY_PASSWORD_HASH", "plaintext"),
+    ("SECURITY_ALLOWED_HOSTS", "localhost"),
 ];
 
 impl TestApp {
@@ -406,8 +407,9 @@ impl TestApp {
         }
     }
 
-    /// Every mail sent so far, oldest first.
+    /// Every mail sent so far, oldest first, once the outbox has delivered what is due.
     pub fn mails(&self) -> Vec<Mail> {
+        self.flush_mail();
         let mut entries: Vec<_> = std::fs::read_dir(self.mail_dir.path())
             .expect("mail dir")
             .filter_map(Result::ok)
@@ -422,6 +424,17 @@ impl TestApp {
             .into_iter()
             .map(|(_, path)| Mail::parse(&std::fs::read(path).expect("mail file")))
             .collect()
+    }
+
+    /// Delivers the queued mail that is due now (the outbox's background sender would, a
+    /// moment later). For the multi-threaded runtime of the tests.
+    pub fn flush_mail(&self) {
+        let security = self.security.clone();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(security.flush_mail())
+                .expect("outbox")
+        });
     }
 
     /// The mails to one address.

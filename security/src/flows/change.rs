@@ -44,7 +44,7 @@ async fn change_password<U: SecurityUser>(
     let user = &identity.user;
     let mut errors = FormErrors::new();
     let current = ctx.required(&mut errors, "password", MessageKey::PasswordNotProvided);
-    let new = ctx.new_password(&mut errors, "new_password");
+    let new = ctx.new_password(&mut errors, "new_password", &[user.email()]);
     ctx.retype(&mut errors, "new_password_confirm", "new_password");
     if errors.is_empty()
         && let (Some(current), Some(new)) = (&current, &new)
@@ -61,7 +61,9 @@ async fn change_password<U: SecurityUser>(
         };
         if !verified {
             ctx.error(&mut errors, "password", MessageKey::InvalidPassword, &[]);
-        } else if current == new {
+        } else if crate::password_policy::normalize(ctx.config(), current)
+            == crate::password_policy::normalize(ctx.config(), new)
+        {
             ctx.error(&mut errors, "password", MessageKey::PasswordIsTheSame, &[]);
         }
     }
@@ -82,11 +84,14 @@ async fn change_password<U: SecurityUser>(
         Ok(None) => return ctx.sec.login_redirect(&ctx.parts),
         Err(err) => return ctx.internal(err),
     };
+    if let Err(err) = ctx.sec.password_changed(&user).await {
+        return ctx.internal(err);
+    }
     // This session goes on; this browser's remember cookie is re-issued; everything else ends.
     ctx.session.refresh_fingerprint(ctx.sec.fingerprint(&user));
     if ctx.session.lock().had_remember_cookie {
         ctx.session
-            .set_remember(RememberAction::Set(ctx.sec.auth_token(&user)));
+            .set_remember(RememberAction::Set(ctx.sec.remember_token(&user)));
     }
     let config = ctx.config();
     let mut mail_failed = false;

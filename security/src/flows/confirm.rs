@@ -2,9 +2,11 @@
 //! spec §5.7–5.8).
 //!
 //! The token is `[id, digest]` signed with `SECURITY_CONFIRM_SALT`, where the digest binds it
-//! to the address it was sent to (S8). Unlike 1.7.4, a link that was used already logs nobody
-//! in, and a link opened in another user's session never replaces that user (S9); an expired
-//! link of a confirmed user sends nothing (B6).
+//! to the address it was sent to. Unlike 1.7.4, a link that was used already logs nobody in,
+//! and a link opened in another user's session never replaces that user; an expired link of
+//! a confirmed user sends nothing. With `SECURITY_AUTO_LOGIN_AFTER_CONFIRM` off (Flask-Security
+//! 5.9's key), a link logs nobody in: then nobody can be logged into someone else's account by
+//! opening that account's link.
 
 use axum::Router;
 use axum::body::Body;
@@ -17,7 +19,7 @@ use super::{Ctx, TokenStatus};
 use crate::compat::LegacyPayload;
 use crate::config::Config;
 use crate::events::Event;
-use crate::mail::EmailKind;
+use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::response::FormErrors;
@@ -37,21 +39,23 @@ pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String
         .dumps(&[&id, &digest(sec, user)], sec.now())
 }
 
-/// The absolute confirmation link of a token.
-pub(crate) fn link<U: SecurityUser>(ctx: &Ctx<U>, token: &str) -> String {
-    ctx.link(&format!("{}/{}", ctx.config().confirm_path(), token))
+/// The absolute confirmation link of a token, under `base` (scheme and host).
+pub(crate) fn link<U: SecurityUser>(sec: &Security<U>, base: &str, token: &str) -> String {
+    format!("{base}{}/{token}", sec.config().confirm_path())
 }
 
-/// Sends confirmation instructions (`send_confirmation_instructions`).
-async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
-    let token = make_token(&ctx.sec, user);
-    let path = ctx.config().confirm_path();
-    ctx.mail_link(EmailKind::ConfirmationInstructions, user, &path, &token)
+/// Sends confirmation instructions (`send_confirmation_instructions`), with links under
+/// `base`.
+async fn send_instructions<U: SecurityUser>(
+    sec: Security<U>,
+    user: U,
+    base: String,
+) -> Result<(), MailError> {
+    let token = make_token(&sec, &user);
+    let link = link(&sec, &base, &token);
+    sec.send_mail(EmailKind::ConfirmationInstructions, &user, Some(link))
         .await?;
-    ctx.sec.emit(Event::ConfirmInstructionsSent {
-        user: user.clone(),
-        token,
-    });
+    sec.emit(Event::ConfirmInstructionsSent { user, token });
     Ok(())
 }
 
@@ -98,8 +102,9 @@ async fn send_confirmation<U: SecurityUser>(
         }
     }
     let typed = email.clone().unwrap_or_default();
+    let generic = ctx.config().return_generic_responses;
     if let Some(key) = refusal {
-        if ctx.config().generic_responses && errors.is_empty() {
+        if generic && errors.is_empty() {
             return answer_sent(&ctx, &typed, None).await;
         }
         ctx.error(&mut errors, "email", key, &[("email", &typed)]);
@@ -110,10 +115,11 @@ async fn send_confirmation<U: SecurityUser>(
     let Some(user) = user else {
         return failed(&ctx, errors, &typed).await;
     };
-    if let Err(response) = send_instructions(&ctx, &user).await {
+    let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+    if let Err(response) = ctx.deliver(generic, task).await {
         return response;
     }
-    let shown = (!ctx.config().generic_responses).then_some(&user);
+    let shown = (!generic).then_some(&user);
     answer_sent(&ctx, &typed, shown).await
 }
 
@@ -177,10 +183,11 @@ async fn confirm_email<U: SecurityUser>(
         Err(response) => return response,
     };
     if expired {
-        if user.confirmed_at().is_none()
-            && let Err(response) = send_instructions(&ctx, &user).await
-        {
-            return response;
+        if user.confirmed_at().is_none() {
+            let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+            if let Err(response) = ctx.deliver(false, task).await {
+                return response;
+            }
         }
         ctx.flash(
             MessageKey::ConfirmationExpired,
@@ -188,10 +195,14 @@ async fn confirm_email<U: SecurityUser>(
         );
         return ctx.redirect(&error_view);
     }
-    let target = config
-        .post_confirm_view
-        .clone()
-        .unwrap_or_else(|| config.post_login_view.clone());
+    // Without the automatic login, on to the login page (5.9), unless a view is configured.
+    let target = config.post_confirm_view.clone().unwrap_or_else(|| {
+        if config.auto_login_after_confirm {
+            config.post_login_view.clone()
+        } else {
+            config.login_path()
+        }
+    });
     let confirmed = match ctx
         .sec
         .datastore()
@@ -212,9 +223,10 @@ async fn confirm_email<U: SecurityUser>(
         Ok(current) => current,
         Err(response) => return response,
     };
-    if current.is_none() {
-        // The first confirmation logs the user in, as in 1.7.4; a session of another user is
-        // never replaced.
+    if current.is_none() && config.auto_login_after_confirm {
+        // The first confirmation logs the user in, as in 1.7.4 (unless
+        // `SECURITY_AUTO_LOGIN_AFTER_CONFIRM` is off); a session of another user is never
+        // replaced.
         let reloaded = match ctx.sec.datastore().find_user_by_id(&user.id()).await {
             Ok(Some(reloaded)) => reloaded,
             Ok(None) => return invalid(&ctx, &error_view),

@@ -36,16 +36,24 @@ async fn login<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Bod
             .await;
     }
     match authenticate(&ctx).await {
-        Ok(Ok(user)) => {
+        Ok(Ok((user, bound_hash))) => {
             let remember = ctx.input.flag("remember");
             let ip = ctx.ip();
-            match ctx.sec.login_user(&ctx.session, &user, remember, &ip).await {
+            match ctx
+                .sec
+                .login_user_bound(&ctx.session, &user, bound_hash.as_deref(), remember, &ip)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return refuse(&ctx, "email", MessageKey::DisabledAccount).await,
                 Err(err) => return ctx.internal(err),
             }
             if ctx.json {
-                ctx.json_ok(ctx.user_json_with_token(&user))
+                let token = ctx.sec.auth_token_bound(&user, bound_hash.as_deref());
+                ctx.json_ok(serde_json::json!({ "user": {
+                    "id": user.id().to_string(),
+                    "authentication_token": token,
+                } }))
             } else {
                 ctx.post_redirect(&ctx.config().post_login_view.clone())
             }
@@ -76,7 +84,13 @@ async fn refuse<U: SecurityUser>(ctx: &Ctx<U>, field: &str, key: MessageKey) -> 
 }
 
 /// The form's checks; the user when they all pass.
-async fn authenticate<U: SecurityUser>(ctx: &Ctx<U>) -> Result<Result<U, FormErrors>, Response> {
+/// The user, and the password hash the session is to be bound to when the login re-hashed
+/// it (the user value still holds the hash that was checked).
+type Authenticated<U> = (U, Option<String>);
+
+async fn authenticate<U: SecurityUser>(
+    ctx: &Ctx<U>,
+) -> Result<Result<Authenticated<U>, FormErrors>, Response> {
     let mut errors = FormErrors::new();
     if let Some(next) = ctx.input.text("next").filter(|n| !n.trim().is_empty())
         && ctx.safe(next).is_none()
@@ -108,7 +122,7 @@ async fn authenticate<U: SecurityUser>(ctx: &Ctx<U>) -> Result<Result<U, FormErr
         );
         return Ok(Err(errors));
     }
-    let generic = ctx.config().generic_responses;
+    let generic = ctx.config().return_generic_responses;
     let unknown = |errors: &mut FormErrors, field: &str, key: MessageKey| {
         if generic {
             ctx.error(errors, "email", MessageKey::InvalidCredentials, &[]);
@@ -140,24 +154,24 @@ async fn authenticate<U: SecurityUser>(ctx: &Ctx<U>) -> Result<Result<U, FormErr
         unknown(&mut errors, "password", MessageKey::InvalidPassword);
         return Ok(Err(errors));
     }
-    let mut user = user;
+    let mut bound_hash = None;
     if let Some(new_hash) = verified.new_hash {
-        // Re-hash into the configured scheme (never twice-HMACed, S14), then reload so the
-        // session is bound to the new hash.
+        // Re-hash into the configured scheme (never twice-HMACed), only if the stored hash is
+        // still the one checked: if the password changed meanwhile (a reset racing this
+        // login), the password typed is no longer the account's, and the login fails.
         match datastore
-            .upgrade_password_hash(&user, &stored, new_hash)
+            .upgrade_password_hash(&user, &stored, new_hash.clone())
             .await
         {
-            Ok(_) => {
-                ctx.sec.invalidate(&user.id());
-                match datastore.find_user_by_id(&user.id()).await {
-                    Ok(Some(reloaded)) => user = reloaded,
-                    Ok(None) => {
-                        unknown(&mut errors, "email", MessageKey::UserDoesNotExist);
-                        return Ok(Err(errors));
-                    }
-                    Err(err) => return Err(ctx.internal(err)),
+            Ok(true) => {
+                if let Err(err) = ctx.sec.password_rehashed(&user, &new_hash).await {
+                    return Err(ctx.internal(err));
                 }
+                bound_hash = Some(new_hash);
+            }
+            Ok(false) => {
+                unknown(&mut errors, "password", MessageKey::InvalidPassword);
+                return Ok(Err(errors));
             }
             Err(err) => return Err(ctx.internal(err)),
         }
@@ -170,7 +184,7 @@ async fn authenticate<U: SecurityUser>(ctx: &Ctx<U>) -> Result<Result<U, FormErr
         ctx.error(&mut errors, "email", MessageKey::DisabledAccount, &[]);
         return Ok(Err(errors));
     }
-    Ok(Ok(user))
+    Ok(Ok((user, bound_hash)))
 }
 
 /// Adds the password login view.

@@ -1,12 +1,17 @@
-//! Logout (`views.logout`, spec §5.2): ends the session and forgets the remember cookie,
-//! then redirects to a validated `?next=` (1.7.4 did not validate it: S5) or
-//! `SECURITY_POST_LOGOUT_VIEW`.
+//! Logout (`views.logout`, spec §5.2): ends the session and the remember-me cookie, then
+//! redirects to a validated `?next=` (1.7.4 did not validate it) or `SECURITY_POST_LOGOUT_VIEW`.
+//!
+//! Unlike 1.7.4, a logout ends the session and the remember-me cookie on every instance, not
+//! only in this browser: a copy of either is refused afterwards (`security_revocation`). The
+//! methods are `SECURITY_LOGOUT_METHODS` (Flask-Security 5.9's key; `GET, POST` by default):
+//! a `POST` carries the CSRF token, so another site cannot log a visitor out; a JSON `POST`
+//! gets 5.9's JSON answer.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get, post};
 use http::Request;
 
 use super::Ctx;
@@ -15,7 +20,7 @@ use crate::events::Event;
 use crate::model::SecurityUser;
 use crate::runtime::Security;
 
-/// `GET /logout`.
+/// `GET|POST /logout`.
 async fn logout<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {
     let ctx = match Ctx::read(sec, req).await {
         Ok(ctx) => ctx,
@@ -25,11 +30,19 @@ async fn logout<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Bo
         Ok(user) => user,
         Err(response) => return response,
     };
+    let cookies = crate::auth::cookie_header(&ctx.parts);
+    let remember = crate::session::read_cookie(&cookies, &ctx.config().remember_cookie_name);
+    if let Err(err) = ctx.sec.revoke_session(&ctx.session, remember).await {
+        return ctx.internal(err);
+    }
     ctx.session.logout();
     if let Some(found) = user {
         ctx.sec.emit(Event::UserLoggedOut {
             user: found.user.clone(),
         });
+    }
+    if ctx.json && ctx.parts.method == http::Method::POST {
+        return ctx.json_ok(serde_json::json!({}));
     }
     match ctx.query_next().and_then(|next| ctx.safe(&next)) {
         Some(target) => ctx.redirect(&target),
@@ -37,10 +50,22 @@ async fn logout<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Bo
     }
 }
 
-/// Adds the logout view.
+/// Adds the logout view, for the methods of `SECURITY_LOGOUT_METHODS`.
 pub(crate) fn routes<U: SecurityUser>(
     router: Router<Security<U>>,
     config: &Config,
 ) -> Router<Security<U>> {
-    router.route(&config.logout_path(), get(logout::<U>))
+    let mut methods: Option<MethodRouter<Security<U>>> = None;
+    for method in &config.logout_methods {
+        methods = Some(match (methods, method.as_str()) {
+            (None, "GET") => get(logout::<U>),
+            (None, _) => post(logout::<U>),
+            (Some(m), "GET") => m.get(logout::<U>),
+            (Some(m), _) => m.post(logout::<U>),
+        });
+    }
+    match methods {
+        Some(methods) => router.route(&config.logout_path(), methods),
+        None => router,
+    }
 }

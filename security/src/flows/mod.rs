@@ -55,7 +55,39 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     if config.confirmable {
         router = confirm::routes(router, &config);
     }
-    router.with_state(security)
+    let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
+        config
+            .response_headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    http::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                    http::HeaderValue::from_str(value).ok()?,
+                ))
+            })
+            .collect(),
+    );
+    router
+        .with_state(security)
+        .layer(axum::middleware::map_response(move |response: Response| {
+            let headers = Arc::clone(&headers);
+            async move { with_headers(response, &headers) }
+        }))
+}
+
+/// `SECURITY_RESPONSE_HEADERS` on an answer of a security view (a header the view set itself
+/// stays).
+fn with_headers(
+    mut response: Response,
+    headers: &[(http::HeaderName, http::HeaderValue)],
+) -> Response {
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .entry(name.clone())
+            .or_insert_with(|| value.clone());
+    }
+    response
 }
 
 /// The state of a one-shot token (1.7.4's `get_token_status`), bound to the account it was
@@ -69,17 +101,26 @@ pub(crate) enum TokenStatus<U> {
     Invalid,
 }
 
-/// One submitted value: form fields are text; JSON keeps booleans apart (B7).
-#[derive(Clone, Debug, PartialEq)]
+/// One submitted value: form fields are text; JSON keeps booleans apart.
+#[derive(Clone, PartialEq)]
 pub(crate) enum InputValue {
     Text(String),
     Bool(bool),
 }
 
-/// The submitted form or JSON object (spec §1.4).
-#[derive(Clone, Debug, Default)]
+/// The submitted form or JSON object (spec §1.4). Its `Debug` output names the fields only:
+/// their values are passwords and tokens.
+#[derive(Clone, Default)]
 pub(crate) struct Input {
     fields: HashMap<String, InputValue>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.fields.keys().collect();
+        names.sort();
+        f.debug_struct("Input").field("fields", &names).finish()
+    }
 }
 
 impl Input {
@@ -219,8 +260,10 @@ impl<U: SecurityUser> Ctx<U> {
         Ok(ctx)
     }
 
-    /// CSRF (spec §1.5, S21): every form post, and every JSON post that carries a session
+    /// CSRF: every form post, and every JSON post that carries the session or the remember
     /// cookie, must carry the session's token (field `csrf_token` or header `X-CSRFToken`).
+    /// A JSON post with neither cookie has nothing to ride: a JSON body cannot be sent
+    /// cross-site without CORS.
     fn check_csrf(&self) -> Result<(), Response> {
         let config = self.sec.config();
         if !config.csrf_enabled {
@@ -228,51 +271,19 @@ impl<U: SecurityUser> Ctx<U> {
         }
         if self.json {
             let cookies = crate::auth::cookie_header(&self.parts);
-            if crate::session::read_cookie(&cookies, &config.session_cookie_name).is_none() {
-                // A JSON body cannot be sent cross-site without CORS, and there is no session
-                // to ride.
+            let carries = |name: &str| crate::session::read_cookie(&cookies, name).is_some();
+            if !carries(&config.session_cookie_name) && !carries(&config.remember_cookie_name) {
                 return Ok(());
             }
         }
         let token = self
             .input
             .text("csrf_token")
-            .map(str::to_owned)
-            .or_else(|| {
-                ["x-csrftoken", "x-csrf-token"].iter().find_map(|h| {
-                    self.parts
-                        .headers
-                        .get(*h)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                })
-            });
-        match self.sec.inner.csrf.check(&self.session, token.as_deref()) {
-            Ok(()) => Ok(()),
-            Err(err) => {
-                let key = if token.as_deref().is_none_or(str::is_empty) {
-                    MessageKey::CsrfMissing
-                } else {
-                    MessageKey::CsrfInvalid
-                };
-                let message = config.messages.get(key).text.clone();
-                tracing::info!(reason = %err, "security: CSRF check failed");
-                if self.json {
-                    let mut errors = FormErrors::new();
-                    errors.insert("csrf_token".into(), vec![message]);
-                    let mut r = response::json_errors(&errors, true);
-                    *r.status_mut() = StatusCode::BAD_REQUEST;
-                    Err(r)
-                } else {
-                    Err(response::bad_request(
-                        StatusCode::BAD_REQUEST,
-                        &message,
-                        false,
-                        true,
-                    ))
-                }
-            }
-        }
+            .filter(|t| !t.is_empty())
+            .or_else(|| crate::csrf::header_token(&self.parts));
+        let key = &self.sec.inner.csrf;
+        key.check(&self.session, token)
+            .map_err(|err| key.refusal(err, self.json))
     }
 
     pub(crate) fn config(&self) -> &crate::config::Config {
@@ -460,19 +471,27 @@ impl<U: SecurityUser> Ctx<U> {
         })
     }
 
-    /// Mails the user the absolute link `<path>/<token>` in the mail of `kind`.
-    pub(crate) async fn mail_link(
-        &self,
-        kind: crate::mail::EmailKind,
-        user: &U,
-        path: &str,
-        token: &str,
-    ) -> Result<(), Response> {
-        let link = self.link(&format!("{path}/{token}"));
-        self.sec
-            .send_mail(kind, user, Some(link))
-            .await
-            .map_err(|_| self.mail_failed())
+    /// The scheme and host of the links this request's mail holds.
+    pub(crate) fn link_base(&self) -> String {
+        link_base(self.config(), &self.parts)
+    }
+
+    /// Runs a task that queues mail: now, its failure being the answer (a 503); or, with
+    /// `background` (the enumeration-resistant mode), after the answer, so that neither the
+    /// answer's time nor its status tells whether there was anything to send.
+    pub(crate) async fn deliver<F>(&self, background: bool, task: F) -> Result<(), Response>
+    where
+        F: std::future::Future<Output = Result<(), crate::mail::MailError>> + Send + 'static,
+    {
+        if background {
+            tokio::spawn(async move {
+                if let Err(err) = task.await {
+                    tracing::error!(error = %err, "security: a mail could not be queued");
+                }
+            });
+            return Ok(());
+        }
+        task.await.map_err(|_| self.mail_failed())
     }
 
     /// The client address for login tracking.
@@ -503,9 +522,8 @@ impl<U: SecurityUser> Ctx<U> {
             Ok(found) => found.map(|f| f.user.email().to_owned()),
             Err(response) => return response,
         };
-        let csrf_token = config
-            .csrf_enabled
-            .then(|| self.sec.inner.csrf.token_for(&self.session));
+        let csrf = &self.sec.inner.csrf;
+        let csrf_token = csrf.issues_tokens().then(|| csrf.token_for(&self.session));
         let template = match view {
             ViewName::LoginUser => &config.login_user_template,
             ViewName::RegisterUser => &config.register_user_template,
@@ -590,13 +608,26 @@ impl<U: SecurityUser> Ctx<U> {
         }
     }
 
-    /// A new password: required (`PASSWORD_NOT_PROVIDED`, stopping there) and 6 to 128
-    /// characters (`PASSWORD_INVALID_LENGTH`).
-    pub(crate) fn new_password(&self, errors: &mut FormErrors, field: &str) -> Option<String> {
+    /// A new password: required (`PASSWORD_NOT_PROVIDED`, stopping there), then the password
+    /// policy (`SECURITY_PASSWORD_LENGTH_MIN`/`_MAX`, the complexity checker, counted after
+    /// `SECURITY_PASSWORD_NORMALIZE_FORM`). `user_inputs`: the account's own words, which the
+    /// complexity checker counts against the password.
+    pub(crate) fn new_password(
+        &self,
+        errors: &mut FormErrors,
+        field: &str,
+        user_inputs: &[&str],
+    ) -> Option<String> {
         let password = self.required(errors, field, MessageKey::PasswordNotProvided)?;
-        let n = password.chars().count();
-        if !(6..=128).contains(&n) {
-            self.error(errors, field, MessageKey::PasswordInvalidLength, &[]);
+        let config = self.config();
+        let normal = crate::password_policy::normalize(config, &password);
+        if let Err(problem) =
+            crate::password_policy::check_new_password(config, &normal, user_inputs)
+        {
+            errors
+                .entry(field.to_owned())
+                .or_default()
+                .push(problem.message(config));
             return None;
         }
         Some(password)
@@ -628,12 +659,15 @@ impl<U: SecurityUser> Ctx<U> {
 /// WTForms 2.0.1's e-mail check (spec §4.1): `^.+@[^.].*\.[a-z]{2,10}$`, case-insensitive,
 /// where no part may hold a line break (so an address can never inject mail headers).
 pub fn valid_email(email: &str) -> bool {
-    if email.contains(['\r', '\n', '\0']) {
+    if email.contains(['\r', '\n', '\0', '"']) {
         return false;
     }
     // What 1.7.4's pattern lets through must also be a mailbox mail can be sent to (RFC 5321
-    // lengths, no blanks or commas), or the account would exist with no way to reach it.
-    if email.parse::<lettre::Address>().is_err() {
+    // lengths, no blanks or commas, no quoted local part), or the account would exist with no
+    // way to reach it.
+    if email.parse::<lettre::Address>().is_err()
+        || email.parse::<lettre::message::Mailbox>().is_err()
+    {
         return false;
     }
     email.char_indices().any(|(i, c)| {

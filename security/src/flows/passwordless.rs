@@ -17,7 +17,7 @@ use super::{Ctx, TokenStatus};
 use crate::compat::LegacyPayload;
 use crate::config::Config;
 use crate::events::Event;
-use crate::mail::EmailKind;
+use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::response::FormErrors;
@@ -47,18 +47,18 @@ pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String
         .dumps(&[&id, &digest(sec, user), &nonce], sec.now())
 }
 
-/// Sends login instructions (`send_login_instructions`).
-async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
-    let token = make_token(&ctx.sec, user);
-    ctx.mail_link(
-        EmailKind::LoginInstructions,
+/// Sends login instructions (`send_login_instructions`), with links under `base`.
+async fn send_instructions<U: SecurityUser>(
+    sec: Security<U>,
+    user: U,
+    base: String,
+) -> Result<(), MailError> {
+    let token = make_token(&sec, &user);
+    let link = format!("{base}{}/{token}", sec.config().login_path());
+    sec.send_mail(EmailKind::LoginInstructions, &user, Some(link))
+        .await?;
+    sec.emit(Event::LoginInstructionsSent {
         user,
-        &ctx.config().login_path(),
-        &token,
-    )
-    .await?;
-    ctx.sec.emit(Event::LoginInstructionsSent {
-        user: user.clone(),
         login_token: token,
     });
     Ok(())
@@ -95,8 +95,9 @@ async fn send_login<U: SecurityUser>(
             Err(err) => return ctx.internal(err),
         }
     }
+    let generic = ctx.config().return_generic_responses;
     if let Some(key) = refusal {
-        if ctx.config().generic_responses && errors.is_empty() {
+        if generic && errors.is_empty() {
             return sent(&ctx, &typed, None).await;
         }
         ctx.error(&mut errors, "email", key, &[]);
@@ -109,10 +110,11 @@ async fn send_login<U: SecurityUser>(
             .page(ViewName::SendLogin, vec![("email", typed)], errors)
             .await;
     };
-    if let Err(response) = send_instructions(&ctx, &user).await {
+    let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+    if let Err(response) = ctx.deliver(generic, task).await {
         return response;
     }
-    let shown = (!ctx.config().generic_responses).then_some(&user);
+    let shown = (!generic).then_some(&user);
     sent(&ctx, &typed, shown).await
 }
 
@@ -160,7 +162,8 @@ async fn token_login<U: SecurityUser>(
         Err(response) => return response,
     };
     if expired {
-        if let Err(response) = send_instructions(&ctx, &user).await {
+        let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+        if let Err(response) = ctx.deliver(false, task).await {
             return response;
         }
         ctx.flash(

@@ -4,8 +4,10 @@
 //! The reset token is `[id, digest]` signed with `SECURITY_RESET_SALT`; the digest binds it to
 //! the user's address and current password hash under a server key, so a reset (or any
 //! password change) makes every earlier link of that user invalid, and a new account that
-//! reuses the row id cannot use it (S7). An expired link really sends new instructions, as its
-//! message says (B5). The JSON answer of the forgot view names no user.
+//! reuses the row id cannot use it. An expired link really sends new instructions, as its
+//! message says. The JSON answer of the forgot view names no user. With
+//! `SECURITY_RETURN_GENERIC_RESPONSES`, an unknown address is answered as a known one, and
+//! the mail is queued after the answer, so that its time tells nothing either.
 
 use axum::Router;
 use axum::body::Body;
@@ -18,7 +20,7 @@ use super::{Ctx, TokenStatus};
 use crate::compat::LegacyPayload;
 use crate::config::Config;
 use crate::events::Event;
-use crate::mail::EmailKind;
+use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::response::FormErrors;
@@ -42,20 +44,22 @@ pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String
         .dumps(&[&id, &digest(sec, user)], sec.now())
 }
 
-/// Sends reset instructions (`send_reset_password_instructions`).
-async fn send_instructions<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Result<(), Response> {
-    let token = make_token(&ctx.sec, user);
-    ctx.mail_link(
-        EmailKind::ResetInstructions,
-        user,
-        &ctx.config().reset_path(),
-        &token,
-    )
-    .await?;
-    ctx.sec.emit(Event::ResetPasswordInstructionsSent {
-        user: user.clone(),
-        token,
-    });
+/// The absolute reset link of a token, under `base` (scheme and host).
+pub(crate) fn link<U: SecurityUser>(sec: &Security<U>, base: &str, token: &str) -> String {
+    format!("{base}{}/{token}", sec.config().reset_path())
+}
+
+/// Sends reset instructions (`send_reset_password_instructions`), with links under `base`.
+async fn send_instructions<U: SecurityUser>(
+    sec: Security<U>,
+    user: U,
+    base: String,
+) -> Result<(), MailError> {
+    let token = make_token(&sec, &user);
+    let link = link(&sec, &base, &token);
+    sec.send_mail(EmailKind::ResetInstructions, &user, Some(link))
+        .await?;
+    sec.emit(Event::ResetPasswordInstructionsSent { user, token });
     Ok(())
 }
 
@@ -90,8 +94,9 @@ async fn forgot_password<U: SecurityUser>(
             Err(err) => return ctx.internal(err),
         }
     }
+    let generic = ctx.config().return_generic_responses;
     if let Some(key) = refusal {
-        if ctx.config().generic_responses && errors.is_empty() {
+        if generic && errors.is_empty() {
             return sent(&ctx, &typed).await;
         }
         ctx.error(&mut errors, "email", key, &[]);
@@ -104,7 +109,8 @@ async fn forgot_password<U: SecurityUser>(
             .page(ViewName::ForgotPassword, vec![("email", typed)], errors)
             .await;
     };
-    if let Err(response) = send_instructions(&ctx, &user).await {
+    let task = send_instructions(ctx.sec.clone(), user, ctx.link_base());
+    if let Err(response) = ctx.deliver(generic, task).await {
         return response;
     }
     sent(&ctx, &typed).await
@@ -150,7 +156,8 @@ async fn reset_password<U: SecurityUser>(
             return ctx.redirect(&forgot);
         }
         Ok(TokenStatus::Expired(user)) => {
-            if let Err(response) = send_instructions(&ctx, &user).await {
+            let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+            if let Err(response) = ctx.deliver(false, task).await {
                 return response;
             }
             ctx.flash(
@@ -178,7 +185,7 @@ async fn reset_password<U: SecurityUser>(
             .await;
     }
     let mut errors = FormErrors::new();
-    let password = ctx.new_password(&mut errors, "password");
+    let password = ctx.new_password(&mut errors, "password", &[user.email()]);
     ctx.retype(&mut errors, "password_confirm", "password");
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return ctx
@@ -214,6 +221,9 @@ async fn reset_password<U: SecurityUser>(
         }
         Err(err) => return ctx.internal(err),
     };
+    if let Err(err) = ctx.sec.password_changed(&user).await {
+        return ctx.internal(err);
+    }
     let config = ctx.config();
     let mut mail_failed = false;
     if config.send_password_reset_notice_email {

@@ -3,8 +3,12 @@
 //! Validates with 1.7.4's messages, creates the user (active, no roles) with any extra fields
 //! the app added, sends the welcome mail (with the confirmation link when confirmable), and
 //! logs the user in unless confirmation is required. Unlike 1.7.4, a JSON registration that
-//! does not log the user in hands out no token (S12), and the retype check applies to every
-//! HTML registration (B16).
+//! does not log the user in hands out no token, and the retype check applies to every HTML
+//! registration.
+//!
+//! With `SECURITY_RETURN_GENERIC_RESPONSES` (Flask-Security 5.9), a taken address gets the
+//! answer a free one gets, and its owner a mail instead (`welcome_existing`); no registration
+//! logs in then, since only a new account could be.
 
 use axum::Router;
 use axum::body::Body;
@@ -22,7 +26,7 @@ use crate::messages::MessageKey;
 use crate::model::SecurityUser;
 use crate::response::FormErrors;
 use crate::runtime::Security;
-use crate::views::ViewName;
+use crate::views::{EmailContext, ViewName};
 
 /// `GET|POST /register`.
 async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {
@@ -36,12 +40,17 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
     if ctx.parts.method != http::Method::POST {
         return page(&ctx, FormErrors::new()).await;
     }
+    let generic = ctx.config().return_generic_responses;
     let mut errors = FormErrors::new();
     let (email, valid) = ctx.email_field(&mut errors);
+    // In the enumeration-resistant mode a taken address is no error: it is answered as a new
+    // one, and its owner is told by mail.
+    let mut existing = None;
     if let Some(email) = &email
         && valid
     {
         match ctx.sec.datastore().find_user_by_email(email).await {
+            Ok(Some(user)) if generic => existing = Some(user),
             Ok(Some(_)) => ctx.error(
                 &mut errors,
                 "email",
@@ -52,7 +61,8 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
             Err(err) => return ctx.internal(err),
         }
     }
-    let password = ctx.new_password(&mut errors, "password");
+    let inputs: Vec<&str> = email.as_deref().into_iter().collect();
+    let password = ctx.new_password(&mut errors, "password", &inputs);
     if !ctx.json || ctx.input.text("password_confirm").is_some() {
         ctx.retype(&mut errors, "password_confirm", "password");
     }
@@ -80,10 +90,13 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
     if !errors.is_empty() {
         return failed(&ctx, errors).await;
     }
+    if let Some(owner) = existing {
+        return registered_again(&ctx, owner, &password, &email).await;
+    }
 
     let new = NewUser {
         email: email.clone(),
-        password: Some(password),
+        password: Some(password.clone()),
         active: true,
         roles: Vec::new(),
         extra,
@@ -91,6 +104,11 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
     let user = match ctx.sec.datastore().create_user(new).await {
         Ok(user) => user,
         Err(DatastoreError::DuplicateEmail { email }) => {
+            // Lost a race with another registration of the address.
+            if generic && let Ok(Some(owner)) = ctx.sec.datastore().find_user_by_email(&email).await
+            {
+                return registered_again(&ctx, owner, &password, &email).await;
+            }
             ctx.error(
                 &mut errors,
                 "email",
@@ -113,21 +131,26 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
     let confirm_token = config
         .confirmable
         .then(|| confirm::make_token(&ctx.sec, &user));
-    if config.confirmable {
-        ctx.flash(MessageKey::ConfirmRegistration, &[("email", user.email())]);
-    }
     ctx.sec.emit(Event::UserRegistered {
         user: user.clone(),
         confirm_token: confirm_token.clone(),
     });
-    let mut mail_failed = false;
     if config.send_register_email {
-        let link = confirm_token.as_deref().map(|t| confirm::link(&ctx, t));
-        mail_failed = ctx
-            .sec
-            .send_mail(EmailKind::Welcome, &user, link)
-            .await
-            .is_err();
+        let link = confirm_token
+            .as_deref()
+            .map(|t| confirm::link(&ctx.sec, &ctx.link_base(), t));
+        let (sec, to) = (ctx.sec.clone(), user.clone());
+        let task = async move { sec.send_mail(EmailKind::Welcome, &to, link).await };
+        if let Err(response) = ctx.deliver(generic, task).await {
+            // The account exists; the user can ask for a new confirmation mail.
+            return response;
+        }
+    }
+    if generic {
+        return answer_generic(&ctx, &email).await;
+    }
+    if config.confirmable {
+        ctx.flash(MessageKey::ConfirmRegistration, &[("email", user.email())]);
     }
     let mut logged_in = false;
     if !config.confirmable || config.login_without_confirmation {
@@ -137,10 +160,6 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
             Err(err) => return ctx.internal(err),
         }
     }
-    if mail_failed {
-        // The account exists; the user can ask for a new confirmation mail.
-        return ctx.mail_failed();
-    }
     if ctx.json {
         return ctx.json_ok(if logged_in {
             ctx.user_json_with_token(&user)
@@ -148,11 +167,72 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
             ctx.user_json(&user)
         });
     }
-    let default = config
+    ctx.post_redirect(&post_register_view(config))
+}
+
+fn post_register_view(config: &Config) -> String {
+    config
         .post_register_view
         .clone()
-        .unwrap_or_else(|| config.post_login_view.clone());
-    ctx.post_redirect(&default)
+        .unwrap_or_else(|| config.post_login_view.clone())
+}
+
+/// The enumeration-resistant answer to a valid registration, whether the address was free or
+/// taken: nobody is logged in (that alone would tell the two apart), the confirmation flash
+/// when confirmable, the post-register view (JSON: an empty success).
+async fn answer_generic<U: SecurityUser>(ctx: &Ctx<U>, email: &str) -> Response {
+    let config = ctx.config();
+    if config.confirmable {
+        ctx.flash(MessageKey::ConfirmRegistration, &[("email", email)]);
+    }
+    if ctx.json {
+        return ctx.json_ok(serde_json::json!({}));
+    }
+    ctx.post_redirect(&post_register_view(config))
+}
+
+/// A registration of a taken address in the enumeration-resistant mode (Flask-Security 5.9's
+/// `register_existing`): the work of a registration is done (a password hash, a row written:
+/// the mail to the owner, queued now), and the answer is that of a new account. The owner gets
+/// `welcome_existing`, with a reset link and, when unconfirmed, a confirmation link.
+async fn registered_again<U: SecurityUser>(
+    ctx: &Ctx<U>,
+    owner: U,
+    password: &str,
+    typed: &str,
+) -> Response {
+    ctx.sec.passwords().dummy_hash(password).await;
+    let config = ctx.config();
+    if config.send_register_email {
+        let base = ctx.link_base();
+        let reset_link = config.recoverable.then(|| {
+            super::recover::link(
+                &ctx.sec,
+                &base,
+                &super::recover::make_token(&ctx.sec, &owner),
+            )
+        });
+        let confirmation_link = (config.confirmable && owner.confirmed_at().is_none())
+            .then(|| confirm::link(&ctx.sec, &base, &confirm::make_token(&ctx.sec, &owner)));
+        let mail = EmailContext {
+            kind: Some(EmailKind::WelcomeExisting),
+            user_email: owner.email().to_owned(),
+            reset_link,
+            confirmation_link,
+            ..EmailContext::default()
+        };
+        if let Err(err) = ctx
+            .sec
+            .send_mail_with(EmailKind::WelcomeExisting, &owner, mail)
+            .await
+        {
+            // Told as a new registration whose mail failed would be told.
+            tracing::error!(error = %err, "security: the mail to an account's owner failed");
+            return ctx.mail_failed();
+        }
+    }
+    tracing::info!(user = %owner.id(), "security: a registration named an address that has an account");
+    answer_generic(ctx, typed).await
 }
 
 async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {

@@ -1110,7 +1110,15 @@ async fn disabled_feature_routes_do_not_exist(backend: Backend) {
             "{path}"
         );
     }
+    // Logout answers GET and POST by default (SECURITY_LOGOUT_METHODS), only those listed
+    // otherwise.
     let r = app.client().post_form("/logout", &[]).await;
+    r.assert_redirect("/");
+    let get_only = TestApp::new(&backend, &[("SECURITY_LOGOUT_METHODS", "GET")]).await;
+    let r = get_only.client().post_form("/logout", &[]).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let post_only = TestApp::new(&backend, &[("SECURITY_LOGOUT_METHODS", "POST")]).await;
+    let r = post_only.client().get("/logout").await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 

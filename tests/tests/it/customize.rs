@@ -28,11 +28,13 @@ async fn app() -> App {
     ] {
         db.execute(table.if_not_exists()).await.unwrap();
     }
+    security::schema::create_tables(&db).await.unwrap();
     let mail = tempfile::tempdir().unwrap();
     let config = security::Config::from_vars([
         ("SECRET_KEY", "test-secret-key-0123456789"),
         ("WTF_CSRF_ENABLED", "false"),
         ("SECURITY_PASSWORD_HASH", "plaintext"),
+        ("SECURITY_ALLOWED_HOSTS", "localhost"),
     ])
     .unwrap();
     let security = custom_views::security(db, config, FileTransport::new(mail.path())).unwrap();
@@ -148,6 +150,7 @@ async fn the_app_reset_mail_replaces_the_default_and_sees_the_mail_processor() {
     let app = app().await;
     let mut c = client(&app);
     c.post_form("/reset", &[("email", "ann@example.com")]).await;
+    app.security.flush_mail().await.unwrap();
     let files: Vec<_> = std::fs::read_dir(app.mail.path()).unwrap().collect();
     assert_eq!(files.len(), 1);
     let raw = std::fs::read(files[0].as_ref().unwrap().path()).unwrap();

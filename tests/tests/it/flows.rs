@@ -133,7 +133,8 @@ async fn registration_refuses_invalid_addresses_and_short_passwords(backend: Bac
         .await;
     assert_eq!(
         r.json()["response"]["errors"],
-        json!({"password": ["Password must be at least 6 characters"]})
+        json!({"password": ["Password must be at most 128 characters"]}),
+        "too long has its own message"
     );
     let mut c = app.client();
     let r = c

@@ -268,8 +268,18 @@ async fn mail_subjects_follow_the_configuration(backend: Backend) {
     assert_eq!(app.mails_to("joe@lp.com")[0].subject, "Reset it at Example");
 }
 
-async fn mail_links_are_absolute_to_the_request_host(backend: Backend) {
-    let app = TestApp::new(&backend, &[("SECURITY_RECOVERABLE", "true")]).await;
+async fn mail_links_are_absolute_to_an_allowed_request_host(backend: Backend) {
+    let app = TestApp::new(
+        &backend,
+        &[
+            ("SECURITY_RECOVERABLE", "true"),
+            (
+                "SECURITY_ALLOWED_HOSTS",
+                "localhost,accounts.example.test:8443",
+            ),
+        ],
+    )
+    .await;
     let r = app
         .client()
         .send(form(
@@ -287,6 +297,16 @@ async fn mail_links_are_absolute_to_the_request_host(backend: Backend) {
     // the link works on this app
     let path = app.mails_to("joe@lp.com")[0].link_path("/reset/");
     assert_eq!(app.client().get(&path).await.status, StatusCode::OK);
+
+    // A forged Host never makes the link: the victim's reset link goes to this site, not to
+    // the forger's.
+    let r = app
+        .client()
+        .send(form("/reset", "evil.example", "email=matt%40lp.com"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let link = app.mails_to("matt@lp.com")[0].link("/reset/");
+    assert!(link.starts_with("http://localhost/reset/"), "{link}");
 
     // with SERVER_NAME the links use it, whatever the Host header says
     let named = TestApp::new(
@@ -307,6 +327,38 @@ async fn mail_links_are_absolute_to_the_request_host(backend: Backend) {
         link.starts_with("https://accounts.example.com/reset/"),
         "{link}"
     );
+}
+
+async fn features_that_mail_links_need_a_configured_host(backend: Backend) {
+    let db = security_tests::TestDb::new(&backend).await;
+    for feature in [
+        "SECURITY_RECOVERABLE",
+        "SECURITY_CONFIRMABLE",
+        "SECURITY_PASSWORDLESS",
+    ] {
+        let config = security::Config::from_vars([
+            ("SECRET_KEY", "test-secret-key-0123456789"),
+            (feature, "true"),
+        ])
+        .unwrap();
+        let err = security::Security::<security_tests::User>::builder(db.db.clone(), config)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SERVER_NAME") && err.contains("SECURITY_ALLOWED_HOSTS"),
+            "{feature}: {err}"
+        );
+    }
+    // Registration without confirmation mails no link: no host needed.
+    let config = security::Config::from_vars([
+        ("SECRET_KEY", "test-secret-key-0123456789"),
+        ("SECURITY_REGISTERABLE", "true"),
+    ])
+    .unwrap();
+    security::Security::<security_tests::User>::builder(db.db.clone(), config)
+        .build()
+        .unwrap();
 }
 
 async fn addresses_with_line_breaks_are_refused_at_registration(backend: Backend) {
@@ -363,6 +415,7 @@ async fn smtp_delivers_the_welcome_mail(backend: Backend) {
     let app = TestApp::build(&backend, CONFIRMABLE, |b| b.mailer(smtp(port))).await;
     let mut c = app.client();
     register(&mut c, NEW).await.assert_redirect("/");
+    app.flush_mail();
     let received = sink.received();
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0].mail_from, "no-reply@localhost");
@@ -381,17 +434,102 @@ async fn smtp_delivers_the_welcome_mail(backend: Backend) {
     assert!(app.mails().is_empty(), "nothing went to the file transport");
 }
 
-async fn smtp_failure_during_registration_is_reported_and_the_user_can_ask_again(backend: Backend) {
+/// Waits (up to 20 s) until the sink holds `count` mails, delivering what is due meanwhile.
+async fn wait_for_mail(app: &TestApp, sink: &SmtpSink, count: usize) -> Vec<Mail> {
+    for _ in 0..200 {
+        app.security.flush_mail().await.unwrap();
+        if sink.mails().len() >= count {
+            return sink.mails();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{count} mails expected, got {:?}", sink.mails());
+}
+
+async fn mail_waits_in_the_outbox_while_the_relay_is_down(backend: Backend) {
     let port = closed_port();
-    let app = TestApp::build(&backend, CONFIRMABLE, |b| b.mailer(smtp(port))).await;
+    let vars = [CONFIRMABLE, &[("SECURITY_MAIL_RETRY_DELAY", "1 seconds")]].concat();
+    let app = TestApp::build(&backend, &vars, |b| b.mailer(smtp(port))).await;
+    // The relay is down: the registration succeeds all the same, its mail is queued.
+    let mut c = app.client();
+    register(&mut c, NEW).await.assert_redirect("/");
+    let r = app
+        .client()
+        .post_json(
+            "/register",
+            json!({"email": "json@lp.com", "password": "password"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["meta"]["code"], 200);
+    app.security.flush_mail().await.unwrap();
+    assert!(!r.body.contains("SMTP"), "no internals shown: {}", r.body);
+
+    // The relay comes back: nothing was lost.
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is free again");
+    let sink = SmtpSink::on(listener);
+    let mails = wait_for_mail(&app, &sink, 2).await;
+    let welcome = mails.iter().find(|m| m.to.contains(NEW)).unwrap();
+    assert_eq!(welcome.subject, "Welcome");
+    c.get(&welcome.link_path("/confirm/"))
+        .await
+        .assert_redirect("/");
+    assert!(app.user(NEW).await.confirmed_at.is_some());
+    assert!(mails.iter().any(|m| m.to.contains("json@lp.com")));
+}
+
+async fn the_answer_does_not_wait_for_a_relay_that_hangs(backend: Backend) {
+    // A relay that accepts connections and never says a word.
+    let hanging = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hanging.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hanging.accept().await {
+            held.push(stream);
+        }
+    });
+    for generic in ["false", "true"] {
+        let app = TestApp::build(
+            &backend,
+            &[
+                ("SECURITY_RECOVERABLE", "true"),
+                ("SECURITY_RETURN_GENERIC_RESPONSES", generic),
+            ],
+            |b| b.mailer(smtp(port)),
+        )
+        .await;
+        let mut answers = Vec::new();
+        for email in ["joe@lp.com", "nobody@lp.com"] {
+            let started = std::time::Instant::now();
+            let r = tokio::time::timeout(
+                std::time::Duration::from_secs(8),
+                app.client().post_json("/reset", json!({ "email": email })),
+            )
+            .await
+            .expect("the answer came while the relay hangs");
+            assert!(started.elapsed() < std::time::Duration::from_secs(8));
+            answers.push((r.status, r.body));
+        }
+        if generic == "true" {
+            assert_eq!(answers[0], answers[1], "a known and an unknown address");
+            assert_eq!(answers[0].0, StatusCode::OK);
+        } else {
+            assert_eq!(answers[0].0, StatusCode::OK, "{}", answers[0].1);
+        }
+    }
+}
+
+async fn a_mail_that_cannot_be_queued_is_reported(backend: Backend) {
+    let app = TestApp::new(&backend, CONFIRMABLE).await;
+    sea_orm::ConnectionTrait::execute_unprepared(&app.db.db, "DROP TABLE security_outbox")
+        .await
+        .unwrap();
     let mut c = app.client();
     let r = register(&mut c, NEW).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert!(r.body.contains(MAIL_FAILED), "{}", r.body);
-    assert!(!r.body.contains("SMTP"), "no internals shown: {}", r.body);
-    let user = app.user(NEW).await;
-    assert!(user.confirmed_at.is_none());
-
     let r = app
         .client()
         .post_json(
@@ -405,16 +543,10 @@ async fn smtp_failure_during_registration_is_reported_and_the_user_can_ask_again
         r.json()["response"]["errors"]["email"],
         json!([MAIL_FAILED])
     );
-    app.user("json@lp.com").await;
-
-    // the mail server comes back: the user asks for a new confirmation mail
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("the port is free again");
-    let sink = SmtpSink::on(listener);
-    let mut again = app.client();
-    let r = again.post_form("/confirm", &[("email", NEW)]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The account exists: once mail works again, its owner asks for a new confirmation mail.
+    app.user(NEW).await;
+    security::schema::create_tables(&app.db.db).await.unwrap();
+    let r = app.client().post_form("/confirm", &[("email", NEW)]).await;
     assert!(
         has_flash(
             &r.body,
@@ -424,14 +556,30 @@ async fn smtp_failure_during_registration_is_reported_and_the_user_can_ask_again
         "{}",
         r.body
     );
-    let mails = sink.mails();
-    assert_eq!(mails.len(), 1);
-    assert_eq!(mails[0].subject, "Please confirm your email");
-    again
-        .get(&mails[0].link_path("/confirm/"))
-        .await
-        .assert_redirect("/");
-    assert!(app.user(NEW).await.confirmed_at.is_some());
+    assert_eq!(app.mails_to(NEW).len(), 1);
+}
+
+async fn queued_mail_is_sealed_at_rest(backend: Backend) {
+    let app = TestApp::build(&backend, &[("SECURITY_RECOVERABLE", "true")], |b| {
+        // A transport that never succeeds: the mail stays in the table.
+        b.mailer(security::mail::task(|_mail: OutgoingMail| async {
+            Err(MailError::Task("not now".into()))
+        }))
+    })
+    .await;
+    app.client()
+        .post_form("/reset", &[("email", "joe@lp.com")])
+        .await;
+    let rows: Vec<security::schema::outbox::Model> =
+        <security::schema::outbox::Entity as sea_orm::EntityTrait>::find()
+            .all(&app.db.db)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].kind, "reset_instructions");
+    for secret in ["joe@lp.com", "/reset/", "Password reset"] {
+        assert!(!rows[0].payload.contains(secret), "{secret} in clear");
+    }
 }
 
 // --- send_mail_task -----------------------------------------------------------------------------
@@ -450,6 +598,7 @@ async fn send_mail_task_receives_the_built_mail(backend: Backend) {
     })
     .await;
     register(&mut app.client(), NEW).await.assert_redirect("/");
+    app.flush_mail();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
     let mail = &seen[0];
@@ -469,32 +618,65 @@ async fn send_mail_task_receives_the_built_mail(backend: Backend) {
     assert!(raw.contains("multipart/alternative"));
 }
 
-async fn a_failing_send_mail_task_is_reported(backend: Backend) {
-    let app = TestApp::build(&backend, &[("SECURITY_RECOVERABLE", "true")], |b| {
-        b.mailer(security::mail::task(|_mail: OutgoingMail| async {
-            Err(MailError::Task("queue is down".into()))
-        }))
-    })
+async fn a_failing_send_mail_task_is_retried(backend: Backend) {
+    let failures = Arc::new(Mutex::new(0u32));
+    let seen = Arc::clone(&failures);
+    let app = TestApp::build(
+        &backend,
+        &[
+            ("SECURITY_RECOVERABLE", "true"),
+            ("SECURITY_MAIL_RETRY_DELAY", "1 seconds"),
+        ],
+        move |b| {
+            b.mailer(security::mail::task(move |_mail: OutgoingMail| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    let mut n = seen.lock().unwrap();
+                    *n += 1;
+                    if *n < 3 {
+                        Err(MailError::Task("queue is down".into()))
+                    } else {
+                        Ok(())
+                    }
+                }
+            }))
+        },
+    )
     .await;
     let r = app
         .client()
         .post_json("/reset", json!({"email": "joe@lp.com"}))
         .await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        r.json()["response"]["errors"]["email"],
-        json!([MAIL_FAILED])
-    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(!r.body.contains("queue is down"));
+    // Tried again after the delay, until it goes through; then it leaves the outbox.
+    for _ in 0..100 {
+        app.security.flush_mail().await.unwrap();
+        if *failures.lock().unwrap() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(*failures.lock().unwrap(), 3);
+    app.security.flush_mail().await.unwrap();
+    let left = <security::schema::outbox::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.db.db)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 backend_tests!(
     every_mail_is_multipart_from_the_sender,
     mail_subjects_follow_the_configuration,
-    mail_links_are_absolute_to_the_request_host,
+    mail_links_are_absolute_to_an_allowed_request_host,
+    features_that_mail_links_need_a_configured_host,
     addresses_with_line_breaks_are_refused_at_registration,
     smtp_delivers_the_welcome_mail,
-    smtp_failure_during_registration_is_reported_and_the_user_can_ask_again,
+    mail_waits_in_the_outbox_while_the_relay_is_down,
+    the_answer_does_not_wait_for_a_relay_that_hangs,
+    a_mail_that_cannot_be_queued_is_reported,
+    queued_mail_is_sealed_at_rest,
     send_mail_task_receives_the_built_mail,
-    a_failing_send_mail_task_is_reported,
+    a_failing_send_mail_task_is_retried,
 );

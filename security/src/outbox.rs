@@ -1,0 +1,362 @@
+//! The mail outbox: every mail the flows send is queued in the database (`security_outbox`)
+//! and delivered by a background task, which retries a failed delivery with a growing delay.
+//!
+//! Why: a request never waits for the mail relay, so an answer cannot tell by its time or its
+//! status whether a mail was sent (the enumeration-resistant mode depends on it); a relay that
+//! is down loses nothing (the mail waits, the request succeeds); and a restart loses nothing
+//! either. Every instance's task delivers from the same table; a mail is claimed (a lease in
+//! `locked_until`) before it is sent, so two instances never send it at once. Delivery is at
+//! least once: an instance that dies between sending and deleting sends again after the lease.
+//!
+//! The stored mail may hold a link that logs in or resets a password, so it is sealed
+//! (ChaCha20-Poly1305, `ring`) under a key derived from `SECRET_KEY`: a read of the table
+//! gives nothing away. After a key rotation the mail queued before it cannot be opened; it is
+//! kept as failed, with a logged error.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::mail::{EmailKind, MailError, MailTransport, OutgoingMail};
+use crate::schema::outbox;
+use crate::token::Clock;
+
+/// How long a sender holds a mail it claimed (seconds); a delivery is abandoned well before.
+const LEASE: i64 = 300;
+/// The longest a delivery may take before it counts as failed.
+const SEND_TIMEOUT: Duration = Duration::from_secs(240);
+/// The longest wait between two retries of a mail (seconds).
+const MAX_DELAY: u64 = 3600;
+/// How often a task looks for mail queued by another instance, or due again.
+const POLL: Duration = Duration::from_secs(5);
+/// At most this many mails per look.
+const BATCH: u64 = 16;
+/// `next_attempt_at` of a mail that failed for good.
+const NEVER: i64 = i64::MAX / 2;
+
+/// The sealed form of a mail.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    kind: String,
+    from: String,
+    to: String,
+    subject: String,
+    text: String,
+    html: String,
+}
+
+pub(crate) struct Outbox {
+    db: DatabaseConnection,
+    key: LessSafeKey,
+    mailer: Option<Arc<dyn MailTransport>>,
+    clock: Arc<dyn Clock>,
+    retry_delay: u64,
+    max_attempts: u32,
+    wake: Notify,
+    started: AtomicBool,
+}
+
+impl Outbox {
+    pub(crate) fn new(
+        db: DatabaseConnection,
+        secret_key: &[u8],
+        mailer: Option<Arc<dyn MailTransport>>,
+        clock: Arc<dyn Clock>,
+        retry_delay: u64,
+        max_attempts: u32,
+    ) -> Arc<Self> {
+        let key_bytes = crate::cookie_codec::derive_key(secret_key, "outbox");
+        let key = LessSafeKey::new(
+            UnboundKey::new(&CHACHA20_POLY1305, &key_bytes).expect("a 32-byte key"),
+        );
+        Arc::new(Outbox {
+            db,
+            key,
+            mailer,
+            clock,
+            retry_delay: retry_delay.max(1),
+            max_attempts: max_attempts.max(1),
+            wake: Notify::new(),
+            started: AtomicBool::new(false),
+        })
+    }
+
+    fn seal(&self, kind: &str, plain: &[u8]) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let mut data = plain.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kind.as_bytes()),
+                &mut data,
+            )
+            .expect("ChaCha20-Poly1305 seals any message a mail can be");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    fn open(&self, kind: &str, sealed: &str) -> Option<Vec<u8>> {
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, data) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = data.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(kind.as_bytes()), &mut data)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+
+    /// Queues a mail (one `INSERT`) and wakes the sender.
+    ///
+    /// # Errors
+    /// A database failure: the mail is not queued.
+    pub(crate) async fn enqueue(self: &Arc<Self>, mail: &OutgoingMail) -> Result<(), DbErr> {
+        let kind = mail.kind.template_name();
+        let stored = Stored {
+            kind: kind.to_owned(),
+            from: mail.from.clone(),
+            to: mail.to.clone(),
+            subject: mail.subject.clone(),
+            text: mail.text.clone(),
+            html: mail.html.clone(),
+        };
+        let plain = serde_json::to_vec(&stored).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let now = self.clock.now();
+        outbox::Entity::insert(outbox::ActiveModel {
+            kind: Set(kind.to_owned()),
+            payload: Set(self.seal(kind, &plain)),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            locked_until: Set(0),
+            created_at: Set(now),
+            last_error: Set(None),
+            ..Default::default()
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        tracing::debug!(kind, "security: mail queued");
+        self.start();
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Starts the sender of this instance, once, on the current tokio runtime (if any: a
+    /// program without one delivers with [`Outbox::flush`]).
+    pub(crate) fn start(self: &Arc<Self>) {
+        if tokio::runtime::Handle::try_current().is_err() || self.mailer.is_none() {
+            return;
+        }
+        if self.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move { run(weak).await });
+    }
+
+    /// Delivers every mail that is due now, here, and returns when none is left (mail that
+    /// fails is rescheduled, not retried at once). Mail that another sender holds is waited
+    /// for, up to half a minute.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub(crate) async fn flush(&self) -> Result<(), DbErr> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            while self.deliver_due().await? > 0 {}
+            let held = outbox::Entity::find()
+                .filter(outbox::Column::NextAttemptAt.lte(self.clock.now()))
+                .count(&self.db)
+                .await?;
+            if held == 0 || self.mailer.is_none() || tokio::time::Instant::now() > deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// [`Outbox::flush`] for the background sender: what is due, without waiting for others.
+    async fn deliver_all_due(&self) -> Result<(), DbErr> {
+        while self.deliver_due().await? > 0 {}
+        Ok(())
+    }
+
+    /// Claims and delivers the mails due now, up to a batch; how many were tried.
+    async fn deliver_due(&self) -> Result<usize, DbErr> {
+        let Some(mailer) = &self.mailer else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let due: Vec<i64> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .filter(outbox::Column::LockedUntil.lte(now))
+            .order_by_asc(outbox::Column::Id)
+            .limit(BATCH)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut tried = 0;
+        for id in due {
+            if !self.claim(id, now).await? {
+                continue;
+            }
+            let Some(row) = outbox::Entity::find_by_id(id).one(&self.db).await? else {
+                continue;
+            };
+            tried += 1;
+            self.deliver(mailer.as_ref(), row).await?;
+        }
+        Ok(tried)
+    }
+
+    /// Takes the mail for this sender: `false` when another one has it, or it is not due.
+    async fn claim(&self, id: i64, now: i64) -> Result<bool, DbErr> {
+        let result = outbox::Entity::update_many()
+            .col_expr(outbox::Column::LockedUntil, Expr::value(now + LEASE))
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .filter(outbox::Column::LockedUntil.lte(now))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn deliver(&self, mailer: &dyn MailTransport, row: outbox::Model) -> Result<(), DbErr> {
+        let Some(mail) = self.open(&row.kind, &row.payload).and_then(|plain| {
+            let stored: Stored = serde_json::from_slice(&plain).ok()?;
+            Some(OutgoingMail {
+                kind: EmailKind::from_template_name(&stored.kind)?,
+                from: stored.from,
+                to: stored.to,
+                subject: stored.subject,
+                text: stored.text,
+                html: stored.html,
+            })
+        }) else {
+            tracing::error!(
+                id = row.id,
+                kind = row.kind,
+                "security: a queued mail cannot be opened (was SECRET_KEY rotated?); it stays in \
+                 security_outbox as failed"
+            );
+            return self
+                .reschedule(
+                    row.id,
+                    row.attempts,
+                    "cannot be opened with this SECRET_KEY",
+                    true,
+                )
+                .await;
+        };
+        let sent = match tokio::time::timeout(SEND_TIMEOUT, mailer.send(mail)).await {
+            Ok(result) => result,
+            Err(_) => Err(MailError::Smtp("the delivery timed out".into())),
+        };
+        match sent {
+            Ok(()) => {
+                outbox::Entity::delete_by_id(row.id).exec(&self.db).await?;
+                tracing::info!(kind = row.kind, "security: mail sent");
+                Ok(())
+            }
+            Err(err) => {
+                let attempts = row.attempts.saturating_add(1);
+                let give_up = u32::try_from(attempts).unwrap_or(u32::MAX) >= self.max_attempts;
+                if give_up {
+                    tracing::error!(kind = row.kind, attempts, error = %err, "security: mail failed for good; kept in security_outbox");
+                } else {
+                    tracing::warn!(kind = row.kind, attempts, error = %err, "security: mail failed; it will be tried again");
+                }
+                self.reschedule(row.id, row.attempts, &err.to_string(), give_up)
+                    .await
+            }
+        }
+    }
+
+    async fn reschedule(
+        &self,
+        id: i64,
+        attempts: i32,
+        error: &str,
+        give_up: bool,
+    ) -> Result<(), DbErr> {
+        let attempts = attempts.saturating_add(1);
+        let next = if give_up {
+            NEVER
+        } else {
+            let exponent = u32::try_from(attempts - 1).unwrap_or(0).min(20);
+            let delay = self
+                .retry_delay
+                .saturating_mul(1u64 << exponent)
+                .min(MAX_DELAY.max(self.retry_delay));
+            self.clock
+                .now()
+                .saturating_add(i64::try_from(delay).unwrap_or(i64::MAX / 4))
+        };
+        let error: String = error.chars().take(500).collect();
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::value(attempts))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
+            .col_expr(outbox::Column::LockedUntil, Expr::value(0i64))
+            .col_expr(outbox::Column::LastError, Expr::value(Some(error)))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// When the next mail that nobody holds is due (unix seconds), if any is waiting.
+    async fn next_due(&self) -> Result<Option<i64>, DbErr> {
+        let next: Option<Option<i64>> = outbox::Entity::find()
+            .select_only()
+            .column_as(outbox::Column::NextAttemptAt.min(), "next")
+            .filter(outbox::Column::NextAttemptAt.lt(NEVER))
+            .filter(outbox::Column::LockedUntil.lte(self.clock.now()))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(next.flatten())
+    }
+}
+
+/// The sender of one instance: delivers what is due, then sleeps until the next mail is due,
+/// new mail is queued here, or the poll interval passes (mail queued by another instance).
+/// Stops when the runtime that owns the outbox is dropped.
+async fn run(outbox: Weak<Outbox>) {
+    loop {
+        let Some(this) = outbox.upgrade() else {
+            return;
+        };
+        if let Err(err) = this.deliver_all_due().await {
+            tracing::warn!(error = %err, "security: the mail outbox could not be read; retrying");
+        }
+        let wait = match this.next_due().await {
+            Ok(Some(at)) => {
+                let seconds = at.saturating_sub(this.clock.now()).max(0);
+                Duration::from_secs(u64::try_from(seconds).unwrap_or(0)).min(POLL)
+            }
+            _ => POLL,
+        };
+        tokio::select! {
+            () = this.wake.notified() => {}
+            () = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
+        }
+    }
+}
