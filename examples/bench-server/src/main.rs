@@ -493,10 +493,14 @@ async fn run() -> Result<(), String> {
     } else {
         None
     };
-    let served = axum::serve(listener, app(&security, stored, diag))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| format!("server: {e}"));
+    let served = serve::serve(
+        listener,
+        app(&security, stored, diag),
+        serve::Timeouts::default(),
+        shutdown(),
+    )
+    .await
+    .map_err(|e| format!("server: {e}"));
     drop(security);
     remove_db(&path);
     served

@@ -16,7 +16,6 @@
 
 mod entities;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use askama::Template;
@@ -219,6 +218,12 @@ async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
         // out unless told otherwise (the library's default is off).
         config.flask_compat = true;
     }
+    if config.server_name.is_none() && config.allowed_hosts.is_empty() {
+        // Mailed links name the host the suite talks to; the library never takes one from a
+        // `Host` header that is not configured.
+        let port = port()?;
+        config.allowed_hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    }
     let url = std::env::var("DATABASE_URL")
         .ok()
         .filter(|v| !v.is_empty())
@@ -251,41 +256,28 @@ fn clock_start() -> Result<Option<i64>, String> {
     }
 }
 
+/// `PORT`, 5000 by default.
+fn port() -> Result<u16, String> {
+    match std::env::var("PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| format!("invalid PORT `{p}`")),
+        _ => Ok(5000),
+    }
+}
+
 async fn serve(security: Security<User>) -> Result<(), String> {
-    let port: u16 = match std::env::var("PORT") {
-        Ok(p) if !p.is_empty() => p.parse().map_err(|_| format!("invalid PORT `{p}`"))?,
-        _ => 5000,
-    };
+    let port = port()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     tracing::info!("listening on http://127.0.0.1:{port}");
-    axum::serve(
+    serve::serve(
         listener,
-        app(&security).into_make_service_with_connect_info::<SocketAddr>(),
+        app(&security),
+        serve::Timeouts::default(),
+        serve::shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown())
     .await
     .map_err(|e| e.to_string())
-}
-
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 #[tokio::main]

@@ -1315,25 +1315,21 @@ fn flask_remember_cookies_are_swapped_for_our_cookies() {
 // 4. Session cookies
 
 /// Policy 4: a fresh client holding only a Flask `session` cookie is signed in iff the cookie
-/// is valid, its user exists and is active and confirmed, and that cookie value was not taken
-/// before (accepted once); the answer sets this library's session cookie (a different value),
-/// which keeps working. `GET /` with such a cookie names the user too. Refused → 302.
+/// is valid and its user exists and is active and confirmed, as Flask would sign it in: every
+/// time, so that a page's parallel requests and a browser that did not keep the replacement
+/// are not logged out. The answer sets this library's session cookie (a different value),
+/// which keeps working. `GET /` with such a cookie names the user too. Refused → 302. Once a
+/// session taken over from a cookie logs out, that cookie is refused.
 #[test]
-fn flask_session_cookies_are_accepted_once_and_swapped() {
+fn flask_session_cookies_are_accepted_until_logout_and_swapped() {
     let fx = Fixture::load();
     let server = Server::start(&fx, Options::fresh(&fx));
     let mut report = Report::new("session cookies (compat on)");
-    let mut taken: HashSet<&str> = HashSet::new();
+    let mut accepted_cookies: Vec<(&str, String, String)> = Vec::new();
     let mut tried_index = false;
     for token in fx.tokens("session_cookie") {
-        let replay = taken.contains(token.value.as_str());
-        let expected =
-            token.valid && !token.has("user_inactive") && fx.user_may_sign_in(token) && !replay;
-        let what = if replay {
-            format!("{} (a replay of a value taken before)", token.label())
-        } else {
-            token.label()
-        };
+        let expected = token.valid && !token.has("user_inactive") && fx.user_may_sign_in(token);
+        let what = token.label();
         let mut client = server.client_with(&[("session", &token.value)]);
         if !expected {
             let index = client.get("/");
@@ -1375,12 +1371,21 @@ fn flask_session_cookies_are_accepted_once_and_swapped() {
         if !accepted {
             continue;
         }
-        taken.insert(token.value.as_str());
         let ours = response.new_cookie("session");
         report.check(ours.as_deref().is_some_and(|s| s != token.value), || {
             format!(
                 "session_cookie {what}: GET {path} sets no new session cookie ({:?})",
                 response.set_cookies()
+            )
+        });
+        // Replayed, as by a parallel request: signed in again.
+        let replay = server
+            .client_with(&[("session", &token.value)])
+            .signed_in_as(&token.email);
+        report.check(replay, || {
+            format!(
+                "session_cookie {what}: a second use does not sign {} in",
+                token.email
             )
         });
         if let Some(ours) = ours {
@@ -1393,22 +1398,23 @@ fn flask_session_cookies_are_accepted_once_and_swapped() {
                     token.email
                 )
             });
+            accepted_cookies.push((token.value.as_str(), ours, what));
         }
     }
     report.check(tried_index, || {
         "no session cookie was accepted at all".into()
     });
-    for token in fx.tokens("session_cookie") {
-        if !taken.remove(token.value.as_str()) {
-            continue;
-        }
-        let response = server
-            .client_with(&[("session", &token.value)])
-            .get("/profile");
+    // Each taken-over session logs out; the Flask cookie it came from is refused from then on.
+    for (flask, ours, what) in accepted_cookies {
+        let logout = server.client_with(&[("session", &ours)]).get("/logout");
+        report.check(logout.status == 302, || {
+            format!("session_cookie {what}: logout answered {}", logout.brief())
+        });
+        let response = server.client_with(&[("session", flask)]).get("/profile");
         report.check(is_login_redirect(&response), || {
             format!(
-                "session_cookie {} replayed after it was taken: expected 302 to /login, got {}",
-                token.label(),
+                "session_cookie {what} replayed after its session logged out: expected 302 to \
+                 /login, got {}",
                 response.brief()
             )
         });

@@ -20,8 +20,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         db.execute(table.if_not_exists()).await?;
     }
+    security::schema::create_tables(&db).await?;
     std::fs::create_dir_all("mail")?;
-    let config = Config::from_vars([("SECRET_KEY", "change-me-in-production")])?;
+    let config = Config::from_vars([
+        ("SECRET_KEY", "change-me-in-production-0123456789"),
+        ("SERVER_NAME", "127.0.0.1:3001"),
+    ])?;
     let security = custom_views::security(db, config, FileTransport::new("mail"))?;
     let app = Router::new()
         .route(
@@ -32,6 +36,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(security.layer());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
     println!("Open http://127.0.0.1:3001/register");
-    axum::serve(listener, app).await?;
+    serve::serve(
+        listener,
+        app,
+        serve::Timeouts::default(),
+        serve::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }

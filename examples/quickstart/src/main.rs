@@ -87,8 +87,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         db.execute(table.if_not_exists()).await?;
     }
+    // The runtime's own tables (revoked sessions, the mail outbox, used one-shot links).
+    security::schema::create_tables(&db).await?;
 
-    let config = Config::from_vars([("SECRET_KEY", "change-me-in-production")])?;
+    let config = Config::from_vars([
+        // Sessions and tokens are signed with it: use a long random value of your own.
+        ("SECRET_KEY", "change-me-in-production-0123456789"),
+        // The host that links in mail name (only this one, whatever a request's `Host` says).
+        ("SERVER_NAME", "127.0.0.1:3000"),
+    ])?;
     let security: Security<user::Model> = Security::builder(db, config).build()?;
 
     // Create a user to test with.
@@ -108,6 +115,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(security.layer());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("Open http://127.0.0.1:3000 and log in as matt@example.com / password");
-    axum::serve(listener, app).await?;
+    // With header-read and idle timeouts (see examples/serve).
+    serve::serve(
+        listener,
+        app,
+        serve::Timeouts::default(),
+        serve::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }

@@ -569,8 +569,18 @@ impl<U: SecurityUser> Ctx<U> {
         }
     }
 
-    /// A successful JSON answer.
-    pub(crate) fn json_ok(&self, body: Value) -> Response {
+    /// A successful JSON answer; with CSRF on it carries the session's token as
+    /// `csrf_token` (as Flask-Security 5.9's answers do), which a login has just renewed.
+    pub(crate) fn json_ok(&self, mut body: Value) -> Response {
+        let csrf = &self.sec.inner.csrf;
+        if csrf.issues_tokens()
+            && let Value::Object(map) = &mut body
+        {
+            map.insert(
+                "csrf_token".to_owned(),
+                Value::String(csrf.token_for(&self.session)),
+            );
+        }
         response::json_envelope(200, body, false)
     }
 
