@@ -570,7 +570,14 @@ impl<U: SecurityUser> Datastore<U> {
                 Err(DatastoreError::Database(err)) => {
                     // A unique index, or a serialisation failure / deadlock between racing
                     // creations: tell a lost race from a transient conflict and a real fault.
-                    if self.find_user_by_email(&email).await?.is_some() {
+                    // The database's own unique index may be stricter than the folded
+                    // comparison (MySQL's default collations ignore accents): a duplicate too.
+                    if self.find_user_by_email(&email).await?.is_some()
+                        || matches!(
+                            err.sql_err(),
+                            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                        )
+                    {
                         return Err(DatastoreError::DuplicateEmail { email });
                     }
                     if attempt >= 5 || !is_transient(&err) {

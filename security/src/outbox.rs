@@ -65,6 +65,18 @@ pub(crate) struct Outbox {
     max_attempts: u32,
     wake: Notify,
     started: AtomicBool,
+    /// Mail being prepared by background tasks (not queued yet): `flush` waits for it.
+    preparing: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a mail being prepared in the background, from before the task is spawned until it
+/// has queued its mail (or failed).
+pub(crate) struct Preparing(Arc<Outbox>);
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        self.0.preparing.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Outbox {
@@ -89,6 +101,7 @@ impl Outbox {
             max_attempts: max_attempts.max(1),
             wake: Notify::new(),
             started: AtomicBool::new(false),
+            preparing: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -157,6 +170,12 @@ impl Outbox {
         Ok(())
     }
 
+    /// Marks a mail as being prepared in the background until the guard is dropped.
+    pub(crate) fn preparing(self: &Arc<Self>) -> Preparing {
+        self.preparing.fetch_add(1, Ordering::AcqRel);
+        Preparing(Arc::clone(self))
+    }
+
     /// Starts the sender of this instance, once, on the current tokio runtime (if any: a
     /// program without one delivers with [`Outbox::flush`]).
     pub(crate) fn start(self: &Arc<Self>) {
@@ -171,13 +190,16 @@ impl Outbox {
     }
 
     /// Delivers every mail that is due now, here, and returns when none is left (mail that
-    /// fails is rescheduled, not retried at once). Mail that another sender holds is waited
-    /// for, up to half a minute.
+    /// fails is rescheduled, not retried at once). Mail still being prepared in the background,
+    /// and mail that another sender holds, are waited for, up to half a minute.
     ///
     /// # Errors
     /// A database failure.
     pub(crate) async fn flush(&self) -> Result<(), DbErr> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.preparing.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         loop {
             while self.deliver_due().await? > 0 {}
             let held = outbox::Entity::find()

@@ -204,6 +204,15 @@ pub async fn create_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr
     ] {
         db.execute(&*statement).await?;
     }
+    if db.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+        // As the README advises: byte-exact, so that addresses that differ by more than the
+        // library's case fold (`abc@` and `äbc@`) are two accounts, as on the other databases.
+        db.execute_unprepared(
+            "ALTER TABLE `user` MODIFY `email` VARCHAR(255) CHARACTER SET utf8mb4 \
+             COLLATE utf8mb4_bin NOT NULL",
+        )
+        .await?;
+    }
     security::schema::create_tables(db).await
 }
 
@@ -302,6 +311,47 @@ async fn page1() -> &'static str {
     "Page 1"
 }
 
+/// What a guarded handler answers when it ran: the review's OPTIONS bypass ran such handlers.
+pub const ADMIN_ACTION: &str = "Admin action ran";
+
+#[roles_required("admin")]
+async fn admin_action() -> &'static str {
+    ADMIN_ACTION
+}
+
+// The guards in the "wrong" order: the token's user is the one whose roles count.
+#[roles_required("admin")]
+#[auth_token_required]
+async fn roles_then_token(user: CurrentUser<User>) -> String {
+    format!("Token Admin {}", user.email)
+}
+
+#[login_required]
+#[auth_token_required]
+async fn session_and_token(user: CurrentUser<User>) -> String {
+    format!("Session and Token {}", user.email)
+}
+
+#[login_required]
+async fn app_post(user: CurrentUser<User>) -> String {
+    format!("Posted by {}", user.email)
+}
+
+async fn csrf_header(_: security::csrf::CsrfChecked) -> &'static str {
+    "Checked"
+}
+
+/// A form of the app's own.
+#[derive(serde::Deserialize)]
+pub struct Rename {
+    /// The new name.
+    pub name: String,
+}
+
+async fn csrf_form(security::csrf::CsrfForm(form): security::csrf::CsrfForm<Rename>) -> String {
+    format!("Renamed to {}", form.name)
+}
+
 /// The app of the tests: 1.7.4's test routes, the security views and the layer.
 pub fn router(security: &Security<User>) -> Router {
     Router::new()
@@ -317,6 +367,13 @@ pub fn router(security: &Security<User>) -> Router {
         .route("/admin_and_editor", get(admin_and_editor))
         .route("/admin_or_editor", get(admin_or_editor))
         .route("/page1", get(page1))
+        .route("/any_admin", axum::routing::any(admin_action))
+        .route("/options_admin", get(admin_action).options(admin_action))
+        .route("/roles_then_token", get(roles_then_token))
+        .route("/session_and_token", get(session_and_token))
+        .route("/app_post", axum::routing::post(app_post).put(app_post))
+        .route("/csrf_header", axum::routing::post(csrf_header))
+        .route("/csrf_form", axum::routing::post(csrf_form))
         .merge(security.router())
         .layer(security.layer())
 }

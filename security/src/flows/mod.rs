@@ -484,10 +484,12 @@ impl<U: SecurityUser> Ctx<U> {
         F: std::future::Future<Output = Result<(), crate::mail::MailError>> + Send + 'static,
     {
         if background {
+            let preparing = self.sec.inner.outbox.preparing();
             tokio::spawn(async move {
                 if let Err(err) = task.await {
                     tracing::error!(error = %err, "security: a mail could not be queued");
                 }
+                drop(preparing);
             });
             return Ok(());
         }

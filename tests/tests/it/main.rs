@@ -7,3 +7,4 @@ mod customize;
 mod datastore;
 mod flows;
 mod mail;
+mod review;
