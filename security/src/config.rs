@@ -3064,4 +3064,163 @@ mod tests {
             assert_eq!(s.to_string(), s.as_str());
         }
     }
+
+    // --- the review's keys ---
+
+    #[test]
+    fn a_short_secret_key_is_refused_unless_allowed() {
+        let short = Config {
+            secret_key: "0123456789abcde".into(),
+            ..valid()
+        };
+        let (key, reason) = invalid_key(short.validate());
+        assert_eq!(key, "SECRET_KEY");
+        assert!(reason.contains("16") && reason.contains("SECURITY_ALLOW_WEAK_SECRET_KEY"));
+        Config {
+            allow_weak_secret_key: true,
+            ..short
+        }
+        .validate()
+        .unwrap();
+        Config {
+            secret_key: "0123456789abcdef".into(),
+            ..valid()
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn features_that_mail_links_need_a_host() {
+        for c in [
+            Config {
+                recoverable: true,
+                ..valid()
+            },
+            Config {
+                confirmable: true,
+                ..valid()
+            },
+            Config {
+                passwordless: true,
+                ..valid()
+            },
+        ] {
+            let (key, reason) = invalid_key(c.clone().validate());
+            assert_eq!(key, "SERVER_NAME");
+            assert!(reason.contains("SECURITY_ALLOWED_HOSTS"), "{reason}");
+            Config {
+                server_name: Some("example.com".into()),
+                ..c.clone()
+            }
+            .validate()
+            .unwrap();
+            Config {
+                allowed_hosts: vec!["example.com".into()],
+                ..c
+            }
+            .validate()
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn generic_responses_has_its_old_name_as_an_alias() {
+        for key in [
+            "SECURITY_RETURN_GENERIC_RESPONSES",
+            "SECURITY_GENERIC_RESPONSES",
+        ] {
+            let (c, unknown) = Config::from_vars_report([(key, "true")]).unwrap();
+            assert!(c.return_generic_responses, "{key}");
+            assert!(unknown.is_empty(), "{key}");
+        }
+    }
+
+    #[test]
+    fn response_headers_merge_over_the_defaults() {
+        let c = Config::from_vars([(
+            "SECURITY_RESPONSE_HEADERS",
+            r#"{"Referrer-Policy": "same-origin", "X-Frame-Options": "", "X-Extra": "1"}"#,
+        )])
+        .unwrap();
+        let get = |name: &str| {
+            c.response_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("Referrer-Policy"), Some("same-origin"));
+        assert_eq!(get("X-Frame-Options"), None);
+        assert_eq!(get("Cache-Control"), Some("no-store"));
+        assert_eq!(get("X-Extra"), Some("1"));
+        for bad in [
+            "not json",
+            r#"{"Bad Name": "x"}"#,
+            r#"{"X-A": 1}"#,
+            r#"{"X-A": "line\nbreak"}"#,
+        ] {
+            let (key, _) = invalid_key(Config::from_vars([("SECURITY_RESPONSE_HEADERS", bad)]));
+            assert_eq!(key, "SECURITY_RESPONSE_HEADERS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn logout_methods_are_get_and_post() {
+        let c = Config::from_vars([("SECURITY_LOGOUT_METHODS", "post, POST")]).unwrap();
+        assert_eq!(c.logout_methods, ["POST"]);
+        assert_eq!(Config::default().logout_methods, ["GET", "POST"]);
+        let (key, _) = invalid_key(Config::from_vars([("SECURITY_LOGOUT_METHODS", "DELETE")]));
+        assert_eq!(key, "SECURITY_LOGOUT_METHODS");
+    }
+
+    #[test]
+    fn the_remember_cookie_follows_the_session_cookies_secure_flag() {
+        let c = Config::from_vars([("SESSION_COOKIE_SECURE", "true")]).unwrap();
+        assert!(c.remember_cookie_is_secure());
+        let c = Config::from_vars([
+            ("SESSION_COOKIE_SECURE", "true"),
+            ("REMEMBER_COOKIE_SECURE", "false"),
+        ])
+        .unwrap();
+        assert!(!c.remember_cookie_is_secure());
+        let c = Config::from_vars([("REMEMBER_COOKIE_SECURE", "true")]).unwrap();
+        assert!(c.remember_cookie_is_secure());
+    }
+
+    #[test]
+    fn password_policy_keys() {
+        let c = Config::from_vars([
+            ("SECURITY_PASSWORD_NORMALIZE_FORM", "nfc"),
+            ("SECURITY_PASSWORD_LENGTH_MIN", "8"),
+            ("SECURITY_ZXCVBN_MINIMUM_SCORE", "4"),
+        ])
+        .unwrap();
+        assert_eq!(c.password_normalize_form, Some(NormalizeForm::Nfc));
+        assert_eq!(c.password_length_min, 8);
+        assert_eq!(c.zxcvbn_minimum_score, 4);
+        assert_eq!(Config::default().password_length_min, 6, "1.7.4's");
+        assert_eq!(
+            Config::default().password_normalize_form,
+            Some(NormalizeForm::Nfkd),
+            "5.9's"
+        );
+        let none = Config::from_vars([("SECURITY_PASSWORD_NORMALIZE_FORM", "none")]).unwrap();
+        assert_eq!(none.password_normalize_form, None);
+        for (key, bad) in [
+            ("SECURITY_PASSWORD_NORMALIZE_FORM", "NFX"),
+            ("SECURITY_ZXCVBN_MINIMUM_SCORE", "5"),
+            ("SECURITY_PASSWORD_COMPLEXITY_CHECKER", "other"),
+        ] {
+            assert_eq!(invalid_key(Config::from_vars([(key, bad)])).0, key);
+        }
+        let (key, _) = invalid_key(
+            Config {
+                password_length_min: 10,
+                password_length_max: 9,
+                ..valid()
+            }
+            .validate(),
+        );
+        assert_eq!(key, "SECURITY_PASSWORD_LENGTH_MAX");
+    }
 }

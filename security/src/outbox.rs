@@ -382,3 +382,38 @@ async fn run(outbox: Weak<Outbox>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn outbox(secret: &[u8]) -> Arc<Outbox> {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        Outbox::new(db, secret, None, Arc::new(crate::token::SystemClock), 30, 3)
+    }
+
+    #[tokio::test]
+    async fn sealed_mail_opens_with_its_key_and_kind_only() {
+        let outbox = outbox(b"a secret key, long enough").await;
+        let sealed = outbox.seal("reset_instructions", b"http://x/reset/token");
+        assert!(!sealed.contains("token"));
+        assert_eq!(
+            outbox.open("reset_instructions", &sealed).as_deref(),
+            Some(&b"http://x/reset/token"[..])
+        );
+        assert_eq!(outbox.open("welcome", &sealed), None, "bound to its kind");
+        assert_ne!(
+            sealed,
+            outbox.seal("reset_instructions", b"http://x/reset/token"),
+            "a nonce each time"
+        );
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(outbox.open("reset_instructions", &tampered), None);
+        let other = self::outbox(b"another secret key, rotated").await;
+        assert_eq!(other.open("reset_instructions", &sealed), None);
+        assert_eq!(other.open("reset_instructions", "short"), None);
+    }
+}

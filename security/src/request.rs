@@ -217,4 +217,32 @@ mod tests {
             "text/html,application/json"
         )])));
     }
+
+    #[test]
+    fn links_never_name_a_host_the_configuration_does_not() {
+        let config = Config {
+            allowed_hosts: vec!["app.example.com".into(), "www.example.com".into()],
+            ..Config::default()
+        };
+        let base = |host: &str| link_base(&config, &parts(&[("host", host)]));
+        assert_eq!(base("www.example.com"), "http://www.example.com");
+        assert_eq!(base("WWW.EXAMPLE.COM"), "http://WWW.EXAMPLE.COM");
+        for forged in [
+            "evil.example",
+            "app.example.com.evil.example",
+            "evil/x",
+            "a@b",
+        ] {
+            assert_eq!(base(forged), "http://app.example.com", "{forged}");
+        }
+        let named = Config {
+            server_name: Some("example.com".into()),
+            preferred_url_scheme: "https".into(),
+            ..config
+        };
+        assert_eq!(
+            link_base(&named, &parts(&[("host", "www.example.com")])),
+            "https://example.com"
+        );
+    }
 }

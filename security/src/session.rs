@@ -469,4 +469,59 @@ mod tests {
         assert!(spec.set("v", Some(60)).contains("Max-Age=60"));
         assert!(spec.clear().contains("Max-Age=0"));
     }
+
+    #[test]
+    fn pending_flashes_are_bounded_in_number_and_length() {
+        let session = Session::default();
+        for i in 0..600 {
+            session.flash("info", format!("message {i}"));
+        }
+        let flashes = session.lock().data.flashes.clone();
+        assert_eq!(flashes.len(), MAX_FLASHES);
+        assert_eq!(
+            flashes.last().unwrap().message,
+            "message 599",
+            "the newest kept"
+        );
+        session.flash("info", "é".repeat(5000));
+        let last = session.lock().data.flashes.last().unwrap().message.clone();
+        assert_eq!(
+            last.chars().count(),
+            MAX_FLASH_LENGTH + 1,
+            "cut, with an ellipsis"
+        );
+        assert!(last.ends_with('…'));
+    }
+
+    #[test]
+    fn the_cookie_stays_within_what_browsers_keep() {
+        let mut data = SessionData {
+            user_id: Some("1".into()),
+            csrf: Some("c".repeat(43)),
+            flashes: (0..MAX_FLASHES)
+                .map(|_| Flash {
+                    category: "info".into(),
+                    message: "€".repeat(MAX_FLASH_LENGTH),
+                })
+                .collect(),
+            ..SessionData::default()
+        };
+        let value = data.encode_bounded(&signer());
+        assert!(value.len() <= MAX_COOKIE_VALUE, "{}", value.len());
+        assert!(data.flashes.len() < MAX_FLASHES, "the oldest went first");
+        assert_eq!(SessionData::decode(&value, &signer()), Some(data));
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let session = Session::default();
+        session.login("7".into(), "fingerprint-secret".into(), 1);
+        session.set_remember(RememberAction::Set("remember-secret".into()));
+        let csrf = session.csrf_secret();
+        let shown = format!("{session:?}");
+        for secret in ["fingerprint-secret", "remember-secret", csrf.as_str()] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("user_id: Some(\"7\")"), "{shown}");
+    }
 }

@@ -11,8 +11,8 @@
 //!   double-HMAC bug locked out is rescued (compat only);
 //! - auth tokens and remember cookies: accepted while the password is unchanged, for active and
 //!   confirmed users; a remember cookie is swapped for this library's cookies;
-//! - session cookies: accepted once, for existing active confirmed users, swapped for this
-//!   library's session, refused after Flask's 31 days;
+//! - session cookies: accepted on every use, for existing active confirmed users, swapped for
+//!   this library's session, refused once that session logs out and after Flask's 31 days;
 //! - confirmation, reset and passwordless links: within their lifetimes, bound as tightly as
 //!   their payload allows (a reset link dies with the password it was issued for, a login link
 //!   works once), expired ones send new mail;
