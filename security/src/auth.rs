@@ -214,7 +214,8 @@ impl<U: SecurityUser> Security<U> {
         session.login_with_id(
             found.user.id().to_string(),
             self.fingerprint(&found.user),
-            issued,
+            // Flask's lifetime runs from its signature; one dated in the future counts from now.
+            issued.min(now),
             sid,
         );
         session.add_flashes(crate::compat::session_flashes(&flask));

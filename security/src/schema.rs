@@ -50,6 +50,7 @@ pub mod revocation {
         #[sea_orm(indexed)]
         pub user_id: String,
         /// When the session or cookie expires anyway (unix seconds); the row can go then.
+        #[sea_orm(indexed)]
         pub expires_at: i64,
     }
 

@@ -216,7 +216,7 @@ impl Serializer {
     }
 
     /// How old a correctly signed token is at `now`, in seconds (negative when dated in the
-    /// future).
+    /// future; saturating at the ends of `i64`).
     ///
     /// # Errors
     /// [`TokenError::Invalid`] for a bad signature or a malformed token.
@@ -239,7 +239,8 @@ impl Serializer {
         let mut be = [0u8; 8];
         be[8 - ts_bytes.len()..].copy_from_slice(&ts_bytes);
         let issued = i128::from(u64::from_be_bytes(be)) + i128::from(EPOCH);
-        i64::try_from(i128::from(now) - issued).map_err(|_| TokenError::Invalid)
+        let age = (i128::from(now) - issued).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        Ok(i64::try_from(age).unwrap_or(0))
     }
 
     /// itsdangerous' `TimestampSigner.unsign` followed by `load_payload`'s decoding (base64,
@@ -309,7 +310,7 @@ pub fn load_flask_session_issued(
     max_age: Option<u64>,
     now: i64,
 ) -> Result<(serde_json::Value, i64), TokenError> {
-    let issued = now - Serializer::flask_session(secret_key).age(cookie, now)?;
+    let issued = now.saturating_sub(Serializer::flask_session(secret_key).age(cookie, now)?);
     let json = match Serializer::flask_session(secret_key).unsign(cookie, max_age, now)? {
         Unsigned::Fresh(json) => json,
         Unsigned::Expired(_, age) => {

@@ -559,6 +559,47 @@ async fn a_mail_that_cannot_be_queued_is_reported(backend: Backend) {
     assert_eq!(app.mails_to(NEW).len(), 1);
 }
 
+async fn two_instances_never_send_one_mail_twice(backend: Backend) {
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let transport = |sent: Arc<Mutex<Vec<String>>>| {
+        security::mail::task(move |mail: OutgoingMail| {
+            let sent = Arc::clone(&sent);
+            async move {
+                // A slow relay, so that the two senders overlap.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                sent.lock().unwrap().push(mail.to);
+                Ok(())
+            }
+        })
+    };
+    let store = Arc::clone(&sent);
+    let app = TestApp::build(&backend, &[("SECURITY_RECOVERABLE", "true")], move |b| {
+        b.mailer(transport(store))
+    })
+    .await;
+    let other = security::Security::<security_tests::User>::builder(
+        app.db.db.clone(),
+        app.security.config().clone(),
+    )
+    .mailer(transport(Arc::clone(&sent)))
+    .build()
+    .unwrap();
+    let emails = ["matt@lp.com", "joe@lp.com", "dave@lp.com", "jill@lp.com"];
+    for _ in 0..5 {
+        for email in emails {
+            app.client().post_form("/reset", &[("email", email)]).await;
+        }
+    }
+    let (a, b) = tokio::join!(app.security.flush_mail(), other.flush_mail());
+    a.unwrap();
+    b.unwrap();
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 20, "each mail once: {sent:?}");
+    for email in emails {
+        assert_eq!(sent.iter().filter(|to| *to == email).count(), 5, "{email}");
+    }
+}
+
 async fn queued_mail_is_sealed_at_rest(backend: Backend) {
     let app = TestApp::build(&backend, &[("SECURITY_RECOVERABLE", "true")], |b| {
         // A transport that never succeeds: the mail stays in the table.
@@ -677,6 +718,7 @@ backend_tests!(
     the_answer_does_not_wait_for_a_relay_that_hangs,
     a_mail_that_cannot_be_queued_is_reported,
     queued_mail_is_sealed_at_rest,
+    two_instances_never_send_one_mail_twice,
     send_mail_task_receives_the_built_mail,
     a_failing_send_mail_task_is_retried,
 );
