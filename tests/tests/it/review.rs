@@ -225,7 +225,7 @@ async fn a_deleted_accounts_session_is_not_the_next_accounts(backend: Backend) {
     // An account without a password (and the test model has no uniquifier): what the
     // fingerprint had left was the id.
     let gone = store
-        .create_user(NewUserFor::new("gone@lp.com"))
+        .create_user(passwordless("gone@lp.com"))
         .await
         .unwrap();
     let cookie = app.security.session_cookie_for(&gone);
@@ -237,7 +237,7 @@ async fn a_deleted_accounts_session_is_not_the_next_accounts(backend: Backend) {
     store.delete_user(&gone).await.unwrap();
     // A new account under the same id (SQLite hands out the highest deleted rowid again).
     let next = store
-        .create_user(NewUserFor::new("next@lp.com").field("id", gone.id))
+        .create_user(passwordless("next@lp.com").field("id", gone.id))
         .await
         .unwrap();
     assert_eq!(next.id, gone.id);
@@ -252,13 +252,9 @@ async fn a_deleted_accounts_session_is_not_the_next_accounts(backend: Backend) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-/// `NewUser` without a password.
-struct NewUserFor;
-
-impl NewUserFor {
-    fn new(email: &str) -> security::NewUser {
-        security::NewUser::new(email, None)
-    }
+/// A new user without a password.
+fn passwordless(email: &str) -> security::NewUser {
+    security::NewUser::new(email, None)
 }
 
 // --- 7. CSRF for the app's own routes ---------------------------------------------------------
