@@ -28,7 +28,6 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::Request;
 use http::request::Parts;
-use http_body_util::BodyExt;
 
 use crate::cookie_codec::{constant_time_eq, derive_key, hmac_sha256, random_token};
 
@@ -300,25 +299,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for CsrfForm
             .extensions
             .get::<BodyLimit>()
             .map_or(2 * 1024 * 1024, |l| l.0);
-        let bytes = match http_body_util::Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) => {
-                let status = if err
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    http::StatusCode::PAYLOAD_TOO_LARGE
-                } else {
-                    http::StatusCode::BAD_REQUEST
-                };
-                return Err(crate::response::bad_request(
-                    status,
-                    "The request body could not be read",
-                    false,
-                    true,
-                ));
-            }
-        };
+        let bytes = crate::request::read_body(body, limit, false).await?;
         let token = header_token(&parts)
             .map(str::to_owned)
             .or_else(|| form_token(&bytes));

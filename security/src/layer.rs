@@ -218,25 +218,7 @@ async fn protect<U: SecurityUser>(
     if !crate::request::is_form(parts) {
         return Err(key.refusal(crate::csrf::CsrfError::Missing, json));
     }
-    let bytes = match Limited::new(body, security.config().max_body_size)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) => {
-            let status = if err.downcast_ref::<LengthLimitError>().is_some() {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return Err(response::bad_request(
-                status,
-                "The request body could not be read",
-                json,
-                true,
-            ));
-        }
-    };
+    let bytes = crate::request::read_body(body, security.config().max_body_size, json).await?;
     let token = crate::csrf::form_token(&bytes);
     key.verify(session, token.as_deref())
         .map(|()| Body::from(bytes))

@@ -116,6 +116,35 @@ pub(crate) fn link_base(config: &Config, parts: &Parts) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Reads a request body of at most `limit` bytes; a longer one is answered 413, an unreadable
+/// one 400, in the client's format.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    json: bool,
+) -> Result<bytes::Bytes, axum::response::Response> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) => {
+            let status = if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                http::StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                http::StatusCode::BAD_REQUEST
+            };
+            Err(crate::response::bad_request(
+                status,
+                "The request body could not be read",
+                json,
+                true,
+            ))
+        }
+    }
+}
+
 /// Whether the request body is JSON (`Content-Type: application/json`, parameters allowed).
 pub(crate) fn has_json_body(parts: &Parts) -> bool {
     parts

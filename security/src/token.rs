@@ -221,31 +221,14 @@ impl Serializer {
     /// # Errors
     /// [`TokenError::Invalid`] for a bad signature or a malformed token.
     pub fn age(&self, token: &str, now: i64) -> Result<i64, TokenError> {
-        let (value, sig) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
-        let sig = URL_SAFE_NO_PAD
-            .decode(sig)
-            .map_err(|_| TokenError::Invalid)?;
-        let expected = hmac_sha1(&self.signing_key, value.as_bytes());
-        if !bool::from(expected.as_slice().ct_eq(&sig)) {
-            return Err(TokenError::Invalid);
-        }
-        let (_, ts) = value.rsplit_once('.').ok_or(TokenError::Invalid)?;
-        let ts_bytes = URL_SAFE_NO_PAD
-            .decode(ts)
-            .map_err(|_| TokenError::Invalid)?;
-        if ts_bytes.len() > 8 {
-            return Err(TokenError::Invalid);
-        }
-        let mut be = [0u8; 8];
-        be[8 - ts_bytes.len()..].copy_from_slice(&ts_bytes);
-        let issued = i128::from(u64::from_be_bytes(be)) + i128::from(EPOCH);
-        let age = (i128::from(now) - issued).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        let (_, age) = self.verify(token, now)?;
+        let age = age.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         Ok(i64::try_from(age).unwrap_or(0))
     }
 
-    /// itsdangerous' `TimestampSigner.unsign` followed by `load_payload`'s decoding (base64,
-    /// optional zlib), leaving the JSON to the caller.
-    fn unsign(&self, token: &str, max_age: Option<u64>, now: i64) -> Result<Unsigned, TokenError> {
+    /// Checks the signature of `payload.timestamp.signature`: the payload part and the age at
+    /// `now` in seconds.
+    fn verify<'t>(&self, token: &'t str, now: i64) -> Result<(&'t str, i128), TokenError> {
         let (value, sig) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
         let sig = URL_SAFE_NO_PAD
             .decode(sig)
@@ -264,7 +247,13 @@ impl Serializer {
         let mut be = [0u8; 8];
         be[8 - ts_bytes.len()..].copy_from_slice(&ts_bytes);
         let issued = i128::from(u64::from_be_bytes(be));
-        let age = i128::from(now) - i128::from(EPOCH) - issued;
+        Ok((p, i128::from(now) - i128::from(EPOCH) - issued))
+    }
+
+    /// itsdangerous' `TimestampSigner.unsign` followed by `load_payload`'s decoding (base64,
+    /// optional zlib), leaving the JSON to the caller.
+    fn unsign(&self, token: &str, max_age: Option<u64>, now: i64) -> Result<Unsigned, TokenError> {
+        let (p, age) = self.verify(token, now)?;
         let expired_age = match max_age {
             Some(max) if age > i128::from(max) => Some(u64::try_from(age).unwrap_or(u64::MAX)),
             _ => None,

@@ -827,3 +827,27 @@ pub fn client_for(router: Router) -> Client {
         peer: None,
     }
 }
+
+/// The value of the `csrf_token` field of a page's form.
+pub fn csrf_token(body: &str) -> String {
+    let at = body.find("name=\"csrf_token\"").expect("csrf field");
+    let rest = &body[at..];
+    let start = rest.find("value=\"").expect("value") + 7;
+    rest[start..start + rest[start..].find('"').expect("end of value")].to_owned()
+}
+
+impl Client {
+    /// A form login with the CSRF token of the login page (`remember=y` when asked).
+    pub async fn login_with_csrf(&mut self, email: &str, password: &str, remember: bool) -> Resp {
+        let token = csrf_token(&self.get("/login").await.body);
+        let mut fields = vec![
+            ("email", email),
+            ("password", password),
+            ("csrf_token", token.as_str()),
+        ];
+        if remember {
+            fields.push(("remember", "y"));
+        }
+        self.post_form("/login", &fields).await
+    }
+}

@@ -10,7 +10,6 @@ use axum::response::Response;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
 use crate::compat::LegacyPayload;
@@ -199,22 +198,7 @@ impl<U: SecurityUser> Ctx<U> {
             return Ok(ctx);
         }
         let limit = ctx.sec.config().max_body_size;
-        let bytes = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) => {
-                let status = if err.downcast_ref::<LengthLimitError>().is_some() {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                return Err(response::bad_request(
-                    status,
-                    "The request body could not be read",
-                    json,
-                    true,
-                ));
-            }
-        };
+        let bytes = crate::request::read_body(body, limit, json).await?;
         if json {
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(map)) => ctx.input = Input::from_json(map),

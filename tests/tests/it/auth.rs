@@ -6,7 +6,7 @@ use serde_json::json;
 
 use security::testing::SignIn;
 use security::{Event, SecurityUser};
-use security_tests::{Backend, TestApp, backend_tests, basic};
+use security_tests::{Backend, TestApp, backend_tests, basic, csrf_token};
 
 fn has_field(body: &str, name: &str) -> bool {
     body.contains(&format!("name=\"{name}\""))
@@ -872,13 +872,6 @@ async fn secure_cookie_flags_are_configurable(backend: Backend) {
         cookies.iter().all(|c| c.contains("SameSite=Strict")),
         "{cookies:?}"
     );
-}
-
-fn csrf_token(body: &str) -> String {
-    let at = body.find("name=\"csrf_token\"").expect("csrf field");
-    let rest = &body[at..];
-    let start = rest.find("value=\"").unwrap() + 7;
-    rest[start..start + rest[start..].find('"').unwrap()].to_owned()
 }
 
 async fn csrf_protects_forms_and_session_json(backend: Backend) {

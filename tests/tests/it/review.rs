@@ -10,14 +10,7 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use security::prelude::*;
-use security_tests::{ADMIN_ACTION, Backend, Client, TestApp, User, backend_tests};
-
-fn csrf_token(body: &str) -> String {
-    let at = body.find("name=\"csrf_token\"").expect("csrf field");
-    let rest = &body[at..];
-    let start = rest.find("value=\"").unwrap() + 7;
-    rest[start..start + rest[start..].find('"').unwrap()].to_owned()
-}
+use security_tests::{ADMIN_ACTION, Backend, Client, TestApp, User, backend_tests, csrf_token};
 
 fn request(method: Method, path: &str) -> http::request::Builder {
     Request::builder().method(method).uri(path)
@@ -317,18 +310,9 @@ async fn csrf_protect_covers_every_cookie_authenticated_unsafe_request(backend: 
     )
     .await;
     let mut c = app.client();
-    let login_token = csrf_token(&c.get("/login").await.body);
-    c.post_form(
-        "/login",
-        &[
-            ("email", "matt@lp.com"),
-            ("password", "password"),
-            ("remember", "y"),
-            ("csrf_token", &login_token),
-        ],
-    )
-    .await
-    .assert_redirect("/");
+    c.login_with_csrf("matt@lp.com", "password", true)
+        .await
+        .assert_redirect("/");
     // The login renewed the session's CSRF secret: the app's pages get the new token.
     let token = csrf_token(&c.get("/change").await.body);
     for method in [Method::POST, Method::PUT] {
@@ -392,17 +376,7 @@ async fn a_json_change_by_the_remember_cookie_needs_the_csrf_token(backend: Back
     )
     .await;
     let mut c = app.client();
-    let token = csrf_token(&c.get("/login").await.body);
-    c.post_form(
-        "/login",
-        &[
-            ("email", "matt@lp.com"),
-            ("password", "password"),
-            ("remember", "y"),
-            ("csrf_token", &token),
-        ],
-    )
-    .await;
+    c.login_with_csrf("matt@lp.com", "password", true).await;
     let mut remembered = c.clone();
     remembered.clear_session_cookies();
     let r = remembered
