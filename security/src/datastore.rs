@@ -66,7 +66,7 @@ pub enum DatastoreError {
 /// Whether a database error is a conflict between concurrent transactions that a retry can
 /// resolve: a serialisation failure or deadlock (SQLSTATE 40001 / 40P01, MySQL 1213) or a busy
 /// SQLite database.
-fn is_transient(err: &DbErr) -> bool {
+pub(crate) fn is_transient(err: &DbErr) -> bool {
     let text = err.to_string().to_ascii_lowercase();
     [
         "40001",

@@ -13,6 +13,7 @@
 //! gives nothing away. After a key rotation the mail queued before it cannot be opened; it is
 //! kept as failed, with a logged error.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -152,17 +153,22 @@ impl Outbox {
         };
         let plain = serde_json::to_vec(&stored).map_err(|e| DbErr::Custom(e.to_string()))?;
         let now = self.clock.now();
-        outbox::Entity::insert(outbox::ActiveModel {
-            kind: Set(kind.to_owned()),
-            payload: Set(self.seal(kind, &plain)),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            locked_until: Set(0),
-            created_at: Set(now),
-            last_error: Set(None),
-            ..Default::default()
+        let payload = self.seal(kind, &plain);
+        retry(|| async {
+            outbox::Entity::insert(outbox::ActiveModel {
+                kind: Set(kind.to_owned()),
+                payload: Set(payload.clone()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                locked_until: Set(0),
+                created_at: Set(now),
+                last_error: Set(None),
+                ..Default::default()
+            })
+            .exec_without_returning(&self.db)
+            .await?;
+            Ok(())
         })
-        .exec_without_returning(&self.db)
         .await?;
         tracing::debug!(kind, "security: mail queued");
         self.start();
@@ -237,8 +243,13 @@ impl Outbox {
             .await?;
         let mut tried = 0;
         for id in due {
-            if !self.claim(id, now).await? {
-                continue;
+            match self.claim(id, now).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                // Another sender's statement on the same row (a deadlock on MySQL, a
+                // serialisation failure): that sender has it, or a later pass will.
+                Err(err) if crate::datastore::is_transient(&err) => continue,
+                Err(err) => return Err(err),
             }
             let Some(row) = outbox::Entity::find_by_id(id).one(&self.db).await? else {
                 continue;
@@ -294,7 +305,11 @@ impl Outbox {
         };
         match sent {
             Ok(()) => {
-                outbox::Entity::delete_by_id(row.id).exec(&self.db).await?;
+                retry(|| async {
+                    outbox::Entity::delete_by_id(row.id).exec(&self.db).await?;
+                    Ok(())
+                })
+                .await?;
                 tracing::info!(kind = row.kind, "security: mail sent");
                 Ok(())
             }
@@ -333,15 +348,18 @@ impl Outbox {
                 .saturating_add(i64::try_from(delay).unwrap_or(i64::MAX / 4))
         };
         let error: String = error.chars().take(500).collect();
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Attempts, Expr::value(attempts))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
-            .col_expr(outbox::Column::LockedUntil, Expr::value(0i64))
-            .col_expr(outbox::Column::LastError, Expr::value(Some(error)))
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        retry(|| async {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::Attempts, Expr::value(attempts))
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
+                .col_expr(outbox::Column::LockedUntil, Expr::value(0i64))
+                .col_expr(outbox::Column::LastError, Expr::value(Some(error.clone())))
+                .filter(outbox::Column::Id.eq(id))
+                .exec(&self.db)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// When the next mail that nobody holds is due (unix seconds), if any is waiting.
@@ -355,6 +373,25 @@ impl Outbox {
             .one(&self.db)
             .await?;
         Ok(next.flatten())
+    }
+}
+
+/// Runs a statement again (up to five times) while it fails on a conflict with a concurrent
+/// one (a deadlock, a serialisation failure, a busy SQLite file).
+async fn retry<F, Fut>(statement: F) -> Result<(), DbErr>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), DbErr>>,
+{
+    let mut attempt = 0u64;
+    loop {
+        attempt += 1;
+        match statement().await {
+            Err(err) if attempt < 5 && crate::datastore::is_transient(&err) => {
+                tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
+            }
+            other => return other,
+        }
     }
 }
 
