@@ -96,7 +96,7 @@ impl<U: SecurityUser> Security<U> {
         session: Session,
         parts: &Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        let (user_id, fingerprint, login_at, sid, forget) = {
+        let (user_id, fingerprint, login_at, sid, forget, remembered_by) = {
             let state = session.lock();
             (
                 state.data.user_id.clone(),
@@ -104,6 +104,7 @@ impl<U: SecurityUser> Security<U> {
                 state.data.login_at,
                 state.data.id.clone(),
                 state.data.forget,
+                state.data.remembered_by.clone(),
             )
         };
         let config = &self.inner.config;
@@ -112,8 +113,11 @@ impl<U: SecurityUser> Security<U> {
             let fresh = login_at.is_some_and(|at| self.now() - at <= lifetime);
             let found = match (fresh, user_id.parse::<U::Id>(), &sid) {
                 (true, Ok(id), Some(sid)) => {
-                    let key = self.session_key(&user_id, sid);
-                    self.load_identity_keyed(&id, Some(&key)).await?
+                    // The session's own key, and the remember cookie's it was restored from.
+                    let keys: Vec<String> = std::iter::once(self.session_key(&user_id, sid))
+                        .chain(remembered_by)
+                        .collect();
+                    self.load_identity_keyed(&id, &keys).await?
                 }
                 _ => None,
             };
@@ -145,16 +149,22 @@ impl<U: SecurityUser> Security<U> {
         };
         let max_age = Some(config.remember_cookie_duration.seconds());
         match self.check_token(token, max_age, TokenUse::Remember).await? {
-            Some((found, ours)) => {
+            Some(checked) => {
+                let found = checked.found;
                 session.login(
                     found.user.id().to_string(),
                     self.fingerprint(&found.user),
                     self.now(),
                 );
-                if !ours {
+                if checked.current_format {
+                    // A logout that ends the cookie ends this session too, wherever it went.
+                    session.set_remembered_by(checked.key);
+                } else {
                     // A cookie of the old format (or Flask-Security's) is replaced by one that a
                     // logout can end on its own.
-                    session.set_remember(RememberAction::Set(self.remember_token(&found.user)));
+                    let (token, key) = self.remember_token_and_key(&found.user);
+                    session.set_remember(RememberAction::Set(token));
+                    session.set_remembered_by(key);
                 }
                 Ok(Some(Arc::new(found)))
             }
@@ -202,7 +212,9 @@ impl<U: SecurityUser> Security<U> {
             .fingerprint_signer
             .fingerprint(&[b"flask-session", cookie.as_bytes()]);
         let key = self.session_key(&user_id, &sid);
-        let found = self.load_identity_keyed(&id, Some(&key)).await?;
+        let found = self
+            .load_identity_keyed(&id, std::slice::from_ref(&key))
+            .await?;
         let Some((found, false)) = found.filter(|(f, _)| self.may_authenticate(&f.user)) else {
             session.refuse_flask_cookie();
             return Ok(None);
@@ -263,7 +275,7 @@ impl<U: SecurityUser> Security<U> {
         Ok(self
             .check_token(&token, max_age, TokenUse::Auth)
             .await?
-            .map(|(found, _)| Arc::new(found)))
+            .map(|checked| Arc::new(checked.found)))
     }
 
     pub(crate) async fn basic_identity(

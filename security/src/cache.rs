@@ -53,37 +53,35 @@ impl<U: SecurityUser> IdentityCache<U> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn hit(&self, user: &str, key: Option<&str>) -> Option<Loaded<U>> {
+    fn hit(&self, user: &str, keys: &[String]) -> Option<Loaded<U>> {
         let entries = self.lock();
         let entry = entries.get(user)?;
         if entry.at.elapsed() >= self.ttl {
             return None;
         }
-        let revoked = match key {
-            None => false,
-            Some(key) => {
-                let (at, revoked) = entry.keys.get(key)?;
-                if at.elapsed() >= self.ttl {
-                    return None;
-                }
-                *revoked
+        let mut revoked = false;
+        for key in keys {
+            let (at, key_revoked) = entry.keys.get(key)?;
+            if at.elapsed() >= self.ttl {
+                return None;
             }
-        };
+            revoked |= *key_revoked;
+        }
         Some(Some((entry.identity.clone(), revoked)))
     }
 
     pub(crate) async fn get_or_load(
         &self,
         id: &U::Id,
-        key: Option<&str>,
+        keys: &[String],
         loader: &std::sync::Arc<IdentityLoader<U>>,
     ) -> Result<Loaded<U>, DatastoreError> {
         let user = id.to_string();
-        if let Some(hit) = self.hit(&user, key) {
+        if let Some(hit) = self.hit(&user, keys) {
             return Ok(hit);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let loaded = loader.load(id, key).await?;
+        let loaded = loader.load(id, keys).await?;
         let mut entries = self.lock();
         if self.generation.load(Ordering::Acquire) != generation {
             // Invalidated while loading: what was loaded may predate the change.
@@ -106,11 +104,13 @@ impl<U: SecurityUser> IdentityCache<U> {
                 });
                 entry.at = now;
                 entry.identity = identity.clone();
-                if let Some(key) = key {
-                    if entry.keys.len() >= MAX_KEYS {
-                        entry.keys.clear();
-                    }
-                    entry.keys.insert(key.to_owned(), (now, *revoked));
+                if entry.keys.len() + keys.len() > MAX_KEYS {
+                    entry.keys.clear();
+                }
+                // One answer for the keys together: when any was revoked, all are marked so
+                // (the request is refused either way; a key alone is asked again later).
+                for key in keys {
+                    entry.keys.insert(key.clone(), (now, *revoked));
                 }
             }
             None => {

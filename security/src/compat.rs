@@ -10,7 +10,7 @@
 use md5::{Digest, Md5};
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 
 use crate::cookie_codec::constant_time_eq;
 use crate::model::SecurityUser;
@@ -126,8 +126,22 @@ pub(crate) async fn record_password<U: SecurityUser>(
     .await
 }
 
-async fn upsert(
-    db: &DatabaseConnection,
+/// After the account `user_id` was deleted: no Flask session cookie of that id is accepted
+/// again (a new account may get the id). The row's digest matches no password, so the first
+/// Flask cookie of a new account under the id counts as signed before a password change, and
+/// later ones from then on.
+///
+/// # Errors
+/// A database failure.
+pub(crate) async fn forget_flask_sessions<C: ConnectionTrait>(
+    db: &C,
+    user_id: String,
+) -> Result<(), DbErr> {
+    upsert(db, user_id, String::new(), i64::MAX / 2, true).await
+}
+
+async fn upsert<C: ConnectionTrait>(
+    db: &C,
     user_id: String,
     digest: String,
     changed_at: i64,

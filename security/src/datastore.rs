@@ -205,6 +205,8 @@ pub struct Datastore<U: SecurityUser> {
     db: DatabaseConnection,
     passwords: Passwords,
     identity_columns: Vec<U::Column>,
+    /// `SECURITY_FLASK_COMPAT`: a deletion also ends the Flask session cookies of the id.
+    flask_compat: bool,
     _user: PhantomData<fn() -> U>,
 }
 
@@ -214,6 +216,7 @@ impl<U: SecurityUser> Clone for Datastore<U> {
             db: self.db.clone(),
             passwords: self.passwords.clone(),
             identity_columns: self.identity_columns.clone(),
+            flask_compat: self.flask_compat,
             _user: PhantomData,
         }
     }
@@ -230,6 +233,7 @@ impl<U: SecurityUser> Datastore<U> {
             db,
             passwords,
             identity_columns: vec![U::email_column()],
+            flask_compat: false,
             _user: PhantomData,
         }
     }
@@ -250,6 +254,14 @@ impl<U: SecurityUser> Datastore<U> {
             self.identity_columns = columns;
         }
         Ok(self)
+    }
+
+    /// With `SECURITY_FLASK_COMPAT`, [`Datastore::delete_user`] also records that the Flask
+    /// session cookies of the deleted id are never to be accepted (a Flask cookie names only
+    /// the id, which a new account may get).
+    pub(crate) fn with_flask_compat(mut self, on: bool) -> Self {
+        self.flask_compat = on;
+        self
     }
 
     /// The database connection.
@@ -299,6 +311,10 @@ impl<U: SecurityUser> Datastore<U> {
         value: &str,
     ) -> Result<Vec<U>, DatastoreError> {
         use sea_orm::QueryTrait;
+        if value.contains('\0') {
+            // No stored value holds a NUL (PostgreSQL refuses one in text): nothing to ask.
+            return Ok(Vec::new());
+        }
         let wanted = canonical(value);
         let mut select = U::Entity::find()
             .filter(self.candidates(column, value))
@@ -801,6 +817,9 @@ impl<U: SecurityUser> Datastore<U> {
             .filter(U::id_column().eq(user.id()))
             .exec(&txn)
             .await?;
+        if self.flask_compat {
+            crate::compat::forget_flask_sessions(&txn, user.id().to_string()).await?;
+        }
         txn.commit().await?;
         Ok(())
     }

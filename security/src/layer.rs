@@ -165,7 +165,15 @@ where
                 && cookie_authenticated
                 && crate::csrf::is_unsafe(&parts.method)
             {
-                match protect(&security, &session, &parts, body).await {
+                match protect(
+                    &security,
+                    &session,
+                    &parts,
+                    body,
+                    !decoded_user && has_remember,
+                )
+                .await
+                {
                     Ok(body) => body,
                     Err(refused) => {
                         let mut refused = refused;
@@ -201,17 +209,25 @@ where
 /// Checks the CSRF token of an unsafe, cookie-authenticated request (`SECURITY_CSRF_PROTECT`):
 /// from the `X-CSRFToken` header, else from the `csrf_token` field of a urlencoded form (read
 /// within the body limit and handed on). The body to hand on, or the refusal.
+///
+/// A request that the remember cookie alone authenticates is refused: the session beside it
+/// holds nobody, so its CSRF secret is not the user's (another site may have set that session
+/// cookie, with a token it knows). A safe request first restores the user's session.
 async fn protect<U: SecurityUser>(
     security: &Security<U>,
     session: &Session,
     parts: &http::request::Parts,
     body: Body,
+    remember_only: bool,
 ) -> Result<Body, Response> {
     let key = &security.inner.csrf;
     let json = crate::request::wants_json(parts);
+    let verify = |token: Option<&str>| match token {
+        Some(_) if remember_only => Err(crate::csrf::CsrfError::NoSession),
+        token => key.verify(session, token),
+    };
     if let Some(token) = crate::csrf::header_token(parts) {
-        return key
-            .verify(session, Some(token))
+        return verify(Some(token))
             .map(|()| body)
             .map_err(|err| key.refusal(err, json));
     }
@@ -220,7 +236,7 @@ async fn protect<U: SecurityUser>(
     }
     let bytes = crate::request::read_body(body, security.config().max_body_size, json).await?;
     let token = crate::csrf::form_token(&bytes);
-    key.verify(session, token.as_deref())
+    verify(token.as_deref())
         .map(|()| Body::from(bytes))
         .map_err(|err| key.refusal(err, json))
 }

@@ -6,8 +6,8 @@
 //! query that started after it arrived, so nothing is staler than an unbatched load, and no
 //! request costs more than one query. Alone, a request runs its query at once.
 //!
-//! A request may name a revocation key (its session's, or its remember-me cookie's): the same
-//! query tells whether a logout ended it.
+//! A request may name revocation keys (its session's, its remember-me cookie's): the same
+//! query tells whether a logout ended one of them.
 //!
 //! Written by hand: the batching is a dozen lines over a mutex and oneshot channels, and the
 //! data loaders on crates.io batch by a timer (adding latency to every request) or need a
@@ -23,7 +23,7 @@ use crate::model::SecurityUser;
 /// At most this many ids in one query (well within SQLite's bound-variable limit).
 const MAX_BATCH: usize = 256;
 
-/// What one request learns: the user and roles, if the user exists, and whether the key it
+/// What one request learns: the user and roles, if the user exists, and whether a key it
 /// named was revoked.
 pub(crate) type Loaded<U> = Option<(UserWithRoles<U>, bool)>;
 
@@ -31,7 +31,7 @@ type Reply<U> = oneshot::Sender<Result<Loaded<U>, DatastoreError>>;
 
 struct Request<U: SecurityUser> {
     id: U::Id,
-    key: Option<String>,
+    keys: Vec<String>,
     reply: Reply<U>,
 }
 
@@ -60,19 +60,19 @@ impl<U: SecurityUser> IdentityLoader<U> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Loads one user and its roles, and whether `key` is revoked, in a batch with whoever
-    /// else is waiting.
+    /// Loads one user and its roles, and whether one of `keys` is revoked, in a batch with
+    /// whoever else is waiting.
     pub(crate) async fn load(
         self: &Arc<Self>,
         id: &U::Id,
-        key: Option<&str>,
+        keys: &[String],
     ) -> Result<Loaded<U>, DatastoreError> {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut queue = self.lock();
             queue.waiting.push(Request {
                 id: id.clone(),
-                key: key.map(str::to_owned),
+                keys: keys.to_vec(),
                 reply: tx,
             });
             !std::mem::replace(&mut queue.running, true)
@@ -106,10 +106,10 @@ impl<U: SecurityUser> IdentityLoader<U> {
                 if !ids.contains(&request.id) {
                     ids.push(request.id.clone());
                 }
-                if let Some(key) = &request.key
-                    && !keys.contains(key)
-                {
-                    keys.push(key.clone());
+                for key in &request.keys {
+                    if !keys.contains(key) {
+                        keys.push(key.clone());
+                    }
                 }
             }
             // A panic in the query would leave `running` set: answer everyone and reset.
@@ -131,7 +131,7 @@ fn answer<U: SecurityUser>(batch: Vec<Request<U>>, result: Result<Identities<U>,
         Ok((found, revoked)) => {
             for request in batch {
                 let loaded = found.get(&request.id.to_string()).map(|identity| {
-                    let is_revoked = request.key.as_ref().is_some_and(|k| revoked.contains(k));
+                    let is_revoked = request.keys.iter().any(|k| revoked.contains(k));
                     (identity.clone(), is_revoked)
                 });
                 let _ = request.reply.send(Ok(loaded));

@@ -45,6 +45,8 @@ const POLL: Duration = Duration::from_secs(5);
 const BATCH: u64 = 16;
 /// `next_attempt_at` of a mail that failed for good.
 const NEVER: i64 = i64::MAX / 2;
+/// The kind of a decoy: queued and taken out like a mail, never sent.
+const DECOY: &str = "decoy";
 
 /// The sealed form of a mail.
 #[derive(Serialize, Deserialize)]
@@ -152,8 +154,15 @@ impl Outbox {
             html: mail.html.clone(),
         };
         let plain = serde_json::to_vec(&stored).map_err(|e| DbErr::Custom(e.to_string()))?;
+        self.insert(kind, &plain).await?;
+        tracing::debug!(kind, "security: mail queued");
+        Ok(())
+    }
+
+    /// Seals `plain` and writes it as a row of `kind`, due now; wakes the sender.
+    async fn insert(self: &Arc<Self>, kind: &str, plain: &[u8]) -> Result<(), DbErr> {
         let now = self.clock.now();
-        let payload = self.seal(kind, &plain);
+        let payload = self.seal(kind, plain);
         retry(|| async {
             outbox::Entity::insert(outbox::ActiveModel {
                 kind: Set(kind.to_owned()),
@@ -170,10 +179,22 @@ impl Outbox {
             Ok(())
         })
         .await?;
-        tracing::debug!(kind, "security: mail queued");
         self.start();
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Queues a decoy: a row written, claimed and deleted as a mail is, but never sent. The
+    /// enumeration-resistant mode queues one where it has no mail to send, so that the
+    /// database work that follows an answer (which a later request could feel, on a database
+    /// with one connection) does not tell either.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub(crate) async fn enqueue_decoy(self: &Arc<Self>) -> Result<(), DbErr> {
+        let mut filler = vec![0u8; 1536];
+        getrandom::fill(&mut filler).expect("the operating system's random source failed");
+        self.insert(DECOY, &filler).await
     }
 
     /// Marks a mail as being prepared in the background until the guard is dropped.
@@ -273,6 +294,14 @@ impl Outbox {
     }
 
     async fn deliver(&self, mailer: &dyn MailTransport, row: outbox::Model) -> Result<(), DbErr> {
+        if row.kind == DECOY {
+            let _ = self.open(&row.kind, &row.payload);
+            return retry(|| async {
+                outbox::Entity::delete_by_id(row.id).exec(&self.db).await?;
+                Ok(())
+            })
+            .await;
+        }
         let Some(mail) = self.open(&row.kind, &row.payload).and_then(|plain| {
             let stored: Stored = serde_json::from_slice(&plain).ok()?;
             Some(OutgoingMail {
@@ -452,5 +481,32 @@ mod tests {
         let other = self::outbox(b"another secret key, rotated").await;
         assert_eq!(other.open("reset_instructions", &sealed), None);
         assert_eq!(other.open("reset_instructions", "short"), None);
+    }
+
+    #[tokio::test]
+    async fn a_decoy_is_written_and_taken_out_but_never_sent() {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        crate::schema::create_tables(&db).await.unwrap();
+        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&sent);
+        let mailer: Arc<dyn MailTransport> = Arc::new(crate::mail::task(move |_| {
+            count.fetch_add(1, Ordering::SeqCst);
+            async { Ok(()) }
+        }));
+        let outbox = Outbox::new(
+            db.clone(),
+            b"a secret key, long enough",
+            Some(mailer),
+            Arc::new(crate::token::SystemClock),
+            30,
+            3,
+        );
+        outbox.enqueue_decoy().await.unwrap();
+        let rows = outbox::Entity::find().all(&db).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].kind, DECOY);
+        outbox.flush().await.unwrap();
+        assert!(outbox::Entity::find().all(&db).await.unwrap().is_empty());
+        assert_eq!(sent.load(Ordering::SeqCst), 0);
     }
 }

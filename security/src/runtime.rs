@@ -51,6 +51,15 @@ pub(crate) struct Tokens {
     pub login: Serializer,
 }
 
+/// A token that checked out.
+pub(crate) struct Checked<U: SecurityUser> {
+    pub found: UserWithRoles<U>,
+    /// Of this library's current format for its use.
+    pub current_format: bool,
+    /// Its revocation key.
+    pub key: String,
+}
+
 /// What a token is presented as: they share one format and salt (1.7.4's), but a remember-me
 /// cookie carries an id of its own and is not accepted as an authentication token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,16 +246,24 @@ impl<U: SecurityUser> Security<U> {
     /// its own, so that a logout ends this cookie (and only it), and so that it is not an
     /// authentication token.
     pub(crate) fn remember_token(&self, user: &U) -> String {
-        self.remember_token_bound(user, &self.fingerprint(user))
+        self.remember_token_bound(user, &self.fingerprint(user)).0
     }
 
-    fn remember_token_bound(&self, user: &U, fingerprint: &str) -> String {
+    /// A remember-me cookie bound to `fingerprint`, and its revocation key.
+    fn remember_token_bound(&self, user: &U, fingerprint: &str) -> (String, String) {
         let id = user.id().to_string();
         let nonce = crate::cookie_codec::random_token(12);
-        self.inner
+        let token = self
+            .inner
             .tokens
             .remember
-            .dumps(&[&id, fingerprint, &nonce], self.now())
+            .dumps(&[&id, fingerprint, &nonce], self.now());
+        (token, self.token_key(&id, &nonce))
+    }
+
+    /// [`Security::remember_token`] and its revocation key.
+    pub(crate) fn remember_token_and_key(&self, user: &U) -> (String, String) {
+        self.remember_token_bound(user, &self.fingerprint(user))
     }
 
     /// The revocation key of a session (`security_revocation`).
@@ -297,18 +314,18 @@ impl<U: SecurityUser> Security<U> {
         Ok(self
             .check_token(token, max_age, TokenUse::Auth)
             .await?
-            .map(|(found, _)| found))
+            .map(|checked| checked.found))
     }
 
-    /// Checks a token used as `usage`: the user, and whether the token is of this library's
+    /// Checks a token used as `usage`: the user, whether the token is of this library's
     /// current format for that use (a remember cookie of an older format, or 1.7.4's, is to be
-    /// replaced).
+    /// replaced), and its revocation key.
     pub(crate) async fn check_token(
         &self,
         token: &str,
         max_age: Option<u64>,
         usage: TokenUse,
-    ) -> Result<Option<(UserWithRoles<U>, bool)>, DatastoreError> {
+    ) -> Result<Option<Checked<U>>, DatastoreError> {
         let Ok(payload) = self.inner.tokens.remember.loads(token, max_age, self.now()) else {
             return Ok(None);
         };
@@ -321,7 +338,10 @@ impl<U: SecurityUser> Security<U> {
             return Ok(None);
         };
         let key = self.token_key(id_text, nonce.unwrap_or(token));
-        let Some((found, revoked)) = self.load_identity_keyed(&id, Some(&key)).await? else {
+        let Some((found, revoked)) = self
+            .load_identity_keyed(&id, std::slice::from_ref(&key))
+            .await?
+        else {
             return Ok(None);
         };
         let current = self.fingerprint(&found.user);
@@ -341,7 +361,11 @@ impl<U: SecurityUser> Security<U> {
             tracing::debug!("accepted a Flask-Security 1.7.4 authentication token");
         }
         let current_format = ours && (usage == TokenUse::Auth || nonce.is_some());
-        Ok(Some((found, current_format)))
+        Ok(Some(Checked {
+            found,
+            current_format,
+            key,
+        }))
     }
 
     /// Ends the session of the request and the remember-me cookie it carries, on every
@@ -440,22 +464,23 @@ impl<U: SecurityUser> Security<U> {
         id: &U::Id,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
         Ok(self
-            .load_identity_keyed(id, None)
+            .load_identity_keyed(id, &[])
             .await?
             .map(|(found, _)| found))
     }
 
-    /// Loads a user and its roles, and whether the revocation `key` (of a session or remember
-    /// cookie) was revoked, in one query (through the identity cache when it is on).
+    /// Loads a user and its roles, and whether one of the revocation `keys` (of a session, of
+    /// the remember cookie it came from) was revoked, in one query (through the identity cache
+    /// when it is on).
     pub(crate) async fn load_identity_keyed(
         &self,
         id: &U::Id,
-        key: Option<&str>,
+        keys: &[String],
     ) -> Result<crate::loader::Loaded<U>, DatastoreError> {
         if let Some(cache) = &self.inner.cache {
-            return cache.get_or_load(id, key, &self.inner.loader).await;
+            return cache.get_or_load(id, keys, &self.inner.loader).await;
         }
-        self.inner.loader.load(id, key).await
+        self.inner.loader.load(id, keys).await
     }
 
     /// After the user's password hash was replaced by a re-hash of the same password (another
@@ -532,7 +557,7 @@ impl<U: SecurityUser> Security<U> {
         session.login(user.id().to_string(), fingerprint.clone(), self.now());
         if remember {
             session.set_remember(RememberAction::Set(
-                self.remember_token_bound(user, &fingerprint),
+                self.remember_token_bound(user, &fingerprint).0,
             ));
         }
         if self.inner.config.trackable {
@@ -839,6 +864,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             passwords = passwords.with_concurrency(permits);
         }
         let datastore = Datastore::new(self.db, passwords.clone())
+            .with_flask_compat(config.flask_compat)
             .identity_attributes(&config.user_identity_attributes)
             .map_err(|name| ConfigError::Invalid {
                 key: "SECURITY_USER_IDENTITY_ATTRIBUTES".into(),

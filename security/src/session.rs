@@ -49,6 +49,10 @@ pub(crate) struct SessionData {
     /// browser is not to be used again (Flask-Login's `remember = "clear"`).
     #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
     pub forget: bool,
+    /// The revocation key of the remember-me cookie this session was restored from: a logout
+    /// that ends that cookie ends the sessions it made too.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub remembered_by: Option<String>,
 }
 
 impl std::fmt::Debug for SessionData {
@@ -63,6 +67,7 @@ impl std::fmt::Debug for SessionData {
             .field("csrf", &Redacted(self.csrf.as_deref()))
             .field("flashes", &self.flashes)
             .field("forget", &self.forget)
+            .field("remembered_by", &Redacted(self.remembered_by.as_deref()))
             .finish()
     }
 }
@@ -240,7 +245,15 @@ impl Session {
             csrf: Some(crate::csrf::Csrf::new_secret()),
             flashes,
             forget: false,
+            remembered_by: None,
         };
+        state.changed = true;
+    }
+
+    /// Marks the session as restored from the remember-me cookie with this revocation key.
+    pub(crate) fn set_remembered_by(&self, key: String) {
+        let mut state = self.lock();
+        state.data.remembered_by = Some(key);
         state.changed = true;
     }
 
@@ -407,6 +420,7 @@ mod tests {
                 message: "hi".into(),
             }],
             forget: false,
+            remembered_by: None,
         };
         let value = data.encode(&signer());
         assert_eq!(SessionData::decode(&value, &signer()), Some(data));

@@ -38,6 +38,7 @@ impl<U: SecurityUser> Security<U> {
             csrf: Some(crate::csrf::Csrf::new_secret()),
             flashes: Vec::new(),
             forget: false,
+            remembered_by: None,
         };
         format!(
             "{}={}",

@@ -103,11 +103,15 @@ async fn send_confirmation<U: SecurityUser>(
     }
     let typed = email.clone().unwrap_or_default();
     let generic = ctx.config().return_generic_responses;
-    if let Some(key) = refusal {
-        if generic && errors.is_empty() {
+    match refusal {
+        // Whether the account exists is never told (see the forgot-password view).
+        Some(_) if generic && errors.is_empty() => {
+            ctx.decoy();
             return answer_sent(&ctx, &typed, None).await;
         }
-        ctx.error(&mut errors, "email", key, &[("email", &typed)]);
+        Some(_) if generic => {}
+        Some(key) => ctx.error(&mut errors, "email", key, &[("email", &typed)]),
+        None => {}
     }
     if !errors.is_empty() {
         return failed(&ctx, errors, &typed).await;

@@ -253,19 +253,25 @@ impl<U: SecurityUser> Ctx<U> {
         if !config.csrf_enabled {
             return Ok(());
         }
-        if self.json {
-            let cookies = crate::auth::cookie_header(&self.parts);
-            let carries = |name: &str| crate::session::read_cookie(&cookies, name).is_some();
-            if !carries(&config.session_cookie_name) && !carries(&config.remember_cookie_name) {
-                return Ok(());
-            }
+        let cookies = crate::auth::cookie_header(&self.parts);
+        let carries = |name: &str| crate::session::read_cookie(&cookies, name).is_some();
+        let remembered = carries(&config.remember_cookie_name);
+        if self.json && !carries(&config.session_cookie_name) && !remembered {
+            return Ok(());
         }
+        let remember_only = remembered && self.session.user_id().is_none();
         let token = self
             .input
             .text("csrf_token")
             .filter(|t| !t.is_empty())
             .or_else(|| crate::csrf::header_token(&self.parts));
         let key = &self.sec.inner.csrf;
+        if remember_only && token.is_some() {
+            // The remember cookie alone: the session beside it holds nobody, so its secret is
+            // not the user's (another site may have set that session cookie, with a token it
+            // knows). A safe request first restores the user's session.
+            return Err(key.refusal(crate::csrf::CsrfError::NoSession, self.json));
+        }
         key.check(&self.session, token)
             .map_err(|err| key.refusal(err, self.json))
     }
@@ -458,6 +464,19 @@ impl<U: SecurityUser> Ctx<U> {
     /// The scheme and host of the links this request's mail holds.
     pub(crate) fn link_base(&self) -> String {
         link_base(self.config(), &self.parts)
+    }
+
+    /// In the enumeration-resistant mode, where there is no mail to send: the database work of
+    /// one, after the answer (see `Outbox::enqueue_decoy`).
+    pub(crate) fn decoy(&self) {
+        let outbox = std::sync::Arc::clone(&self.sec.inner.outbox);
+        let preparing = outbox.preparing();
+        tokio::spawn(async move {
+            if let Err(err) = outbox.enqueue_decoy().await {
+                tracing::warn!(error = %err, "security: a decoy could not be queued");
+            }
+            drop(preparing);
+        });
     }
 
     /// Runs a task that queues mail: now, its failure being the answer (a 503); or, with

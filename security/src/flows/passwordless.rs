@@ -96,11 +96,15 @@ async fn send_login<U: SecurityUser>(
         }
     }
     let generic = ctx.config().return_generic_responses;
-    if let Some(key) = refusal {
-        if generic && errors.is_empty() {
+    match refusal {
+        // Whether the account exists is never told (see the forgot-password view).
+        Some(_) if generic && errors.is_empty() => {
+            ctx.decoy();
             return sent(&ctx, &typed, None).await;
         }
-        ctx.error(&mut errors, "email", key, &[]);
+        Some(_) if generic => {}
+        Some(key) => ctx.error(&mut errors, "email", key, &[]),
+        None => {}
     }
     let Some(user) = user.filter(|_| errors.is_empty()) else {
         if ctx.json {

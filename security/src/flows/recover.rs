@@ -95,11 +95,16 @@ async fn forgot_password<U: SecurityUser>(
         }
     }
     let generic = ctx.config().return_generic_responses;
-    if let Some(key) = refusal {
-        if generic && errors.is_empty() {
+    match refusal {
+        // Whether the account exists is never told: a malformed address gets its format
+        // error alone, a well-formed one the answer of a sent mail.
+        Some(_) if generic && errors.is_empty() => {
+            ctx.decoy();
             return sent(&ctx, &typed).await;
         }
-        ctx.error(&mut errors, "email", key, &[]);
+        Some(_) if generic => {}
+        Some(key) => ctx.error(&mut errors, "email", key, &[]),
+        None => {}
     }
     let Some(user) = user.filter(|_| errors.is_empty()) else {
         if ctx.json {

@@ -247,6 +247,36 @@ async fn a_flask_session_ends_with_a_password_change(backend: Backend) {
     );
 }
 
+async fn a_deleted_accounts_flask_session_is_not_the_next_accounts(backend: Backend) {
+    let app = TestApp::new(&backend, &[COMPAT]).await;
+    let store = app.security.datastore();
+    let gone = store
+        .create_user(security::NewUser::new("gone@lp.com", Some("password")))
+        .await
+        .unwrap();
+    // Flask signed it for the account; this app never saw it before the account went.
+    let cookie = flask_session(&gone.id().to_string(), 60);
+    store.delete_user(&gone).await.unwrap();
+    let next = store
+        .create_user(security::NewUser::new("next@lp.com", Some("password")).field("id", gone.id()))
+        .await
+        .unwrap();
+    assert_eq!(next.id(), gone.id());
+    with_cookie(app.client(), "session", &cookie)
+        .get("/profile")
+        .await
+        .assert_redirect("/login");
+    // A Flask session of the new account, signed later, works.
+    let later = flask_session(&next.id().to_string(), -2);
+    assert_eq!(
+        with_cookie(app.client(), "session", &later)
+            .get("/profile")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
 async fn flask_sessions_that_1_7_4_or_this_library_would_refuse(backend: Backend) {
     let app = TestApp::new(&backend, &[COMPAT]).await;
     let matt = app.user("matt@lp.com").await;
@@ -422,6 +452,7 @@ backend_tests!(
     a_flask_remember_cookie_restores_the_session_and_is_replaced,
     a_flask_session_works_as_in_flask_until_logout,
     a_flask_session_ends_with_a_password_change,
+    a_deleted_accounts_flask_session_is_not_the_next_accounts,
     flask_sessions_that_1_7_4_or_this_library_would_refuse,
     a_flask_confirmation_link_is_bound_to_the_address,
     a_flask_reset_link_works_once,

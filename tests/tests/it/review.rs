@@ -174,6 +174,101 @@ async fn logout_ends_the_session_and_remember_cookie_everywhere(backend: Backend
     );
 }
 
+async fn a_session_made_from_a_copied_remember_cookie_ends_at_the_owners_logout(backend: Backend) {
+    let app = TestApp::new(&backend, &[]).await;
+    let (_other, other_router) = other_instance(&app, &[]);
+    let mut owner = app.client();
+    owner.login("matt@lp.com", "password", true).await;
+    // The attacker turns a copy of the remember cookie into a session of their own.
+    let remember = owner.cookies["remember_token"].value.clone();
+    let minted = other_router
+        .clone()
+        .oneshot(
+            Request::get("/profile")
+                .header("cookie", format!("remember_token={remember}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), StatusCode::OK);
+    let session = minted
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("session="))
+        .unwrap();
+    let session = session.split(';').next().unwrap().to_owned();
+    assert_eq!(
+        status_on(&app.router, "/profile", &session).await,
+        StatusCode::OK
+    );
+    // The owner logs out: the cookie ends, and so does every session made from it.
+    owner.get("/logout").await;
+    for router in [&app.router, &other_router] {
+        assert_eq!(
+            status_on(router, "/profile", &session).await,
+            StatusCode::FOUND
+        );
+    }
+}
+
+async fn csrf_is_not_taken_from_a_session_beside_a_remember_cookie(backend: Backend) {
+    let app = TestApp::new(
+        &backend,
+        &[
+            ("WTF_CSRF_ENABLED", "true"),
+            ("SECURITY_CSRF_PROTECT", "true"),
+            ("SECURITY_CHANGEABLE", "true"),
+        ],
+    )
+    .await;
+    let mut victim = app.client();
+    victim
+        .login_with_csrf("matt@lp.com", "password", true)
+        .await;
+    let remember = victim.cookies["remember_token"].value.clone();
+    // The attacker's own anonymous session, and its token, planted beside the victim's
+    // remember cookie (cookie tossing).
+    let mut attacker = app.client();
+    let token = csrf_token(&attacker.get("/login").await.body);
+    let planted = format!(
+        "session={}; remember_token={remember}",
+        attacker.cookies["session"].value
+    );
+    for (path, body) in [
+        ("/app_post", "x=1".to_owned()),
+        (
+            "/change",
+            "password=password&new_password=stolen1&new_password_confirm=stolen1".to_owned(),
+        ),
+    ] {
+        let r = app
+            .client()
+            .send(
+                request(Method::POST, path)
+                    .header("cookie", &planted)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("X-CSRFToken", &token)
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+    }
+    // The password is unchanged.
+    let matt = app.user("matt@lp.com").await;
+    assert!(
+        app.security
+            .passwords()
+            .verify_and_update("password", matt.password.as_deref().unwrap())
+            .await
+            .unwrap()
+            .ok
+    );
+}
+
 async fn logout_with_the_identity_cache(backend: Backend) {
     let app = TestApp::new(&backend, &[("SECURITY_IDENTITY_CACHE_TTL", "2 seconds")]).await;
     let (_other, other_router) =
@@ -928,6 +1023,42 @@ async fn the_complexity_checker_refuses_guessable_passwords(backend: Backend) {
     assert_eq!(r.json()["meta"]["code"], 200, "{}", r.body);
 }
 
+async fn nul_bytes_get_a_client_answer(backend: Backend) {
+    let app = TestApp::new(
+        &backend,
+        &[
+            ("SECURITY_RECOVERABLE", "true"),
+            ("SECURITY_CONFIRMABLE", "true"),
+        ],
+    )
+    .await;
+    for path in ["/reset", "/confirm", "/login"] {
+        for email in ["\u{0}", "joe\u{0}@lp.com"] {
+            let r = app
+                .client()
+                .post_json(path, json!({"email": email, "password": "password"}))
+                .await;
+            assert!(
+                r.status.is_client_error() || r.status == StatusCode::OK,
+                "{path}: {}",
+                r.status
+            );
+            assert_ne!(r.json()["meta"]["code"], 500, "{path}");
+        }
+    }
+    let r = app
+        .client()
+        .get_with(
+            "/http",
+            &[(
+                "Authorization",
+                &security_tests::basic("joe\u{0}@lp.com", "password"),
+            )],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
 // --- 4. Enumeration-resistant registration -----------------------------------------------------
 
 async fn generic_registration_answers_alike_and_mails_the_owner(backend: Backend) {
@@ -994,10 +1125,49 @@ async fn generic_registration_answers_alike_and_mails_the_owner(backend: Backend
     }
 }
 
+async fn generic_answers_to_malformed_addresses_tell_nothing_either(backend: Backend) {
+    let app = TestApp::new(
+        &backend,
+        &[
+            ("SECURITY_RECOVERABLE", "true"),
+            ("SECURITY_CONFIRMABLE", "true"),
+            ("SECURITY_RETURN_GENERIC_RESPONSES", "true"),
+        ],
+    )
+    .await;
+    // An account of an address that today's check refuses (1.7.4 let it in).
+    app.security
+        .datastore()
+        .create_user(security::NewUser::new("legacy@localhost", Some("password")))
+        .await
+        .unwrap();
+    for path in ["/reset", "/confirm"] {
+        let taken = app
+            .client()
+            .post_json(path, json!({"email": "legacy@localhost"}))
+            .await;
+        let free = app
+            .client()
+            .post_json(path, json!({"email": "other@localhost"}))
+            .await;
+        assert_eq!(taken.status, free.status, "{path}");
+        assert_eq!(taken.json()["response"], free.json()["response"], "{path}");
+        assert_eq!(
+            free.json()["response"]["errors"]["email"],
+            json!(["Invalid email address"]),
+            "{path}"
+        );
+    }
+}
+
 backend_tests!(
     options_never_runs_a_guarded_handler,
     logout_ends_the_session_and_remember_cookie_everywhere,
     logout_with_the_identity_cache,
+    a_session_made_from_a_copied_remember_cookie_ends_at_the_owners_logout,
+    csrf_is_not_taken_from_a_session_beside_a_remember_cookie,
+    nul_bytes_get_a_client_answer,
+    generic_answers_to_malformed_addresses_tell_nothing_either,
     a_deleted_accounts_session_is_not_the_next_accounts,
     apps_can_require_csrf_on_their_own_routes,
     csrf_protect_covers_every_cookie_authenticated_unsafe_request,
