@@ -175,8 +175,7 @@ where
                 .await
                 {
                     Ok(body) => body,
-                    Err(refused) => {
-                        let mut refused = refused;
+                    Err(mut refused) => {
                         write_cookies(&security, &session, &mut refused);
                         return Ok(refused);
                     }
