@@ -691,7 +691,9 @@ pub struct Config {
     /// applied to every password before it is checked or hashed (`NFC`, `NFD`, `NFKC`, `NFKD`;
     /// `none` to keep passwords as typed), so that the same password typed on two keyboards
     /// matches. A stored hash of an unnormalised password (from 1.7.4) still verifies and is
-    /// replaced by the normalised one at the next login.
+    /// replaced by the normalised one at the next login. With `SECURITY_FLASK_COMPAT`, new
+    /// hashes are of the password as typed (both forms are checked), so that a Flask-Security
+    /// 1.7.4 app running beside this one, which does not normalise, verifies them.
     pub password_normalize_form: Option<NormalizeForm>,
     /// `SECURITY_PASSWORD_LENGTH_MIN` (5.9; default 6 as in 1.7.4, 5.9's is 8): the fewest
     /// characters (after normalisation) of a new password.

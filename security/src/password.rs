@@ -245,6 +245,15 @@ const PBKDF2_SHA512_PREFIX: &str = "$pbkdf2-sha512$";
 const SHA256_CRYPT_PREFIX: &str = "$5$";
 const SHA512_CRYPT_PREFIX: &str = "$6$";
 
+/// How passwords are normalised (see [`Passwords::with_normalization`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Normalization {
+    /// The form; `None`: passwords are taken as typed.
+    form: Option<NormalizeForm>,
+    /// Hash the typed form (checking both): see [`Passwords::with_typed_storage`].
+    store_typed: bool,
+}
+
 /// What `dummy_verify` hashes once to get a hash of the configured cost.
 const DUMMY_PASSWORD: &str = "dummy password for timing equalisation";
 
@@ -264,8 +273,8 @@ struct Inner {
     permits: usize,
     /// Also accept `get_hmac(get_hmac(password))`: see [`Passwords::with_double_hmac_rescue`].
     rescue: bool,
-    /// The normal form passwords are put in: see [`Passwords::with_normalization`].
-    normalize: Option<NormalizeForm>,
+    /// How passwords are normalised: see [`Passwords::with_normalization`].
+    normalize: Normalization,
     semaphore: Arc<Semaphore>,
     /// A hash of [`DUMMY_PASSWORD`] with the configured scheme, made on first use.
     dummy: OnceLock<String>,
@@ -304,7 +313,7 @@ impl Passwords {
             BCRYPT_COST,
             permits,
             false,
-            None,
+            Normalization::default(),
         )
     }
 
@@ -316,7 +325,7 @@ impl Passwords {
         bcrypt_cost: u32,
         permits: usize,
         rescue: bool,
-        normalize: Option<NormalizeForm>,
+        normalize: Normalization,
     ) -> Self {
         let permits = permits.max(1);
         Passwords {
@@ -417,13 +426,37 @@ impl Passwords {
             inner.bcrypt_cost,
             inner.permits,
             inner.rescue,
-            form,
+            Normalization {
+                form,
+                ..inner.normalize
+            },
+        )
+    }
+
+    /// Hashes new passwords as typed, not normalised, while still checking both forms: what
+    /// a Flask-Security 1.7.4 app running beside this one (`SECURITY_FLASK_COMPAT`) can verify,
+    /// since 1.7.4 does not normalise. A hash of the typed form is then never replaced by one
+    /// of the normalised form.
+    #[must_use]
+    pub fn with_typed_storage(self, on: bool) -> Self {
+        let inner = &self.inner;
+        Self::from_parts(
+            inner.scheme,
+            inner.salt.clone(),
+            inner.argon2.clone(),
+            inner.bcrypt_cost,
+            inner.permits,
+            inner.rescue,
+            Normalization {
+                store_typed: on,
+                ..inner.normalize
+            },
         )
     }
 
     /// `password` in the configured normal form (borrowed when it is already in it).
     fn normalized<'a>(&self, password: &'a str) -> Cow<'a, str> {
-        match self.inner.normalize {
+        match self.inner.normalize.form {
             Some(form) => {
                 let normal = form.apply(password);
                 if normal == password {
@@ -570,7 +603,11 @@ impl Passwords {
     /// As [`Passwords::hash`], without [`HashError::Cancelled`].
     pub fn hash_blocking(&self, password: &str) -> Result<String, HashError> {
         let scheme = self.inner.scheme;
-        let password = self.normalized(password);
+        let password = if self.inner.normalize.store_typed {
+            Cow::Borrowed(password)
+        } else {
+            self.normalized(password)
+        };
         let secret = self.secret_for(scheme, &password)?;
         tracing::debug!(scheme = scheme.name(), "hashing a password");
         self.hash_secret(&secret)
@@ -615,10 +652,10 @@ impl Passwords {
         if verified.ok || normal == password {
             return Ok(verified);
         }
-        // Stored before normalisation was on: the password as typed.
+        // Stored before normalisation was on (or beside Flask-Security): the password as typed.
         let typed = self.verify_and_update_one(password, stored)?;
-        if !typed.ok {
-            return Ok(Verified::FAILED);
+        if !typed.ok || self.inner.normalize.store_typed {
+            return Ok(typed);
         }
         tracing::info!("re-hashing a password stored before normalisation");
         Ok(Verified {
@@ -2137,5 +2174,26 @@ mod tests {
             result.unwrap();
         }
         assert!(checked >= 20, "only {checked} users with a password");
+    }
+
+    #[test]
+    fn typed_storage_hashes_what_was_typed_and_checks_both_forms() {
+        let nfc = "p\u{e4}ssw\u{f6}rd";
+        let nfd = "pa\u{308}sswo\u{308}rd";
+        let normalising =
+            Passwords::new(Scheme::Plaintext, None).with_normalization(Some(NormalizeForm::Nfkd));
+        assert_eq!(normalising.hash_blocking(nfc).unwrap(), nfd);
+        let typed = normalising.clone().with_typed_storage(true);
+        let stored = typed.hash_blocking(nfc).unwrap();
+        assert_eq!(stored, nfc, "what Flask-Security 1.7.4 would store");
+        let verified = typed.verify_and_update_blocking(nfc, &stored).unwrap();
+        assert!(verified.ok && verified.new_hash.is_none(), "{verified:?}");
+        // The normalising runtime replaces the typed form at the next login.
+        let verified = normalising
+            .verify_and_update_blocking(nfc, &stored)
+            .unwrap();
+        assert!(verified.ok);
+        assert_eq!(verified.new_hash.as_deref(), Some(nfd));
+        assert!(!normalising.verify_blocking("wrong", &stored).unwrap());
     }
 }

@@ -852,7 +852,8 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         }
         let mut passwords = Passwords::new(scheme, config.password_salt.clone())
             .with_double_hmac_rescue(config.flask_compat)
-            .with_normalization(config.password_normalize_form);
+            .with_normalization(config.password_normalize_form)
+            .with_typed_storage(config.flask_compat);
         if config.flask_compat {
             tracing::warn!(
                 "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \
