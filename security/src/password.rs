@@ -245,6 +245,17 @@ const PBKDF2_SHA512_PREFIX: &str = "$pbkdf2-sha512$";
 const SHA256_CRYPT_PREFIX: &str = "$5$";
 const SHA512_CRYPT_PREFIX: &str = "$6$";
 
+/// What a [`Passwords`] is made from; the builders change one part of it.
+struct Settings {
+    scheme: Scheme,
+    salt: Option<String>,
+    argon2: argon2::Params,
+    bcrypt_cost: u32,
+    permits: usize,
+    rescue: bool,
+    normalize: Normalization,
+}
+
 /// How passwords are normalised (see [`Passwords::with_normalization`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct Normalization {
@@ -305,28 +316,27 @@ impl Passwords {
     ///
     /// Changing `salt` later locks out every existing hash (see the module docs).
     pub fn new(scheme: Scheme, salt: Option<String>) -> Self {
-        let permits = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        Self::from_parts(
+        Self::from_settings(Settings {
             scheme,
             salt,
-            default_argon2_params(),
-            BCRYPT_COST,
-            permits,
-            false,
-            Normalization::default(),
-        )
+            argon2: default_argon2_params(),
+            bcrypt_cost: BCRYPT_COST,
+            permits: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            rescue: false,
+            normalize: Normalization::default(),
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn from_parts(
-        scheme: Scheme,
-        salt: Option<String>,
-        argon2: argon2::Params,
-        bcrypt_cost: u32,
-        permits: usize,
-        rescue: bool,
-        normalize: Normalization,
-    ) -> Self {
+    fn from_settings(settings: Settings) -> Self {
+        let Settings {
+            scheme,
+            salt,
+            argon2,
+            bcrypt_cost,
+            permits,
+            rescue,
+            normalize,
+        } = settings;
         let permits = permits.max(1);
         Passwords {
             inner: Arc::new(Inner {
@@ -345,6 +355,23 @@ impl Passwords {
         }
     }
 
+    /// A new handle with the settings of this one, changed by `change` (its own concurrency
+    /// limit and dummy hash).
+    fn changed(&self, change: impl FnOnce(&mut Settings)) -> Self {
+        let inner = &self.inner;
+        let mut settings = Settings {
+            scheme: inner.scheme,
+            salt: inner.salt.clone(),
+            argon2: inner.argon2.clone(),
+            bcrypt_cost: inner.bcrypt_cost,
+            permits: inner.permits,
+            rescue: inner.rescue,
+            normalize: inner.normalize,
+        };
+        change(&mut settings);
+        Self::from_settings(settings)
+    }
+
     /// At most `permits` hashes (and verifications) at a time; `0` counts as `1`.
     ///
     /// ```
@@ -354,16 +381,7 @@ impl Passwords {
     /// ```
     #[must_use]
     pub fn with_concurrency(self, permits: usize) -> Self {
-        let inner = &self.inner;
-        Self::from_parts(
-            inner.scheme,
-            inner.salt.clone(),
-            inner.argon2.clone(),
-            inner.bcrypt_cost,
-            permits,
-            inner.rescue,
-            inner.normalize,
-        )
+        self.changed(|s| s.permits = permits)
     }
 
     /// Also accepts the passwords that Flask-Security 1.7.4 locked out (spec §9.5, S14): when
@@ -385,16 +403,7 @@ impl Passwords {
     /// ```
     #[must_use]
     pub fn with_double_hmac_rescue(self, on: bool) -> Self {
-        let inner = &self.inner;
-        Self::from_parts(
-            inner.scheme,
-            inner.salt.clone(),
-            inner.argon2.clone(),
-            inner.bcrypt_cost,
-            inner.permits,
-            on,
-            inner.normalize,
-        )
+        self.changed(|s| s.rescue = on)
     }
 
     /// Puts every password in the Unicode normal form `form` before hashing or checking it
@@ -418,19 +427,7 @@ impl Passwords {
     /// ```
     #[must_use]
     pub fn with_normalization(self, form: Option<NormalizeForm>) -> Self {
-        let inner = &self.inner;
-        Self::from_parts(
-            inner.scheme,
-            inner.salt.clone(),
-            inner.argon2.clone(),
-            inner.bcrypt_cost,
-            inner.permits,
-            inner.rescue,
-            Normalization {
-                form,
-                ..inner.normalize
-            },
-        )
+        self.changed(|s| s.normalize.form = form)
     }
 
     /// Hashes new passwords as typed, not normalised, while still checking both forms: what
@@ -439,19 +436,7 @@ impl Passwords {
     /// of the normalised form.
     #[must_use]
     pub fn with_typed_storage(self, on: bool) -> Self {
-        let inner = &self.inner;
-        Self::from_parts(
-            inner.scheme,
-            inner.salt.clone(),
-            inner.argon2.clone(),
-            inner.bcrypt_cost,
-            inner.permits,
-            inner.rescue,
-            Normalization {
-                store_typed: on,
-                ..inner.normalize
-            },
-        )
+        self.changed(|s| s.normalize.store_typed = on)
     }
 
     /// `password` in the configured normal form (borrowed when it is already in it).
