@@ -35,9 +35,9 @@ use chrono::SecondsFormat;
 use sea_orm::{ModelTrait, Value};
 use serde_json::json;
 
-use crate::datastore::{DatastoreError, NewUser};
-use crate::model::SecurityUser;
-use crate::runtime::Security;
+use crate::store::datastore::{DatastoreError, NewUser};
+use crate::store::model::SecurityUser;
+use crate::web::runtime::Security;
 
 /// The security verbs.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -105,7 +105,10 @@ impl std::fmt::Debug for UsersCommand {
             } => f
                 .debug_struct("Create")
                 .field("email", email)
-                .field("password", &crate::redact::Redacted(password.as_deref()))
+                .field(
+                    "password",
+                    &crate::crypto::redact::Redacted(password.as_deref()),
+                )
                 .field("username", username)
                 .field("inactive", inactive)
                 .finish(),
@@ -256,7 +259,7 @@ where
                 .user_roles(&user)
                 .await?
                 .iter()
-                .map(|r| crate::model::SecurityRole::name(r).to_owned())
+                .map(|r| crate::store::model::SecurityRole::name(r).to_owned())
                 .collect();
             let tracking = user.tracking().unwrap_or_default();
             let time = |t: Option<chrono::DateTime<chrono::Utc>>| {

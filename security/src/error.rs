@@ -5,9 +5,9 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 use crate::config::ConfigError;
-use crate::datastore::DatastoreError;
 use crate::mail::MailError;
 use crate::password::HashError;
+use crate::store::datastore::DatastoreError;
 
 /// A failure of the database, the mail transport, a template or the configuration.
 #[derive(Debug, thiserror::Error)]

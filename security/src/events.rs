@@ -116,9 +116,9 @@ impl<U> Event<U> {
     }
 }
 
-impl<U: crate::model::SecurityUser> std::fmt::Debug for Event<U> {
+impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::redact::{Redacted, UserRef};
+        use crate::crypto::redact::{Redacted, UserRef};
         let mut d = f.debug_struct(self.name());
         d.field("user", &UserRef(self.user()));
         match self {

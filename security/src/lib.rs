@@ -46,38 +46,40 @@
 #[allow(unused_extern_crates)]
 extern crate self as security;
 
-mod auth;
-mod cache;
-mod compat;
+// The layers, each depending only on those above it in this list.
+//
+// Primitives.
 pub mod config;
-pub mod cookie_codec;
-pub mod csrf;
-pub mod datastore;
+mod crypto;
+pub mod messages;
+pub mod password;
+pub mod password_policy;
+// Signed tokens and the application's tables.
+mod store;
+mod tokens;
+// Mail: rendering, transports and the durable outbox.
+pub mod mail;
+// Reading what Flask-Security 1.7.4 wrote.
+mod compat;
+// HTTP: the layer, sessions, CSRF, identities, guards, extractors, pages.
+mod web;
+// The security views.
+mod flows;
+// The handle an app holds: `Security` and its builder.
+mod handle;
+
 #[doc(hidden)]
 pub mod doc_support;
 mod error;
 pub mod events;
-pub mod extract;
-mod flows;
-pub mod guard;
-pub mod layer;
-mod loader;
-pub mod mail;
-pub mod messages;
-pub mod model;
-mod outbox;
-pub mod password;
-pub mod password_policy;
-mod redact;
-pub mod redirect;
-pub mod request;
-pub mod response;
-mod runtime;
-pub mod schema;
-pub mod session;
 pub mod testing;
-pub mod token;
-pub mod views;
+
+pub use crypto::cookie_codec;
+pub use store::{datastore, model, schema};
+pub use tokens::serializer as token;
+pub use web::{csrf, extract, guard, layer, redirect, request, response, session, views};
+// Paths some modules name the primitives by.
+use crypto::redact;
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -87,10 +89,10 @@ pub use datastore::{Datastore, DatastoreError, NewUser, UserWithRoles};
 pub use error::Error;
 pub use events::Event;
 pub use extract::{CsrfToken, CurrentUser, Flashes, MaybeUser};
+pub use handle::{RegisterField, Security, SecurityBuilder};
 pub use model::{
     Confirmable, RecordId, SecurityRole, SecurityUser, Trackable, Tracking, UserFields,
 };
-pub use runtime::{RegisterField, Security, SecurityBuilder};
 pub use security_macros::{
     SecurityRole, SecurityUser, auth_required, auth_token_required, http_auth_required,
     login_required, roles_accepted, roles_required,
@@ -100,10 +102,10 @@ pub use session::{Flash, Session};
 /// Everything an app usually needs: `use security::prelude::*;`.
 pub mod prelude {
     pub use crate::config::Config;
-    pub use crate::extract::{CsrfToken, CurrentUser, Flashes, MaybeUser};
-    pub use crate::model::{SecurityRole, SecurityUser};
-    pub use crate::runtime::Security;
-    pub use crate::session::Session;
+    pub use crate::handle::Security;
+    pub use crate::store::model::{SecurityRole, SecurityUser};
+    pub use crate::web::extract::{CsrfToken, CurrentUser, Flashes, MaybeUser};
+    pub use crate::web::session::Session;
     pub use security_macros::{
         SecurityRole, SecurityUser, auth_required, auth_token_required, http_auth_required,
         login_required, roles_accepted, roles_required,
@@ -113,15 +115,15 @@ pub mod prelude {
 /// Items the macros' generated code names; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::guard::{
-        AuthRequired, AuthTokenRequired, DefaultRealm, HttpAuthRequired, LoginRequired, Method,
-        MethodList, Realm, RoleList, RolesAccepted, RolesRequired,
-    };
-    pub use crate::model::fields::{
+    pub use crate::store::model::fields::{
         CountField, EmailField, FlagField, IdField, NameField, TextField, TimestampField,
     };
-    pub use crate::model::{
+    pub use crate::store::model::{
         Confirmable, Field, SecurityRole, SecurityUser, Trackable, Tracking, UserFields,
+    };
+    pub use crate::web::guard::{
+        AuthRequired, AuthTokenRequired, DefaultRealm, HttpAuthRequired, LoginRequired, Method,
+        MethodList, Realm, RoleList, RolesAccepted, RolesRequired,
     };
     pub use chrono;
     pub use sea_orm;

@@ -22,9 +22,9 @@
 
 use http::request::Builder;
 
-use crate::model::SecurityUser;
-use crate::runtime::Security;
-use crate::session::SessionData;
+use crate::store::model::SecurityUser;
+use crate::web::runtime::Security;
+use crate::web::session::SessionData;
 
 impl<U: SecurityUser> Security<U> {
     /// A `Cookie` header value holding a logged-in session for `user`, as the login view
@@ -34,8 +34,8 @@ impl<U: SecurityUser> Security<U> {
             user_id: Some(user.id().to_string()),
             fingerprint: Some(self.fingerprint(user)),
             login_at: Some(self.now()),
-            id: Some(crate::cookie_codec::random_token(16)),
-            csrf: Some(crate::csrf::Csrf::new_secret()),
+            id: Some(crate::crypto::cookie_codec::random_token(16)),
+            csrf: Some(crate::web::csrf::Csrf::new_secret()),
             flashes: Vec::new(),
             forget: false,
             remembered_by: None,

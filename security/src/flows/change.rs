@@ -16,11 +16,11 @@ use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
 use crate::messages::MessageKey;
-use crate::model::SecurityUser;
-use crate::response::FormErrors;
-use crate::runtime::Security;
-use crate::session::RememberAction;
-use crate::views::ViewName;
+use crate::store::model::SecurityUser;
+use crate::web::response::FormErrors;
+use crate::web::runtime::Security;
+use crate::web::session::RememberAction;
+use crate::web::views::ViewName;
 
 /// `GET|POST /change`.
 async fn change_password<U: SecurityUser>(

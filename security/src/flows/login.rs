@@ -16,10 +16,10 @@ use http::Request;
 use super::Ctx;
 use crate::config::Config;
 use crate::messages::MessageKey;
-use crate::model::SecurityUser;
-use crate::response::FormErrors;
-use crate::runtime::Security;
-use crate::views::ViewName;
+use crate::store::model::SecurityUser;
+use crate::web::response::FormErrors;
+use crate::web::runtime::Security;
+use crate::web::views::ViewName;
 
 /// `GET|POST /login`.
 async fn login<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {

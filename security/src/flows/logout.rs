@@ -17,8 +17,8 @@ use http::Request;
 use super::Ctx;
 use crate::config::Config;
 use crate::events::Event;
-use crate::model::SecurityUser;
-use crate::runtime::Security;
+use crate::store::model::SecurityUser;
+use crate::web::runtime::Security;
 
 /// `GET|POST /logout`.
 async fn logout<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {
@@ -30,8 +30,8 @@ async fn logout<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Bo
         Ok(user) => user,
         Err(response) => return response,
     };
-    let cookies = crate::auth::cookie_header(&ctx.parts);
-    let remember = crate::session::read_cookie(&cookies, &ctx.config().remember_cookie_name);
+    let cookies = crate::web::identity::cookie_header(&ctx.parts);
+    let remember = crate::web::session::read_cookie(&cookies, &ctx.config().remember_cookie_name);
     if let Err(err) = ctx.sec.revoke_session(&ctx.session, remember).await {
         return ctx.internal(err);
     }

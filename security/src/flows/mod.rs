@@ -13,14 +13,14 @@ use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::compat::LegacyPayload;
-use crate::datastore::UserWithRoles;
 use crate::messages::MessageKey;
-use crate::model::SecurityUser;
-use crate::request::{has_json_body, link_base, trusted_hosts};
-use crate::response::{self, FormErrors};
-use crate::runtime::Security;
-use crate::session::Session;
-use crate::views::{Features, Urls, ViewContext, ViewName};
+use crate::store::datastore::UserWithRoles;
+use crate::store::model::SecurityUser;
+use crate::web::request::{has_json_body, link_base, trusted_hosts};
+use crate::web::response::{self, FormErrors};
+use crate::web::runtime::Security;
+use crate::web::session::Session;
+use crate::web::views::{Features, Urls, ViewContext, ViewName};
 
 pub(crate) mod change;
 pub(crate) mod confirm;
@@ -183,7 +183,7 @@ impl<U: SecurityUser> Ctx<U> {
     pub(crate) async fn read(sec: Security<U>, req: Request<Body>) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
         let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
-            axum::response::IntoResponse::into_response(crate::guard::MissingLayer)
+            axum::response::IntoResponse::into_response(crate::web::guard::MissingLayer)
         })?;
         let json = has_json_body(&parts);
         let http_status = sec.config().json_http_status_codes;
@@ -198,7 +198,7 @@ impl<U: SecurityUser> Ctx<U> {
             return Ok(ctx);
         }
         let limit = ctx.sec.config().max_body_size;
-        let bytes = crate::request::read_body(body, limit, json).await?;
+        let bytes = crate::web::request::read_body(body, limit, json).await?;
         if json {
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(map)) => ctx.input = Input::from_json(map),
@@ -253,8 +253,8 @@ impl<U: SecurityUser> Ctx<U> {
         if !config.csrf_enabled {
             return Ok(());
         }
-        let cookies = crate::auth::cookie_header(&self.parts);
-        let carries = |name: &str| crate::session::read_cookie(&cookies, name).is_some();
+        let cookies = crate::web::identity::cookie_header(&self.parts);
+        let carries = |name: &str| crate::web::session::read_cookie(&cookies, name).is_some();
         let remembered = carries(&config.remember_cookie_name);
         if self.json && !carries(&config.session_cookie_name) && !remembered {
             return Ok(());
@@ -264,13 +264,13 @@ impl<U: SecurityUser> Ctx<U> {
             .input
             .text("csrf_token")
             .filter(|t| !t.is_empty())
-            .or_else(|| crate::csrf::header_token(&self.parts));
+            .or_else(|| crate::web::csrf::header_token(&self.parts));
         let key = &self.sec.inner.csrf;
         if remember_only && token.is_some() {
             // The remember cookie alone: the session beside it holds nobody, so its secret is
             // not the user's (another site may have set that session cookie, with a token it
             // knows). A safe request first restores the user's session.
-            return Err(key.refusal(crate::csrf::CsrfError::NoSession, self.json));
+            return Err(key.refusal(crate::web::csrf::CsrfError::NoSession, self.json));
         }
         key.check(&self.session, token)
             .map_err(|err| key.refusal(err, self.json))
@@ -354,7 +354,7 @@ impl<U: SecurityUser> Ctx<U> {
     pub(crate) fn safe(&self, next: &str) -> Option<String> {
         let hosts = trusted_hosts(self.config(), &self.parts);
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        crate::redirect::safe_next(next, &hosts)
+        crate::web::redirect::safe_next(next, &hosts)
     }
 
     /// The request's `?next=`.
@@ -397,7 +397,7 @@ impl<U: SecurityUser> Ctx<U> {
     pub(crate) fn redirect(&self, target: &str) -> Response {
         let location = if target.starts_with('/') || target.contains("://") {
             match (&self.config().server_name, target.starts_with('/')) {
-                (Some(_), true) => crate::redirect::absolute_location(
+                (Some(_), true) => crate::web::redirect::absolute_location(
                     &link_base(self.config(), &self.parts),
                     target,
                 ),
@@ -422,13 +422,13 @@ impl<U: SecurityUser> Ctx<U> {
     /// and salt, payload shape `legacy`) is checked as tightly as its payload allows instead.
     pub(crate) async fn token_status(
         &self,
-        serializer: &crate::token::Serializer,
+        serializer: &crate::tokens::serializer::Serializer,
         token: &str,
         within: u64,
         digest: impl Fn(&Security<U>, &U) -> String,
         legacy: LegacyPayload,
     ) -> Result<TokenStatus<U>, Response> {
-        use crate::token::TokenError;
+        use crate::tokens::serializer::TokenError;
         let (payload, expired) = match serializer.loads(token, Some(within), self.sec.now()) {
             Ok(payload) => (payload, false),
             Err(TokenError::Expired { payload, .. }) => (payload, true),
@@ -448,7 +448,7 @@ impl<U: SecurityUser> Ctx<U> {
         };
         let ours = payload.get(1).is_some_and(|bound| {
             let expected = digest(&self.sec, &user);
-            crate::cookie_codec::constant_time_eq(expected.as_bytes(), bound.as_bytes())
+            crate::crypto::cookie_codec::constant_time_eq(expected.as_bytes(), bound.as_bytes())
         });
         let legacy_ok = compat && legacy.matches(&payload, user.email(), user.password());
         if !(ours || legacy_ok) {

@@ -19,10 +19,10 @@ use crate::config::Config;
 use crate::events::Event;
 use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
-use crate::model::SecurityUser;
-use crate::response::FormErrors;
-use crate::runtime::Security;
-use crate::views::ViewName;
+use crate::store::model::SecurityUser;
+use crate::web::response::FormErrors;
+use crate::web::runtime::Security;
+use crate::web::views::ViewName;
 
 fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
     sec.bind(
@@ -40,7 +40,7 @@ fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
 /// so that recording a used one never kills a newer one issued in the same second.
 pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
     let id = user.id().to_string();
-    let nonce = crate::cookie_codec::random_token(12);
+    let nonce = crate::crypto::cookie_codec::random_token(12);
     sec.inner
         .tokens
         .login

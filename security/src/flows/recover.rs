@@ -22,10 +22,10 @@ use crate::config::Config;
 use crate::events::Event;
 use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
-use crate::model::SecurityUser;
-use crate::response::FormErrors;
-use crate::runtime::Security;
-use crate::views::ViewName;
+use crate::store::model::SecurityUser;
+use crate::web::response::FormErrors;
+use crate::web::runtime::Security;
+use crate::web::views::ViewName;
 
 fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
     sec.bind(

@@ -19,14 +19,14 @@ use http::Request;
 
 use super::{Ctx, confirm};
 use crate::config::Config;
-use crate::datastore::{DatastoreError, NewUser};
 use crate::events::Event;
 use crate::mail::EmailKind;
 use crate::messages::MessageKey;
-use crate::model::SecurityUser;
-use crate::response::FormErrors;
-use crate::runtime::Security;
-use crate::views::{EmailContext, ViewName};
+use crate::store::datastore::{DatastoreError, NewUser};
+use crate::store::model::SecurityUser;
+use crate::web::response::FormErrors;
+use crate::web::runtime::Security;
+use crate::web::views::{EmailContext, ViewName};
 
 /// `GET|POST /register`.
 async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use askama::Template;
 
 use crate::mail::EmailKind;
-use crate::session::Flash;
+use crate::web::session::Flash;
 
 /// The pages of Flask-Security 1.7.4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -225,7 +225,7 @@ pub struct EmailContext {
 impl std::fmt::Debug for ViewContext {
     /// The CSRF token and the reset token redacted (the URLs, which hold the latter, left out).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::redact::Redacted;
+        use crate::crypto::redact::Redacted;
         f.debug_struct("ViewContext")
             .field("view", &self.view)
             .field("title", &self.title)
@@ -249,7 +249,7 @@ impl std::fmt::Debug for ViewContext {
 impl std::fmt::Debug for EmailContext {
     /// The links redacted: they log in or reset a password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::redact::Redacted;
+        use crate::crypto::redact::Redacted;
         f.debug_struct("EmailContext")
             .field("kind", &self.kind)
             .field("user_email", &self.user_email)

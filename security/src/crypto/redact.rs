@@ -21,7 +21,7 @@ impl fmt::Debug for Redacted<'_> {
 /// A user as the crate formats it: id and address, never the password hash or uniquifier.
 pub(crate) struct UserRef<'a, U>(pub &'a U);
 
-impl<U: crate::model::SecurityUser> fmt::Debug for UserRef<'_, U> {
+impl<U: crate::store::model::SecurityUser> fmt::Debug for UserRef<'_, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(
             std::any::type_name::<U>()

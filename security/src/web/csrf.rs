@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use http::Request;
 use http::request::Parts;
 
-use crate::cookie_codec::{constant_time_eq, derive_key, hmac_sha256, random_token};
+use crate::crypto::cookie_codec::{constant_time_eq, derive_key, hmac_sha256, random_token};
 
 /// Why a POST's CSRF token was refused. All of them are reported to the user as Flask-WTF's
 /// `"CSRF token missing"` form error when 1.7.4 compatibility of messages matters.
@@ -139,7 +139,7 @@ impl Csrf {
 #[derive(Clone)]
 pub(crate) struct CsrfKey {
     pub(crate) csrf: std::sync::Arc<Csrf>,
-    pub(crate) clock: std::sync::Arc<dyn crate::token::Clock>,
+    pub(crate) clock: std::sync::Arc<dyn crate::tokens::serializer::Clock>,
     /// `WTF_CSRF_ENABLED`: the security views' own forms are checked.
     pub(crate) enabled: bool,
     /// `SECURITY_CSRF_PROTECT`: every unsafe request that a cookie authenticates is checked.
@@ -156,7 +156,7 @@ impl CsrfKey {
     }
 
     /// The token for the session's secret (created on first use).
-    pub(crate) fn token_for(&self, session: &crate::session::Session) -> String {
+    pub(crate) fn token_for(&self, session: &crate::web::session::Session) -> String {
         self.csrf.token(&session.csrf_secret(), self.clock.now())
     }
 
@@ -164,7 +164,7 @@ impl CsrfKey {
     /// decided that this request needs one).
     pub(crate) fn verify(
         &self,
-        session: &crate::session::Session,
+        session: &crate::web::session::Session,
         token: Option<&str>,
     ) -> Result<(), CsrfError> {
         self.csrf.check(
@@ -177,7 +177,7 @@ impl CsrfKey {
     /// Checks a submitted token of a security view's form (when `WTF_CSRF_ENABLED`).
     pub(crate) fn check(
         &self,
-        session: &crate::session::Session,
+        session: &crate::web::session::Session,
         token: Option<&str>,
     ) -> Result<(), CsrfError> {
         if !self.enabled {
@@ -195,13 +195,13 @@ impl CsrfKey {
         };
         tracing::info!(reason = %err, "security: CSRF check failed");
         if json {
-            let mut errors = crate::response::FormErrors::new();
+            let mut errors = crate::web::response::FormErrors::new();
             errors.insert("csrf_token".into(), vec![message.clone()]);
-            let mut r = crate::response::json_errors(&errors, self.json_http_status);
+            let mut r = crate::web::response::json_errors(&errors, self.json_http_status);
             *r.status_mut() = http::StatusCode::BAD_REQUEST;
             r
         } else {
-            crate::response::bad_request(http::StatusCode::BAD_REQUEST, message, false, true)
+            crate::web::response::bad_request(http::StatusCode::BAD_REQUEST, message, false, true)
         }
     }
 }
@@ -222,8 +222,8 @@ pub(crate) fn is_unsafe(method: &http::Method) -> bool {
     )
 }
 
-fn key_of(parts: &Parts) -> Result<(CsrfKey, crate::session::Session), Response> {
-    let missing = || crate::guard::MissingLayer.into_response();
+fn key_of(parts: &Parts) -> Result<(CsrfKey, crate::web::session::Session), Response> {
+    let missing = || crate::web::guard::MissingLayer.into_response();
     let key = parts
         .extensions
         .get::<CsrfKey>()
@@ -231,7 +231,7 @@ fn key_of(parts: &Parts) -> Result<(CsrfKey, crate::session::Session), Response>
         .ok_or_else(missing)?;
     let session = parts
         .extensions
-        .get::<crate::session::Session>()
+        .get::<crate::web::session::Session>()
         .cloned()
         .ok_or_else(missing)?;
     Ok((key, session))
@@ -260,7 +260,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfChecked {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let (key, session) = key_of(parts)?;
-        let json = crate::request::wants_json(parts) || !crate::request::is_form(parts);
+        let json = crate::web::request::wants_json(parts) || !crate::web::request::is_form(parts);
         key.verify(&session, header_token(parts))
             .map(|()| CsrfChecked)
             .map_err(|err| key.refusal(err, json))
@@ -299,7 +299,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for CsrfForm
             .extensions
             .get::<BodyLimit>()
             .map_or(2 * 1024 * 1024, |l| l.0);
-        let bytes = crate::request::read_body(body, limit, false).await?;
+        let bytes = crate::web::request::read_body(body, limit, false).await?;
         let token = header_token(&parts)
             .map(str::to_owned)
             .or_else(|| form_token(&bytes));
@@ -308,7 +308,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for CsrfForm
         serde_urlencoded::from_bytes(&bytes)
             .map(CsrfForm)
             .map_err(|err| {
-                crate::response::bad_request(
+                crate::web::response::bad_request(
                     http::StatusCode::UNPROCESSABLE_ENTITY,
                     &format!("The form could not be read: {err}"),
                     false,

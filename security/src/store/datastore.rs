@@ -22,8 +22,8 @@ use sea_orm::{
     TransactionTrait, Value,
 };
 
-use crate::model::{Field, SecurityRole, SecurityUser, Tracking};
 use crate::password::{HashError, Passwords};
+use crate::store::model::{Field, SecurityRole, SecurityUser, Tracking};
 
 /// What can go wrong in the datastore.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +155,7 @@ impl std::fmt::Debug for NewUser {
             .field("email", &self.email)
             .field(
                 "password",
-                &crate::redact::Redacted(self.password.as_deref()),
+                &crate::crypto::redact::Redacted(self.password.as_deref()),
             )
             .field("active", &self.active)
             .field("roles", &self.roles)
@@ -187,7 +187,7 @@ impl<U: SecurityUser> std::fmt::Debug for UserWithRoles<U> {
     /// The user's id and address and the roles: never the password hash or uniquifier.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserWithRoles")
-            .field("user", &crate::redact::UserRef(&self.user))
+            .field("user", &crate::crypto::redact::UserRef(&self.user))
             .field("roles", &self.roles)
             .finish()
     }
@@ -429,7 +429,7 @@ impl<U: SecurityUser> Datastore<U> {
         ids: &[U::Id],
         keys: &[String],
     ) -> Result<Identities<U>, DatastoreError> {
-        use crate::schema::revocation;
+        use crate::store::schema::revocation;
         use sea_orm::sea_query::{Alias, Condition};
         use sea_orm::{FromQueryResult, QueryTrait};
 
@@ -563,7 +563,7 @@ impl<U: SecurityUser> Datastore<U> {
         U::set_password(&mut model, hash);
         U::set_active(&mut model, new.active);
         if U::FIELDS.uniquifier {
-            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+            U::set_uniquifier(&mut model, crate::crypto::cookie_codec::random_token(24));
         }
         for (field, value) in new.extra {
             let column = U::Column::from_str(&field).map_err(|_| DatastoreError::BadField {
@@ -830,7 +830,7 @@ impl<U: SecurityUser> Datastore<U> {
         let mut model = <U::ActiveModel as ActiveModelTrait>::default();
         U::set_password(&mut model, hash);
         if U::FIELDS.uniquifier {
-            U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+            U::set_uniquifier(&mut model, crate::crypto::cookie_codec::random_token(24));
         }
         model
     }
@@ -923,7 +923,7 @@ impl<U: SecurityUser> Datastore<U> {
             return Ok(false);
         }
         let mut model = <U::ActiveModel as ActiveModelTrait>::default();
-        U::set_uniquifier(&mut model, crate::cookie_codec::random_token(24));
+        U::set_uniquifier(&mut model, crate::crypto::cookie_codec::random_token(24));
         U::Entity::update_many()
             .set(model)
             .filter(U::id_column().eq(user.id()))

@@ -8,11 +8,11 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::datastore::UserWithRoles;
-use crate::guard::MissingLayer;
-use crate::model::SecurityUser;
-use crate::runtime::Security;
-use crate::session::{Flash, Session};
+use crate::store::datastore::UserWithRoles;
+use crate::store::model::SecurityUser;
+use crate::web::guard::MissingLayer;
+use crate::web::runtime::Security;
+use crate::web::session::{Flash, Session};
 
 fn security<U: SecurityUser>(parts: &Parts) -> Result<Security<U>, Response> {
     parts
@@ -150,7 +150,7 @@ pub struct CsrfToken(pub String);
 impl std::fmt::Debug for CsrfToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("CsrfToken")
-            .field(&crate::redact::Redacted(Some(&self.0)))
+            .field(&crate::crypto::redact::Redacted(Some(&self.0)))
             .finish()
     }
 }
@@ -162,7 +162,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
         let session = parts.extensions.get::<Session>().ok_or(MissingLayer)?;
         let csrf = parts
             .extensions
-            .get::<crate::csrf::CsrfKey>()
+            .get::<crate::web::csrf::CsrfKey>()
             .ok_or(MissingLayer)?;
         Ok(CsrfToken(csrf.token_for(session)))
     }

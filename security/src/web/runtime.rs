@@ -10,17 +10,17 @@ use tokio::sync::broadcast;
 
 use crate::compat::LegacyPayload;
 use crate::config::{Config, ConfigError};
-use crate::cookie_codec::Signer;
-use crate::csrf::{Csrf, CsrfKey};
-use crate::datastore::{Datastore, DatastoreError, UserWithRoles};
+use crate::crypto::cookie_codec::Signer;
 use crate::events::Event;
 use crate::mail::{EmailKind, MailError, MailTransport, OutgoingMail};
 use crate::messages::MessageKey;
-use crate::model::{Confirmable, SecurityUser, Trackable};
 use crate::password::{Passwords, Scheme};
-use crate::session::{RememberAction, Session};
-use crate::token::{Clock, Serializer, SystemClock};
-use crate::views::{EmailContext, ExtraField, Templates, email_template};
+use crate::store::datastore::{Datastore, DatastoreError, UserWithRoles};
+use crate::store::model::{Confirmable, SecurityUser, Trackable};
+use crate::tokens::serializer::{Clock, Serializer, SystemClock};
+use crate::web::csrf::{Csrf, CsrfKey};
+use crate::web::session::{RememberAction, Session};
+use crate::web::views::{EmailContext, ExtraField, Templates, email_template};
 
 /// A validator of an extra registration field: the submitted text (trimmed) to the value to
 /// store, or the error message to show next to the field.
@@ -82,9 +82,9 @@ pub(crate) struct Inner<U: SecurityUser> {
     pub events: broadcast::Sender<Event<U>>,
     pub clock: Arc<dyn Clock>,
     pub register_fields: Vec<RegisterField>,
-    pub cache: Option<crate::cache::IdentityCache<U>>,
-    pub loader: Arc<crate::loader::IdentityLoader<U>>,
-    pub outbox: Arc<crate::outbox::Outbox>,
+    pub cache: Option<crate::store::cache::IdentityCache<U>>,
+    pub loader: Arc<crate::store::loader::IdentityLoader<U>>,
+    pub outbox: Arc<crate::mail::outbox::Outbox>,
 }
 
 /// The security runtime: configuration, datastore, tokens, mail, templates and events.
@@ -175,8 +175,8 @@ impl<U: SecurityUser> Security<U> {
 
     /// The layer that reads the session and remember cookies, gives every request its
     /// [`Session`] and identity, and writes the cookies back when they changed.
-    pub fn layer(&self) -> crate::layer::SecurityLayer<U> {
-        crate::layer::SecurityLayer::new(self.clone())
+    pub fn layer(&self) -> crate::web::layer::SecurityLayer<U> {
+        crate::web::layer::SecurityLayer::new(self.clone())
     }
 
     pub(crate) fn now(&self) -> i64 {
@@ -252,7 +252,7 @@ impl<U: SecurityUser> Security<U> {
     /// A remember-me cookie bound to `fingerprint`, and its revocation key.
     fn remember_token_bound(&self, user: &U, fingerprint: &str) -> (String, String) {
         let id = user.id().to_string();
-        let nonce = crate::cookie_codec::random_token(12);
+        let nonce = crate::crypto::cookie_codec::random_token(12);
         let token = self
             .inner
             .tokens
@@ -345,7 +345,7 @@ impl<U: SecurityUser> Security<U> {
             return Ok(None);
         };
         let current = self.fingerprint(&found.user);
-        let ours = crate::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
+        let ours = crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
         let legacy = !ours
             && nonce.is_none()
             && self.inner.config.flask_compat
@@ -396,7 +396,7 @@ impl<U: SecurityUser> Security<U> {
                 i64::try_from(config.permanent_session_lifetime.seconds()).unwrap_or(i64::MAX / 4);
             let expires = login_at.unwrap_or(now).saturating_add(lifetime).max(now) + 1;
             let key = self.session_key(user_id, sid);
-            crate::schema::revoke(db, key, user_id, expires, now).await?;
+            crate::store::schema::revoke(db, key, user_id, expires, now).await?;
             revoked_user = Some(user_id.clone());
         }
         if let Some(token) = remember_cookie
@@ -425,7 +425,7 @@ impl<U: SecurityUser> Security<U> {
                         .saturating_add(1),
                     None => i64::MAX / 2,
                 };
-                crate::schema::revoke(db, key, id, expires, now).await?;
+                crate::store::schema::revoke(db, key, id, expires, now).await?;
                 revoked_user = revoked_user.or_else(|| Some(id.clone()));
             }
         }
@@ -455,7 +455,8 @@ impl<U: SecurityUser> Security<U> {
             .fingerprint(&[purpose, token.as_bytes()]);
         let lifetime = i64::try_from(lifetime).unwrap_or(i64::MAX / 2);
         let expires_at = now.saturating_add(lifetime).saturating_add(1);
-        crate::schema::consume(self.inner.datastore.connection(), digest, expires_at, now).await
+        crate::store::schema::consume(self.inner.datastore.connection(), digest, expires_at, now)
+            .await
     }
 
     /// Loads a user and its roles (through the identity cache when it is on).
@@ -476,7 +477,7 @@ impl<U: SecurityUser> Security<U> {
         &self,
         id: &U::Id,
         keys: &[String],
-    ) -> Result<crate::loader::Loaded<U>, DatastoreError> {
+    ) -> Result<crate::store::loader::Loaded<U>, DatastoreError> {
         if let Some(cache) = &self.inner.cache {
             return cache.get_or_load(id, keys, &self.inner.loader).await;
         }
@@ -673,7 +674,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         self
     }
 
-    /// Replaces the template registry (see [`crate::views`]).
+    /// Replaces the template registry (see [`crate::web::views`]).
     pub fn templates(mut self, templates: Templates) -> Self {
         self.templates = templates;
         self
@@ -892,8 +893,8 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         let cache = config
             .identity_cache_ttl
             .as_ref()
-            .map(|ttl| crate::cache::IdentityCache::new(ttl.seconds()));
-        let loader = crate::loader::IdentityLoader::new(datastore.clone());
+            .map(|ttl| crate::store::cache::IdentityCache::new(ttl.seconds()));
+        let loader = crate::store::loader::IdentityLoader::new(datastore.clone());
         let csrf = CsrfKey {
             csrf: Arc::new(Csrf::new(secret.as_bytes(), config.csrf_time_limit)),
             clock: Arc::clone(&self.clock),
@@ -903,7 +904,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             invalid: config.messages.get(MessageKey::CsrfInvalid).text.clone(),
             json_http_status: config.json_http_status_codes,
         };
-        let outbox = crate::outbox::Outbox::new(
+        let outbox = crate::mail::outbox::Outbox::new(
             datastore.connection().clone(),
             secret.as_bytes(),
             self.mailer.clone(),

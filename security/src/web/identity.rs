@@ -20,14 +20,14 @@ use http::request::Parts;
 use http::{Method as HttpMethod, StatusCode};
 use tokio::sync::OnceCell;
 
-use crate::datastore::{DatastoreError, UserWithRoles};
-use crate::guard::{Authenticator, Method, Requirement};
 use crate::messages::MessageKey;
-use crate::model::SecurityUser;
-use crate::request::{client_ip, wants_json};
-use crate::response;
-use crate::runtime::{Security, TokenUse};
-use crate::session::{RememberAction, Session, read_cookie};
+use crate::store::datastore::{DatastoreError, UserWithRoles};
+use crate::store::model::SecurityUser;
+use crate::web::guard::{Authenticator, Method, Requirement};
+use crate::web::request::{client_ip, wants_json};
+use crate::web::response;
+use crate::web::runtime::{Security, TokenUse};
+use crate::web::session::{RememberAction, Session, read_cookie};
 
 /// The identity the session (or remember cookie) gives this request, resolved once.
 pub(crate) struct IdentitySlot<U: SecurityUser>(Arc<OnceCell<Option<Arc<UserWithRoles<U>>>>>);
@@ -60,7 +60,7 @@ pub(crate) struct JsonAuthToken(pub String);
 impl std::fmt::Debug for JsonAuthToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("JsonAuthToken")
-            .field(&crate::redact::Redacted(Some(&self.0)))
+            .field(&crate::crypto::redact::Redacted(Some(&self.0)))
             .finish()
     }
 }
@@ -125,7 +125,10 @@ impl<U: SecurityUser> Security<U> {
                 let current = self.fingerprint(&found.user);
                 if !revoked
                     && fingerprint.as_deref().is_some_and(|fp| {
-                        crate::cookie_codec::constant_time_eq(fp.as_bytes(), current.as_bytes())
+                        crate::crypto::cookie_codec::constant_time_eq(
+                            fp.as_bytes(),
+                            current.as_bytes(),
+                        )
                     })
                     && self.may_authenticate(&found.user)
                 {
@@ -192,7 +195,7 @@ impl<U: SecurityUser> Security<U> {
         let config = &self.inner.config;
         let now = self.now();
         let lifetime = config.permanent_session_lifetime.seconds();
-        let flask = crate::token::load_flask_session_issued(
+        let flask = crate::tokens::serializer::load_flask_session_issued(
             cookie,
             &config.secret_key,
             Some(lifetime),
@@ -367,7 +370,7 @@ impl<U: SecurityUser> Security<U> {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        response::redirect(&crate::redirect::login_url_with_next(
+        response::redirect(&crate::web::redirect::login_url_with_next(
             &config.login_path(),
             path_and_query,
         ))

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::mail::{EmailKind, MailError, MailTransport, OutgoingMail};
-use crate::schema::outbox;
-use crate::token::Clock;
+use crate::store::schema::outbox;
+use crate::tokens::serializer::Clock;
 
 /// How long a sender holds a mail it claimed (seconds); a delivery is abandoned well before.
 const LEASE: i64 = 300;
@@ -91,7 +91,7 @@ impl Outbox {
         retry_delay: u64,
         max_attempts: u32,
     ) -> Arc<Self> {
-        let key_bytes = crate::cookie_codec::derive_key(secret_key, "outbox");
+        let key_bytes = crate::crypto::cookie_codec::derive_key(secret_key, "outbox");
         let key = LessSafeKey::new(
             UnboundKey::new(&CHACHA20_POLY1305, &key_bytes).expect("a 32-byte key"),
         );
@@ -269,7 +269,7 @@ impl Outbox {
                 Ok(false) => continue,
                 // Another sender's statement on the same row (a deadlock on MySQL, a
                 // serialisation failure): that sender has it, or a later pass will.
-                Err(err) if crate::datastore::is_transient(&err) => continue,
+                Err(err) if crate::store::datastore::is_transient(&err) => continue,
                 Err(err) => return Err(err),
             }
             let Some(row) = outbox::Entity::find_by_id(id).one(&self.db).await? else {
@@ -416,7 +416,7 @@ where
     loop {
         attempt += 1;
         match statement().await {
-            Err(err) if attempt < 5 && crate::datastore::is_transient(&err) => {
+            Err(err) if attempt < 5 && crate::store::datastore::is_transient(&err) => {
                 tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
             }
             other => return other,
@@ -455,7 +455,14 @@ mod tests {
 
     async fn outbox(secret: &[u8]) -> Arc<Outbox> {
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-        Outbox::new(db, secret, None, Arc::new(crate::token::SystemClock), 30, 3)
+        Outbox::new(
+            db,
+            secret,
+            None,
+            Arc::new(crate::tokens::serializer::SystemClock),
+            30,
+            3,
+        )
     }
 
     #[tokio::test]
@@ -486,7 +493,7 @@ mod tests {
     #[tokio::test]
     async fn a_decoy_is_written_and_taken_out_but_never_sent() {
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-        crate::schema::create_tables(&db).await.unwrap();
+        crate::store::schema::create_tables(&db).await.unwrap();
         let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = Arc::clone(&sent);
         let mailer: Arc<dyn MailTransport> = Arc::new(crate::mail::task(move |_| {
@@ -497,7 +504,7 @@ mod tests {
             db.clone(),
             b"a secret key, long enough",
             Some(mailer),
-            Arc::new(crate::token::SystemClock),
+            Arc::new(crate::tokens::serializer::SystemClock),
             30,
             3,
         );

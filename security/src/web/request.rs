@@ -135,7 +135,7 @@ pub(crate) async fn read_body(
             } else {
                 http::StatusCode::BAD_REQUEST
             };
-            Err(crate::response::bad_request(
+            Err(crate::web::response::bad_request(
                 status,
                 "The request body could not be read",
                 json,

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::datastore::{Datastore, DatastoreError, Identities, UserWithRoles};
-use crate::model::SecurityUser;
+use crate::store::datastore::{Datastore, DatastoreError, Identities, UserWithRoles};
+use crate::store::model::SecurityUser;
 
 /// At most this many ids in one query (well within SQLite's bound-variable limit).
 const MAX_BATCH: usize = 256;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cookie_codec::{Signer, random_token};
+use crate::crypto::cookie_codec::{Signer, random_token};
 
 /// A flashed message: its category (`info`, `error`, `success`, …) and text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +58,7 @@ pub(crate) struct SessionData {
 impl std::fmt::Debug for SessionData {
     /// The user and the flashes; the fingerprint, the session id and the CSRF secret redacted.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::redact::Redacted;
+        use crate::crypto::redact::Redacted;
         f.debug_struct("SessionData")
             .field("user_id", &self.user_id)
             .field("fingerprint", &Redacted(self.fingerprint.as_deref()))
@@ -117,7 +117,7 @@ impl std::fmt::Debug for RememberAction {
             RememberAction::Keep => f.write_str("Keep"),
             RememberAction::Set(token) => f
                 .debug_tuple("Set")
-                .field(&crate::redact::Redacted(Some(token)))
+                .field(&crate::crypto::redact::Redacted(Some(token)))
                 .finish(),
             RememberAction::Clear => f.write_str("Clear"),
         }
@@ -144,7 +144,7 @@ impl std::fmt::Debug for SessionState {
             .field("remember", &self.remember)
             .field(
                 "flask_cookie",
-                &crate::redact::Redacted(self.flask_cookie.as_deref()),
+                &crate::crypto::redact::Redacted(self.flask_cookie.as_deref()),
             )
             .finish_non_exhaustive()
     }
@@ -209,7 +209,7 @@ impl Session {
         if let Some(secret) = &state.data.csrf {
             return secret.clone();
         }
-        let secret = crate::csrf::Csrf::new_secret();
+        let secret = crate::web::csrf::Csrf::new_secret();
         state.data.csrf = Some(secret.clone());
         state.changed = true;
         secret
@@ -242,7 +242,7 @@ impl Session {
             fingerprint: Some(fingerprint),
             login_at: Some(login_at),
             id: Some(session_id),
-            csrf: Some(crate::csrf::Csrf::new_secret()),
+            csrf: Some(crate::web::csrf::Csrf::new_secret()),
             flashes,
             forget: false,
             remembered_by: None,

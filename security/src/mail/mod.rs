@@ -11,6 +11,8 @@
 //! - [`task`]: Flask-Security's `send_mail_task`: the app takes the built mail and sends it
 //!   its own way (a queue, a background job).
 
+pub(crate) mod outbox;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,8 +75,8 @@ impl std::fmt::Debug for OutgoingMail {
             .field("from", &self.from)
             .field("to", &self.to)
             .field("subject", &self.subject)
-            .field("text", &crate::redact::Redacted(Some(&self.text)))
-            .field("html", &crate::redact::Redacted(Some(&self.html)))
+            .field("text", &crate::crypto::redact::Redacted(Some(&self.text)))
+            .field("html", &crate::crypto::redact::Redacted(Some(&self.html)))
             .finish()
     }
 }
@@ -194,7 +196,7 @@ impl std::fmt::Debug for MailSettings {
             .field("username", &self.username)
             .field(
                 "password",
-                &crate::redact::Redacted(self.password.as_deref()),
+                &crate::crypto::redact::Redacted(self.password.as_deref()),
             )
             .field("timeout", &self.timeout)
             .finish()

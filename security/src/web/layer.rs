@@ -14,13 +14,15 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::{IdentitySlot, JsonAuthToken, cookie_header};
-use crate::guard::AuthHandle;
-use crate::model::SecurityUser;
-use crate::request::has_json_body;
-use crate::response;
-use crate::runtime::Security;
-use crate::session::{CookieSpec, RememberAction, Session, SessionData, SessionState, read_cookie};
+use crate::store::model::SecurityUser;
+use crate::web::guard::AuthHandle;
+use crate::web::identity::{IdentitySlot, JsonAuthToken, cookie_header};
+use crate::web::request::has_json_body;
+use crate::web::response;
+use crate::web::runtime::Security;
+use crate::web::session::{
+    CookieSpec, RememberAction, Session, SessionData, SessionState, read_cookie,
+};
 
 /// See [`Security::layer`].
 pub struct SecurityLayer<U: SecurityUser> {
@@ -155,7 +157,7 @@ where
             parts.extensions.insert(security.inner.csrf.clone());
             parts
                 .extensions
-                .insert(crate::csrf::BodyLimit(config.max_body_size));
+                .insert(crate::web::csrf::BodyLimit(config.max_body_size));
             parts.extensions.insert(IdentitySlot::<U>::default());
 
             // `SECURITY_CSRF_PROTECT`: an unsafe request that the session or the remember
@@ -163,7 +165,7 @@ where
             let cookie_authenticated = decoded_user || has_remember || take_over;
             let body = if config.csrf_protect
                 && cookie_authenticated
-                && crate::csrf::is_unsafe(&parts.method)
+                && crate::web::csrf::is_unsafe(&parts.method)
             {
                 match protect(
                     &security,
@@ -220,21 +222,21 @@ async fn protect<U: SecurityUser>(
     remember_only: bool,
 ) -> Result<Body, Response> {
     let key = &security.inner.csrf;
-    let json = crate::request::wants_json(parts);
+    let json = crate::web::request::wants_json(parts);
     let verify = |token: Option<&str>| match token {
-        Some(_) if remember_only => Err(crate::csrf::CsrfError::NoSession),
+        Some(_) if remember_only => Err(crate::web::csrf::CsrfError::NoSession),
         token => key.verify(session, token),
     };
-    if let Some(token) = crate::csrf::header_token(parts) {
+    if let Some(token) = crate::web::csrf::header_token(parts) {
         return verify(Some(token))
             .map(|()| body)
             .map_err(|err| key.refusal(err, json));
     }
-    if !crate::request::is_form(parts) {
-        return Err(key.refusal(crate::csrf::CsrfError::Missing, json));
+    if !crate::web::request::is_form(parts) {
+        return Err(key.refusal(crate::web::csrf::CsrfError::Missing, json));
     }
-    let bytes = crate::request::read_body(body, security.config().max_body_size, json).await?;
-    let token = crate::csrf::form_token(&bytes);
+    let bytes = crate::web::request::read_body(body, security.config().max_body_size, json).await?;
+    let token = crate::web::csrf::form_token(&bytes);
     verify(token.as_deref())
         .map(|()| Body::from(bytes))
         .map_err(|err| key.refusal(err, json))

@@ -12,11 +12,11 @@ use md5::{Digest, Md5};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 
-use crate::cookie_codec::constant_time_eq;
-use crate::model::SecurityUser;
-use crate::runtime::Security;
-use crate::schema::flask_account;
-use crate::session::Flash;
+use crate::crypto::cookie_codec::constant_time_eq;
+use crate::store::model::SecurityUser;
+use crate::store::schema::flask_account;
+use crate::web::runtime::Security;
+use crate::web::session::Flash;
 
 /// What the second payload element of a 1.7.4 token was made from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,13 +285,15 @@ mod tests {
             };
             *counted.entry(kind).or_default() += 1;
             let id = if kind == "session_cookie" {
-                crate::token::load_flask_session(value, secret, max_age, now)
+                crate::tokens::serializer::load_flask_session(value, secret, max_age, now)
                     .ok()
                     .as_ref()
                     .and_then(session_user_id)
             } else {
-                let serializer =
-                    crate::token::Serializer::new(secret, secrets[salt].as_str().unwrap());
+                let serializer = crate::tokens::serializer::Serializer::new(
+                    secret,
+                    secrets[salt].as_str().unwrap(),
+                );
                 serializer
                     .loads(value, max_age, now)
                     .ok()

@@ -17,9 +17,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::datastore::{DatastoreError, UserWithRoles};
-use crate::loader::{IdentityLoader, Loaded};
-use crate::model::SecurityUser;
+use crate::store::datastore::{DatastoreError, UserWithRoles};
+use crate::store::loader::{IdentityLoader, Loaded};
+use crate::store::model::SecurityUser;
 
 /// At most this many users; on overflow the expired ones go, then everything.
 const MAX_ENTRIES: usize = 100_000;

@@ -1,0 +1,9 @@
+//! The application's data: the user and role models the derives implement (`model`), the
+//! datastore over SeaORM (`datastore`), the runtime-owned tables (`schema`), and the batched,
+//! cached identity look-up the guards use (`loader`, `cache`).
+
+pub(crate) mod cache;
+pub mod datastore;
+pub(crate) mod loader;
+pub mod model;
+pub mod schema;

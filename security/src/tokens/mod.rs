@@ -1,0 +1,3 @@
+//! Signed tokens: the itsdangerous format and clock (`serializer`).
+
+pub mod serializer;

@@ -1,0 +1,14 @@
+//! HTTP: the layer every request passes through, sessions, CSRF, request and response helpers,
+//! redirects, identities and the guards' decisions, the extractors, and the pages.
+
+pub mod csrf;
+pub mod extract;
+pub mod guard;
+pub(crate) mod identity;
+pub mod layer;
+pub mod redirect;
+pub mod request;
+pub mod response;
+pub(crate) mod runtime;
+pub mod session;
+pub mod views;
