@@ -35,9 +35,9 @@ use chrono::SecondsFormat;
 use sea_orm::{ModelTrait, Value};
 use serde_json::json;
 
+use crate::handle::Security;
 use crate::store::datastore::{DatastoreError, NewUser};
 use crate::store::model::SecurityUser;
-use crate::web::runtime::Security;
 
 /// The security verbs.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -230,7 +230,7 @@ where
         Command::Users(UsersCommand::Activate { email }) => {
             let user = find(email).await?;
             let changed = store.activate_user(&user).await?;
-            security.invalidate(&user.id());
+            security.forget_identity(&user.id());
             Ok(if changed {
                 format!("User '{}' has been activated\n", user.email())
             } else {
@@ -240,7 +240,7 @@ where
         Command::Users(UsersCommand::Deactivate { email }) => {
             let user = find(email).await?;
             let changed = store.deactivate_user(&user).await?;
-            security.invalidate(&user.id());
+            security.forget_identity(&user.id());
             Ok(if changed {
                 format!("User '{}' has been deactivated\n", user.email())
             } else {
@@ -250,7 +250,7 @@ where
         Command::Users(UsersCommand::Delete { email }) => {
             let user = find(email).await?;
             store.delete_user(&user).await?;
-            security.invalidate(&user.id());
+            security.forget_identity(&user.id());
             Ok(format!("User '{}' has been deleted\n", user.email()))
         }
         Command::Users(UsersCommand::Show { email }) => {
@@ -306,7 +306,7 @@ where
                 .await?
                 .ok_or_else(|| CliError::NoSuchRole(role.clone()))?;
             store.add_role_to_user(&user, &found).await?;
-            security.invalidate(&user.id());
+            security.forget_identity(&user.id());
             Ok(format!(
                 "Role '{role}' added to user '{}' successfully\n",
                 user.email()
@@ -319,7 +319,7 @@ where
                 .await?
                 .ok_or_else(|| CliError::NoSuchRole(role.clone()))?;
             store.remove_role_from_user(&user, &found).await?;
-            security.invalidate(&user.id());
+            security.forget_identity(&user.id());
             Ok(format!(
                 "Role '{role}' removed from user '{}' successfully\n",
                 user.email()

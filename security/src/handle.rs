@@ -1,2 +1,436 @@
-//! The handle an app holds.
-pub use crate::web::runtime::{RegisterField, Security, SecurityBuilder};
+//! The handle an app holds: [`Security`] (Flask-Security's `Security` object) and its builder.
+//! Every method of `Security` is in this file.
+
+use std::sync::Arc;
+
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::sync::broadcast;
+
+use crate::config::{Config, ConfigError};
+use crate::events::Event;
+use crate::mail::{MailError, MailTransport};
+use crate::password::{Passwords, Scheme};
+use crate::store::datastore::{Datastore, DatastoreError, UserWithRoles};
+use crate::store::model::{Confirmable, SecurityUser, Trackable};
+use crate::tokens::serializer::{Clock, SystemClock};
+use crate::web::runtime::Runtime;
+use crate::web::views::{ExtraField, Templates};
+
+pub use crate::web::views::RegisterField;
+
+/// The security runtime: configuration, datastore, tokens, mail, templates and events.
+/// A cheap `Clone` handle.
+///
+/// ```no_run
+/// # async fn example(db: sea_orm::DatabaseConnection) -> Result<(), security::Error> {
+/// # mod user { pub type Model = security::doc_support::User; }
+/// use axum::{Router, routing::get};
+/// use security::prelude::*;
+///
+/// #[login_required]
+/// async fn profile(user: CurrentUser<user::Model>) -> String {
+///     format!("Hello {}", user.email)
+/// }
+///
+/// let security: Security<user::Model> =
+///     Security::builder(db, Config::from_env()?).build()?;
+/// let app: Router = Router::new()
+///     .route("/profile", get(profile))
+///     .merge(security.router())
+///     .layer(security.layer());
+/// # let _ = app; Ok(())
+/// # }
+/// ```
+pub struct Security<U: SecurityUser> {
+    rt: Runtime<U>,
+}
+
+impl<U: SecurityUser> Clone for Security<U> {
+    fn clone(&self) -> Self {
+        Security {
+            rt: self.rt.clone(),
+        }
+    }
+}
+
+impl<U: SecurityUser> std::fmt::Debug for Security<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security").finish_non_exhaustive()
+    }
+}
+
+impl<U: SecurityUser> Security<U> {
+    /// Starts building the runtime for a database connection and a configuration.
+    pub fn builder(db: DatabaseConnection, config: Config) -> SecurityBuilder<U> {
+        SecurityBuilder {
+            db,
+            config,
+            mailer: None,
+            templates: Templates::default(),
+            clock: Arc::new(SystemClock),
+            register_fields: Vec::new(),
+            hash_concurrency: None,
+            _user: std::marker::PhantomData,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        self.rt.config()
+    }
+
+    /// The datastore.
+    pub fn datastore(&self) -> &Datastore<U> {
+        self.rt.datastore()
+    }
+
+    /// The password hasher.
+    pub fn passwords(&self) -> &Passwords {
+        self.rt.passwords()
+    }
+
+    /// The template registry.
+    pub fn templates(&self) -> &Templates {
+        self.rt.templates()
+    }
+
+    /// Subscribes to the events (signals).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event<U>> {
+        self.rt.subscribe()
+    }
+
+    /// The security views, at the configured URLs, for the enabled features.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        crate::flows::router(self.rt.clone())
+    }
+
+    /// The layer that reads the session and remember cookies, gives every request its
+    /// [`Session`](crate::Session) and identity, and writes the cookies back when they
+    /// changed.
+    pub fn layer(&self) -> crate::web::layer::SecurityLayer<U> {
+        crate::web::layer::SecurityLayer::new(self.rt.clone())
+    }
+
+    /// The keyed fingerprint of the account state that sessions and tokens are bound to: the
+    /// user id, the address, the stored password hash and the uniquifier, under a server key
+    /// (never a plain digest of the password). It changes when the password (or uniquifier, or
+    /// address) does, and an account that a later one replaces under the same id (a database
+    /// may reuse the id of a deleted row) has another address or another password hash.
+    pub fn fingerprint(&self, user: &U) -> String {
+        self.rt.fingerprint(user)
+    }
+
+    /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
+    /// password (or uniquifier, or address) changes, or until `SECURITY_TOKEN_MAX_AGE` passes
+    /// when that is set.
+    pub fn auth_token(&self, user: &U) -> String {
+        self.rt.auth_token(user)
+    }
+
+    /// Whether the user may be authenticated at all: active and, when confirmation is
+    /// required, confirmed (checked on every path).
+    pub fn may_authenticate(&self, user: &U) -> bool {
+        self.rt.may_authenticate(user)
+    }
+
+    /// Whether the user has still to confirm their address before logging in.
+    pub fn needs_confirmation(&self, user: &U) -> bool {
+        self.rt.needs_confirmation(user)
+    }
+
+    /// Checks an authentication token: the user, if the token is valid, unexpired, still
+    /// bound to the account state, not revoked, and the user may authenticate.
+    ///
+    /// # Errors
+    /// A database failure.
+    ///
+    /// With `SECURITY_FLASK_COMPAT`, a token that Flask-Security 1.7.4 issued with the same
+    /// `SECRET_KEY` and `SECURITY_REMEMBER_SALT` is accepted too, while the stored password is
+    /// the one it was issued for (1.7.4's own rule).
+    pub async fn user_from_auth_token(
+        &self,
+        token: &str,
+        max_age: Option<u64>,
+    ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+        self.rt.user_from_auth_token(token, max_age).await
+    }
+
+    /// Sends every queued mail that is due now, here, and returns when none is left; a mail
+    /// whose delivery fails is left for a later retry. The background sender does this on its
+    /// own; call it where there is none (a program without a tokio runtime) or to wait for
+    /// mail in tests.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn flush_mail(&self) -> Result<(), MailError> {
+        self.rt.flush_mail().await
+    }
+
+    /// A `Cookie` header value holding a logged-in session for `user`, as the login view
+    /// would have set it (see [`crate::testing`]).
+    pub fn session_cookie_for(&self, user: &U) -> String {
+        self.rt.session_cookie_for(user)
+    }
+
+    /// Forgets this instance's cached identity of a user (see `SECURITY_IDENTITY_CACHE_TTL`),
+    /// after the app changed the account, its roles or its password in the database itself
+    /// rather than through this crate's views.
+    pub fn forget_identity(&self, id: &U::Id) {
+        self.rt.invalidate(id);
+    }
+}
+
+/// Builds a [`Security`]: `Security::builder(db, config)…build()?`.
+pub struct SecurityBuilder<U: SecurityUser> {
+    db: DatabaseConnection,
+    config: Config,
+    mailer: Option<Arc<dyn MailTransport>>,
+    templates: Templates,
+    clock: Arc<dyn Clock>,
+    register_fields: Vec<RegisterField>,
+    hash_concurrency: Option<usize>,
+    _user: std::marker::PhantomData<fn() -> U>,
+}
+
+impl<U: SecurityUser> std::fmt::Debug for SecurityBuilder<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityBuilder").finish_non_exhaustive()
+    }
+}
+
+impl<U: SecurityUser> SecurityBuilder<U> {
+    /// Replaces the configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sends mail with this transport (SMTP, file, or the app's own task).
+    pub fn mailer(mut self, mailer: impl MailTransport) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// Replaces the template registry (see [`crate::web::views`]).
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// Changes the template registry in place (add a page, a processor…).
+    pub fn with_templates(mut self, f: impl FnOnce(&mut Templates)) -> Self {
+        f(&mut self.templates);
+        self
+    }
+
+    /// Uses another clock for token timestamps (tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// How many password hashes may run at once (default: the number of cores).
+    pub fn hash_concurrency(mut self, permits: usize) -> Self {
+        self.hash_concurrency = Some(permits.max(1));
+        self
+    }
+
+    /// Turns on e-mail confirmation (`SECURITY_CONFIRMABLE`); the user model must have
+    /// `confirmed_at`, which the compiler checks.
+    pub fn confirmable(mut self) -> Self
+    where
+        U: Confirmable,
+    {
+        self.config.confirmable = true;
+        self
+    }
+
+    /// Turns on login tracking (`SECURITY_TRACKABLE`); the user model must have the tracking
+    /// fields, which the compiler checks.
+    pub fn trackable(mut self) -> Self
+    where
+        U: Trackable,
+    {
+        self.config.trackable = true;
+        self
+    }
+
+    /// Turns on registration (`SECURITY_REGISTERABLE`).
+    pub fn registerable(mut self) -> Self {
+        self.config.registerable = true;
+        self
+    }
+
+    /// Turns on password recovery (`SECURITY_RECOVERABLE`).
+    pub fn recoverable(mut self) -> Self {
+        self.config.recoverable = true;
+        self
+    }
+
+    /// Turns on password change (`SECURITY_CHANGEABLE`).
+    pub fn changeable(mut self) -> Self {
+        self.config.changeable = true;
+        self
+    }
+
+    /// Turns on passwordless login (`SECURITY_PASSWORDLESS`).
+    pub fn passwordless(mut self) -> Self {
+        self.config.passwordless = true;
+        self
+    }
+
+    /// Adds a field to the registration form, validated by `validate` and stored in the user
+    /// column of the same name (Flask-Security's custom `RegisterForm`).
+    ///
+    /// ```no_run
+    /// # fn f(b: security::SecurityBuilder<security::doc_support::User>) -> security::SecurityBuilder<security::doc_support::User> {
+    /// b.register_field("first_name", "First Name", |value| {
+    ///     if value.is_empty() {
+    ///         Err("First name not provided".into())
+    ///     } else {
+    ///         Ok(value.to_owned().into())
+    ///     }
+    /// })
+    /// # }
+    /// ```
+    pub fn register_field<F>(mut self, name: &str, label: &str, validate: F) -> Self
+    where
+        F: Fn(&str) -> Result<sea_orm::Value, String> + Send + Sync + 'static,
+    {
+        self.register_fields.push(RegisterField {
+            spec: ExtraField {
+                name: name.to_owned(),
+                label: label.to_owned(),
+                kind: "text".to_owned(),
+            },
+            validate: Arc::new(validate),
+        });
+        self
+    }
+
+    /// Validates the configuration against the entities and builds the runtime.
+    ///
+    /// # Errors
+    /// An invalid configuration: an unknown hash scheme, no `SECRET_KEY`, a feature whose
+    /// fields the user model lacks (naming them), an identity attribute that is not a column,
+    /// a page template name with nothing registered under it.
+    pub fn build(self) -> Result<Security<U>, ConfigError> {
+        let config = self.config;
+        config.validate()?;
+        let fields = U::FIELDS;
+        if config.confirmable && !fields.confirmed_at {
+            return Err(ConfigError::Invalid {
+                key: "SECURITY_CONFIRMABLE".into(),
+                reason: format!(
+                    "the user model `{}` has no `confirmed_at` field; add `confirmed_at: Option<DateTimeUtc>` or turn confirmation off",
+                    std::any::type_name::<U>()
+                ),
+            });
+        }
+        let missing = fields.missing_trackable();
+        if config.trackable && !missing.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "SECURITY_TRACKABLE".into(),
+                reason: format!(
+                    "the user model `{}` lacks the tracking fields {}; add them or turn tracking off",
+                    std::any::type_name::<U>(),
+                    missing
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        for (key, name) in [
+            ("SECURITY_LOGIN_USER_TEMPLATE", &config.login_user_template),
+            (
+                "SECURITY_REGISTER_USER_TEMPLATE",
+                &config.register_user_template,
+            ),
+            (
+                "SECURITY_FORGOT_PASSWORD_TEMPLATE",
+                &config.forgot_password_template,
+            ),
+            (
+                "SECURITY_RESET_PASSWORD_TEMPLATE",
+                &config.reset_password_template,
+            ),
+            (
+                "SECURITY_CHANGE_PASSWORD_TEMPLATE",
+                &config.change_password_template,
+            ),
+            (
+                "SECURITY_SEND_CONFIRMATION_TEMPLATE",
+                &config.send_confirmation_template,
+            ),
+            ("SECURITY_SEND_LOGIN_TEMPLATE", &config.send_login_template),
+        ] {
+            if !self.templates.has_page(name) {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    reason: format!("no template is registered under `{name}`"),
+                });
+            }
+        }
+        let scheme =
+            Scheme::from_name(&config.password_hash).ok_or_else(|| ConfigError::Invalid {
+                key: "SECURITY_PASSWORD_HASH".into(),
+                reason: format!("unknown scheme `{}`", config.password_hash),
+            })?;
+        if scheme == Scheme::Plaintext {
+            tracing::warn!(
+                "SECURITY_PASSWORD_HASH is `plaintext`: passwords are stored in clear; never use this in production"
+            );
+        } else if scheme != Scheme::Argon2 && config.password_salt.is_none() {
+            tracing::warn!(
+                scheme = scheme.name(),
+                "SECURITY_PASSWORD_SALT is not set: hashing passwords with this scheme will fail"
+            );
+        }
+        let mut passwords = Passwords::new(scheme, config.password_salt.clone())
+            .with_double_hmac_rescue(config.flask_compat)
+            .with_normalization(config.password_normalize_form)
+            .with_typed_storage(config.flask_compat);
+        if config.flask_compat {
+            tracing::warn!(
+                "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \
+                 1.7.4 (HMAC-SHA1, MD5 digests) are accepted; turn it off once no Flask \
+                 instance is left"
+            );
+        }
+        if let Some(permits) = self.hash_concurrency {
+            passwords = passwords.with_concurrency(permits);
+        }
+        let datastore = Datastore::new(self.db, passwords.clone())
+            .with_flask_compat(config.flask_compat)
+            .identity_attributes(&config.user_identity_attributes)
+            .map_err(|name| ConfigError::Invalid {
+                key: "SECURITY_USER_IDENTITY_ATTRIBUTES".into(),
+                reason: format!("`{name}` is not a column of the user entity"),
+            })?;
+        if self.mailer.is_none()
+            && (config.registerable && config.send_register_email
+                || config.confirmable
+                || config.recoverable
+                || config.passwordless
+                || config.changeable && config.send_password_change_email)
+        {
+            tracing::warn!(
+                "a feature that sends mail is on but no mail transport is configured; mail will fail"
+            );
+        }
+        Ok(Security {
+            rt: Runtime::new(
+                config,
+                datastore,
+                passwords,
+                self.mailer,
+                self.templates,
+                self.clock,
+                self.register_fields,
+            ),
+        })
+    }
+}

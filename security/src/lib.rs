@@ -98,6 +98,7 @@ pub use security_macros::{
     login_required, roles_accepted, roles_required,
 };
 pub use session::{Flash, Session};
+pub use web::views::FieldValidator;
 
 /// Everything an app usually needs: `use security::prelude::*;`.
 pub mod prelude {

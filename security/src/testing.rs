@@ -22,31 +22,8 @@
 
 use http::request::Builder;
 
+use crate::handle::Security;
 use crate::store::model::SecurityUser;
-use crate::web::runtime::Security;
-use crate::web::session::SessionData;
-
-impl<U: SecurityUser> Security<U> {
-    /// A `Cookie` header value holding a logged-in session for `user`, as the login view
-    /// would have set it.
-    pub fn session_cookie_for(&self, user: &U) -> String {
-        let data = SessionData {
-            user_id: Some(user.id().to_string()),
-            fingerprint: Some(self.fingerprint(user)),
-            login_at: Some(self.now()),
-            id: Some(crate::crypto::cookie_codec::random_token(16)),
-            csrf: Some(crate::web::csrf::Csrf::new_secret()),
-            flashes: Vec::new(),
-            forget: false,
-            remembered_by: None,
-        };
-        format!(
-            "{}={}",
-            self.config().session_cookie_name,
-            data.encode(&self.inner.session_signer)
-        )
-    }
-}
 
 /// Adds credentials for a user to a request being built.
 pub trait SignIn {

@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 use crate::crypto::cookie_codec::constant_time_eq;
 use crate::store::model::SecurityUser;
 use crate::store::schema::flask_account;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::session::Flash;
 
 /// What the second payload element of a 1.7.4 token was made from.
@@ -62,10 +62,8 @@ fn md5_hex(text: &str) -> String {
 
 /// The digest of a password hash kept in `security_flask_account` (keyed: the table never
 /// holds the hash, nor a plain digest of it).
-fn password_digest<U: SecurityUser>(sec: &Security<U>, hash: &str) -> String {
-    sec.inner
-        .fingerprint_signer
-        .fingerprint(&[b"flask-account-password", hash.as_bytes()])
+fn password_digest<U: SecurityUser>(sec: &Runtime<U>, hash: &str) -> String {
+    sec.keyed_digest(&[b"flask-account-password", hash.as_bytes()])
 }
 
 /// Whether a Flask session cookie of `user`, signed by Flask at `issued`, is still good: no
@@ -77,7 +75,7 @@ fn password_digest<U: SecurityUser>(sec: &Security<U>, hash: &str) -> String {
 /// # Errors
 /// A database failure.
 pub(crate) async fn flask_session_current<U: SecurityUser>(
-    sec: &Security<U>,
+    sec: &Runtime<U>,
     user: &U,
     issued: i64,
 ) -> Result<bool, DbErr> {
@@ -109,7 +107,7 @@ pub(crate) async fn flask_session_current<U: SecurityUser>(
 /// # Errors
 /// A database failure.
 pub(crate) async fn record_password<U: SecurityUser>(
-    sec: &Security<U>,
+    sec: &Runtime<U>,
     user: &U,
     hash: &str,
     changed_at: Option<i64>,

@@ -18,13 +18,13 @@ use crate::mail::EmailKind;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::session::RememberAction;
 use crate::web::views::ViewName;
 
 /// `GET|POST /change`.
 async fn change_password<U: SecurityUser>(
-    State(sec): State<Security<U>>,
+    State(sec): State<Runtime<U>>,
     req: Request<Body>,
 ) -> Response {
     let ctx = match Ctx::read(sec, req).await {
@@ -120,9 +120,9 @@ async fn change_password<U: SecurityUser>(
 
 /// Adds the change-password view.
 pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Security<U>>,
+    router: Router<Runtime<U>>,
     config: &Config,
-) -> Router<Security<U>> {
+) -> Router<Runtime<U>> {
     router.route(
         &config.change_path(),
         get(change_password::<U>).post(change_password::<U>),

@@ -23,31 +23,30 @@ use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
-fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+fn digest<U: SecurityUser>(sec: &Runtime<U>, user: &U) -> String {
     sec.bind("confirm", user, &[&user.email().to_lowercase()])
 }
 
 /// A confirmation token for the user's current address.
-pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+pub(crate) fn make_token<U: SecurityUser>(sec: &Runtime<U>, user: &U) -> String {
     let id = user.id().to_string();
-    sec.inner
-        .tokens
+    sec.tokens()
         .confirm
         .dumps(&[&id, &digest(sec, user)], sec.now())
 }
 
 /// The absolute confirmation link of a token, under `base` (scheme and host).
-pub(crate) fn link<U: SecurityUser>(sec: &Security<U>, base: &str, token: &str) -> String {
+pub(crate) fn link<U: SecurityUser>(sec: &Runtime<U>, base: &str, token: &str) -> String {
     format!("{base}{}/{token}", sec.config().confirm_path())
 }
 
 /// Sends confirmation instructions (`send_confirmation_instructions`), with links under
 /// `base`.
 async fn send_instructions<U: SecurityUser>(
-    sec: Security<U>,
+    sec: Runtime<U>,
     user: U,
     base: String,
 ) -> Result<(), MailError> {
@@ -61,7 +60,7 @@ async fn send_instructions<U: SecurityUser>(
 
 /// `GET|POST /confirm`: resend confirmation instructions.
 async fn send_confirmation<U: SecurityUser>(
-    State(sec): State<Security<U>>,
+    State(sec): State<Runtime<U>>,
     req: Request<Body>,
 ) -> Response {
     let ctx = match Ctx::read(sec, req).await {
@@ -157,7 +156,7 @@ async fn failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors, typed: &str) 
 
 /// `GET|POST /confirm/<token>`.
 async fn confirm_email<U: SecurityUser>(
-    State(sec): State<Security<U>>,
+    State(sec): State<Runtime<U>>,
     Path(token): Path<String>,
     req: Request<Body>,
 ) -> Response {
@@ -173,7 +172,7 @@ async fn confirm_email<U: SecurityUser>(
     let within = &config.confirm_email_within;
     let status = ctx
         .token_status(
-            &ctx.sec.inner.tokens.confirm,
+            &ctx.sec.tokens().confirm,
             &token,
             within.seconds(),
             digest,
@@ -252,9 +251,9 @@ fn invalid<U: SecurityUser>(ctx: &Ctx<U>, error_view: &str) -> Response {
 
 /// Adds the confirmation views.
 pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Security<U>>,
+    router: Router<Runtime<U>>,
     config: &Config,
-) -> Router<Security<U>> {
+) -> Router<Runtime<U>> {
     let path = config.confirm_path();
     router
         .route(

@@ -18,11 +18,11 @@ use crate::config::Config;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// `GET|POST /login`.
-async fn login<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {
+async fn login<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<Body>) -> Response {
     let ctx = match Ctx::read(sec, req).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
@@ -189,8 +189,8 @@ async fn authenticate<U: SecurityUser>(
 
 /// Adds the password login view.
 pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Security<U>>,
+    router: Router<Runtime<U>>,
     config: &Config,
-) -> Router<Security<U>> {
+) -> Router<Runtime<U>> {
     router.route(&config.login_path(), get(login::<U>).post(login::<U>))
 }

@@ -18,10 +18,10 @@ use super::Ctx;
 use crate::config::Config;
 use crate::events::Event;
 use crate::store::model::SecurityUser;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 
 /// `GET|POST /logout`.
-async fn logout<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {
+async fn logout<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<Body>) -> Response {
     let ctx = match Ctx::read(sec, req).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
@@ -52,10 +52,10 @@ async fn logout<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Bo
 
 /// Adds the logout view, for the methods of `SECURITY_LOGOUT_METHODS`.
 pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Security<U>>,
+    router: Router<Runtime<U>>,
     config: &Config,
-) -> Router<Security<U>> {
-    let mut methods: Option<MethodRouter<Security<U>>> = None;
+) -> Router<Runtime<U>> {
+    let mut methods: Option<MethodRouter<Runtime<U>>> = None;
     for method in &config.logout_methods {
         methods = Some(match (methods, method.as_str()) {
             (None, "GET") => get(logout::<U>),

@@ -18,7 +18,7 @@ use crate::store::datastore::UserWithRoles;
 use crate::store::model::SecurityUser;
 use crate::web::request::{has_json_body, link_base, trusted_hosts};
 use crate::web::response::{self, FormErrors};
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::session::Session;
 use crate::web::views::{Features, Urls, ViewContext, ViewName};
 
@@ -32,10 +32,10 @@ pub(crate) mod register;
 
 /// The enabled views at the configured URLs (spec §5.0).
 pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
-    security: Security<U>,
+    security: Runtime<U>,
 ) -> Router<S> {
     let config = security.config().clone();
-    let mut router: Router<Security<U>> = Router::new();
+    let mut router: Router<Runtime<U>> = Router::new();
     router = logout::routes(router, &config);
     router = if config.passwordless {
         passwordless::routes(router, &config)
@@ -169,7 +169,7 @@ impl Input {
 
 /// A security view's request: the runtime, the request head, the session and the input.
 pub(crate) struct Ctx<U: SecurityUser> {
-    pub sec: Security<U>,
+    pub sec: Runtime<U>,
     pub parts: Parts,
     pub session: Session,
     /// The request body is JSON: answer in JSON.
@@ -180,7 +180,7 @@ pub(crate) struct Ctx<U: SecurityUser> {
 impl<U: SecurityUser> Ctx<U> {
     /// Reads the request: for POST the body (form or JSON, within the size limit) and the CSRF
     /// check. Bad input gets its answer here.
-    pub(crate) async fn read(sec: Security<U>, req: Request<Body>) -> Result<Self, Response> {
+    pub(crate) async fn read(sec: Runtime<U>, req: Request<Body>) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
         let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
             axum::response::IntoResponse::into_response(crate::web::guard::MissingLayer)
@@ -265,7 +265,7 @@ impl<U: SecurityUser> Ctx<U> {
             .text("csrf_token")
             .filter(|t| !t.is_empty())
             .or_else(|| crate::web::csrf::header_token(&self.parts));
-        let key = &self.sec.inner.csrf;
+        let key = &self.sec.csrf();
         if remember_only && token.is_some() {
             // The remember cookie alone: the session beside it holds nobody, so its secret is
             // not the user's (another site may have set that session cookie, with a token it
@@ -425,7 +425,7 @@ impl<U: SecurityUser> Ctx<U> {
         serializer: &crate::tokens::serializer::Serializer,
         token: &str,
         within: u64,
-        digest: impl Fn(&Security<U>, &U) -> String,
+        digest: impl Fn(&Runtime<U>, &U) -> String,
         legacy: LegacyPayload,
     ) -> Result<TokenStatus<U>, Response> {
         use crate::tokens::serializer::TokenError;
@@ -469,7 +469,7 @@ impl<U: SecurityUser> Ctx<U> {
     /// In the enumeration-resistant mode, where there is no mail to send: the database work of
     /// one, after the answer (see `Outbox::enqueue_decoy`).
     pub(crate) fn decoy(&self) {
-        let outbox = std::sync::Arc::clone(&self.sec.inner.outbox);
+        let outbox = std::sync::Arc::clone(&self.sec.outbox());
         let preparing = outbox.preparing();
         tokio::spawn(async move {
             if let Err(err) = outbox.enqueue_decoy().await {
@@ -487,7 +487,7 @@ impl<U: SecurityUser> Ctx<U> {
         F: std::future::Future<Output = Result<(), crate::mail::MailError>> + Send + 'static,
     {
         if background {
-            let preparing = self.sec.inner.outbox.preparing();
+            let preparing = self.sec.outbox().preparing();
             tokio::spawn(async move {
                 if let Err(err) = task.await {
                     tracing::error!(error = %err, "security: a mail could not be queued");
@@ -527,7 +527,7 @@ impl<U: SecurityUser> Ctx<U> {
             Ok(found) => found.map(|f| f.user.email().to_owned()),
             Err(response) => return response,
         };
-        let csrf = &self.sec.inner.csrf;
+        let csrf = &self.sec.csrf();
         let csrf_token = csrf.issues_tokens().then(|| csrf.token_for(&self.session));
         let template = match view {
             ViewName::LoginUser => &config.login_user_template,
@@ -577,7 +577,7 @@ impl<U: SecurityUser> Ctx<U> {
     /// A successful JSON answer; with CSRF on it carries the session's token as
     /// `csrf_token` (as Flask-Security 5.9's answers do), which a login has just renewed.
     pub(crate) fn json_ok(&self, mut body: Value) -> Response {
-        let csrf = &self.sec.inner.csrf;
+        let csrf = &self.sec.csrf();
         if csrf.issues_tokens()
             && let Value::Object(map) = &mut body
         {

@@ -21,10 +21,10 @@ use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
-fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+fn digest<U: SecurityUser>(sec: &Runtime<U>, user: &U) -> String {
     sec.bind(
         "login",
         user,
@@ -38,18 +38,17 @@ fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
 
 /// A login token for the user: `[id, digest, nonce]`. The nonce makes every link distinct,
 /// so that recording a used one never kills a newer one issued in the same second.
-pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+pub(crate) fn make_token<U: SecurityUser>(sec: &Runtime<U>, user: &U) -> String {
     let id = user.id().to_string();
     let nonce = crate::crypto::cookie_codec::random_token(12);
-    sec.inner
-        .tokens
+    sec.tokens()
         .login
         .dumps(&[&id, &digest(sec, user), &nonce], sec.now())
 }
 
 /// Sends login instructions (`send_login_instructions`), with links under `base`.
 async fn send_instructions<U: SecurityUser>(
-    sec: Security<U>,
+    sec: Runtime<U>,
     user: U,
     base: String,
 ) -> Result<(), MailError> {
@@ -66,7 +65,7 @@ async fn send_instructions<U: SecurityUser>(
 
 /// `GET|POST /login` with passwordless on: send a login link.
 async fn send_login<U: SecurityUser>(
-    State(sec): State<Security<U>>,
+    State(sec): State<Runtime<U>>,
     req: Request<Body>,
 ) -> Response {
     let ctx = match Ctx::read(sec, req).await {
@@ -136,7 +135,7 @@ async fn sent<U: SecurityUser>(ctx: &Ctx<U>, typed: &str, user: Option<&U>) -> R
 
 /// `GET /login/<token>`.
 async fn token_login<U: SecurityUser>(
-    State(sec): State<Security<U>>,
+    State(sec): State<Runtime<U>>,
     Path(token): Path<String>,
     req: Request<Body>,
 ) -> Response {
@@ -152,7 +151,7 @@ async fn token_login<U: SecurityUser>(
     let within = &config.login_within;
     let status = ctx
         .token_status(
-            &ctx.sec.inner.tokens.login,
+            &ctx.sec.tokens().login,
             &token,
             within.seconds(),
             digest,
@@ -210,9 +209,9 @@ fn invalid<U: SecurityUser>(ctx: &Ctx<U>, login: &str) -> Response {
 
 /// Adds the passwordless views (the login URL sends links).
 pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Security<U>>,
+    router: Router<Runtime<U>>,
     config: &Config,
-) -> Router<Security<U>> {
+) -> Router<Runtime<U>> {
     let path = config.login_path();
     router
         .route(&path, get(send_login::<U>).post(send_login::<U>))

@@ -24,10 +24,10 @@ use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
-fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+fn digest<U: SecurityUser>(sec: &Runtime<U>, user: &U) -> String {
     sec.bind(
         "reset",
         user,
@@ -36,22 +36,21 @@ fn digest<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
 }
 
 /// A reset token bound to the user's current password.
-pub(crate) fn make_token<U: SecurityUser>(sec: &Security<U>, user: &U) -> String {
+pub(crate) fn make_token<U: SecurityUser>(sec: &Runtime<U>, user: &U) -> String {
     let id = user.id().to_string();
-    sec.inner
-        .tokens
+    sec.tokens()
         .reset
         .dumps(&[&id, &digest(sec, user)], sec.now())
 }
 
 /// The absolute reset link of a token, under `base` (scheme and host).
-pub(crate) fn link<U: SecurityUser>(sec: &Security<U>, base: &str, token: &str) -> String {
+pub(crate) fn link<U: SecurityUser>(sec: &Runtime<U>, base: &str, token: &str) -> String {
     format!("{base}{}/{token}", sec.config().reset_path())
 }
 
 /// Sends reset instructions (`send_reset_password_instructions`), with links under `base`.
 async fn send_instructions<U: SecurityUser>(
-    sec: Security<U>,
+    sec: Runtime<U>,
     user: U,
     base: String,
 ) -> Result<(), MailError> {
@@ -65,7 +64,7 @@ async fn send_instructions<U: SecurityUser>(
 
 /// `GET|POST /reset`: forgot password.
 async fn forgot_password<U: SecurityUser>(
-    State(sec): State<Security<U>>,
+    State(sec): State<Runtime<U>>,
     req: Request<Body>,
 ) -> Response {
     let ctx = match Ctx::read(sec, req).await {
@@ -132,7 +131,7 @@ async fn sent<U: SecurityUser>(ctx: &Ctx<U>, typed: &str) -> Response {
 
 /// `GET|POST /reset/<token>`.
 async fn reset_password<U: SecurityUser>(
-    State(sec): State<Security<U>>,
+    State(sec): State<Runtime<U>>,
     Path(token): Path<String>,
     req: Request<Body>,
 ) -> Response {
@@ -147,7 +146,7 @@ async fn reset_password<U: SecurityUser>(
     let within = ctx.config().reset_password_within.seconds();
     let status = ctx
         .token_status(
-            &ctx.sec.inner.tokens.reset,
+            &ctx.sec.tokens().reset,
             &token,
             within,
             digest,
@@ -258,9 +257,9 @@ async fn reset_password<U: SecurityUser>(
 
 /// Adds the recovery views.
 pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Security<U>>,
+    router: Router<Runtime<U>>,
     config: &Config,
-) -> Router<Security<U>> {
+) -> Router<Runtime<U>> {
     let path = config.reset_path();
     router
         .route(&path, get(forgot_password::<U>).post(forgot_password::<U>))

@@ -25,11 +25,11 @@ use crate::messages::MessageKey;
 use crate::store::datastore::{DatastoreError, NewUser};
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::views::{EmailContext, ViewName};
 
 /// `GET|POST /register`.
-async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<Body>) -> Response {
+async fn register<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<Body>) -> Response {
     let ctx = match Ctx::read(sec, req).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
@@ -74,7 +74,7 @@ async fn register<U: SecurityUser>(State(sec): State<Security<U>>, req: Request<
         ctx.flash(MessageKey::InvalidRedirect, &[]);
     }
     let mut extra = Vec::new();
-    for field in &ctx.sec.inner.register_fields {
+    for field in ctx.sec.register_fields() {
         let value = ctx.input.text(&field.spec.name).unwrap_or("").trim();
         match (field.validate)(value) {
             Ok(v) => extra.push((field.spec.name.clone(), v)),
@@ -237,7 +237,7 @@ async fn registered_again<U: SecurityUser>(
 
 async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {
     let mut values = vec![("email", ctx.input.text("email").unwrap_or("").to_owned())];
-    for field in &ctx.sec.inner.register_fields {
+    for field in ctx.sec.register_fields() {
         values.push((
             field.spec.name.as_str(),
             ctx.input.text(&field.spec.name).unwrap_or("").to_owned(),
@@ -245,8 +245,7 @@ async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {
     }
     let fields = ctx
         .sec
-        .inner
-        .register_fields
+        .register_fields()
         .iter()
         .map(|f| f.spec.clone())
         .collect();
@@ -265,9 +264,9 @@ async fn failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {
 
 /// Adds the registration view.
 pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Security<U>>,
+    router: Router<Runtime<U>>,
     config: &Config,
-) -> Router<Security<U>> {
+) -> Router<Runtime<U>> {
     router.route(
         &config.register_path(),
         get(register::<U>).post(register::<U>),

@@ -11,13 +11,13 @@ use http::request::Parts;
 use crate::store::datastore::UserWithRoles;
 use crate::store::model::SecurityUser;
 use crate::web::guard::MissingLayer;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::session::{Flash, Session};
 
-fn security<U: SecurityUser>(parts: &Parts) -> Result<Security<U>, Response> {
+fn security<U: SecurityUser>(parts: &Parts) -> Result<Runtime<U>, Response> {
     parts
         .extensions
-        .get::<Security<U>>()
+        .get::<Runtime<U>>()
         .cloned()
         .ok_or_else(|| MissingLayer.into_response())
 }
@@ -79,7 +79,7 @@ impl<U: SecurityUser> Deref for CurrentUser<U> {
 /// request, whatever the order of the extractors.
 async fn resolve<U: SecurityUser>(
     parts: &mut Parts,
-    security: &Security<U>,
+    security: &Runtime<U>,
 ) -> Result<Option<CurrentUser<U>>, Response> {
     match security.request_identity(parts).await {
         Ok(found) => Ok(found.map(|identity| CurrentUser { identity })),

@@ -26,7 +26,7 @@ use crate::store::model::SecurityUser;
 use crate::web::guard::{Authenticator, Method, Requirement};
 use crate::web::request::{client_ip, wants_json};
 use crate::web::response;
-use crate::web::runtime::{Security, TokenUse};
+use crate::web::runtime::{Runtime, TokenUse};
 use crate::web::session::{RememberAction, Session, read_cookie};
 
 /// The identity the session (or remember cookie) gives this request, resolved once.
@@ -73,7 +73,7 @@ enum Mechanism {
     Basic,
 }
 
-impl<U: SecurityUser> Security<U> {
+impl<U: SecurityUser> Runtime<U> {
     /// The user of the session (or of the remember cookie, which then restores the session).
     pub(crate) async fn session_identity(
         &self,
@@ -107,7 +107,7 @@ impl<U: SecurityUser> Security<U> {
                 state.data.remembered_by.clone(),
             )
         };
-        let config = &self.inner.config;
+        let config = &self.config();
         if let Some(user_id) = user_id {
             let lifetime = config.permanent_session_lifetime.seconds() as i64;
             let fresh = login_at.is_some_and(|at| self.now() - at <= lifetime);
@@ -192,7 +192,7 @@ impl<U: SecurityUser> Security<U> {
         session: &Session,
         cookie: &str,
     ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
-        let config = &self.inner.config;
+        let config = &self.config();
         let now = self.now();
         let lifetime = config.permanent_session_lifetime.seconds();
         let flask = crate::tokens::serializer::load_flask_session_issued(
@@ -210,10 +210,7 @@ impl<U: SecurityUser> Security<U> {
             session.refuse_flask_cookie();
             return Ok(None);
         };
-        let sid = self
-            .inner
-            .fingerprint_signer
-            .fingerprint(&[b"flask-session", cookie.as_bytes()]);
+        let sid = self.keyed_digest(&[b"flask-session", cookie.as_bytes()]);
         let key = self.session_key(&user_id, &sid);
         let found = self
             .load_identity_keyed(&id, std::slice::from_ref(&key))
@@ -241,7 +238,7 @@ impl<U: SecurityUser> Security<U> {
     /// The token of the request: header, then query string, then JSON body; a later source
     /// overrides an earlier one, as in 1.7.4.
     fn request_token(&self, parts: &Parts) -> Option<String> {
-        let config = &self.inner.config;
+        let config = &self.config();
         let mut token = parts
             .headers
             .get(config.token_authentication_header.as_str())
@@ -269,12 +266,7 @@ impl<U: SecurityUser> Security<U> {
         let Some(token) = self.request_token(parts) else {
             return Ok(None);
         };
-        let max_age = self
-            .inner
-            .config
-            .token_max_age
-            .as_ref()
-            .map(|w| w.seconds());
+        let max_age = self.config().token_max_age.as_ref().map(|w| w.seconds());
         Ok(self
             .check_token(&token, max_age, TokenUse::Auth)
             .await?
@@ -288,8 +280,8 @@ impl<U: SecurityUser> Security<U> {
         let Some((name, password)) = basic_credentials(parts) else {
             return Ok(None);
         };
-        let datastore = &self.inner.datastore;
-        let passwords = &self.inner.passwords;
+        let datastore = &self.datastore();
+        let passwords = &self.passwords();
         let user = datastore.get_user(&name).await?;
         let Some((user, stored)) = user.and_then(|u| {
             let stored = u.password()?.to_owned();
@@ -358,7 +350,7 @@ impl<U: SecurityUser> Security<U> {
     /// `login_required`'s refusal: the LOGIN flash and a redirect to the login page with
     /// `next` (spec §10.1).
     pub(crate) fn login_redirect(&self, parts: &Parts) -> Response {
-        let config = &self.inner.config;
+        let config = &self.config();
         if config.flash_messages
             && let Some(session) = parts.extensions.get::<Session>()
         {
@@ -377,7 +369,7 @@ impl<U: SecurityUser> Security<U> {
     }
 
     fn roles_refusal(&self, parts: &Parts) -> Response {
-        let config = &self.inner.config;
+        let config = &self.config();
         let msg = config.messages.get(MessageKey::Unauthorized);
         if let Some(view) = &config.unauthorized_view {
             if config.flash_messages
@@ -394,7 +386,7 @@ impl<U: SecurityUser> Security<U> {
         response::unauthorized(
             realm,
             wants_json(parts),
-            self.inner.config.json_http_status_codes,
+            self.config().json_http_status_codes,
         )
     }
 
@@ -441,7 +433,7 @@ impl<U: SecurityUser> Security<U> {
             // never runs for a request nobody authenticated.
             return Err(response::automatic_options());
         }
-        let config = &self.inner.config;
+        let config = &self.config();
         match requirement {
             Requirement::Login => {
                 if config.login_disabled {
@@ -499,11 +491,11 @@ impl<U: SecurityUser> Security<U> {
 
     /// The address login tracking stores for this request.
     pub(crate) fn client_ip(&self, parts: &Parts) -> String {
-        client_ip(parts, self.inner.config.trusted_proxies)
+        client_ip(parts, self.config().trusted_proxies)
     }
 }
 
-impl<U: SecurityUser> Authenticator for Security<U> {
+impl<U: SecurityUser> Authenticator for Runtime<U> {
     fn check<'a>(
         &'a self,
         parts: &'a mut Parts,

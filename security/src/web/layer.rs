@@ -19,14 +19,14 @@ use crate::web::guard::AuthHandle;
 use crate::web::identity::{IdentitySlot, JsonAuthToken, cookie_header};
 use crate::web::request::has_json_body;
 use crate::web::response;
-use crate::web::runtime::Security;
+use crate::web::runtime::Runtime;
 use crate::web::session::{
     CookieSpec, RememberAction, Session, SessionData, SessionState, read_cookie,
 };
 
 /// See [`Security::layer`].
 pub struct SecurityLayer<U: SecurityUser> {
-    security: Security<U>,
+    security: Runtime<U>,
     auth: AuthHandle,
 }
 
@@ -40,7 +40,7 @@ impl<U: SecurityUser> Clone for SecurityLayer<U> {
 }
 
 impl<U: SecurityUser> SecurityLayer<U> {
-    pub(crate) fn new(security: Security<U>) -> Self {
+    pub(crate) fn new(security: Runtime<U>) -> Self {
         let auth = AuthHandle(Arc::new(security.clone()));
         SecurityLayer { security, auth }
     }
@@ -61,7 +61,7 @@ impl<S, U: SecurityUser> Layer<S> for SecurityLayer<U> {
 /// The service made by [`SecurityLayer`].
 pub struct SecurityService<S, U: SecurityUser> {
     inner: S,
-    security: Security<U>,
+    security: Runtime<U>,
     auth: AuthHandle,
 }
 
@@ -133,7 +133,7 @@ where
             let cookies = cookie_header(&parts);
             let raw_session = read_cookie(&cookies, &config.session_cookie_name);
             let decoded =
-                raw_session.and_then(|v| SessionData::decode(v, &security.inner.session_signer));
+                raw_session.and_then(|v| SessionData::decode(v, &security.session_signer()));
             let unreadable = raw_session.filter(|_| decoded.is_none());
             let flask_cookie = unreadable
                 .filter(|_| config.flask_compat)
@@ -154,7 +154,7 @@ where
             parts.extensions.insert(session.clone());
             parts.extensions.insert(security.clone());
             parts.extensions.insert(auth);
-            parts.extensions.insert(security.inner.csrf.clone());
+            parts.extensions.insert(security.csrf().clone());
             parts
                 .extensions
                 .insert(crate::web::csrf::BodyLimit(config.max_body_size));
@@ -215,13 +215,13 @@ where
 /// holds nobody, so its CSRF secret is not the user's (another site may have set that session
 /// cookie, with a token it knows). A safe request first restores the user's session.
 async fn protect<U: SecurityUser>(
-    security: &Security<U>,
+    security: &Runtime<U>,
     session: &Session,
     parts: &http::request::Parts,
     body: Body,
     remember_only: bool,
 ) -> Result<Body, Response> {
-    let key = &security.inner.csrf;
+    let key = &security.csrf();
     let json = crate::web::request::wants_json(parts);
     let verify = |token: Option<&str>| match token {
         Some(_) if remember_only => Err(crate::web::csrf::CsrfError::NoSession),
@@ -268,7 +268,7 @@ fn memchr_str(haystack: &[u8], needle: &str) -> bool {
 }
 
 fn write_cookies<U: SecurityUser>(
-    security: &Security<U>,
+    security: &Runtime<U>,
     session: &Session,
     response: &mut Response,
 ) {
@@ -289,7 +289,7 @@ fn write_cookies<U: SecurityUser>(
                 headers.push(spec.clear());
             }
         } else {
-            let value = state.data.encode_bounded(&security.inner.session_signer);
+            let value = state.data.encode_bounded(&security.session_signer());
             headers.push(spec.set(&value, None));
         }
     }

@@ -1,46 +1,25 @@
-//! The [`Security`] handle (Flask-Security's `Security` object and `_SecurityState`) and its
-//! builder.
+//! The state the layer, the guards and the views share (Flask-Security's `_SecurityState`):
+//! the keys derived from `SECRET_KEY`, the token serializers, the identity look-up, sessions'
+//! logins and logouts, and mail. The app's handle, [`crate::Security`], wraps it.
 
 use std::sync::Arc;
 
-use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
-use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast;
 
 use crate::compat::LegacyPayload;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::crypto::cookie_codec::Signer;
 use crate::events::Event;
 use crate::mail::{EmailKind, MailError, MailTransport, OutgoingMail};
 use crate::messages::MessageKey;
-use crate::password::{Passwords, Scheme};
+use crate::password::Passwords;
 use crate::store::datastore::{Datastore, DatastoreError, UserWithRoles};
-use crate::store::model::{Confirmable, SecurityUser, Trackable};
-use crate::tokens::serializer::{Clock, Serializer, SystemClock};
+use crate::store::model::SecurityUser;
+use crate::tokens::serializer::{Clock, Serializer};
 use crate::web::csrf::{Csrf, CsrfKey};
 use crate::web::session::{RememberAction, Session};
-use crate::web::views::{EmailContext, ExtraField, Templates, email_template};
-
-/// A validator of an extra registration field: the submitted text (trimmed) to the value to
-/// store, or the error message to show next to the field.
-pub type FieldValidator =
-    Arc<dyn Fn(&str) -> Result<sea_orm::Value, String> + Send + Sync + 'static>;
-
-/// An extra field of the registration form (first name, last name, …), stored on the user.
-#[derive(Clone)]
-pub struct RegisterField {
-    pub(crate) spec: ExtraField,
-    pub(crate) validate: FieldValidator,
-}
-
-impl std::fmt::Debug for RegisterField {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegisterField")
-            .field("name", &self.spec.name)
-            .finish_non_exhaustive()
-    }
-}
+use crate::web::views::{EmailContext, RegisterField, Templates, email_template};
 
 /// The token serializers, one per purpose (spec §8): a token made for one purpose is invalid
 /// for every other.
@@ -71,112 +50,162 @@ pub(crate) enum TokenUse {
 }
 
 pub(crate) struct Inner<U: SecurityUser> {
-    pub config: Config,
-    pub datastore: Datastore<U>,
-    pub passwords: Passwords,
-    pub tokens: Tokens,
-    pub session_signer: Signer,
-    pub fingerprint_signer: Signer,
-    pub csrf: CsrfKey,
-    pub templates: Templates,
-    pub events: broadcast::Sender<Event<U>>,
-    pub clock: Arc<dyn Clock>,
-    pub register_fields: Vec<RegisterField>,
-    pub cache: Option<crate::store::cache::IdentityCache<U>>,
-    pub loader: Arc<crate::store::loader::IdentityLoader<U>>,
-    pub outbox: Arc<crate::mail::outbox::Outbox>,
+    config: Config,
+    datastore: Datastore<U>,
+    passwords: Passwords,
+    tokens: Tokens,
+    session_signer: Signer,
+    fingerprint_signer: Signer,
+    csrf: CsrfKey,
+    templates: Templates,
+    events: broadcast::Sender<Event<U>>,
+    clock: Arc<dyn Clock>,
+    register_fields: Vec<RegisterField>,
+    cache: Option<crate::store::cache::IdentityCache<U>>,
+    loader: Arc<crate::store::loader::IdentityLoader<U>>,
+    outbox: Arc<crate::mail::outbox::Outbox>,
 }
 
-/// The security runtime: configuration, datastore, tokens, mail, templates and events.
-/// A cheap `Clone` handle.
-///
-/// ```no_run
-/// # async fn example(db: sea_orm::DatabaseConnection) -> Result<(), security::Error> {
-/// # mod user { pub type Model = security::doc_support::User; }
-/// use axum::{Router, routing::get};
-/// use security::prelude::*;
-///
-/// #[login_required]
-/// async fn profile(user: CurrentUser<user::Model>) -> String {
-///     format!("Hello {}", user.email)
-/// }
-///
-/// let security: Security<user::Model> =
-///     Security::builder(db, Config::from_env()?).build()?;
-/// let app: Router = Router::new()
-///     .route("/profile", get(profile))
-///     .merge(security.router())
-///     .layer(security.layer());
-/// # let _ = app; Ok(())
-/// # }
-/// ```
-pub struct Security<U: SecurityUser> {
-    pub(crate) inner: Arc<Inner<U>>,
+/// What the layer, the guards and the views share: configuration, datastore, keys, tokens,
+/// the identity cache, the outbox, templates and events. A cheap `Clone` handle; the app holds
+/// it wrapped in [`crate::Security`]. Its fields are private to this file: the rest of the
+/// crate reads them through the methods below.
+pub(crate) struct Runtime<U: SecurityUser> {
+    inner: Arc<Inner<U>>,
 }
 
-impl<U: SecurityUser> Clone for Security<U> {
+impl<U: SecurityUser> Clone for Runtime<U> {
     fn clone(&self) -> Self {
-        Security {
+        Runtime {
             inner: Arc::clone(&self.inner),
         }
     }
 }
 
-impl<U: SecurityUser> std::fmt::Debug for Security<U> {
+impl<U: SecurityUser> std::fmt::Debug for Runtime<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Security").finish_non_exhaustive()
+        f.debug_struct("Runtime").finish_non_exhaustive()
     }
 }
 
-impl<U: SecurityUser> Security<U> {
-    /// Starts building the runtime for a database connection and a configuration.
-    pub fn builder(db: DatabaseConnection, config: Config) -> SecurityBuilder<U> {
-        SecurityBuilder {
-            db,
-            config,
-            mailer: None,
-            templates: Templates::default(),
-            clock: Arc::new(SystemClock),
-            register_fields: Vec::new(),
-            hash_concurrency: None,
-            _user: std::marker::PhantomData,
+impl<U: SecurityUser> Runtime<U> {
+    /// Derives the keys from `SECRET_KEY`, makes the serializers, the CSRF key, the identity
+    /// cache and loader, and starts the outbox's sender. `config` has been validated.
+    pub(crate) fn new(
+        config: Config,
+        datastore: Datastore<U>,
+        passwords: Passwords,
+        mailer: Option<Arc<dyn MailTransport>>,
+        templates: Templates,
+        clock: Arc<dyn Clock>,
+        register_fields: Vec<RegisterField>,
+    ) -> Self {
+        let secret = config.secret_key.as_str();
+        let tokens = Tokens {
+            remember: Serializer::new(secret, &config.remember_salt),
+            confirm: Serializer::new(secret, &config.confirm_salt),
+            reset: Serializer::new(secret, &config.reset_salt),
+            login: Serializer::new(secret, &config.login_salt),
+        };
+        let cache = config
+            .identity_cache_ttl
+            .as_ref()
+            .map(|ttl| crate::store::cache::IdentityCache::new(ttl.seconds()));
+        let loader = crate::store::loader::IdentityLoader::new(datastore.clone());
+        let csrf = CsrfKey {
+            csrf: Arc::new(Csrf::new(secret.as_bytes(), config.csrf_time_limit)),
+            clock: Arc::clone(&clock),
+            enabled: config.csrf_enabled,
+            protect: config.csrf_protect,
+            missing: config.messages.get(MessageKey::CsrfMissing).text.clone(),
+            invalid: config.messages.get(MessageKey::CsrfInvalid).text.clone(),
+            json_http_status: config.json_http_status_codes,
+        };
+        let outbox = crate::mail::outbox::Outbox::new(
+            datastore.connection().clone(),
+            secret.as_bytes(),
+            mailer,
+            Arc::clone(&clock),
+            config.mail_retry_delay.seconds(),
+            config.mail_max_attempts,
+        );
+        // Deliver what an earlier run left queued.
+        outbox.start();
+        let (events, _) = broadcast::channel(256);
+        Runtime {
+            inner: Arc::new(Inner {
+                session_signer: Signer::new(secret.as_bytes(), "session"),
+                fingerprint_signer: Signer::new(secret.as_bytes(), "account"),
+                csrf,
+                tokens,
+                datastore,
+                passwords,
+                templates,
+                events,
+                clock,
+                register_fields,
+                cache,
+                loader,
+                outbox,
+                config,
+            }),
         }
     }
 
+    /// A keyed digest (HMAC under a key derived from `SECRET_KEY`) of `parts`: what the
+    /// runtime tables store instead of a token, a session id or a hash.
+    pub(crate) fn keyed_digest(&self, parts: &[&[u8]]) -> String {
+        self.inner.fingerprint_signer.fingerprint(parts)
+    }
+
+    /// The token serializers, one per purpose.
+    pub(crate) fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+
+    /// The CSRF key and settings.
+    pub(crate) fn csrf(&self) -> &CsrfKey {
+        &self.inner.csrf
+    }
+
+    /// The signer of session cookies.
+    pub(crate) fn session_signer(&self) -> &Signer {
+        &self.inner.session_signer
+    }
+
+    /// The durable mail queue.
+    pub(crate) fn outbox(&self) -> &Arc<crate::mail::outbox::Outbox> {
+        &self.inner.outbox
+    }
+
+    /// The extra registration fields.
+    pub(crate) fn register_fields(&self) -> &[RegisterField] {
+        &self.inner.register_fields
+    }
+
     /// The configuration.
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.inner.config
     }
 
     /// The datastore.
-    pub fn datastore(&self) -> &Datastore<U> {
+    pub(crate) fn datastore(&self) -> &Datastore<U> {
         &self.inner.datastore
     }
 
     /// The password hasher.
-    pub fn passwords(&self) -> &Passwords {
+    pub(crate) fn passwords(&self) -> &Passwords {
         &self.inner.passwords
     }
 
     /// The template registry.
-    pub fn templates(&self) -> &Templates {
+    pub(crate) fn templates(&self) -> &Templates {
         &self.inner.templates
     }
 
     /// Subscribes to the events (signals).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event<U>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event<U>> {
         self.inner.events.subscribe()
-    }
-
-    /// The security views, at the configured URLs, for the enabled features.
-    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        crate::flows::router(self.clone())
-    }
-
-    /// The layer that reads the session and remember cookies, gives every request its
-    /// [`Session`] and identity, and writes the cookies back when they changed.
-    pub fn layer(&self) -> crate::web::layer::SecurityLayer<U> {
-        crate::web::layer::SecurityLayer::new(self.clone())
     }
 
     pub(crate) fn now(&self) -> i64 {
@@ -200,11 +229,11 @@ impl<U: SecurityUser> Security<U> {
     /// (never a plain digest of the password). It changes when the password (or uniquifier, or
     /// address) does, and an account that a later one replaces under the same id (a database
     /// may reuse the id of a deleted row) has another address or another password hash.
-    pub fn fingerprint(&self, user: &U) -> String {
+    pub(crate) fn fingerprint(&self, user: &U) -> String {
         self.fingerprint_with(user, user.password())
     }
 
-    /// [`Security::fingerprint`] as it will be once `password` is the stored hash.
+    /// [`Runtime::fingerprint`] as it will be once `password` is the stored hash.
     pub(crate) fn fingerprint_with(&self, user: &U, password: Option<&str>) -> String {
         self.inner.fingerprint_signer.fingerprint(&[
             b"account-v2",
@@ -228,11 +257,11 @@ impl<U: SecurityUser> Security<U> {
     /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
     /// password (or uniquifier, or address) changes, or until `SECURITY_TOKEN_MAX_AGE` passes
     /// when that is set.
-    pub fn auth_token(&self, user: &U) -> String {
+    pub(crate) fn auth_token(&self, user: &U) -> String {
         self.auth_token_bound(user, None)
     }
 
-    /// [`Security::auth_token`] for a user whose stored hash is now `password_hash` when given.
+    /// [`Runtime::auth_token`] for a user whose stored hash is now `password_hash` when given.
     pub(crate) fn auth_token_bound(&self, user: &U, password_hash: Option<&str>) -> String {
         let id = user.id().to_string();
         let fp = match password_hash {
@@ -261,7 +290,7 @@ impl<U: SecurityUser> Security<U> {
         (token, self.token_key(&id, &nonce))
     }
 
-    /// [`Security::remember_token`] and its revocation key.
+    /// [`Runtime::remember_token`] and its revocation key.
     pub(crate) fn remember_token_and_key(&self, user: &U) -> (String, String) {
         self.remember_token_bound(user, &self.fingerprint(user))
     }
@@ -287,12 +316,12 @@ impl<U: SecurityUser> Security<U> {
 
     /// Whether the user may be authenticated at all: active and, when confirmation is
     /// required, confirmed (checked on every path, S12).
-    pub fn may_authenticate(&self, user: &U) -> bool {
+    pub(crate) fn may_authenticate(&self, user: &U) -> bool {
         user.active() && !self.needs_confirmation(user)
     }
 
     /// Whether the user has still to confirm their address before logging in.
-    pub fn needs_confirmation(&self, user: &U) -> bool {
+    pub(crate) fn needs_confirmation(&self, user: &U) -> bool {
         let c = &self.inner.config;
         c.confirmable && !c.login_without_confirmation && user.confirmed_at().is_none()
     }
@@ -306,7 +335,7 @@ impl<U: SecurityUser> Security<U> {
     /// With `SECURITY_FLASK_COMPAT`, a token that Flask-Security 1.7.4 issued with the same
     /// `SECRET_KEY` and `SECURITY_REMEMBER_SALT` is accepted too, while the stored password is
     /// the one it was issued for (1.7.4's own rule).
-    pub async fn user_from_auth_token(
+    pub(crate) async fn user_from_auth_token(
         &self,
         token: &str,
         max_age: Option<u64>,
@@ -536,7 +565,7 @@ impl<U: SecurityUser> Security<U> {
             .await
     }
 
-    /// [`Security::login_user`] for a user whose stored hash is now `password_hash` (a login
+    /// [`Runtime::login_user`] for a user whose stored hash is now `password_hash` (a login
     /// that re-hashed the password): the session and remember cookie are bound to it, so that
     /// a change made after the re-hash ends them.
     pub(crate) async fn login_user_bound(
@@ -596,7 +625,7 @@ impl<U: SecurityUser> Security<U> {
         .await
     }
 
-    /// [`Security::send_mail`] with a context of its own.
+    /// [`Runtime::send_mail`] with a context of its own.
     pub(crate) async fn send_mail_with(
         &self,
         kind: EmailKind,
@@ -638,300 +667,27 @@ impl<U: SecurityUser> Security<U> {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn flush_mail(&self) -> Result<(), MailError> {
+    pub(crate) async fn flush_mail(&self) -> Result<(), MailError> {
         self.inner.outbox.flush().await.map_err(MailError::Outbox)
     }
-}
 
-/// Builds a [`Security`]: `Security::builder(db, config)…build()?`.
-pub struct SecurityBuilder<U: SecurityUser> {
-    db: DatabaseConnection,
-    config: Config,
-    mailer: Option<Arc<dyn MailTransport>>,
-    templates: Templates,
-    clock: Arc<dyn Clock>,
-    register_fields: Vec<RegisterField>,
-    hash_concurrency: Option<usize>,
-    _user: std::marker::PhantomData<fn() -> U>,
-}
-
-impl<U: SecurityUser> std::fmt::Debug for SecurityBuilder<U> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecurityBuilder").finish_non_exhaustive()
-    }
-}
-
-impl<U: SecurityUser> SecurityBuilder<U> {
-    /// Replaces the configuration.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Sends mail with this transport (SMTP, file, or the app's own task).
-    pub fn mailer(mut self, mailer: impl MailTransport) -> Self {
-        self.mailer = Some(Arc::new(mailer));
-        self
-    }
-
-    /// Replaces the template registry (see [`crate::web::views`]).
-    pub fn templates(mut self, templates: Templates) -> Self {
-        self.templates = templates;
-        self
-    }
-
-    /// Changes the template registry in place (add a page, a processor…).
-    pub fn with_templates(mut self, f: impl FnOnce(&mut Templates)) -> Self {
-        f(&mut self.templates);
-        self
-    }
-
-    /// Uses another clock for token timestamps (tests).
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// How many password hashes may run at once (default: the number of cores).
-    pub fn hash_concurrency(mut self, permits: usize) -> Self {
-        self.hash_concurrency = Some(permits.max(1));
-        self
-    }
-
-    /// Turns on e-mail confirmation (`SECURITY_CONFIRMABLE`); the user model must have
-    /// `confirmed_at`, which the compiler checks.
-    pub fn confirmable(mut self) -> Self
-    where
-        U: Confirmable,
-    {
-        self.config.confirmable = true;
-        self
-    }
-
-    /// Turns on login tracking (`SECURITY_TRACKABLE`); the user model must have the tracking
-    /// fields, which the compiler checks.
-    pub fn trackable(mut self) -> Self
-    where
-        U: Trackable,
-    {
-        self.config.trackable = true;
-        self
-    }
-
-    /// Turns on registration (`SECURITY_REGISTERABLE`).
-    pub fn registerable(mut self) -> Self {
-        self.config.registerable = true;
-        self
-    }
-
-    /// Turns on password recovery (`SECURITY_RECOVERABLE`).
-    pub fn recoverable(mut self) -> Self {
-        self.config.recoverable = true;
-        self
-    }
-
-    /// Turns on password change (`SECURITY_CHANGEABLE`).
-    pub fn changeable(mut self) -> Self {
-        self.config.changeable = true;
-        self
-    }
-
-    /// Turns on passwordless login (`SECURITY_PASSWORDLESS`).
-    pub fn passwordless(mut self) -> Self {
-        self.config.passwordless = true;
-        self
-    }
-
-    /// Adds a field to the registration form, validated by `validate` and stored in the user
-    /// column of the same name (Flask-Security's custom `RegisterForm`).
-    ///
-    /// ```no_run
-    /// # fn f(b: security::SecurityBuilder<security::doc_support::User>) -> security::SecurityBuilder<security::doc_support::User> {
-    /// b.register_field("first_name", "First Name", |value| {
-    ///     if value.is_empty() {
-    ///         Err("First name not provided".into())
-    ///     } else {
-    ///         Ok(value.to_owned().into())
-    ///     }
-    /// })
-    /// # }
-    /// ```
-    pub fn register_field<F>(mut self, name: &str, label: &str, validate: F) -> Self
-    where
-        F: Fn(&str) -> Result<sea_orm::Value, String> + Send + Sync + 'static,
-    {
-        self.register_fields.push(RegisterField {
-            spec: ExtraField {
-                name: name.to_owned(),
-                label: label.to_owned(),
-                kind: "text".to_owned(),
-            },
-            validate: Arc::new(validate),
-        });
-        self
-    }
-
-    /// Validates the configuration against the entities and builds the runtime.
-    ///
-    /// # Errors
-    /// An invalid configuration: an unknown hash scheme, no `SECRET_KEY`, a feature whose
-    /// fields the user model lacks (naming them), an identity attribute that is not a column,
-    /// a page template name with nothing registered under it.
-    pub fn build(self) -> Result<Security<U>, ConfigError> {
-        let config = self.config;
-        config.validate()?;
-        let fields = U::FIELDS;
-        if config.confirmable && !fields.confirmed_at {
-            return Err(ConfigError::Invalid {
-                key: "SECURITY_CONFIRMABLE".into(),
-                reason: format!(
-                    "the user model `{}` has no `confirmed_at` field; add `confirmed_at: Option<DateTimeUtc>` or turn confirmation off",
-                    std::any::type_name::<U>()
-                ),
-            });
-        }
-        let missing = fields.missing_trackable();
-        if config.trackable && !missing.is_empty() {
-            return Err(ConfigError::Invalid {
-                key: "SECURITY_TRACKABLE".into(),
-                reason: format!(
-                    "the user model `{}` lacks the tracking fields {}; add them or turn tracking off",
-                    std::any::type_name::<U>(),
-                    missing
-                        .iter()
-                        .map(|f| format!("`{f}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-        }
-        for (key, name) in [
-            ("SECURITY_LOGIN_USER_TEMPLATE", &config.login_user_template),
-            (
-                "SECURITY_REGISTER_USER_TEMPLATE",
-                &config.register_user_template,
-            ),
-            (
-                "SECURITY_FORGOT_PASSWORD_TEMPLATE",
-                &config.forgot_password_template,
-            ),
-            (
-                "SECURITY_RESET_PASSWORD_TEMPLATE",
-                &config.reset_password_template,
-            ),
-            (
-                "SECURITY_CHANGE_PASSWORD_TEMPLATE",
-                &config.change_password_template,
-            ),
-            (
-                "SECURITY_SEND_CONFIRMATION_TEMPLATE",
-                &config.send_confirmation_template,
-            ),
-            ("SECURITY_SEND_LOGIN_TEMPLATE", &config.send_login_template),
-        ] {
-            if !self.templates.has_page(name) {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    reason: format!("no template is registered under `{name}`"),
-                });
-            }
-        }
-        let scheme =
-            Scheme::from_name(&config.password_hash).ok_or_else(|| ConfigError::Invalid {
-                key: "SECURITY_PASSWORD_HASH".into(),
-                reason: format!("unknown scheme `{}`", config.password_hash),
-            })?;
-        if scheme == Scheme::Plaintext {
-            tracing::warn!(
-                "SECURITY_PASSWORD_HASH is `plaintext`: passwords are stored in clear; never use this in production"
-            );
-        } else if scheme != Scheme::Argon2 && config.password_salt.is_none() {
-            tracing::warn!(
-                scheme = scheme.name(),
-                "SECURITY_PASSWORD_SALT is not set: hashing passwords with this scheme will fail"
-            );
-        }
-        let mut passwords = Passwords::new(scheme, config.password_salt.clone())
-            .with_double_hmac_rescue(config.flask_compat)
-            .with_normalization(config.password_normalize_form)
-            .with_typed_storage(config.flask_compat);
-        if config.flask_compat {
-            tracing::warn!(
-                "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \
-                 1.7.4 (HMAC-SHA1, MD5 digests) are accepted; turn it off once no Flask \
-                 instance is left"
-            );
-        }
-        if let Some(permits) = self.hash_concurrency {
-            passwords = passwords.with_concurrency(permits);
-        }
-        let datastore = Datastore::new(self.db, passwords.clone())
-            .with_flask_compat(config.flask_compat)
-            .identity_attributes(&config.user_identity_attributes)
-            .map_err(|name| ConfigError::Invalid {
-                key: "SECURITY_USER_IDENTITY_ATTRIBUTES".into(),
-                reason: format!("`{name}` is not a column of the user entity"),
-            })?;
-        if self.mailer.is_none()
-            && (config.registerable && config.send_register_email
-                || config.confirmable
-                || config.recoverable
-                || config.passwordless
-                || config.changeable && config.send_password_change_email)
-        {
-            tracing::warn!(
-                "a feature that sends mail is on but no mail transport is configured; mail will fail"
-            );
-        }
-        let secret = config.secret_key.as_str();
-        let tokens = Tokens {
-            remember: Serializer::new(secret, &config.remember_salt),
-            confirm: Serializer::new(secret, &config.confirm_salt),
-            reset: Serializer::new(secret, &config.reset_salt),
-            login: Serializer::new(secret, &config.login_salt),
+    /// A `Cookie` header value holding a logged-in session for `user`, as the login view
+    /// would have set it.
+    pub(crate) fn session_cookie_for(&self, user: &U) -> String {
+        let data = crate::web::session::SessionData {
+            user_id: Some(user.id().to_string()),
+            fingerprint: Some(self.fingerprint(user)),
+            login_at: Some(self.now()),
+            id: Some(crate::crypto::cookie_codec::random_token(16)),
+            csrf: Some(crate::web::csrf::Csrf::new_secret()),
+            flashes: Vec::new(),
+            forget: false,
+            remembered_by: None,
         };
-        let cache = config
-            .identity_cache_ttl
-            .as_ref()
-            .map(|ttl| crate::store::cache::IdentityCache::new(ttl.seconds()));
-        let loader = crate::store::loader::IdentityLoader::new(datastore.clone());
-        let csrf = CsrfKey {
-            csrf: Arc::new(Csrf::new(secret.as_bytes(), config.csrf_time_limit)),
-            clock: Arc::clone(&self.clock),
-            enabled: config.csrf_enabled,
-            protect: config.csrf_protect,
-            missing: config.messages.get(MessageKey::CsrfMissing).text.clone(),
-            invalid: config.messages.get(MessageKey::CsrfInvalid).text.clone(),
-            json_http_status: config.json_http_status_codes,
-        };
-        let outbox = crate::mail::outbox::Outbox::new(
-            datastore.connection().clone(),
-            secret.as_bytes(),
-            self.mailer.clone(),
-            Arc::clone(&self.clock),
-            config.mail_retry_delay.seconds(),
-            config.mail_max_attempts,
-        );
-        // Deliver what an earlier run left queued.
-        outbox.start();
-        let (events, _) = broadcast::channel(256);
-        Ok(Security {
-            inner: Arc::new(Inner {
-                session_signer: Signer::new(secret.as_bytes(), "session"),
-                fingerprint_signer: Signer::new(secret.as_bytes(), "account"),
-                csrf,
-                tokens,
-                datastore,
-                passwords,
-                templates: self.templates,
-                events,
-                clock: self.clock,
-                register_fields: self.register_fields,
-                cache,
-                loader,
-                outbox,
-                config,
-            }),
-        })
+        format!(
+            "{}={}",
+            self.config().session_cookie_name,
+            data.encode(&self.inner.session_signer)
+        )
     }
 }

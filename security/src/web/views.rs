@@ -606,3 +606,23 @@ mod tests {
         }
     }
 }
+
+/// A validator of an extra registration field: the submitted text (trimmed) to the value to
+/// store, or the error message to show next to the field.
+pub type FieldValidator =
+    Arc<dyn Fn(&str) -> Result<sea_orm::Value, String> + Send + Sync + 'static>;
+
+/// An extra field of the registration form (first name, last name, …), stored on the user.
+#[derive(Clone)]
+pub struct RegisterField {
+    pub(crate) spec: ExtraField,
+    pub(crate) validate: FieldValidator,
+}
+
+impl std::fmt::Debug for RegisterField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterField")
+            .field("name", &self.spec.name)
+            .finish_non_exhaustive()
+    }
+}
