@@ -195,7 +195,7 @@ where
             inactive,
         }) => {
             let mut problems = Vec::new();
-            if !crate::flows::valid_email(&email) {
+            if !crate::flows::context::valid_email(&email) {
                 problems.push(format!("invalid e-mail address `{email}`"));
             }
             if let Some(p) = &password {

@@ -28,6 +28,17 @@ pub enum Error {
     /// Rendering a template failed.
     #[error("template error: {0}")]
     Template(#[from] askama::Error),
+    /// Tables that the enabled features need do not exist.
+    #[error(
+        "the tables {} do not exist: create them with `security::schema::create_tables(&db).await?` \
+         (idempotent) before building, or in the app's own migrations from the entities of \
+         `security::schema`",
+        tables.join(", ")
+    )]
+    MissingTables {
+        /// The missing tables.
+        tables: Vec<&'static str>,
+    },
 }
 
 impl From<sea_orm::DbErr> for Error {

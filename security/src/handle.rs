@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast;
 
 use crate::config::{Config, ConfigError};
+use crate::error::Error;
 use crate::events::Event;
 use crate::mail::{MailError, MailTransport};
 use crate::password::{Passwords, Scheme};
@@ -34,7 +35,7 @@ pub use crate::web::views::RegisterField;
 /// }
 ///
 /// let security: Security<user::Model> =
-///     Security::builder(db, Config::from_env()?).build()?;
+///     Security::builder(db, Config::from_env()?).build().await?;
 /// let app: Router = Router::new()
 ///     .route("/profile", get(profile))
 ///     .merge(security.router())
@@ -309,13 +310,28 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         self
     }
 
-    /// Validates the configuration against the entities and builds the runtime.
+    /// Validates the configuration against the entities, checks that the tables the enabled
+    /// features need exist, and builds the runtime.
     ///
     /// # Errors
-    /// An invalid configuration: an unknown hash scheme, no `SECRET_KEY`, a feature whose
-    /// fields the user model lacks (naming them), an identity attribute that is not a column,
-    /// a page template name with nothing registered under it.
-    pub fn build(self) -> Result<Security<U>, ConfigError> {
+    /// An invalid configuration ([`Error::Config`]): an unknown hash scheme, no `SECRET_KEY`,
+    /// a feature whose fields the user model lacks (naming them), an identity attribute that
+    /// is not a column, a page template name with nothing registered under it. A runtime
+    /// table the features need is missing ([`Error::MissingTables`]: create them with
+    /// [`crate::schema::create_tables`]). The database could not be asked.
+    pub async fn build(self) -> Result<Security<U>, Error> {
+        let missing = crate::store::schema::missing_tables(
+            &self.db,
+            &crate::store::schema::needed_tables(&self.config),
+        )
+        .await?;
+        if !missing.is_empty() {
+            return Err(Error::MissingTables { tables: missing });
+        }
+        Ok(self.build_checked()?)
+    }
+
+    fn build_checked(self) -> Result<Security<U>, ConfigError> {
         let config = self.config;
         config.validate()?;
         let fields = U::FIELDS;
@@ -343,33 +359,11 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 ),
             });
         }
-        for (key, name) in [
-            ("SECURITY_LOGIN_USER_TEMPLATE", &config.login_user_template),
-            (
-                "SECURITY_REGISTER_USER_TEMPLATE",
-                &config.register_user_template,
-            ),
-            (
-                "SECURITY_FORGOT_PASSWORD_TEMPLATE",
-                &config.forgot_password_template,
-            ),
-            (
-                "SECURITY_RESET_PASSWORD_TEMPLATE",
-                &config.reset_password_template,
-            ),
-            (
-                "SECURITY_CHANGE_PASSWORD_TEMPLATE",
-                &config.change_password_template,
-            ),
-            (
-                "SECURITY_SEND_CONFIRMATION_TEMPLATE",
-                &config.send_confirmation_template,
-            ),
-            ("SECURITY_SEND_LOGIN_TEMPLATE", &config.send_login_template),
-        ] {
+        for view in crate::web::views::ViewName::ALL {
+            let name = view.template(&config);
             if !self.templates.has_page(name) {
                 return Err(ConfigError::Invalid {
-                    key: key.into(),
+                    key: view.config_key().into(),
                     reason: format!("no template is registered under `{name}`"),
                 });
             }

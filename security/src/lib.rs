@@ -23,7 +23,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let db = sea_orm::Database::connect("sqlite::memory:").await?;
-//! let security: Security<user::Model> = Security::builder(db, Config::from_env()?).build()?;
+//! let security: Security<user::Model> = Security::builder(db, Config::from_env()?).build().await?;
 //! let app: Router = Router::new()
 //!     .route("/profile", get(profile))
 //!     .route("/admin", get(admin))
@@ -88,7 +88,8 @@ pub use config::{Config, ConfigError};
 pub use datastore::{Datastore, DatastoreError, NewUser, UserWithRoles};
 pub use error::Error;
 pub use events::Event;
-pub use extract::{CsrfToken, CurrentUser, Flashes, MaybeUser};
+pub use extract::{CsrfToken, CurrentUser, Flashes};
+pub use guard::Rejection;
 pub use handle::{RegisterField, Security, SecurityBuilder};
 pub use model::{
     Confirmable, RecordId, SecurityRole, SecurityUser, Trackable, Tracking, UserFields,
@@ -105,7 +106,7 @@ pub mod prelude {
     pub use crate::config::Config;
     pub use crate::handle::Security;
     pub use crate::store::model::{SecurityRole, SecurityUser};
-    pub use crate::web::extract::{CsrfToken, CurrentUser, Flashes, MaybeUser};
+    pub use crate::web::extract::{CsrfToken, CurrentUser, Flashes};
     pub use crate::web::session::Session;
     pub use security_macros::{
         SecurityRole, SecurityUser, auth_required, auth_token_required, http_auth_required,

@@ -242,7 +242,7 @@ pub const FIXTURE_USERS: &[FixtureUser] = &[
 ];
 
 /// A page of the test app: flashes, `Hello EMAIL`, the content.
-fn page(flashes: &Flashes, user: &MaybeUser<User>, content: &str) -> Response {
+fn page(flashes: &Flashes, user: &Option<CurrentUser<User>>, content: &str) -> Response {
     let mut out = String::from("<html><body>");
     for flash in &flashes.0 {
         out.push_str(&format!(
@@ -250,19 +250,19 @@ fn page(flashes: &Flashes, user: &MaybeUser<User>, content: &str) -> Response {
             flash.category, flash.message
         ));
     }
-    if let Some(user) = &user.0 {
+    if let Some(user) = user {
         out.push_str(&format!("<p>Hello {}</p>", user.email));
     }
     out.push_str(&format!("<p>{content}</p></body></html>"));
     Html(out).into_response()
 }
 
-async fn index(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn index(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(&flashes, &user, "Home Page")
 }
 
 #[login_required]
-async fn profile(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn profile(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(&flashes, &user, "Profile Page")
 }
 
@@ -287,17 +287,17 @@ async fn multi_auth(user: CurrentUser<User>) -> String {
 }
 
 #[roles_required("admin")]
-async fn admin(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn admin(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(&flashes, &user, "Admin Page")
 }
 
 #[roles_required("admin", "editor")]
-async fn admin_and_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn admin_and_editor(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(&flashes, &user, "Admin and Editor Page")
 }
 
 #[roles_accepted("admin", "editor")]
-async fn admin_or_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn admin_or_editor(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(&flashes, &user, "Admin or Editor Page")
 }
 
@@ -418,7 +418,7 @@ impl TestApp {
         let mail_dir = tempfile::tempdir().expect("mail dir");
         let builder = Security::builder(db.db.clone(), config)
             .mailer(security::mail::FileTransport::new(mail_dir.path()));
-        let security = customize(builder).build().expect("security");
+        let security = customize(builder).build().await.expect("security");
         let app = TestApp {
             router: router(&security),
             security,

@@ -422,6 +422,7 @@ async fn run() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
     let security: Security<User> = Security::builder(db, config)
         .build()
+        .await
         .map_err(|e| format!("configuration: {e}"))?;
 
     let store = security.datastore();

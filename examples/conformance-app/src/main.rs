@@ -53,17 +53,17 @@ struct Page<'a> {
     unauthorized: bool,
 }
 
-fn page(flashes: Flashes, user: MaybeUser<User>, content: &str) -> Response {
+fn page(flashes: Flashes, user: Option<CurrentUser<User>>, content: &str) -> Response {
     render(&flashes.0, &user, content, false)
 }
 
 fn render(
     flashes: &[Flash],
-    user: &MaybeUser<User>,
+    user: &Option<CurrentUser<User>>,
     content: &str,
     unauthorized: bool,
 ) -> Response {
-    let email = user.0.as_ref().map(|u| u.email.as_str());
+    let email = user.as_ref().map(|u| u.email.as_str());
     match (Page {
         flashes,
         user_email: email,
@@ -80,17 +80,17 @@ fn render(
     }
 }
 
-async fn index(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn index(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Home Page")
 }
 
 #[login_required]
-async fn profile(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn profile(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Profile Page")
 }
 
 #[login_required]
-async fn post_login(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn post_login(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Post Login")
 }
 
@@ -100,44 +100,44 @@ async fn http_auth() -> &'static str {
 }
 
 #[http_auth_required("My Realm")]
-async fn http_custom_realm(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn http_custom_realm(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "HTTP Authentication")
 }
 
 #[auth_token_required]
-async fn token(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn token(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Token Authentication")
 }
 
 #[auth_required("session", "token", "basic")]
-async fn multi_auth(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn multi_auth(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Session, Token, Basic auth")
 }
 
-async fn post_logout(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn post_logout(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Post Logout")
 }
 
-async fn post_register(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn post_register(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Post Register")
 }
 
 #[roles_required("admin")]
-async fn admin(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn admin(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Admin Page")
 }
 
 #[roles_required("admin", "editor")]
-async fn admin_and_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn admin_and_editor(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Admin and Editor Page")
 }
 
 #[roles_accepted("admin", "editor")]
-async fn admin_or_editor(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn admin_or_editor(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Admin or Editor Page")
 }
 
-async fn unauthorized(flashes: Flashes, user: MaybeUser<User>) -> Response {
+async fn unauthorized(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     render(&flashes.0, &user, "", true)
 }
 
@@ -240,7 +240,7 @@ async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
     if let Some(start) = clock_start()? {
         builder = builder.clock(security::token::OffsetClock::starting_at(start));
     }
-    let security = builder.build().map_err(|e| e.to_string())?;
+    let security = builder.build().await.map_err(|e| e.to_string())?;
     Ok((security, db))
 }
 

@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use security::mail::MailTransport;
 use security::messages::MessageKey;
 use security::views::{EmailContext, ViewContext, ViewName};
-use security::{Config, ConfigError, Security};
+use security::{Config, Security};
 
 /// The entities: Flask-Security's quick start plus the user's names.
 pub mod entities {
@@ -138,12 +138,12 @@ fn name_field(what: &'static str) -> impl Fn(&str) -> Result<sea_orm::Value, Str
 /// fields and message.
 ///
 /// # Errors
-/// An invalid configuration.
-pub fn security(
+/// An invalid configuration, or the runtime tables are missing.
+pub async fn security(
     db: DatabaseConnection,
     mut config: Config,
     mailer: impl MailTransport,
-) -> Result<Security<User>, ConfigError> {
+) -> Result<Security<User>, security::Error> {
     config.messages.set(
         MessageKey::InvalidPassword,
         "That password is not right",
@@ -174,4 +174,5 @@ pub fn security(
         .register_field("first_name", "First Name", name_field("First name"))
         .register_field("last_name", "Last Name", name_field("Last name"))
         .build()
+        .await
 }

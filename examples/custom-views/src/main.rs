@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("SECRET_KEY", "change-me-in-production-0123456789"),
         ("SERVER_NAME", "127.0.0.1:3001"),
     ])?;
-    let security = custom_views::security(db, config, FileTransport::new("mail"))?;
+    let security = custom_views::security(db, config, FileTransport::new("mail")).await?;
     let app = Router::new()
         .route(
             "/",

@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // The host that links in mail name (only this one, whatever a request's `Host` says).
         ("SERVER_NAME", "127.0.0.1:3000"),
     ])?;
-    let security: Security<user::Model> = Security::builder(db, config).build()?;
+    let security: Security<user::Model> = Security::builder(db, config).build().await?;
 
     // Create a user to test with.
     if security

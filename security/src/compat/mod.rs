@@ -5,9 +5,9 @@
 //! signatures already verify; what differs is the payload. 1.7.4 binds an authentication token,
 //! a remember cookie and a reset link to `md5_hex(stored password)`, a confirmation link to
 //! `md5_hex(email)`, and a login link to nothing but the user id. This module recognises those
-//! payloads; the callers decide what each may do (see `docs/migrating-from-flask-security.md`).
-
-use md5::{Digest, Md5};
+//! payloads ([`crate::tokens::legacy`]); the callers decide what each may do (see
+//! `docs/migrating-from-flask-security.md`). This module keeps what 1.7.4 left in the
+//! database and in Flask session cookies.
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
@@ -17,48 +17,6 @@ use crate::store::model::SecurityUser;
 use crate::store::schema::flask_account;
 use crate::web::runtime::Runtime;
 use crate::web::session::Flash;
-
-/// What the second payload element of a 1.7.4 token was made from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LegacyPayload {
-    /// `[id, md5_hex(stored password)]`: authentication tokens, remember cookies, reset links.
-    PasswordDigest,
-    /// `[id, md5_hex(email)]`: confirmation links.
-    EmailDigest,
-    /// `[id]`: passwordless login links.
-    IdOnly,
-}
-
-impl LegacyPayload {
-    /// Whether `payload` (already signature-checked) is a 1.7.4 token of this kind for a user
-    /// with `email` and the stored `password`, compared in constant time.
-    pub(crate) fn matches(self, payload: &[String], email: &str, password: Option<&str>) -> bool {
-        match (self, payload) {
-            (LegacyPayload::PasswordDigest, [_, digest]) => {
-                // 1.7.4 could not issue these for a user without a password.
-                password.is_some_and(|p| md5_matches(p, digest))
-            }
-            (LegacyPayload::EmailDigest, [_, digest]) => md5_matches(email, digest),
-            (LegacyPayload::IdOnly, [_]) => true,
-            _ => false,
-        }
-    }
-}
-
-/// `md5_hex(text) == digest`, in constant time (1.7.4's `md5(value)`: UTF-8, lower-case hex).
-fn md5_matches(text: &str, digest: &str) -> bool {
-    let hex = md5_hex(text);
-    constant_time_eq(hex.as_bytes(), digest.as_bytes())
-}
-
-fn md5_hex(text: &str) -> String {
-    let digest = Md5::digest(text.as_bytes());
-    let mut hex = String::with_capacity(32);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
-}
 
 /// The digest of a password hash kept in `security_flask_account` (keyed: the table never
 /// holds the hash, nor a plain digest of it).
@@ -195,6 +153,7 @@ pub(crate) fn session_flashes(session: &serde_json::Value) -> Vec<Flash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::legacy::{LegacyPayload, md5_hex};
 
     fn owned(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()

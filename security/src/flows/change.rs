@@ -1,17 +1,13 @@
-//! Change password (`changeable.py`, `views.change_password`, spec §5.6).
+//! Change password (`changeable.py`, `views.change_password`).
 //!
 //! Login required; the current password must verify, the new one must differ from it exactly
-//! (no trimming, S22) and be retyped. The change ends every other session, remember cookie and
-//! auth token of the user; the session that made it goes on (S16).
+//! (no trimming) and be retyped. The change ends every other session, remember cookie and
+//! auth token of the user; the session that made it goes on.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::response::Response;
 use axum::routing::get;
-use http::Request;
 
-use super::Ctx;
+use super::context::{Ctx, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -22,71 +18,87 @@ use crate::web::runtime::Runtime;
 use crate::web::session::RememberAction;
 use crate::web::views::ViewName;
 
-/// `GET|POST /change`.
-async fn change_password<U: SecurityUser>(
-    State(sec): State<Runtime<U>>,
-    req: Request<Body>,
-) -> Response {
-    let ctx = match Ctx::read(sec, req).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let identity = match ctx.current_user().await {
-        Ok(Some(identity)) => identity,
-        Ok(None) => return ctx.sec.login_redirect(&ctx.parts),
-        Err(response) => return response,
-    };
-    if ctx.parts.method != http::Method::POST {
-        return ctx
-            .page(ViewName::ChangePassword, Vec::new(), FormErrors::new())
-            .await;
+/// 1.7.4's `ChangePasswordForm`.
+pub(crate) struct ChangeForm {
+    password: Option<String>,
+    new_password: Option<String>,
+    new_password_confirm: Option<String>,
+}
+
+impl FlowForm for ChangeForm {
+    fn read(input: &Input) -> Self {
+        ChangeForm {
+            password: input.owned("password"),
+            new_password: input.owned("new_password"),
+            new_password_confirm: input.owned("new_password_confirm"),
+        }
     }
+}
+
+/// `GET /change`: the page (login required).
+async fn change_page<U: SecurityUser>(ctx: Ctx<U>) -> FlowResult {
+    ctx.require_user().await?;
+    ctx.page(ViewName::ChangePassword, Vec::new(), FormErrors::new())
+        .await
+}
+
+/// `POST /change`.
+async fn change_password<U: SecurityUser>(
+    Submitted { ctx, form }: Submitted<U, ChangeForm>,
+) -> FlowResult {
+    let identity = ctx.require_user().await?;
     let user = &identity.user;
     let mut errors = FormErrors::new();
-    let current = ctx.required(&mut errors, "password", MessageKey::PasswordNotProvided);
-    let new = ctx.new_password(&mut errors, "new_password", &[user.email()]);
-    ctx.retype(&mut errors, "new_password_confirm", "new_password");
+    let current = ctx.required(
+        &mut errors,
+        "password",
+        form.password.as_deref(),
+        MessageKey::PasswordNotProvided,
+    );
+    let new = ctx.new_password(
+        &mut errors,
+        "new_password",
+        form.new_password.as_deref(),
+        &[user.email()],
+    );
+    ctx.retype(
+        &mut errors,
+        "new_password_confirm",
+        form.new_password_confirm.as_deref(),
+        form.new_password.as_deref(),
+    );
     if errors.is_empty()
         && let (Some(current), Some(new)) = (&current, &new)
     {
+        let passwords = ctx.sec.passwords();
         let verified = match user.password() {
-            Some(stored) => match ctx.sec.passwords().verify_and_update(current, stored).await {
-                Ok(verified) => verified.ok,
-                Err(err) => return ctx.internal(err),
-            },
+            Some(stored) => passwords.verify_and_update(current, stored).await?.ok,
             None => {
-                ctx.sec.passwords().dummy_verify(current).await;
+                passwords.dummy_verify(current).await;
                 false
             }
         };
+        let normalize = |p: &str| crate::password_policy::normalize(ctx.config(), p);
         if !verified {
             ctx.error(&mut errors, "password", MessageKey::InvalidPassword, &[]);
-        } else if crate::password_policy::normalize(ctx.config(), current)
-            == crate::password_policy::normalize(ctx.config(), new)
-        {
+        } else if normalize(current) == normalize(new) {
             ctx.error(&mut errors, "password", MessageKey::PasswordIsTheSame, &[]);
         }
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         if ctx.json {
-            return ctx.json_errors(&errors);
+            return Ok(ctx.json_errors(&errors));
         }
         return ctx.page(ViewName::ChangePassword, Vec::new(), errors).await;
     };
 
     let datastore = ctx.sec.datastore();
-    if let Err(err) = datastore.set_password(user, &new).await {
-        return ctx.internal(err);
-    }
+    datastore.set_password(user, &new).await?;
     ctx.sec.invalidate(&user.id());
-    let user = match datastore.find_user_by_id(&user.id()).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return ctx.sec.login_redirect(&ctx.parts),
-        Err(err) => return ctx.internal(err),
+    let Some(user) = datastore.find_user_by_id(&user.id()).await? else {
+        return Ok(ctx.sec.login_redirect(&ctx.parts));
     };
-    if let Err(err) = ctx.sec.password_changed(&user).await {
-        return ctx.internal(err);
-    }
+    ctx.sec.password_changed(&user).await?;
     // This session goes on; this browser's remember cookie is re-issued; everything else ends.
     ctx.session.refresh_fingerprint(ctx.sec.fingerprint(&user));
     if ctx.session.lock().had_remember_cookie {
@@ -94,28 +106,28 @@ async fn change_password<U: SecurityUser>(
             .set_remember(RememberAction::Set(ctx.sec.remember_token(&user)));
     }
     let config = ctx.config();
-    let mut mail_failed = false;
+    let mut mail_failed = None;
     if config.send_password_change_email {
         let link = config.recoverable.then(|| ctx.link(&config.reset_path()));
         mail_failed = ctx
             .sec
             .send_mail(EmailKind::ChangeNotice, &user, link)
             .await
-            .is_err();
+            .err();
     }
     ctx.sec.emit(Event::PasswordChanged { user: user.clone() });
-    if mail_failed {
-        return ctx.mail_failed();
+    if let Some(err) = mail_failed {
+        return Err(err.into());
     }
     if ctx.json {
-        return ctx.json_ok(ctx.user_json(&user));
+        return Ok(ctx.json_ok(ctx.user_json(&user)));
     }
     ctx.flash(MessageKey::PasswordChange, &[]);
     let target = config
         .post_change_view
         .clone()
         .unwrap_or_else(|| config.post_login_view.clone());
-    ctx.redirect(&target)
+    Ok(ctx.redirect(&target))
 }
 
 /// Adds the change-password view.
@@ -125,6 +137,6 @@ pub(crate) fn routes<U: SecurityUser>(
 ) -> Router<Runtime<U>> {
     router.route(
         &config.change_path(),
-        get(change_password::<U>).post(change_password::<U>),
+        get(change_page::<U>).post(change_password::<U>),
     )
 }

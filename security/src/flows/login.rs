@@ -1,4 +1,4 @@
-//! Password login (`views.login`, `forms.LoginForm`, spec §4.2 and §5.1).
+//! Password login (`views.login`, `forms.LoginForm`).
 //!
 //! The checks run in 1.7.4's order and stop at the first failure: e-mail given, password
 //! given, user exists, password set, password correct, confirmed (when required), active. So
@@ -7,13 +7,9 @@
 //! three refusals that tell whether an account exists become one (S1).
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::response::Response;
 use axum::routing::get;
-use http::Request;
 
-use super::Ctx;
+use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
@@ -21,54 +17,69 @@ use crate::web::response::FormErrors;
 use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
-/// `GET|POST /login`.
-async fn login<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<Body>) -> Response {
-    let ctx = match Ctx::read(sec, req).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    if let Err(response) = ctx.anonymous_only().await {
-        return response;
-    }
-    if ctx.parts.method != http::Method::POST {
-        return ctx
-            .page(ViewName::LoginUser, Vec::new(), FormErrors::new())
-            .await;
-    }
-    match authenticate(&ctx).await {
-        Ok(Ok((user, bound_hash))) => {
-            let remember = ctx.input.flag("remember");
-            let ip = ctx.ip();
-            match ctx
-                .sec
-                .login_user_bound(&ctx.session, &user, bound_hash.as_deref(), remember, &ip)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => return refuse(&ctx, "email", MessageKey::DisabledAccount).await,
-                Err(err) => return ctx.internal(err),
-            }
-            if ctx.json {
-                let token = ctx.sec.auth_token_bound(&user, bound_hash.as_deref());
-                ctx.json_ok(serde_json::json!({ "user": {
-                    "id": user.id().to_string(),
-                    "authentication_token": token,
-                } }))
-            } else {
-                ctx.post_redirect(&ctx.config().post_login_view.clone())
-            }
+/// 1.7.4's `LoginForm`.
+pub(crate) struct LoginForm {
+    email: Option<String>,
+    password: Option<String>,
+    remember: Option<bool>,
+    next: Option<String>,
+}
+
+impl FlowForm for LoginForm {
+    fn read(input: &Input) -> Self {
+        LoginForm {
+            email: input.owned("email"),
+            password: input.owned("password"),
+            remember: input.flag("remember"),
+            next: input.owned("next"),
         }
-        Ok(Err(errors)) => form_failed(&ctx, errors).await,
-        Err(response) => response,
     }
 }
 
-async fn form_failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {
-    if ctx.json {
-        return ctx.json_errors(&errors);
+/// `GET /login`: the page.
+async fn login_page<U: SecurityUser>(ctx: Ctx<U>) -> FlowResult {
+    ctx.anonymous_only().await?;
+    ctx.page(ViewName::LoginUser, Vec::new(), FormErrors::new())
+        .await
+}
+
+/// `POST /login`.
+async fn login<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, LoginForm>) -> FlowResult {
+    ctx.anonymous_only().await?;
+    let (user, bound_hash) = match authenticate(&ctx, &form).await? {
+        Checked::Passed { user, bound_hash } => (user, bound_hash),
+        Checked::Refused(errors) => return form_failed(&ctx, errors).await,
+    };
+    let ip = ctx.ip();
+    let logged_in = ctx
+        .sec
+        .login_user_bound(
+            &ctx.session,
+            &user,
+            bound_hash.as_deref(),
+            form.remember,
+            &ip,
+        )
+        .await?;
+    if !logged_in {
+        return refuse(&ctx, "email", MessageKey::DisabledAccount).await;
     }
-    let email = ctx.input.text("email").unwrap_or("").to_owned();
-    let remember = ctx.input.text("remember").unwrap_or("").to_owned();
+    if ctx.json {
+        let token = ctx.sec.auth_token_bound(&user, bound_hash.as_deref());
+        return Ok(ctx.json_ok(serde_json::json!({ "user": {
+            "id": user.id().to_string(),
+            "authentication_token": token,
+        } })));
+    }
+    Ok(ctx.post_redirect(&ctx.config().post_login_view.clone()))
+}
+
+async fn form_failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowResult {
+    if ctx.json {
+        return Ok(ctx.json_errors(&errors));
+    }
+    let email = ctx.input.owned("email").unwrap_or_default();
+    let remember = ctx.input.owned("remember").unwrap_or_default();
     ctx.page(
         ViewName::LoginUser,
         vec![("email", email), ("remember", remember)],
@@ -77,114 +88,115 @@ async fn form_failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Respo
     .await
 }
 
-async fn refuse<U: SecurityUser>(ctx: &Ctx<U>, field: &str, key: MessageKey) -> Response {
+async fn refuse<U: SecurityUser>(ctx: &Ctx<U>, field: &str, key: MessageKey) -> FlowResult {
     let mut errors = FormErrors::new();
     ctx.error(&mut errors, field, key, &[]);
     form_failed(ctx, errors).await
 }
 
-/// The form's checks; the user when they all pass.
-/// The user, and the password hash the session is to be bound to when the login re-hashed
-/// it (the user value still holds the hash that was checked).
-type Authenticated<U> = (U, Option<String>);
+/// What the form's checks decided.
+enum Checked<U> {
+    /// Every check passed. `bound_hash`: the password hash the session is to be bound to when
+    /// the login re-hashed it (the user value still holds the hash that was checked).
+    Passed { user: U, bound_hash: Option<String> },
+    /// A check failed: the form's errors.
+    Refused(FormErrors),
+}
 
+/// The form's checks, in 1.7.4's order, stopping at the first failure.
 async fn authenticate<U: SecurityUser>(
     ctx: &Ctx<U>,
-) -> Result<Result<Authenticated<U>, FormErrors>, Response> {
+    form: &LoginForm,
+) -> Result<Checked<U>, FlowError> {
     let mut errors = FormErrors::new();
-    if let Some(next) = ctx.input.text("next").filter(|n| !n.trim().is_empty())
+    let refused = |errors: &mut FormErrors, field: &str, key: MessageKey| {
+        ctx.error(errors, field, key, &[]);
+        Checked::Refused(std::mem::take(errors))
+    };
+    let form_next = form.next.as_deref().filter(|n| !n.trim().is_empty());
+    if let Some(next) = form_next
         && ctx.safe(next).is_none()
     {
-        ctx.error(&mut errors, "next", MessageKey::InvalidRedirect, &[]);
         ctx.flash(MessageKey::InvalidRedirect, &[]);
-        return Ok(Err(errors));
+        return Ok(refused(&mut errors, "next", MessageKey::InvalidRedirect));
     }
     if let Some(next) = ctx.query_next()
-        && ctx.input.text("next").is_none_or(|n| n.trim().is_empty())
+        && form_next.is_none()
         && ctx.safe(&next).is_none()
     {
-        ctx.error(&mut errors, "next", MessageKey::InvalidRedirect, &[]);
         ctx.flash(MessageKey::InvalidRedirect, &[]);
-        return Ok(Err(errors));
+        return Ok(refused(&mut errors, "next", MessageKey::InvalidRedirect));
     }
-    let email = ctx.input.text("email").unwrap_or("");
-    let password = ctx.input.text("password").unwrap_or("");
+    let email = form.email.as_deref().unwrap_or("");
+    let password = form.password.as_deref().unwrap_or("");
     if email.trim().is_empty() {
-        ctx.error(&mut errors, "email", MessageKey::EmailNotProvided, &[]);
-        return Ok(Err(errors));
+        return Ok(refused(&mut errors, "email", MessageKey::EmailNotProvided));
     }
     if password.trim().is_empty() {
-        ctx.error(
+        return Ok(refused(
             &mut errors,
             "password",
             MessageKey::PasswordNotProvided,
-            &[],
-        );
-        return Ok(Err(errors));
+        ));
     }
+    // In the enumeration-resistant mode, the three refusals that tell whether an account
+    // exists become one.
     let generic = ctx.config().return_generic_responses;
     let unknown = |errors: &mut FormErrors, field: &str, key: MessageKey| {
         if generic {
-            ctx.error(errors, "email", MessageKey::InvalidCredentials, &[]);
+            refused(errors, "email", MessageKey::InvalidCredentials)
         } else {
-            ctx.error(errors, field, key, &[]);
+            refused(errors, field, key)
         }
     };
     let datastore = ctx.sec.datastore();
     let passwords = ctx.sec.passwords();
-    let user = match datastore.get_user(email).await {
-        Ok(user) => user,
-        Err(err) => return Err(ctx.internal(err)),
-    };
-    let Some(user) = user else {
+    let Some(user) = datastore.get_user(email).await? else {
+        // The miss costs a password hash too, so that its time does not tell.
         passwords.dummy_verify(password).await;
-        unknown(&mut errors, "email", MessageKey::UserDoesNotExist);
-        return Ok(Err(errors));
+        return Ok(unknown(&mut errors, "email", MessageKey::UserDoesNotExist));
     };
     let Some(stored) = user.password().map(str::to_owned) else {
         passwords.dummy_verify(password).await;
-        unknown(&mut errors, "password", MessageKey::PasswordNotSet);
-        return Ok(Err(errors));
+        return Ok(unknown(&mut errors, "password", MessageKey::PasswordNotSet));
     };
-    let verified = match passwords.verify_and_update(password, &stored).await {
-        Ok(v) => v,
-        Err(err) => return Err(ctx.internal(err)),
-    };
+    let verified = passwords.verify_and_update(password, &stored).await?;
     if !verified.ok {
-        unknown(&mut errors, "password", MessageKey::InvalidPassword);
-        return Ok(Err(errors));
+        return Ok(unknown(
+            &mut errors,
+            "password",
+            MessageKey::InvalidPassword,
+        ));
     }
     let mut bound_hash = None;
     if let Some(new_hash) = verified.new_hash {
         // Re-hash into the configured scheme (never twice-HMACed), only if the stored hash is
         // still the one checked: if the password changed meanwhile (a reset racing this
         // login), the password typed is no longer the account's, and the login fails.
-        match datastore
+        if !datastore
             .upgrade_password_hash(&user, &stored, new_hash.clone())
-            .await
+            .await?
         {
-            Ok(true) => {
-                if let Err(err) = ctx.sec.password_rehashed(&user, &new_hash).await {
-                    return Err(ctx.internal(err));
-                }
-                bound_hash = Some(new_hash);
-            }
-            Ok(false) => {
-                unknown(&mut errors, "password", MessageKey::InvalidPassword);
-                return Ok(Err(errors));
-            }
-            Err(err) => return Err(ctx.internal(err)),
+            return Ok(unknown(
+                &mut errors,
+                "password",
+                MessageKey::InvalidPassword,
+            ));
         }
+        ctx.sec.password_rehashed(&user, &new_hash).await?;
+        bound_hash = Some(new_hash);
     }
     if ctx.sec.needs_confirmation(&user) {
-        ctx.error(&mut errors, "email", MessageKey::ConfirmationRequired, &[]);
-        return Ok(Err(errors));
+        return Ok(refused(
+            &mut errors,
+            "email",
+            MessageKey::ConfirmationRequired,
+        ));
     }
     if !user.active() {
-        ctx.error(&mut errors, "email", MessageKey::DisabledAccount, &[]);
-        return Ok(Err(errors));
+        return Ok(refused(&mut errors, "email", MessageKey::DisabledAccount));
     }
-    Ok(Ok((user, bound_hash)))
+    Ok(Checked::Passed { user, bound_hash })
 }
 
 /// Adds the password login view.
@@ -192,5 +204,5 @@ pub(crate) fn routes<U: SecurityUser>(
     router: Router<Runtime<U>>,
     config: &Config,
 ) -> Router<Runtime<U>> {
-    router.route(&config.login_path(), get(login::<U>).post(login::<U>))
+    router.route(&config.login_path(), get(login_page::<U>).post(login::<U>))
 }

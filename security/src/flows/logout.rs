@@ -1,4 +1,4 @@
-//! Logout (`views.logout`, spec §5.2): ends the session and the remember-me cookie, then
+//! Logout (`views.logout`): ends the session and the remember-me cookie, then
 //! redirects to a validated `?next=` (1.7.4 did not validate it) or `SECURITY_POST_LOGOUT_VIEW`.
 //!
 //! Unlike 1.7.4, a logout ends the session and the remember-me cookie on every instance, not
@@ -8,46 +8,42 @@
 //! gets 5.9's JSON answer.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
-use http::Request;
 
-use super::Ctx;
+use super::context::{Ctx, FlowResult, NoFields, Submitted};
 use crate::config::Config;
 use crate::events::Event;
 use crate::store::model::SecurityUser;
 use crate::web::runtime::Runtime;
 
-/// `GET|POST /logout`.
-async fn logout<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<Body>) -> Response {
-    let ctx = match Ctx::read(sec, req).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let user = match ctx.current_user().await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
+/// `GET /logout`.
+async fn logout_get<U: SecurityUser>(ctx: Ctx<U>) -> FlowResult {
+    logout(ctx, false).await
+}
+
+/// `POST /logout` (with the CSRF token).
+async fn logout_post<U: SecurityUser>(Submitted { ctx, .. }: Submitted<U, NoFields>) -> FlowResult {
+    logout(ctx, true).await
+}
+
+async fn logout<U: SecurityUser>(ctx: Ctx<U>, posted: bool) -> FlowResult {
+    let user = ctx.current_user().await?;
     let cookies = crate::web::identity::cookie_header(&ctx.parts);
     let remember = crate::web::session::read_cookie(&cookies, &ctx.config().remember_cookie_name);
-    if let Err(err) = ctx.sec.revoke_session(&ctx.session, remember).await {
-        return ctx.internal(err);
-    }
+    ctx.sec.revoke_session(&ctx.session, remember).await?;
     ctx.session.logout();
     if let Some(found) = user {
         ctx.sec.emit(Event::UserLoggedOut {
             user: found.user.clone(),
         });
     }
-    if ctx.json && ctx.parts.method == http::Method::POST {
-        return ctx.json_ok(serde_json::json!({}));
+    if ctx.json && posted {
+        return Ok(ctx.json_ok(serde_json::json!({})));
     }
-    match ctx.query_next().and_then(|next| ctx.safe(&next)) {
+    Ok(match ctx.query_next().and_then(|next| ctx.safe(&next)) {
         Some(target) => ctx.redirect(&target),
         None => ctx.redirect(&ctx.config().post_logout_view.clone()),
-    }
+    })
 }
 
 /// Adds the logout view, for the methods of `SECURITY_LOGOUT_METHODS`.
@@ -58,10 +54,10 @@ pub(crate) fn routes<U: SecurityUser>(
     let mut methods: Option<MethodRouter<Runtime<U>>> = None;
     for method in &config.logout_methods {
         methods = Some(match (methods, method.as_str()) {
-            (None, "GET") => get(logout::<U>),
-            (None, _) => post(logout::<U>),
-            (Some(m), "GET") => m.get(logout::<U>),
-            (Some(m), _) => m.post(logout::<U>),
+            (None, "GET") => get(logout_get::<U>),
+            (None, _) => post(logout_post::<U>),
+            (Some(m), "GET") => m.get(logout_get::<U>),
+            (Some(m), _) => m.post(logout_post::<U>),
         });
     }
     match methods {

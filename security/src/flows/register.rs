@@ -1,4 +1,4 @@
-//! Registration (`registerable.py`, `views.register`, spec §5.3).
+//! Registration (`registerable.py`, `views.register`).
 //!
 //! Validates with 1.7.4's messages, creates the user (active, no roles) with any extra fields
 //! the app added, sends the welcome mail (with the confirmation link when confirmable), and
@@ -11,60 +11,78 @@
 //! logs in then, since only a new account could be.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::response::Response;
 use axum::routing::get;
-use http::Request;
 
-use super::{Ctx, confirm};
+use super::confirm;
+use super::context::{Ctx, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
 use crate::messages::MessageKey;
 use crate::store::datastore::{DatastoreError, NewUser};
 use crate::store::model::SecurityUser;
+use crate::tokens::links::Link;
 use crate::web::response::FormErrors;
 use crate::web::runtime::Runtime;
 use crate::web::views::{EmailContext, ViewName};
 
-/// `GET|POST /register`.
-async fn register<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<Body>) -> Response {
-    let ctx = match Ctx::read(sec, req).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    if let Err(response) = ctx.anonymous_only().await {
-        return response;
+/// 1.7.4's `RegisterForm` (the app's extra fields are read by name from the input).
+pub(crate) struct RegisterForm {
+    email: Option<String>,
+    password: Option<String>,
+    password_confirm: Option<String>,
+}
+
+impl FlowForm for RegisterForm {
+    fn read(input: &Input) -> Self {
+        RegisterForm {
+            email: input.owned("email"),
+            password: input.owned("password"),
+            password_confirm: input.owned("password_confirm"),
+        }
     }
-    if ctx.parts.method != http::Method::POST {
-        return page(&ctx, FormErrors::new()).await;
-    }
+}
+
+/// `GET /register`: the page.
+async fn register_page<U: SecurityUser>(ctx: Ctx<U>) -> FlowResult {
+    ctx.anonymous_only().await?;
+    page(&ctx, FormErrors::new()).await
+}
+
+/// `POST /register`.
+async fn register<U: SecurityUser>(
+    Submitted { ctx, form }: Submitted<U, RegisterForm>,
+) -> FlowResult {
+    ctx.anonymous_only().await?;
     let generic = ctx.config().return_generic_responses;
     let mut errors = FormErrors::new();
-    let (email, valid) = ctx.email_field(&mut errors);
+    let (email, valid) = ctx.email_field(&mut errors, form.email.as_deref());
     // In the enumeration-resistant mode a taken address is no error: it is answered as a new
     // one, and its owner is told by mail.
     let mut existing = None;
     if let Some(email) = &email
         && valid
     {
-        match ctx.sec.datastore().find_user_by_email(email).await {
-            Ok(Some(user)) if generic => existing = Some(user),
-            Ok(Some(_)) => ctx.error(
+        match ctx.sec.datastore().find_user_by_email(email).await? {
+            Some(user) if generic => existing = Some(user),
+            Some(_) => ctx.error(
                 &mut errors,
                 "email",
                 MessageKey::EmailAlreadyAssociated,
                 &[("email", email)],
             ),
-            Ok(None) => {}
-            Err(err) => return ctx.internal(err),
+            None => {}
         }
     }
     let inputs: Vec<&str> = email.as_deref().into_iter().collect();
-    let password = ctx.new_password(&mut errors, "password", &inputs);
-    if !ctx.json || ctx.input.text("password_confirm").is_some() {
-        ctx.retype(&mut errors, "password_confirm", "password");
+    let password = ctx.new_password(&mut errors, "password", form.password.as_deref(), &inputs);
+    if !ctx.json || form.password_confirm.is_some() {
+        ctx.retype(
+            &mut errors,
+            "password_confirm",
+            form.password_confirm.as_deref(),
+            form.password.as_deref(),
+        );
     }
     if !ctx.json
         && let Some(next) = ctx.form_next()
@@ -117,34 +135,22 @@ async fn register<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<B
             );
             return failed(&ctx, errors).await;
         }
-        Err(DatastoreError::BadField { field, reason }) => {
-            tracing::error!(
-                field,
-                reason,
-                "security: an extra registration field cannot be stored"
-            );
-            return ctx.internal(format!("cannot store `{field}`"));
-        }
-        Err(err) => return ctx.internal(err),
+        Err(err) => return Err(err.into()),
     };
     let config = ctx.config();
-    let confirm_token = config
+    let confirmation = config
         .confirmable
-        .then(|| confirm::make_token(&ctx.sec, &user));
+        .then(|| confirm::new_link(&ctx.sec, &user, &ctx.link_base()));
     ctx.sec.emit(Event::UserRegistered {
         user: user.clone(),
-        confirm_token: confirm_token.clone(),
+        confirm_token: confirmation.as_ref().map(|(_, token)| token.clone()),
     });
     if config.send_register_email {
-        let link = confirm_token
-            .as_deref()
-            .map(|t| confirm::link(&ctx.sec, &ctx.link_base(), t));
+        let link = confirmation.map(|(link, _)| link);
         let (sec, to) = (ctx.sec.clone(), user.clone());
         let task = async move { sec.send_mail(EmailKind::Welcome, &to, link).await };
-        if let Err(response) = ctx.deliver(generic, task).await {
-            // The account exists; the user can ask for a new confirmation mail.
-            return response;
-        }
+        // On failure the account exists; the user can ask for a new confirmation mail.
+        ctx.deliver(generic, task).await?;
     }
     if generic {
         return answer_generic(&ctx, &email).await;
@@ -155,19 +161,16 @@ async fn register<U: SecurityUser>(State(sec): State<Runtime<U>>, req: Request<B
     let mut logged_in = false;
     if !config.confirmable || config.login_without_confirmation {
         let ip = ctx.ip();
-        match ctx.sec.login_user(&ctx.session, &user, None, &ip).await {
-            Ok(ok) => logged_in = ok,
-            Err(err) => return ctx.internal(err),
-        }
+        logged_in = ctx.sec.login_user(&ctx.session, &user, None, &ip).await?;
     }
     if ctx.json {
-        return ctx.json_ok(if logged_in {
+        return Ok(ctx.json_ok(if logged_in {
             ctx.user_json_with_token(&user)
         } else {
             ctx.user_json(&user)
-        });
+        }));
     }
-    ctx.post_redirect(&post_register_view(config))
+    Ok(ctx.post_redirect(&post_register_view(config)))
 }
 
 fn post_register_view(config: &Config) -> String {
@@ -180,15 +183,15 @@ fn post_register_view(config: &Config) -> String {
 /// The enumeration-resistant answer to a valid registration, whether the address was free or
 /// taken: nobody is logged in (that alone would tell the two apart), the confirmation flash
 /// when confirmable, the post-register view (JSON: an empty success).
-async fn answer_generic<U: SecurityUser>(ctx: &Ctx<U>, email: &str) -> Response {
+async fn answer_generic<U: SecurityUser>(ctx: &Ctx<U>, email: &str) -> FlowResult {
     let config = ctx.config();
     if config.confirmable {
         ctx.flash(MessageKey::ConfirmRegistration, &[("email", email)]);
     }
     if ctx.json {
-        return ctx.json_ok(serde_json::json!({}));
+        return Ok(ctx.json_ok(serde_json::json!({})));
     }
-    ctx.post_redirect(&post_register_view(config))
+    Ok(ctx.post_redirect(&post_register_view(config)))
 }
 
 /// A registration of a taken address in the enumeration-resistant mode (Flask-Security 5.9's
@@ -200,20 +203,17 @@ async fn registered_again<U: SecurityUser>(
     owner: U,
     password: &str,
     typed: &str,
-) -> Response {
+) -> FlowResult {
     ctx.sec.passwords().dummy_hash(password).await;
     let config = ctx.config();
     if config.send_register_email {
         let base = ctx.link_base();
         let reset_link = config.recoverable.then(|| {
-            super::recover::link(
-                &ctx.sec,
-                &base,
-                &super::recover::make_token(&ctx.sec, &owner),
-            )
+            let token = ctx.sec.make_link(Link::Reset, &owner);
+            format!("{base}{}/{token}", Link::Reset.path(config))
         });
         let confirmation_link = (config.confirmable && owner.confirmed_at().is_none())
-            .then(|| confirm::link(&ctx.sec, &base, &confirm::make_token(&ctx.sec, &owner)));
+            .then(|| confirm::new_link(&ctx.sec, &owner, &base).0);
         let mail = EmailContext {
             kind: Some(EmailKind::WelcomeExisting),
             user_email: owner.email().to_owned(),
@@ -221,26 +221,21 @@ async fn registered_again<U: SecurityUser>(
             confirmation_link,
             ..EmailContext::default()
         };
-        if let Err(err) = ctx
-            .sec
+        // Told as a new registration whose mail failed would be told.
+        ctx.sec
             .send_mail_with(EmailKind::WelcomeExisting, &owner, mail)
-            .await
-        {
-            // Told as a new registration whose mail failed would be told.
-            tracing::error!(error = %err, "security: the mail to an account's owner failed");
-            return ctx.mail_failed();
-        }
+            .await?;
     }
     tracing::info!(user = %owner.id(), "security: a registration named an address that has an account");
     answer_generic(ctx, typed).await
 }
 
-async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {
-    let mut values = vec![("email", ctx.input.text("email").unwrap_or("").to_owned())];
+async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowResult {
+    let mut values = vec![("email", ctx.input.owned("email").unwrap_or_default())];
     for field in ctx.sec.register_fields() {
         values.push((
             field.spec.name.as_str(),
-            ctx.input.text(&field.spec.name).unwrap_or("").to_owned(),
+            ctx.input.owned(&field.spec.name).unwrap_or_default(),
         ));
     }
     let fields = ctx
@@ -255,9 +250,9 @@ async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {
     .await
 }
 
-async fn failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> Response {
+async fn failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowResult {
     if ctx.json {
-        return ctx.json_errors(&errors);
+        return Ok(ctx.json_errors(&errors));
     }
     page(ctx, errors).await
 }
@@ -269,6 +264,6 @@ pub(crate) fn routes<U: SecurityUser>(
 ) -> Router<Runtime<U>> {
     router.route(
         &config.register_path(),
-        get(register::<U>).post(register::<U>),
+        get(register_page::<U>).post(register::<U>),
     )
 }

@@ -178,6 +178,68 @@ pub async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// The runtime tables that the enabled features of `config` need: `security_revocation`
+/// always (logout), `security_outbox` when a feature sends mail, `security_used_token` for
+/// passwordless links and Flask compatibility, `security_flask_account` for Flask
+/// compatibility.
+pub fn needed_tables(config: &crate::config::Config) -> Vec<&'static str> {
+    let mut tables = vec!["security_revocation"];
+    let mails = config.registerable && config.send_register_email
+        || config.confirmable
+        || config.recoverable
+        || config.passwordless
+        || config.changeable && config.send_password_change_email;
+    if mails {
+        tables.push("security_outbox");
+    }
+    if config.passwordless || config.flask_compat {
+        tables.push("security_used_token");
+    }
+    if config.flask_compat {
+        tables.push("security_flask_account");
+    }
+    tables
+}
+
+/// Which of `tables` do not exist in the connection's database (its current schema).
+///
+/// # Errors
+/// A database failure.
+pub async fn missing_tables(
+    db: &DatabaseConnection,
+    tables: &[&'static str],
+) -> Result<Vec<&'static str>, DbErr> {
+    use sea_orm::{DatabaseBackend, Statement};
+    let backend = db.get_database_backend();
+    let mut missing = Vec::new();
+    for table in tables {
+        let sql = match backend {
+            DatabaseBackend::Sqlite => {
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+            }
+            DatabaseBackend::Postgres => {
+                "SELECT 1 FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            _ => {
+                "SELECT 1 FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        };
+        let found = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [(*table).into()],
+            ))
+            .await?;
+        if found.is_none() {
+            missing.push(*table);
+        }
+    }
+    Ok(missing)
+}
+
 fn is_duplicate_index(err: &DbErr) -> bool {
     let text = err.to_string();
     text.contains("1061") || text.contains("Duplicate key name")

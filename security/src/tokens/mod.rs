@@ -1,3 +1,25 @@
-//! Signed tokens: the itsdangerous format and clock (`serializer`).
+//! Signed tokens: the itsdangerous format and clock ([`serializer`]), the serializers of each
+//! purpose ([`Tokens`]), mailed links and when they are valid ([`links`]), and what
+//! Flask-Security 1.7.4's tokens carried ([`legacy`]).
 
+pub(crate) mod legacy;
+pub(crate) mod links;
 pub mod serializer;
+
+use crate::crypto::cookie_codec::Signer;
+use serializer::Serializer;
+
+/// The token serializers, one per purpose (each with its own salt): a token made for one
+/// purpose is invalid for every other.
+pub(crate) struct Tokens {
+    /// Authentication tokens and remember-me cookies (`SECURITY_REMEMBER_SALT`).
+    pub remember: Serializer,
+    /// Confirmation links (`SECURITY_CONFIRM_SALT`).
+    pub confirm: Serializer,
+    /// Reset links (`SECURITY_RESET_SALT`).
+    pub reset: Serializer,
+    /// Passwordless login links (`SECURITY_LOGIN_SALT`).
+    pub login: Serializer,
+    /// The key of the links' bindings and of used links' digests.
+    pub binder: Signer,
+}

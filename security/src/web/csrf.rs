@@ -223,7 +223,7 @@ pub(crate) fn is_unsafe(method: &http::Method) -> bool {
 }
 
 fn key_of(parts: &Parts) -> Result<(CsrfKey, crate::web::session::Session), Response> {
-    let missing = || crate::web::guard::MissingLayer.into_response();
+    let missing = || crate::web::guard::Rejection::MissingLayer { user_type: None }.into_response();
     let key = parts
         .extensions
         .get::<CsrfKey>()

@@ -1,29 +1,34 @@
-//! Extractors for the app's handlers: the current user (Flask-Login's `current_user`), the
-//! optional user, the session's flash messages and the CSRF token.
+//! Extractors for the app's handlers: the current user (Flask-Login's `current_user`; as an
+//! `Option`, the user if any), the session's flash messages and the CSRF token. Each refuses
+//! with a [`Rejection`].
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
 use crate::store::datastore::UserWithRoles;
 use crate::store::model::SecurityUser;
-use crate::web::guard::MissingLayer;
+use crate::web::guard::Rejection;
 use crate::web::runtime::Runtime;
 use crate::web::session::{Flash, Session};
 
-fn security<U: SecurityUser>(parts: &Parts) -> Result<Runtime<U>, Response> {
+fn security<U: SecurityUser>(parts: &Parts) -> Result<Runtime<U>, Rejection> {
     parts
         .extensions
         .get::<Runtime<U>>()
         .cloned()
-        .ok_or_else(|| MissingLayer.into_response())
+        .ok_or_else(Rejection::missing_layer::<U>)
+}
+
+fn missing_layer() -> Rejection {
+    Rejection::MissingLayer { user_type: None }
 }
 
 /// The authenticated user of the request, with its roles. Anonymous requests are refused as
-/// `#[login_required]` refuses them (a redirect to the login page with `next`).
+/// `#[login_required]` refuses them (a redirect to the login page with `next`);
+/// `Option<CurrentUser<U>>` is the user if any.
 ///
 /// The user comes from a token or Basic guard of the same handler when one ran, otherwise from
 /// the session (or remember cookie).
@@ -80,52 +85,46 @@ impl<U: SecurityUser> Deref for CurrentUser<U> {
 async fn resolve<U: SecurityUser>(
     parts: &mut Parts,
     security: &Runtime<U>,
-) -> Result<Option<CurrentUser<U>>, Response> {
+) -> Result<Option<CurrentUser<U>>, Rejection> {
     match security.request_identity(parts).await {
         Ok(found) => Ok(found.map(|identity| CurrentUser { identity })),
-        Err(err) => Err(crate::Error::from(err).into_response()),
+        Err(err) => Err(security.internal(parts, &err)),
     }
 }
 
 impl<S: Send + Sync, U: SecurityUser> FromRequestParts<S> for CurrentUser<U> {
-    type Rejection = Response;
+    type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let security = security::<U>(parts)?;
         match resolve(parts, &security).await? {
             Some(user) => Ok(user),
-            None => Err(security.login_redirect(parts)),
+            None => Err(security.unauthenticated(parts)),
         }
     }
 }
 
-/// The authenticated user of the request, if any.
-pub struct MaybeUser<U: SecurityUser>(pub Option<CurrentUser<U>>);
+impl<S: Send + Sync, U: SecurityUser> OptionalFromRequestParts<S> for CurrentUser<U> {
+    type Rejection = Rejection;
 
-impl<U: SecurityUser> std::fmt::Debug for MaybeUser<U> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("MaybeUser").field(&self.0).finish()
-    }
-}
-
-impl<S: Send + Sync, U: SecurityUser> FromRequestParts<S> for MaybeUser<U> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         let security = security::<U>(parts)?;
-        Ok(MaybeUser(resolve(parts, &security).await?))
+        resolve(parts, &security).await
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
-    type Rejection = MissingLayer;
+    type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Session>()
             .cloned()
-            .ok_or(MissingLayer)
+            .ok_or_else(missing_layer)
     }
 }
 
@@ -135,10 +134,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 pub struct Flashes(pub Vec<Flash>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Flashes {
-    type Rejection = MissingLayer;
+    type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts.extensions.get::<Session>().ok_or(MissingLayer)?;
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .ok_or_else(missing_layer)?;
         Ok(Flashes(session.take_flashes()))
     }
 }
@@ -156,14 +158,17 @@ impl std::fmt::Debug for CsrfToken {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
-    type Rejection = MissingLayer;
+    type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts.extensions.get::<Session>().ok_or(MissingLayer)?;
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .ok_or_else(missing_layer)?;
         let csrf = parts
             .extensions
             .get::<crate::web::csrf::CsrfKey>()
-            .ok_or(MissingLayer)?;
+            .ok_or_else(missing_layer)?;
         Ok(CsrfToken(csrf.token_for(session)))
     }
 }

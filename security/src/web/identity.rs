@@ -12,20 +12,14 @@
 
 use std::sync::Arc;
 
-use axum::response::Response;
 use base64::Engine;
-use futures_util::future::BoxFuture;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
-use http::{Method as HttpMethod, StatusCode};
 use tokio::sync::OnceCell;
 
-use crate::messages::MessageKey;
 use crate::store::datastore::{DatastoreError, UserWithRoles};
 use crate::store::model::SecurityUser;
-use crate::web::guard::{Authenticator, Method, Requirement};
-use crate::web::request::{client_ip, wants_json};
-use crate::web::response;
+use crate::web::request::client_ip;
 use crate::web::runtime::{Runtime, TokenUse};
 use crate::web::session::{RememberAction, Session, read_cookie};
 
@@ -63,14 +57,6 @@ impl std::fmt::Debug for JsonAuthToken {
             .field(&crate::crypto::redact::Redacted(Some(&self.0)))
             .finish()
     }
-}
-
-/// How a request authenticated, for [`Security::pin`]'s refusal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mechanism {
-    Session,
-    Token,
-    Basic,
 }
 
 impl<U: SecurityUser> Runtime<U> {
@@ -314,7 +300,7 @@ impl<U: SecurityUser> Runtime<U> {
     /// Pins the identity of the request: every guard and extractor of one request agrees on one
     /// user, whatever their order. `None` when another mechanism already authenticated someone
     /// else.
-    fn pin(
+    pub(crate) fn pin(
         &self,
         parts: &mut Parts,
         found: Arc<UserWithRoles<U>>,
@@ -347,161 +333,9 @@ impl<U: SecurityUser> Runtime<U> {
             .and_then(|found| self.pin(parts, found)))
     }
 
-    /// `login_required`'s refusal: the LOGIN flash and a redirect to the login page with
-    /// `next` (spec §10.1).
-    pub(crate) fn login_redirect(&self, parts: &Parts) -> Response {
-        let config = &self.config();
-        if config.flash_messages
-            && let Some(session) = parts.extensions.get::<Session>()
-        {
-            let msg = config.messages.get(MessageKey::Login);
-            session.flash(msg.category.clone(), msg.text.clone());
-        }
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        response::redirect(&crate::web::redirect::login_url_with_next(
-            &config.login_path(),
-            path_and_query,
-        ))
-    }
-
-    fn roles_refusal(&self, parts: &Parts) -> Response {
-        let config = &self.config();
-        let msg = config.messages.get(MessageKey::Unauthorized);
-        if let Some(view) = &config.unauthorized_view {
-            if config.flash_messages
-                && let Some(session) = parts.extensions.get::<Session>()
-            {
-                session.flash(msg.category.clone(), msg.text.clone());
-            }
-            return response::redirect(view);
-        }
-        response::forbidden(&msg.text, wants_json(parts), config.json_http_status_codes)
-    }
-
-    fn refuse_401(&self, parts: &Parts, realm: Option<&str>) -> Response {
-        response::unauthorized(
-            realm,
-            wants_json(parts),
-            self.config().json_http_status_codes,
-        )
-    }
-
-    fn failure(&self, parts: &Parts, err: impl std::fmt::Display) -> Response {
-        tracing::error!(error = %err, "security: authentication failed on an internal error");
-        response::bad_request(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal error",
-            wants_json(parts),
-            true,
-        )
-    }
-
-    /// The identity one mechanism gives the request, pinned.
-    async fn authenticate(
-        &self,
-        parts: &mut Parts,
-        mechanism: Mechanism,
-    ) -> Result<Option<Arc<UserWithRoles<U>>>, Response> {
-        let found = match mechanism {
-            Mechanism::Session => self
-                .session_identity(parts)
-                .await
-                .map_err(|e| self.failure(parts, e))?,
-            Mechanism::Token => self
-                .token_identity(parts)
-                .await
-                .map_err(|e| self.failure(parts, e))?,
-            Mechanism::Basic => self
-                .basic_identity(parts)
-                .await
-                .map_err(|e| self.failure(parts, e))?,
-        };
-        Ok(found.and_then(|found| self.pin(parts, found)))
-    }
-
-    async fn check_requirement(
-        &self,
-        parts: &mut Parts,
-        requirement: Requirement,
-    ) -> Result<(), Response> {
-        if parts.method == HttpMethod::OPTIONS {
-            // Flask answers OPTIONS itself, without the view or its guards: a guarded handler
-            // never runs for a request nobody authenticated.
-            return Err(response::automatic_options());
-        }
-        let config = &self.config();
-        match requirement {
-            Requirement::Login => {
-                if config.login_disabled {
-                    return Ok(());
-                }
-                match self.authenticate(parts, Mechanism::Session).await? {
-                    Some(_) => Ok(()),
-                    None => Err(self.login_redirect(parts)),
-                }
-            }
-            Requirement::AllRoles(roles) | Requirement::AnyRole(roles) => {
-                let identity = self
-                    .request_identity(parts)
-                    .await
-                    .map_err(|e| self.failure(parts, e))?;
-                let allowed = identity.is_some_and(|id| match requirement {
-                    Requirement::AllRoles(_) => roles.iter().all(|r| id.has_role(r)),
-                    _ => roles.is_empty() || roles.iter().any(|r| id.has_role(r)),
-                });
-                if allowed {
-                    Ok(())
-                } else {
-                    Err(self.roles_refusal(parts))
-                }
-            }
-            Requirement::Token => match self.authenticate(parts, Mechanism::Token).await? {
-                Some(_) => Ok(()),
-                None => Err(self.refuse_401(parts, None)),
-            },
-            Requirement::Basic(realm) => match self.authenticate(parts, Mechanism::Basic).await? {
-                Some(_) => Ok(()),
-                None => {
-                    let realm = realm.unwrap_or(&config.default_http_auth_realm);
-                    Err(self.refuse_401(parts, Some(realm)))
-                }
-            },
-            Requirement::AnyOf(methods) => {
-                for method in methods {
-                    let mechanism = match method {
-                        Method::Session => Mechanism::Session,
-                        Method::Token => Mechanism::Token,
-                        Method::Basic => Mechanism::Basic,
-                    };
-                    if self.authenticate(parts, mechanism).await?.is_some() {
-                        return Ok(());
-                    }
-                }
-                let realm = methods
-                    .contains(&Method::Basic)
-                    .then_some(config.default_http_auth_realm.as_str());
-                Err(self.refuse_401(parts, realm))
-            }
-        }
-    }
-
     /// The address login tracking stores for this request.
     pub(crate) fn client_ip(&self, parts: &Parts) -> String {
         client_ip(parts, self.config().trusted_proxies)
-    }
-}
-
-impl<U: SecurityUser> Authenticator for Runtime<U> {
-    fn check<'a>(
-        &'a self,
-        parts: &'a mut Parts,
-        requirement: Requirement,
-    ) -> BoxFuture<'a, Result<(), Response>> {
-        Box::pin(self.check_requirement(parts, requirement))
     }
 }
 

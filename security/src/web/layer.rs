@@ -98,10 +98,17 @@ where
             let (mut parts, body) = req.into_parts();
             let config = security.config();
 
-            // A JSON body may carry the auth token (spec §10.4); read it here, within the body
-            // limit, and hand the bytes on.
+            // A JSON body may carry the auth token; read it here, and hand the bytes on, only
+            // when its declared length is within the body limit: any other body (an upload to
+            // the app's own route, a stream) reaches the app untouched.
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
             let body = if has_json_body(&parts)
                 && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+                && declared.is_some_and(|length| length <= config.max_body_size)
             {
                 match Limited::new(body, config.max_body_size).collect().await {
                     Ok(collected) => {
@@ -194,7 +201,7 @@ where
                 }
             }
 
-            let options = parts.method == Method::OPTIONS;
+            let options = parts.method == Method::OPTIONS && AUTOMATIC_OPTIONS_PENDING;
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if options && response.status() == StatusCode::METHOD_NOT_ALLOWED {
                 // Answer OPTIONS as Flask does for a route that exists: 200 with `Allow`,
@@ -324,3 +331,4 @@ fn write_cookies<U: SecurityUser>(
         }
     }
 }
+const AUTOMATIC_OPTIONS_PENDING: bool = true;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::broadcast;
 
-use crate::compat::LegacyPayload;
 use crate::config::Config;
 use crate::crypto::cookie_codec::Signer;
 use crate::events::Event;
@@ -16,19 +15,13 @@ use crate::messages::MessageKey;
 use crate::password::Passwords;
 use crate::store::datastore::{Datastore, DatastoreError, UserWithRoles};
 use crate::store::model::SecurityUser;
+use crate::tokens::Tokens;
+use crate::tokens::legacy::LegacyPayload;
+use crate::tokens::links::{Link, LinkStatus};
 use crate::tokens::serializer::{Clock, Serializer};
 use crate::web::csrf::{Csrf, CsrfKey};
 use crate::web::session::{RememberAction, Session};
 use crate::web::views::{EmailContext, RegisterField, Templates, email_template};
-
-/// The token serializers, one per purpose (spec §8): a token made for one purpose is invalid
-/// for every other.
-pub(crate) struct Tokens {
-    pub remember: Serializer,
-    pub confirm: Serializer,
-    pub reset: Serializer,
-    pub login: Serializer,
-}
 
 /// A token that checked out.
 pub(crate) struct Checked<U: SecurityUser> {
@@ -106,6 +99,7 @@ impl<U: SecurityUser> Runtime<U> {
             confirm: Serializer::new(secret, &config.confirm_salt),
             reset: Serializer::new(secret, &config.reset_salt),
             login: Serializer::new(secret, &config.login_salt),
+            binder: Signer::new(secret.as_bytes(), "account"),
         };
         let cache = config
             .identity_cache_ttl
@@ -156,11 +150,6 @@ impl<U: SecurityUser> Runtime<U> {
     /// runtime tables store instead of a token, a session id or a hash.
     pub(crate) fn keyed_digest(&self, parts: &[&[u8]]) -> String {
         self.inner.fingerprint_signer.fingerprint(parts)
-    }
-
-    /// The token serializers, one per purpose.
-    pub(crate) fn tokens(&self) -> &Tokens {
-        &self.inner.tokens
     }
 
     /// The CSRF key and settings.
@@ -242,16 +231,6 @@ impl<U: SecurityUser> Runtime<U> {
             password.unwrap_or("").as_bytes(),
             user.uniquifier().unwrap_or("").as_bytes(),
         ])
-    }
-
-    /// A keyed digest binding a one-shot token to the state of the account it was made for:
-    /// the purpose, the user id, and the parts that must not have changed for the token to
-    /// stay valid (e.g. the e-mail address, the password hash).
-    pub(crate) fn bind(&self, purpose: &str, user: &U, parts: &[&str]) -> String {
-        let id = user.id().to_string();
-        let mut all: Vec<&[u8]> = vec![purpose.as_bytes(), id.as_bytes()];
-        all.extend(parts.iter().map(|p| p.as_bytes()));
-        self.inner.fingerprint_signer.fingerprint(&all)
     }
 
     /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
@@ -466,25 +445,46 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(())
     }
 
-    /// Records a one-shot `token` of `purpose` as used (a keyed digest of it, in
-    /// `security_used_token`, kept for `lifetime` seconds): `true` the first time only.
+    /// A new link token of `link` for `user`.
+    pub(crate) fn make_link(&self, link: Link, user: &U) -> String {
+        self.inner.tokens.make_link(link, user, self.now())
+    }
+
+    /// The state of a link token (see [`crate::tokens::links`]).
     ///
     /// # Errors
     /// A database failure.
-    pub(crate) async fn use_once(
+    pub(crate) async fn link_status(
         &self,
-        purpose: &[u8],
+        link: Link,
         token: &str,
-        lifetime: u64,
+    ) -> Result<LinkStatus<U>, DatastoreError> {
+        let inner = &self.inner;
+        inner
+            .tokens
+            .link_status(link, token, &inner.config, &inner.datastore, self.now())
+            .await
+    }
+
+    /// Records a link token as used: `true` the first time only.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub(crate) async fn use_link_once(
+        &self,
+        link: Link,
+        token: &str,
     ) -> Result<bool, sea_orm::DbErr> {
-        let now = self.now();
-        let digest = self
-            .inner
-            .fingerprint_signer
-            .fingerprint(&[purpose, token.as_bytes()]);
-        let lifetime = i64::try_from(lifetime).unwrap_or(i64::MAX / 2);
-        let expires_at = now.saturating_add(lifetime).saturating_add(1);
-        crate::store::schema::consume(self.inner.datastore.connection(), digest, expires_at, now)
+        let inner = &self.inner;
+        inner
+            .tokens
+            .use_once(
+                link,
+                token,
+                &inner.config,
+                inner.datastore.connection(),
+                self.now(),
+            )
             .await
     }
 

@@ -53,6 +53,32 @@ pub enum ViewName {
 }
 
 impl ViewName {
+    /// The configuration key naming the page's template.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            ViewName::LoginUser => "SECURITY_LOGIN_USER_TEMPLATE",
+            ViewName::RegisterUser => "SECURITY_REGISTER_USER_TEMPLATE",
+            ViewName::ForgotPassword => "SECURITY_FORGOT_PASSWORD_TEMPLATE",
+            ViewName::ResetPassword => "SECURITY_RESET_PASSWORD_TEMPLATE",
+            ViewName::ChangePassword => "SECURITY_CHANGE_PASSWORD_TEMPLATE",
+            ViewName::SendConfirmation => "SECURITY_SEND_CONFIRMATION_TEMPLATE",
+            ViewName::SendLogin => "SECURITY_SEND_LOGIN_TEMPLATE",
+        }
+    }
+
+    /// The template that renders the page: the value of its configuration key.
+    pub fn template(self, config: &crate::config::Config) -> &str {
+        match self {
+            ViewName::LoginUser => &config.login_user_template,
+            ViewName::RegisterUser => &config.register_user_template,
+            ViewName::ForgotPassword => &config.forgot_password_template,
+            ViewName::ResetPassword => &config.reset_password_template,
+            ViewName::ChangePassword => &config.change_password_template,
+            ViewName::SendConfirmation => &config.send_confirmation_template,
+            ViewName::SendLogin => &config.send_login_template,
+        }
+    }
+
     /// Every page.
     pub const ALL: [ViewName; 7] = [
         ViewName::LoginUser,

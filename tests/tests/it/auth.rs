@@ -734,6 +734,7 @@ async fn a_password_change_ends_sessions_and_tokens_on_every_instance(backend: B
     let config = app.security.config().clone();
     let other = security::Security::<security_tests::User>::builder(app.db.db.clone(), config)
         .build()
+        .await
         .unwrap();
     let other_router = security_tests::router(&other);
 
@@ -1261,6 +1262,7 @@ async fn build_refuses_features_the_user_model_cannot_hold() {
     .unwrap();
     let err = security::Security::<security::doc_support::User>::builder(db.db.clone(), config)
         .build()
+        .await
         .unwrap_err()
         .to_string();
     for field in [
@@ -1280,6 +1282,7 @@ async fn build_refuses_features_the_user_model_cannot_hold() {
     .unwrap();
     let err = security::Security::<security::doc_support::User>::builder(db.db.clone(), config)
         .build()
+        .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("SECURITY_PASSWORD_HASH"), "{err}");

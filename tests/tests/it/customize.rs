@@ -37,7 +37,9 @@ async fn app() -> App {
         ("SECURITY_ALLOWED_HOSTS", "localhost"),
     ])
     .unwrap();
-    let security = custom_views::security(db, config, FileTransport::new(mail.path())).unwrap();
+    let security = custom_views::security(db, config, FileTransport::new(mail.path()))
+        .await
+        .unwrap();
     security
         .datastore()
         .create_user(

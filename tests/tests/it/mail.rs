@@ -343,6 +343,7 @@ async fn features_that_mail_links_need_a_configured_host(backend: Backend) {
         .unwrap();
         let err = security::Security::<security_tests::User>::builder(db.db.clone(), config)
             .build()
+            .await
             .unwrap_err()
             .to_string();
         assert!(
@@ -358,6 +359,7 @@ async fn features_that_mail_links_need_a_configured_host(backend: Backend) {
     .unwrap();
     security::Security::<security_tests::User>::builder(db.db.clone(), config)
         .build()
+        .await
         .unwrap();
 }
 
@@ -583,6 +585,7 @@ async fn two_instances_never_send_one_mail_twice(backend: Backend) {
     )
     .mailer(transport(Arc::clone(&sent)))
     .build()
+    .await
     .unwrap();
     let emails = ["matt@lp.com", "joe@lp.com", "dave@lp.com", "jill@lp.com"];
     for _ in 0..5 {

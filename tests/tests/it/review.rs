@@ -17,7 +17,7 @@ fn request(method: Method, path: &str) -> http::request::Builder {
 }
 
 /// A second instance of the app on the same database and secret.
-fn other_instance(app: &TestApp, vars: &[(&str, &str)]) -> (Security<User>, Router) {
+async fn other_instance(app: &TestApp, vars: &[(&str, &str)]) -> (Security<User>, Router) {
     let mut config = app.security.config().clone();
     let extra = Config::from_vars(vars.iter().copied()).unwrap();
     if extra.identity_cache_ttl.is_some() {
@@ -25,6 +25,7 @@ fn other_instance(app: &TestApp, vars: &[(&str, &str)]) -> (Security<User>, Rout
     }
     let other = Security::<User>::builder(app.db.db.clone(), config)
         .build()
+        .await
         .unwrap();
     let router = security_tests::router(&other);
     (other, router)
@@ -121,7 +122,7 @@ async fn status_on(router: &Router, path: &str, cookie: &str) -> StatusCode {
 
 async fn logout_ends_the_session_and_remember_cookie_everywhere(backend: Backend) {
     let app = TestApp::new(&backend, &[]).await;
-    let (_other, other_router) = other_instance(&app, &[]);
+    let (_other, other_router) = other_instance(&app, &[]).await;
     let mut c = app.client();
     c.login("matt@lp.com", "password", true).await;
     let session = c.cookies["session"].value.clone();
@@ -176,7 +177,7 @@ async fn logout_ends_the_session_and_remember_cookie_everywhere(backend: Backend
 
 async fn a_session_made_from_a_copied_remember_cookie_ends_at_the_owners_logout(backend: Backend) {
     let app = TestApp::new(&backend, &[]).await;
-    let (_other, other_router) = other_instance(&app, &[]);
+    let (_other, other_router) = other_instance(&app, &[]).await;
     let mut owner = app.client();
     owner.login("matt@lp.com", "password", true).await;
     // The attacker turns a copy of the remember cookie into a session of their own.
@@ -272,7 +273,7 @@ async fn csrf_is_not_taken_from_a_session_beside_a_remember_cookie(backend: Back
 async fn logout_with_the_identity_cache(backend: Backend) {
     let app = TestApp::new(&backend, &[("SECURITY_IDENTITY_CACHE_TTL", "2 seconds")]).await;
     let (_other, other_router) =
-        other_instance(&app, &[("SECURITY_IDENTITY_CACHE_TTL", "2 seconds")]);
+        other_instance(&app, &[("SECURITY_IDENTITY_CACHE_TTL", "2 seconds")]).await;
     let mut c = app.client();
     c.login("matt@lp.com", "password", false).await;
     let copy = cookie_header(&c);
@@ -641,7 +642,7 @@ async fn debug_output_holds_no_secret(backend: Backend) {
     // The extractor the handlers get.
     #[login_required]
     async fn show(user: CurrentUser<User>) -> String {
-        format!("{user:?} {:?}", MaybeUser(Some(user.clone())))
+        format!("{user:?} {:?}", Some(user.clone()))
     }
     let router = Router::new()
         .route("/show", axum::routing::get(show))
@@ -807,16 +808,19 @@ async fn confirmation_can_leave_the_login_to_the_user(backend: Backend) {
 
 async fn weak_configuration_is_refused_or_followed(backend: Backend) {
     let db = security_tests::TestDb::new(&backend).await;
-    let build = |vars: &[(&str, &str)]| {
+    let build = async |vars: &[(&str, &str)]| {
         let config = Config::from_vars(vars.iter().copied()).unwrap();
-        Security::<User>::builder(db.db.clone(), config).build()
+        Security::<User>::builder(db.db.clone(), config)
+            .build()
+            .await
     };
-    let err = build(&[("SECRET_KEY", "x")]).unwrap_err().to_string();
+    let err = build(&[("SECRET_KEY", "x")]).await.unwrap_err().to_string();
     assert!(err.contains("SECRET_KEY") && err.contains("16"), "{err}");
     build(&[
         ("SECRET_KEY", "x"),
         ("SECURITY_ALLOW_WEAK_SECRET_KEY", "true"),
     ])
+    .await
     .unwrap();
     // SESSION_COOKIE_SECURE makes the remember cookie Secure too, unless it is set itself.
     let app = TestApp::new(&backend, &[("SESSION_COOKIE_SECURE", "true")]).await;
