@@ -105,7 +105,9 @@ where
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<usize>().ok());
+                .and_then(|v| v.parse::<u64>().ok())
+                .or_else(|| axum::body::HttpBody::size_hint(&body).exact())
+                .and_then(|length| usize::try_from(length).ok());
             let body = if has_json_body(&parts)
                 && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
                 && declared.is_some_and(|length| length <= config.max_body_size)
