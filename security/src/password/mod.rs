@@ -68,6 +68,8 @@ use tokio::sync::Semaphore;
 
 use crate::config::NormalizeForm;
 
+pub mod policy;
+
 /// A password hashing scheme (the values of `SECURITY_PASSWORD_HASH`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
