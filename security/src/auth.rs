@@ -194,7 +194,7 @@ impl<U: SecurityUser> Security<U> {
         let lifetime = config.permanent_session_lifetime.seconds();
         let flask = crate::token::load_flask_session_issued(
             cookie,
-            &config.secret_key,
+            config.secret_key.expose(),
             Some(lifetime),
             now,
         )

@@ -835,11 +835,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 });
             }
         }
-        let scheme =
-            Scheme::from_name(&config.password_hash).ok_or_else(|| ConfigError::Invalid {
-                key: "SECURITY_PASSWORD_HASH".into(),
-                reason: format!("unknown scheme `{}`", config.password_hash),
-            })?;
+        let scheme = config.password_hash;
         if scheme == Scheme::Plaintext {
             tracing::warn!(
                 "SECURITY_PASSWORD_HASH is `plaintext`: passwords are stored in clear; never use this in production"
@@ -850,10 +846,13 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 "SECURITY_PASSWORD_SALT is not set: hashing passwords with this scheme will fail"
             );
         }
-        let mut passwords = Passwords::new(scheme, config.password_salt.clone())
-            .with_double_hmac_rescue(config.flask_compat)
-            .with_normalization(config.password_normalize_form)
-            .with_typed_storage(config.flask_compat);
+        let mut passwords = Passwords::new(
+            scheme,
+            config.password_salt.as_ref().map(|s| s.expose().to_owned()),
+        )
+        .with_double_hmac_rescue(config.flask_compat)
+        .with_normalization(config.password_normalize_form)
+        .with_typed_storage(config.flask_compat);
         if config.flask_compat {
             tracing::warn!(
                 "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \
@@ -882,12 +881,12 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 "a feature that sends mail is on but no mail transport is configured; mail will fail"
             );
         }
-        let secret = config.secret_key.as_str();
+        let secret = config.secret_key.expose();
         let tokens = Tokens {
-            remember: Serializer::new(secret, &config.remember_salt),
-            confirm: Serializer::new(secret, &config.confirm_salt),
-            reset: Serializer::new(secret, &config.reset_salt),
-            login: Serializer::new(secret, &config.login_salt),
+            remember: Serializer::new(secret, config.remember_salt.expose()),
+            confirm: Serializer::new(secret, config.confirm_salt.expose()),
+            reset: Serializer::new(secret, config.reset_salt.expose()),
+            login: Serializer::new(secret, config.login_salt.expose()),
         };
         let cache = config
             .identity_cache_ttl

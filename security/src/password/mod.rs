@@ -92,15 +92,17 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    /// Every scheme: the writable ones first, then the verify-only ones, then plaintext.
+    /// Every scheme, in the order of `SECURITY_PASSWORD_SCHEMES`'s default (1.7.4's list with
+    /// argon2 in front; plaintext, which matches anything, last). [`Scheme::can_hash`] says
+    /// which may hash new passwords.
     pub const ALL: [Scheme; 8] = [
         Scheme::Argon2,
         Scheme::Bcrypt,
-        Scheme::Pbkdf2Sha512,
-        Scheme::Pbkdf2Sha256,
-        Scheme::Sha512Crypt,
-        Scheme::Sha256Crypt,
         Scheme::DesCrypt,
+        Scheme::Pbkdf2Sha256,
+        Scheme::Pbkdf2Sha512,
+        Scheme::Sha256Crypt,
+        Scheme::Sha512Crypt,
         Scheme::Plaintext,
     ];
 
