@@ -846,13 +846,11 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 "SECURITY_PASSWORD_SALT is not set: hashing passwords with this scheme will fail"
             );
         }
-        let mut passwords = Passwords::new(
-            scheme,
-            config.password_salt.as_ref().map(|s| s.expose().to_owned()),
-        )
-        .with_double_hmac_rescue(config.flask_compat)
-        .with_normalization(config.password_normalize_form)
-        .with_typed_storage(config.flask_compat);
+        let salt = config.password_salt.as_ref().map(|s| s.expose().to_owned());
+        let mut passwords = Passwords::new(scheme, salt)
+            .with_double_hmac_rescue(config.flask_compat)
+            .with_normalization(config.password_normalize_form)
+            .with_typed_storage(config.flask_compat);
         if config.flask_compat {
             tracing::warn!(
                 "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \
