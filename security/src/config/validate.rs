@@ -86,7 +86,7 @@ impl Config {
             .filter(|s| s.can_hash())
             .map(|s| s.name())
             .collect();
-        if !self.password_hash.can_hash() {
+        if self.password_hash.is_verify_only() {
             return fail(
                 "SECURITY_PASSWORD_HASH",
                 format!(
