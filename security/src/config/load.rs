@@ -511,7 +511,7 @@ fn from_toml(value: &toml::Value) -> Result<Raw<'_>, String> {
 
 impl Config {
     /// Reads a configuration from `(name, value)` pairs spelled as in the environment (see the
-    /// [module documentation](self) for keys and value syntax), starting from
+    /// [module documentation](crate::config) for keys and value syntax), starting from
     /// [`Config::default()`]. Does not [validate](Config::validate).
     ///
     /// An empty value means the default. Unknown `SECURITY_*` keys are logged (`tracing::warn!`)
