@@ -33,9 +33,9 @@
 //! text that starts with `[` must therefore be written as such an array.
 //!
 //! # Where the port differs from 1.7.4 (and why)
-//! - `SECURITY_PASSWORD_HASH` defaults to `argon2`, not `plaintext` (passwords in clear); `argon2` is
-//!   added in front of `SECURITY_PASSWORD_SCHEMES`; `des_crypt` (8 characters of the secret)
-//!   still verifies stored hashes but cannot be chosen for new ones.
+//! - `SECURITY_PASSWORD_HASH` defaults to `argon2`, not `plaintext` (passwords in clear);
+//!   `argon2` is added in front of `SECURITY_PASSWORD_SCHEMES`; `des_crypt` (8 characters of
+//!   the secret) still verifies stored hashes but cannot be chosen for new ones.
 //! - `REMEMBER_COOKIE_HTTPONLY` defaults to true and `SESSION_COOKIE_SAMESITE` to `Lax`, so
 //!   that scripts cannot read the remember cookie and other sites cannot post with the cookies.
 //! - `LOGIN_DISABLED` defaults to false (Flask-Login 0.2 defaulted it to `TESTING`).
@@ -63,6 +63,11 @@
 //! config.validate()?;
 //! # Ok::<(), security::config::ConfigError>(())
 //! ```
+//!
+//! # Layout
+//! The module's files: `keys.rs` (the table of keys: every field, its default and its key),
+//! `load.rs` (reading the environment and TOML), `validate.rs` (the start-up checks),
+//! `values.rs` ([`Within`], [`SameSite`], [`NormalizeForm`]) and `secret.rs` ([`Secret`]).
 
 #[cfg(doc)]
 use crate::messages::MessageKey;
