@@ -368,11 +368,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 });
             }
         }
-        let scheme =
-            Scheme::from_name(&config.password_hash).ok_or_else(|| ConfigError::Invalid {
-                key: "SECURITY_PASSWORD_HASH".into(),
-                reason: format!("unknown scheme `{}`", config.password_hash),
-            })?;
+        let scheme = config.password_hash;
         if scheme == Scheme::Plaintext {
             tracing::warn!(
                 "SECURITY_PASSWORD_HASH is `plaintext`: passwords are stored in clear; never use this in production"
@@ -383,7 +379,8 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 "SECURITY_PASSWORD_SALT is not set: hashing passwords with this scheme will fail"
             );
         }
-        let mut passwords = Passwords::new(scheme, config.password_salt.clone())
+        let salt = config.password_salt.as_ref().map(|s| s.expose().to_owned());
+        let mut passwords = Passwords::new(scheme, salt)
             .with_double_hmac_rescue(config.flask_compat)
             .with_normalization(config.password_normalize_form)
             .with_typed_storage(config.flask_compat);

@@ -159,6 +159,35 @@ impl EmailKind {
             EmailKind::WelcomeExisting => "welcome_existing",
         }
     }
+
+    /// The template's full name: `security/email/<name>` (its `.txt` and `.html` parts).
+    pub fn template(self) -> String {
+        format!("security/email/{}", self.template_name())
+    }
+
+    /// The configuration key of the mail's subject.
+    pub fn subject_key(self) -> &'static str {
+        match self {
+            EmailKind::Welcome | EmailKind::WelcomeExisting => "SECURITY_EMAIL_SUBJECT_REGISTER",
+            EmailKind::ConfirmationInstructions => "SECURITY_EMAIL_SUBJECT_CONFIRM",
+            EmailKind::LoginInstructions => "SECURITY_EMAIL_SUBJECT_PASSWORDLESS",
+            EmailKind::ResetInstructions => "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET",
+            EmailKind::ResetNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
+            EmailKind::ChangeNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
+        }
+    }
+
+    /// The mail's subject: the value of its configuration key.
+    pub fn subject(self, config: &crate::config::Config) -> &str {
+        match self {
+            EmailKind::Welcome | EmailKind::WelcomeExisting => &config.email_subject_register,
+            EmailKind::ConfirmationInstructions => &config.email_subject_confirm,
+            EmailKind::LoginInstructions => &config.email_subject_passwordless,
+            EmailKind::ResetInstructions => &config.email_subject_password_reset,
+            EmailKind::ResetNotice => &config.email_subject_password_notice,
+            EmailKind::ChangeNotice => &config.email_subject_password_change_notice,
+        }
+    }
 }
 
 /// Delivers rendered mail.

@@ -375,7 +375,7 @@ impl<U: SecurityUser> Runtime<U> {
         parts: &mut Parts,
         requirement: Requirement,
     ) -> Result<(), Rejection> {
-        if parts.method == http::Method::OPTIONS && AUTOMATIC_OPTIONS_PENDING {
+        if parts.method == http::Method::OPTIONS && self.config().automatic_options {
             // Flask answers OPTIONS itself, without the view or its guards: a guarded handler
             // never runs for a request nobody authenticated.
             return Err(Rejection::Options {
@@ -443,4 +443,3 @@ impl<U: SecurityUser> Authenticator for Runtime<U> {
         Box::pin(self.check_requirement(parts, requirement))
     }
 }
-const AUTOMATIC_OPTIONS_PENDING: bool = true;

@@ -183,7 +183,7 @@ impl<U: SecurityUser> Runtime<U> {
         let lifetime = config.permanent_session_lifetime.seconds();
         let flask = crate::tokens::serializer::load_flask_session_issued(
             cookie,
-            &config.secret_key,
+            config.secret_key.expose(),
             Some(lifetime),
             now,
         )

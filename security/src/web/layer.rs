@@ -203,7 +203,7 @@ where
                 }
             }
 
-            let options = parts.method == Method::OPTIONS && AUTOMATIC_OPTIONS_PENDING;
+            let options = parts.method == Method::OPTIONS && config.automatic_options;
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if options && response.status() == StatusCode::METHOD_NOT_ALLOWED {
                 // Answer OPTIONS as Flask does for a route that exists: 200 with `Allow`,
@@ -333,4 +333,3 @@ fn write_cookies<U: SecurityUser>(
         }
     }
 }
-const AUTOMATIC_OPTIONS_PENDING: bool = true;

@@ -93,12 +93,12 @@ impl<U: SecurityUser> Runtime<U> {
         clock: Arc<dyn Clock>,
         register_fields: Vec<RegisterField>,
     ) -> Self {
-        let secret = config.secret_key.as_str();
+        let secret = config.secret_key.expose();
         let tokens = Tokens {
-            remember: Serializer::new(secret, &config.remember_salt),
-            confirm: Serializer::new(secret, &config.confirm_salt),
-            reset: Serializer::new(secret, &config.reset_salt),
-            login: Serializer::new(secret, &config.login_salt),
+            remember: Serializer::new(secret, config.remember_salt.expose()),
+            confirm: Serializer::new(secret, config.confirm_salt.expose()),
+            reset: Serializer::new(secret, config.reset_salt.expose()),
+            login: Serializer::new(secret, config.login_salt.expose()),
             binder: Signer::new(secret.as_bytes(), "account"),
         };
         let cache = config
@@ -633,14 +633,7 @@ impl<U: SecurityUser> Runtime<U> {
         ctx: EmailContext,
     ) -> Result<(), MailError> {
         let config = &self.inner.config;
-        let subject = match kind {
-            EmailKind::Welcome | EmailKind::WelcomeExisting => &config.email_subject_register,
-            EmailKind::ConfirmationInstructions => &config.email_subject_confirm,
-            EmailKind::LoginInstructions => &config.email_subject_passwordless,
-            EmailKind::ResetInstructions => &config.email_subject_password_reset,
-            EmailKind::ResetNotice => &config.email_subject_password_notice,
-            EmailKind::ChangeNotice => &config.email_subject_password_change_notice,
-        };
+        let subject = kind.subject(config);
         let (text, html) = self
             .inner
             .templates
@@ -650,7 +643,7 @@ impl<U: SecurityUser> Runtime<U> {
             kind,
             from: config.email_sender.clone(),
             to: user.email().to_owned(),
-            subject: subject.clone(),
+            subject: subject.to_owned(),
             text,
             html,
         };

@@ -510,7 +510,7 @@ mod defaults {
 
 /// The template name of an e-mail kind.
 pub fn email_template(kind: EmailKind) -> String {
-    format!("security/email/{}", kind.template_name())
+    kind.template()
 }
 
 #[cfg(test)]
