@@ -5,6 +5,7 @@ mod auth;
 mod compat;
 mod customize;
 mod datastore;
+mod extractors;
 mod flows;
 mod mail;
 mod review;
