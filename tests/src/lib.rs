@@ -3,7 +3,8 @@
 //! `oneshot`, and the mail that lettre's file transport wrote.
 //!
 //! The backends: SQLite always; PostgreSQL and MySQL when `SECURITY_TEST_POSTGRES_URL` /
-//! `SECURITY_TEST_MYSQL_URL` are set (each test gets a database of its own there).
+//! `SECURITY_TEST_MYSQL_URL` are set when the tests are built (each test gets a database of its
+//! own there); without them, the tests of that backend are reported as ignored.
 //!
 //! The apps run with the defaults a user gets: CSRF protection on and Argon2 hashes (at the
 //! cheapest cost, so that the suite stays fast). The client carries the CSRF token as a
@@ -42,26 +43,37 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// PostgreSQL when `SECURITY_TEST_POSTGRES_URL` is set.
-    pub fn postgres() -> Option<Backend> {
-        std::env::var("SECURITY_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(Backend::Postgres)
+    /// PostgreSQL at `SECURITY_TEST_POSTGRES_URL`.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is not set: a test that asks for PostgreSQL fails rather than passes
+    /// without it.
+    pub fn postgres() -> Backend {
+        Backend::Postgres(server_url("SECURITY_TEST_POSTGRES_URL"))
     }
 
-    /// MySQL when `SECURITY_TEST_MYSQL_URL` is set.
-    pub fn mysql() -> Option<Backend> {
-        std::env::var("SECURITY_TEST_MYSQL_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(Backend::Mysql)
+    /// MySQL at `SECURITY_TEST_MYSQL_URL`.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is not set: a test that asks for MySQL fails rather than passes
+    /// without it.
+    pub fn mysql() -> Backend {
+        Backend::Mysql(server_url("SECURITY_TEST_MYSQL_URL"))
     }
 }
 
+fn server_url(var: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("{var} is not set (it was when the tests were built)"))
+}
+
 /// Instantiates async test functions `fn(Backend)` once per backend: `sqlite::name`,
-/// `postgres::name`, `mysql::name`. Without its URL variable a server backend prints why it
-/// skips.
+/// `postgres::name`, `mysql::name`. A server backend whose URL variable was not set when the
+/// tests were built is ignored, with the variable to set as the reason (see `build.rs`).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -76,22 +88,24 @@ macro_rules! backend_tests {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(security_test_postgres),
+                    ignore = "set SECURITY_TEST_POSTGRES_URL to run it on PostgreSQL"
+                )]
                 async fn $name() {
-                    match $crate::Backend::postgres() {
-                        Some(backend) => super::$name(backend).await,
-                        None => eprintln!("skipped: SECURITY_TEST_POSTGRES_URL is not set"),
-                    }
+                    super::$name($crate::Backend::postgres()).await
                 }
             )*
         }
         mod mysql {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(security_test_mysql),
+                    ignore = "set SECURITY_TEST_MYSQL_URL to run it on MySQL"
+                )]
                 async fn $name() {
-                    match $crate::Backend::mysql() {
-                        Some(backend) => super::$name(backend).await,
-                        None => eprintln!("skipped: SECURITY_TEST_MYSQL_URL is not set"),
-                    }
+                    super::$name($crate::Backend::mysql()).await
                 }
             )*
         }
