@@ -72,6 +72,7 @@ impl<U: SecurityUser> Security<U> {
             clock: Arc::new(SystemClock),
             register_fields: Vec::new(),
             hash_concurrency: None,
+            argon2_cost: None,
             _user: std::marker::PhantomData,
         }
     }
@@ -191,6 +192,7 @@ pub struct SecurityBuilder<U: SecurityUser> {
     clock: Arc<dyn Clock>,
     register_fields: Vec<RegisterField>,
     hash_concurrency: Option<usize>,
+    argon2_cost: Option<(u32, u32, u32)>,
     _user: std::marker::PhantomData<fn() -> U>,
 }
 
@@ -234,6 +236,18 @@ impl<U: SecurityUser> SecurityBuilder<U> {
     /// How many password hashes may run at once (default: the number of cores).
     pub fn hash_concurrency(mut self, permits: usize) -> Self {
         self.hash_concurrency = Some(permits.max(1));
+        self
+    }
+
+    /// The Argon2id cost of new hashes: `m_cost` KiB, `t_cost` passes, `p_cost` lanes (see
+    /// [`Passwords::with_argon2_cost`]).
+    ///
+    /// # Warning
+    ///
+    /// A lower cost than the default makes a stolen hash cheaper to crack: lower it for tests
+    /// only.
+    pub fn argon2_cost(mut self, m_cost: u32, t_cost: u32, p_cost: u32) -> Self {
+        self.argon2_cost = Some((m_cost, t_cost, p_cost));
         self
     }
 
@@ -390,6 +404,15 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                  1.7.4 (HMAC-SHA1, MD5 digests) are accepted; turn it off once no Flask \
                  instance is left"
             );
+        }
+        if let Some((m, t, p)) = self.argon2_cost {
+            passwords =
+                passwords
+                    .with_argon2_cost(m, t, p)
+                    .map_err(|err| ConfigError::Invalid {
+                        key: "argon2_cost".into(),
+                        reason: err.to_string(),
+                    })?;
         }
         if let Some(permits) = self.hash_concurrency {
             passwords = passwords.with_concurrency(permits);

@@ -3,7 +3,12 @@
 //! `oneshot`, and the mail that lettre's file transport wrote.
 //!
 //! The backends: SQLite always; PostgreSQL and MySQL when `SECURITY_TEST_POSTGRES_URL` /
-//! `SECURITY_TEST_MYSQL_URL` are set (each test gets a database of its own there).
+//! `SECURITY_TEST_MYSQL_URL` are set when the tests are built (each test gets a database of its
+//! own there); without them, the tests of that backend are reported as ignored.
+//!
+//! The apps run with the defaults a user gets: CSRF protection on and Argon2 hashes (at the
+//! cheapest cost, so that the suite stays fast). The client carries the CSRF token as a
+//! browser does.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,7 +23,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Schema};
 use security::prelude::*;
-use security::{Flashes, NewUser};
+use security::{CsrfToken, Flashes, NewUser};
 use tower::ServiceExt;
 
 pub mod entities;
@@ -38,26 +43,37 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// PostgreSQL when `SECURITY_TEST_POSTGRES_URL` is set.
-    pub fn postgres() -> Option<Backend> {
-        std::env::var("SECURITY_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(Backend::Postgres)
+    /// PostgreSQL at `SECURITY_TEST_POSTGRES_URL`.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is not set: a test that asks for PostgreSQL fails rather than passes
+    /// without it.
+    pub fn postgres() -> Backend {
+        Backend::Postgres(server_url("SECURITY_TEST_POSTGRES_URL"))
     }
 
-    /// MySQL when `SECURITY_TEST_MYSQL_URL` is set.
-    pub fn mysql() -> Option<Backend> {
-        std::env::var("SECURITY_TEST_MYSQL_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(Backend::Mysql)
+    /// MySQL at `SECURITY_TEST_MYSQL_URL`.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is not set: a test that asks for MySQL fails rather than passes
+    /// without it.
+    pub fn mysql() -> Backend {
+        Backend::Mysql(server_url("SECURITY_TEST_MYSQL_URL"))
     }
 }
 
+fn server_url(var: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("{var} is not set (it was when the tests were built)"))
+}
+
 /// Instantiates async test functions `fn(Backend)` once per backend: `sqlite::name`,
-/// `postgres::name`, `mysql::name`. Without its URL variable a server backend prints why it
-/// skips.
+/// `postgres::name`, `mysql::name`. A server backend whose URL variable was not set when the
+/// tests were built is ignored, with the variable to set as the reason (see `build.rs`).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -72,22 +88,24 @@ macro_rules! backend_tests {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(security_test_postgres),
+                    ignore = "set SECURITY_TEST_POSTGRES_URL to run it on PostgreSQL"
+                )]
                 async fn $name() {
-                    match $crate::Backend::postgres() {
-                        Some(backend) => super::$name(backend).await,
-                        None => eprintln!("skipped: SECURITY_TEST_POSTGRES_URL is not set"),
-                    }
+                    super::$name($crate::Backend::postgres()).await
                 }
             )*
         }
         mod mysql {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(security_test_mysql),
+                    ignore = "set SECURITY_TEST_MYSQL_URL to run it on MySQL"
+                )]
                 async fn $name() {
-                    match $crate::Backend::mysql() {
-                        Some(backend) => super::$name(backend).await,
-                        None => eprintln!("skipped: SECURITY_TEST_MYSQL_URL is not set"),
-                    }
+                    super::$name($crate::Backend::mysql()).await
                 }
             )*
         }
@@ -307,6 +325,18 @@ async fn token_admin(user: CurrentUser<User>) -> String {
     format!("Token Admin {}", user.email)
 }
 
+/// The path of [`token_page`].
+pub const TOKEN_PAGE: &str = "/form";
+
+/// A page of the app's own holding a form: what a browser loads before posting, and where the
+/// client reads the CSRF token from.
+async fn token_page(CsrfToken(token): CsrfToken) -> Html<String> {
+    Html(format!(
+        "<html><body><form method=\"post\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{token}\"></form></body></html>"
+    ))
+}
+
 async fn page1() -> &'static str {
     "Page 1"
 }
@@ -367,6 +397,7 @@ pub fn router(security: &Security<User>) -> Router {
         .route("/admin_and_editor", get(admin_and_editor))
         .route("/admin_or_editor", get(admin_or_editor))
         .route("/page1", get(page1))
+        .route(TOKEN_PAGE, get(token_page))
         .route("/any_admin", axum::routing::any(admin_action))
         .route("/options_admin", get(admin_action).options(admin_action))
         .route("/roles_then_token", get(roles_then_token))
@@ -390,13 +421,16 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
-/// Configuration used by every test app unless overridden.
+/// Configuration used by every test app unless overridden. CSRF protection and the hash
+/// scheme keep their defaults (on, and Argon2), as a user gets them.
 pub const BASE_VARS: &[(&str, &str)] = &[
     ("SECRET_KEY", "test-secret-key-0123456789"),
-    ("WTF_CSRF_ENABLED", "false"),
-    ("SECURITY_PASSWORD_HASH", "plaintext"),
     ("SECURITY_ALLOWED_HOSTS", "localhost"),
 ];
+
+/// The Argon2 cost of the test apps (`m_cost` KiB, `t_cost`, `p_cost`): the smallest Argon2
+/// accepts, so that hashing is real but does not slow the suite down.
+pub const TEST_ARGON2_COST: (u32, u32, u32) = (8, 1, 1);
 
 impl TestApp {
     /// An app on `backend` with the base configuration plus `vars`, seeded with the fixture
@@ -416,8 +450,10 @@ impl TestApp {
         all.extend(vars.iter().copied());
         let config = Config::from_vars(all).expect("config");
         let mail_dir = tempfile::tempdir().expect("mail dir");
+        let (m_cost, t_cost, p_cost) = TEST_ARGON2_COST;
         let builder = Security::builder(db.db.clone(), config)
-            .mailer(security::mail::FileTransport::new(mail_dir.path()));
+            .mailer(security::mail::FileTransport::new(mail_dir.path()))
+            .argon2_cost(m_cost, t_cost, p_cost);
         let security = customize(builder).build().await.expect("security");
         let app = TestApp {
             router: router(&security),
@@ -455,12 +491,14 @@ impl TestApp {
             .expect("user exists")
     }
 
-    /// A client with its own cookies.
+    /// A client with its own cookies; with CSRF on it loads [`TOKEN_PAGE`] for the token of
+    /// each form or JSON post it sends.
     pub fn client(&self) -> Client {
-        Client {
-            router: self.router.clone(),
-            cookies: BTreeMap::new(),
-            peer: None,
+        let client = client_for(self.router.clone());
+        if self.security.config().csrf_enabled {
+            client.with_token_page(TOKEN_PAGE)
+        } else {
+            client
         }
     }
 
@@ -571,10 +609,18 @@ impl Mail {
     }
 }
 
-/// A browser-ish client: keeps cookies, does not follow redirects.
+/// A browser-ish client: keeps cookies, does not follow redirects, and carries the CSRF
+/// token as a browser does.
+///
+/// A form post of [`Client::post_form`] without a `csrf_token` field first loads the token
+/// page, as a browser loads the page that holds the form, and sends the token it shows in the
+/// form. A JSON post of [`Client::post_json`] that rides a cookie sends that token in the
+/// `X-CSRFToken` header, as a script does. [`Client::send`] sends the request as it is.
 #[derive(Clone)]
 pub struct Client {
     router: Router,
+    /// The page that shows a CSRF token (`None`: the client sends none of its own).
+    token_page: Option<String>,
     /// The cookies held, by name.
     pub cookies: BTreeMap<String, Cookie>,
     /// The socket address the requests come from (`None`: no `ConnectInfo`).
@@ -625,6 +671,41 @@ impl Resp {
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The JSON body without the `csrf_token` of its `response`: with CSRF on, a successful
+    /// answer carries its session's token beside what the flow answered.
+    pub fn answer(&self) -> serde_json::Value {
+        let mut json = self.json();
+        if let Some(response) = json["response"].as_object_mut()
+            && let Some(token) = response.remove("csrf_token")
+        {
+            assert!(token.is_string(), "{token}");
+        }
+        json
+    }
+
+    /// The body with every CSRF token shown as `CSRF`: two sessions' pages and answers
+    /// differ by their tokens only when they are alike.
+    pub fn body_without_csrf(&self) -> String {
+        let mut out = self.body.clone();
+        let mut from = 0;
+        while let Some(at) = out[from..].find("csrf_token").map(|i| from + i) {
+            from = at + "csrf_token".len();
+            let near = &out[from..out.len().min(from + 80)];
+            let Some(open) = ["value=\"", "\": \"", "\":\""]
+                .iter()
+                .filter_map(|p| near.find(p).map(|i| from + i + p.len()))
+                .min()
+            else {
+                continue;
+            };
+            let Some(close) = out[open..].find('"').map(|i| open + i) else {
+                break;
+            };
+            out.replace_range(open..close, "CSRF");
+        }
+        out
     }
 
     /// Asserts a 302 to `path`.
@@ -710,34 +791,78 @@ impl Client {
         self.send(req.body(Body::empty()).unwrap()).await
     }
 
-    /// `POST path` with a form body.
+    /// `POST path` with a form body (and the CSRF token, see [`Client`]).
     pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let body = serde_urlencoded::to_string(fields).unwrap();
-        self.send(
-            Request::builder()
-                .method(Method::POST)
-                .uri(path)
-                .header(
-                    http::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
+        self.post_form_with(path, fields, &[]).await
     }
 
-    /// `POST path` with a JSON body.
+    /// [`Client::post_form`] with extra headers (`Host`, `X-Forwarded-For`…).
+    pub async fn post_form_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let token = match &self.token_page {
+            Some(_) if !fields.iter().any(|(k, _)| *k == "csrf_token") => {
+                Some(self.csrf_token().await)
+            }
+            _ => None,
+        };
+        let mut fields = fields.to_vec();
+        if let Some(token) = &token {
+            fields.push(("csrf_token", token));
+        }
+        let body = serde_urlencoded::to_string(&fields).unwrap();
+        let mut req = Request::builder().method(Method::POST).uri(path).header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        );
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// `POST path` with a JSON body (and the `X-CSRFToken` header when it rides a cookie).
     pub async fn post_json(&mut self, path: &str, body: serde_json::Value) -> Resp {
-        self.send(
-            Request::builder()
-                .method(Method::POST)
-                .uri(path)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if self.token_page.is_some() && !self.cookies.is_empty() && body.get("csrf_token").is_none()
+        {
+            req = req.header("X-CSRFToken", self.csrf_token().await);
+        }
+        self.send(req.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    /// Loads the token page and reads the CSRF token its form holds; `GET /login` when the
+    /// client has no token page.
+    pub async fn csrf_token(&mut self) -> String {
+        let page = self
+            .token_page
+            .clone()
+            .unwrap_or_else(|| "/login".to_owned());
+        let r = self.get(&page).await;
+        assert_eq!(r.status, StatusCode::OK, "GET {page}: {}", r.body);
+        csrf_token(&r.body)
+    }
+
+    /// The client with no CSRF token of its own: what a forged cross-site post sends, or a
+    /// test that puts the token in itself.
+    #[must_use]
+    pub fn without_csrf(mut self) -> Client {
+        self.token_page = None;
+        self
+    }
+
+    /// Loads `page` for the CSRF token of each form or JSON post (see [`Client`]).
+    #[must_use]
+    pub fn with_token_page(mut self, page: &str) -> Client {
+        self.token_page = Some(page.to_owned());
+        self
     }
 
     /// A form login (with `remember=y` when asked).
@@ -803,6 +928,16 @@ impl TestApp {
             .collect()
     }
 
+    /// Whether the user's stored hash is one of `password`.
+    pub async fn has_password(&self, email: &str, password: &str) -> bool {
+        let stored = self.user(email).await.password.expect("a password");
+        self.security
+            .passwords()
+            .verify(password, &stored)
+            .await
+            .expect("verify")
+    }
+
     /// Marks a user confirmed now (as if they had followed their link).
     pub async fn confirm(&self, email: &str) {
         let user = self.user(email).await;
@@ -823,31 +958,22 @@ pub fn has_flash(body: &str, category: &str, message: &str) -> bool {
 pub fn client_for(router: Router) -> Client {
     Client {
         router,
+        token_page: None,
         cookies: BTreeMap::new(),
         peer: None,
     }
 }
 
-/// The value of the `csrf_token` field of a page's form.
+/// The value of the `csrf_token` field of a page's form, or the `csrf_token` of a JSON answer.
 pub fn csrf_token(body: &str) -> String {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(body) {
+        return json["response"]["csrf_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no csrf_token in {json}"))
+            .to_owned();
+    }
     let at = body.find("name=\"csrf_token\"").expect("csrf field");
     let rest = &body[at..];
     let start = rest.find("value=\"").expect("value") + 7;
     rest[start..start + rest[start..].find('"').expect("end of value")].to_owned()
-}
-
-impl Client {
-    /// A form login with the CSRF token of the login page (`remember=y` when asked).
-    pub async fn login_with_csrf(&mut self, email: &str, password: &str, remember: bool) -> Resp {
-        let token = csrf_token(&self.get("/login").await.body);
-        let mut fields = vec![
-            ("email", email),
-            ("password", password),
-            ("csrf_token", token.as_str()),
-        ];
-        if remember {
-            fields.push(("remember", "y"));
-        }
-        self.post_form("/login", &fields).await
-    }
 }

@@ -394,6 +394,37 @@ impl Passwords {
         self.changed(|s| s.permits = permits)
     }
 
+    /// The Argon2id cost of new hashes: `m_cost` KiB of memory, `t_cost` passes, `p_cost`
+    /// lanes (default: 19 MiB, 2 passes, 1 lane). A stored hash of another cost still
+    /// verifies, and is replaced by one of this cost at the next login.
+    ///
+    /// ```
+    /// use security::password::{Passwords, Scheme};
+    ///
+    /// let passwords = Passwords::new(Scheme::Argon2, None).with_argon2_cost(64, 1, 1).unwrap();
+    /// let stored = passwords.hash_blocking("secret").unwrap();
+    /// assert!(stored.contains("m=64,t=1,p=1"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`HashError::Backend`] when Argon2 refuses the parameters (fewer than 8 KiB per lane,
+    /// no pass or no lane).
+    ///
+    /// # Warning
+    ///
+    /// A lower cost makes a stolen hash cheaper to crack: lower it for tests only.
+    pub fn with_argon2_cost(
+        self,
+        m_cost: u32,
+        t_cost: u32,
+        p_cost: u32,
+    ) -> Result<Self, HashError> {
+        let params = ::argon2::Params::new(m_cost, t_cost, p_cost, None)
+            .map_err(|e| HashError::Backend(e.to_string()))?;
+        Ok(self.changed(|s| s.argon2 = params))
+    }
+
     /// Also accepts the passwords that Flask-Security 1.7.4 locked out: when
     /// 1.7.4 migrated a hash from one hashed scheme to another at login, it stored
     /// `new_scheme(get_hmac(get_hmac(password)))` (or, migrating to plaintext, the HMAC string

@@ -93,14 +93,10 @@ async fn a_spoofed_host_never_yields_an_off_site_location(backend: Backend) {
     let app = TestApp::new(&backend, &[]).await;
     let mut c = app.client();
     let r = c
-        .send(
-            http::Request::post("/login?next=http://evil.example/")
-                .header("host", "evil.example")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(axum::body::Body::from(
-                    "email=matt%40lp.com&password=password",
-                ))
-                .unwrap(),
+        .post_form_with(
+            "/login?next=http://evil.example/",
+            &[("email", "matt@lp.com"), ("password", "password")],
+            &[("host", "evil.example")],
         )
         .await;
     if r.status == StatusCode::FOUND {
@@ -879,7 +875,7 @@ async fn secure_cookie_flags_are_configurable(backend: Backend) {
 
 async fn csrf_protects_forms_and_session_json(backend: Backend) {
     let app = TestApp::new(&backend, &[("WTF_CSRF_ENABLED", "true")]).await;
-    let mut c = app.client();
+    let mut c = app.client().without_csrf();
     let page = c.get("/login").await;
     let token = csrf_token(&page.body);
     let r = c
@@ -971,16 +967,13 @@ async fn tracking_records_logins_from_the_peer_address(backend: Backend) {
     c.login("matt@lp.com", "password", false).await;
     let mut c = app.client();
     c.peer = Some("10.1.2.3:5555".parse().unwrap());
-    c.send(
-        http::Request::post("/login")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-forwarded-for", "1.1.1.1, 2.2.2.2")
-            .body(axum::body::Body::from(
-                "email=matt%40lp.com&password=password",
-            ))
-            .unwrap(),
+    c.post_form_with(
+        "/login",
+        &[("email", "matt@lp.com"), ("password", "password")],
+        &[("x-forwarded-for", "1.1.1.1, 2.2.2.2")],
     )
-    .await;
+    .await
+    .assert_redirect("/");
     let matt = app.user("matt@lp.com").await;
     assert_eq!(matt.last_login_ip.as_deref(), Some("untrackable"));
     assert_eq!(
@@ -1001,16 +994,13 @@ async fn tracking_records_logins_from_the_peer_address(backend: Backend) {
     .await;
     let mut c = proxied.client();
     c.peer = Some("10.0.0.1:1".parse().unwrap());
-    c.send(
-        http::Request::post("/login")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-forwarded-for", "1.1.1.1, 2.2.2.2")
-            .body(axum::body::Body::from(
-                "email=matt%40lp.com&password=password",
-            ))
-            .unwrap(),
+    c.post_form_with(
+        "/login",
+        &[("email", "matt@lp.com"), ("password", "password")],
+        &[("x-forwarded-for", "1.1.1.1, 2.2.2.2")],
     )
-    .await;
+    .await
+    .assert_redirect("/");
     assert_eq!(
         proxied
             .user("matt@lp.com")

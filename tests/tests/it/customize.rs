@@ -32,8 +32,6 @@ async fn app() -> App {
     let mail = tempfile::tempdir().unwrap();
     let config = security::Config::from_vars([
         ("SECRET_KEY", "test-secret-key-0123456789"),
-        ("WTF_CSRF_ENABLED", "false"),
-        ("SECURITY_PASSWORD_HASH", "plaintext"),
         ("SECURITY_ALLOWED_HOSTS", "localhost"),
     ])
     .unwrap();
@@ -60,8 +58,9 @@ async fn app() -> App {
     }
 }
 
+/// A client that reads the CSRF token from the example's login page.
 fn client(app: &App) -> Client {
-    security_tests::client_for(app.router.clone())
+    security_tests::client_for(app.router.clone()).with_token_page("/login")
 }
 
 #[tokio::test]

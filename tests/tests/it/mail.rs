@@ -4,8 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use http::{Request, StatusCode};
+use http::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,14 +29,6 @@ async fn register(c: &mut Client, email: &str) -> Resp {
         ],
     )
     .await
-}
-
-fn form(path: &str, host: &str, body: &str) -> Request<Body> {
-    Request::post(path)
-        .header("host", host)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(body.to_owned()))
-        .unwrap()
 }
 
 // --- A tiny SMTP server -------------------------------------------------------------------------
@@ -282,11 +273,11 @@ async fn mail_links_are_absolute_to_an_allowed_request_host(backend: Backend) {
     .await;
     let r = app
         .client()
-        .send(form(
+        .post_form_with(
             "/reset",
-            "accounts.example.test:8443",
-            "email=joe%40lp.com",
-        ))
+            &[("email", "joe@lp.com")],
+            &[("host", "accounts.example.test:8443")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let link = app.mails_to("joe@lp.com")[0].link("/reset/");
@@ -302,7 +293,11 @@ async fn mail_links_are_absolute_to_an_allowed_request_host(backend: Backend) {
     // the forger's.
     let r = app
         .client()
-        .send(form("/reset", "evil.example", "email=matt%40lp.com"))
+        .post_form_with(
+            "/reset",
+            &[("email", "matt@lp.com")],
+            &[("host", "evil.example")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let link = app.mails_to("matt@lp.com")[0].link("/reset/");
@@ -320,7 +315,11 @@ async fn mail_links_are_absolute_to_an_allowed_request_host(backend: Backend) {
     .await;
     named
         .client()
-        .send(form("/reset", "evil.example", "email=joe%40lp.com"))
+        .post_form_with(
+            "/reset",
+            &[("email", "joe@lp.com")],
+            &[("host", "evil.example")],
+        )
         .await;
     let link = named.mails_to("joe@lp.com")[0].link("/reset/");
     assert!(
@@ -512,7 +511,7 @@ async fn the_answer_does_not_wait_for_a_relay_that_hangs(backend: Backend) {
             .await
             .expect("the answer came while the relay hangs");
             assert!(started.elapsed() < std::time::Duration::from_secs(8));
-            answers.push((r.status, r.body));
+            answers.push((r.status, r.body_without_csrf()));
         }
         if generic == "true" {
             assert_eq!(answers[0], answers[1], "a known and an unknown address");

@@ -1,11 +1,21 @@
 //! The integration tests: the real router driven with `oneshot`, on SQLite, and on
 //! PostgreSQL and MySQL when their URLs are set (`backend_tests!`).
+//!
+//! One module per account flow (`register`, `confirm`, `recover`, `change`, `passwordless`;
+//! login and logout are in `auth`, beside the guards), with what they share in `common`.
 
 mod auth;
+mod change;
+mod common;
 mod compat;
+mod confirm;
 mod customize;
 mod datastore;
 mod extractors;
-mod flows;
 mod mail;
+mod messages;
+mod passwordless;
+mod recover;
+mod register;
 mod review;
+mod tokens;
