@@ -8,6 +8,7 @@
 use proc_macro::TokenStream;
 
 mod fields;
+mod slot;
 mod guard;
 mod role;
 mod user;

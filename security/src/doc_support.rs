@@ -1,5 +1,6 @@
 //! Entities for the documentation examples (Flask-Security's quick-start models). Hidden from
-//! the docs; not part of the API.
+//! the docs; not part of the API. The role side is the shipped [`crate::entities`], so that
+//! only the user entity is the examples' own.
 
 #![allow(missing_docs)]
 
@@ -26,43 +27,10 @@ pub mod user {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The role entity of the examples.
-pub mod role {
-    use sea_orm::entity::prelude::*;
+/// The role entity of the examples: the shipped one.
+pub use crate::entities::role;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crate::SecurityRole)]
-    #[sea_orm(table_name = "role")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i32,
-        #[sea_orm(unique)]
-        pub name: String,
-        pub description: Option<String>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The user–role link entity of the examples.
-pub mod roles_users {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "roles_users")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub user_id: i32,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub role_id: i32,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
+/// The user–role link entity of the examples: the shipped one.
+pub use crate::entities::roles_users;
 
 pub use user::Model as User;

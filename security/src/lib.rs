@@ -55,6 +55,7 @@ pub mod csrf;
 pub mod datastore;
 #[doc(hidden)]
 pub mod doc_support;
+pub mod entities;
 mod error;
 pub mod events;
 pub mod extract;
