@@ -146,14 +146,17 @@ impl<K: KeySet> FieldKeys<K> {
         let hint = K::HINTS
             .iter()
             .find(|(word, _)| *word == name)
-            .map(|(_, fix)| (*fix).to_owned())
-            .or_else(|| did_you_mean(name, K::keys()))
+            .map(|(_, fix)| format!("; {fix}"))
+            .unwrap_or_default();
+        let suggestion = did_you_mean(name, K::keys())
+            .filter(|_| hint.is_empty())
             .map(|fix| format!("; {fix}"))
             .unwrap_or_default();
         error(
             node,
             format_args!(
-                "unknown key `{name}` in `#[security(..)]` on a field of `{}`{hint}; the keys are {}",
+                "unknown key `{name}` in `#[security(..)]` on a field of `{}`{hint}; the keys are \
+                 {}{suggestion}",
                 K::DERIVE,
                 K::listing()
             ),

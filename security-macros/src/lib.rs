@@ -8,9 +8,9 @@
 use proc_macro::TokenStream;
 
 mod fields;
-mod slot;
 mod guard;
 mod role;
+mod slot;
 mod user;
 
 /// Implements `security::SecurityUser` for the `Model` of a SeaORM user entity, and

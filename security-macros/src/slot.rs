@@ -182,16 +182,65 @@ const TABLE: [Facts; 13] = [
     facts(Slot::Email, "email", true, Email, None, None),
     facts(Slot::Password, "password", true, Text, None, None),
     facts(Slot::Active, "active", true, Flag, None, None),
-    facts(Slot::ConfirmedAt, "confirmed_at", false, Timestamp, Some(Confirmable), Some("ConfirmedAt")),
-    facts(Slot::LastLoginAt, "last_login_at", false, Timestamp, Some(Trackable), Some("LastLoginAt")),
-    facts(Slot::CurrentLoginAt, "current_login_at", false, Timestamp, Some(Trackable), Some("CurrentLoginAt")),
-    facts(Slot::LastLoginIp, "last_login_ip", false, Text, Some(Trackable), Some("LastLoginIp")),
-    facts(Slot::CurrentLoginIp, "current_login_ip", false, Text, Some(Trackable), Some("CurrentLoginIp")),
-    facts(Slot::LoginCount, "login_count", false, Count, Some(Trackable), Some("LoginCount")),
+    facts(
+        Slot::ConfirmedAt,
+        "confirmed_at",
+        false,
+        Timestamp,
+        Some(Confirmable),
+        Some("ConfirmedAt"),
+    ),
+    facts(
+        Slot::LastLoginAt,
+        "last_login_at",
+        false,
+        Timestamp,
+        Some(Trackable),
+        Some("LastLoginAt"),
+    ),
+    facts(
+        Slot::CurrentLoginAt,
+        "current_login_at",
+        false,
+        Timestamp,
+        Some(Trackable),
+        Some("CurrentLoginAt"),
+    ),
+    facts(
+        Slot::LastLoginIp,
+        "last_login_ip",
+        false,
+        Text,
+        Some(Trackable),
+        Some("LastLoginIp"),
+    ),
+    facts(
+        Slot::CurrentLoginIp,
+        "current_login_ip",
+        false,
+        Text,
+        Some(Trackable),
+        Some("CurrentLoginIp"),
+    ),
+    facts(
+        Slot::LoginCount,
+        "login_count",
+        false,
+        Count,
+        Some(Trackable),
+        Some("LoginCount"),
+    ),
     Facts {
         aliases: &["uniquifier"],
         method: "uniquifier",
-        ..facts(Slot::Uniquifier, "fs_uniquifier", false, Text, Some(Feature::Uniquifier), Some("Uniquifier"))
+        ..facts(
+            Slot::Uniquifier,
+            "fs_uniquifier",
+            false,
+            Text,
+            Some(Feature::Uniquifier),
+            Some("Uniquifier"),
+        )
     },
     facts(Slot::Name, "name", true, Name, None, None),
     facts(Slot::Description, "description", false, Text, None, None),
@@ -257,7 +306,10 @@ impl Slot {
 
     /// The column getter of the runtime trait (`email_column`), as an identifier.
     pub(crate) fn column_getter(self) -> Ident {
-        Ident::new(&format!("{}_column", self.facts().method), Span::call_site())
+        Ident::new(
+            &format!("{}_column", self.facts().method),
+            Span::call_site(),
+        )
     }
 
     /// Whether `key` names this slot (its name or an alias).

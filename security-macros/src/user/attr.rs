@@ -170,18 +170,20 @@ pub(super) fn example(key: &str) -> &'static str {
 }
 
 fn unknown_container_key(path: &Path, name: &str) -> Error {
-    let hint = if UserKeys::slot(name).is_some() || name == "skip" {
-        format!("; `{name}` is a field key: put `#[security({name})]` on the field")
+    let (hint, suggestion) = if UserKeys::slot(name).is_some() || name == "skip" {
+        let hint = format!("; `{name}` is a field key: put `#[security({name})]` on the field");
+        (hint, String::new())
     } else {
-        did_you_mean(name, CONTAINER)
+        let suggestion = did_you_mean(name, CONTAINER)
             .map(|fix| format!("; {fix}"))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (String::new(), suggestion)
     };
     error(
         path,
         format_args!(
             "unknown key `{name}` in `#[security(..)]` on the struct{hint}; the keys on the \
-             struct are {CONTAINER_KEYS}"
+             struct are {CONTAINER_KEYS}{suggestion}"
         ),
     )
 }
@@ -273,4 +275,3 @@ fn link_field(name: &str, value: &Expr) -> darling::Result<(String, Span)> {
         )
     })
 }
-

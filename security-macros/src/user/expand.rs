@@ -25,7 +25,10 @@ impl UserModel {
 
         // The required slots: getter, setter and column getter each. A missing one has been
         // reported; its items become stubs so that the user sees that one error.
-        let required = Slot::USER.iter().copied().filter(|slot| slot.facts().required);
+        let required = Slot::USER
+            .iter()
+            .copied()
+            .filter(|slot| slot.facts().required);
         let mut base = Vec::new();
         for slot in required {
             let field = slots.get(slot);
@@ -85,10 +88,16 @@ impl UserModel {
             const FIELDS: #p::UserFields = #p::UserFields::NONE #(.with(#p::Field::#variants))*;
         };
 
-        let features = [Feature::Confirmable, Feature::Trackable, Feature::Uniquifier];
+        let features = [
+            Feature::Confirmable,
+            Feature::Trackable,
+            Feature::Uniquifier,
+        ];
         let methods = features.map(|feature| feature_methods(feature, slots_of(self, feature)));
         let markers = features.map(|feature| {
-            let complete = slots_of(self, feature).iter().all(|(_, field)| field.is_some());
+            let complete = slots_of(self, feature)
+                .iter()
+                .all(|(_, field)| field.is_some());
             let marker = feature.marker().filter(|_| complete)?;
             let marker = Ident::new(marker, Span::call_site());
             Some(quote! {

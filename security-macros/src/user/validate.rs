@@ -132,7 +132,10 @@ fn user_roles_span(path: &Path) -> Span {
 /// The link entity's column for a field, through the impl's own `Self::UserRoles`: a link
 /// path that is not an entity is then reported once, at the path, and not again here.
 fn link_column((field, span): &(String, Span)) -> TokenStream {
-    let variant = Ident::new(&heck::ToUpperCamelCase::to_upper_camel_case(field.as_str()), *span);
+    let variant = Ident::new(
+        &heck::ToUpperCamelCase::to_upper_camel_case(field.as_str()),
+        *span,
+    );
     quote! {
         <Self::UserRoles as ::security::__private::sea_orm::EntityTrait>::Column::#variant
     }

@@ -1,6 +1,7 @@
 //! Ready-made entities for the role side of the model: Flask-Security's `Role` (`role`: id,
 //! unique name, description) and the `roles_users` table that links users to roles. An app
-//! may use them instead of writing its own, and keep only its user entity:
+//! may use them instead of writing its own, and keep only its user entity (the quick start's
+//! own [`user`] is here too, for examples and prototypes):
 //!
 //! ```
 //! mod user {
@@ -37,3 +38,4 @@
 
 pub mod role;
 pub mod roles_users;
+pub mod user;
