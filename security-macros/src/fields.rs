@@ -1,6 +1,6 @@
 //! What the two derives share: the `#[security(..)]` keys on a field, the SeaORM facts the
-//! derives need about a field (its `Column` variant), and the assignment of fields to roles
-//! (by name, or by an explicit key).
+//! derives need about a field (its `Column` variant), the assignment of fields to slots (by
+//! name, or by an explicit key), and the code that reads and writes a slot's field.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Display};
@@ -8,11 +8,14 @@ use std::marker::PhantomData;
 
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
-use proc_macro2::Span;
-use quote::ToTokens;
+use heck::ToUpperCamelCase;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, Meta, Type};
+
+use crate::slot::Slot;
 
 /// A darling error spanned on `node` (every token of it, where the compiler allows).
 pub(crate) fn error(node: impl ToTokens, message: impl Display) -> Error {
@@ -28,47 +31,55 @@ pub(crate) fn error_at(span: Span, message: impl Display) -> Error {
 pub(crate) trait KeySet {
     /// The derive, for messages: ``#[derive(SecurityUser)]``.
     const DERIVE: &'static str;
-    /// The roles a field can take, in the order they are listed in messages. The role names are
-    /// the conventional field names.
-    const ROLES: &'static [&'static str];
-    /// Other spellings of a role: `(alias, role)`.
-    const ALIASES: &'static [(&'static str, &'static str)] = &[];
+    /// The slots a field can fill, in the order they are listed in messages.
+    const SLOTS: &'static [Slot];
     /// Words that are not keys but that a user may plausibly write, with the fix: `(word, fix)`.
     const HINTS: &'static [(&'static str, &'static str)] = &[];
 
-    /// The role a key names (after aliases), or `None` for an unknown key.
-    fn role(key: &str) -> Option<&'static str> {
-        Self::ROLES
-            .iter()
-            .copied()
-            .find(|role| *role == key)
-            .or_else(|| {
-                Self::ALIASES
-                    .iter()
-                    .find(|(alias, _)| *alias == key)
-                    .map(|(_, role)| *role)
-            })
+    /// The slot a key names (its name or an alias), or `None` for an unknown key.
+    fn slot(key: &str) -> Option<Slot> {
+        Self::SLOTS.iter().copied().find(|slot| slot.is_named(key))
+    }
+
+    /// Every key, in the order of messages: slot names, then aliases, then `skip`.
+    fn keys() -> Vec<&'static str> {
+        let mut keys: Vec<&str> = Self::SLOTS.iter().map(|slot| slot.name()).collect();
+        keys.extend(Self::SLOTS.iter().flat_map(|slot| slot.facts().aliases));
+        keys.push("skip");
+        keys
     }
 
     /// Every key, for messages: `` `id`, `email`, …, `skip` ``.
     fn listing() -> String {
-        let mut keys: Vec<&str> = Self::ROLES.to_vec();
-        keys.extend(Self::ALIASES.iter().map(|(alias, _)| *alias));
-        keys.push("skip");
-        keys.iter()
+        Self::keys()
+            .iter()
             .map(|key| format!("`{key}`"))
             .collect::<Vec<_>>()
             .join(", ")
     }
 }
 
+/// `` did you mean `email`? `` for a key close to one of `known` (by Jaro–Winkler similarity,
+/// as rustc and clap suggest), or nothing.
+pub(crate) fn did_you_mean<'a>(
+    written: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    known
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(written, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| format!("did you mean `{candidate}`?"))
+}
+
 /// One key written in a field's `#[security(..)]`.
 #[derive(Clone, Debug)]
 pub(crate) enum FieldKey {
-    /// `#[security(email)]`: the field holds this role.
-    Role {
-        /// The role (aliases resolved).
-        role: &'static str,
+    /// `#[security(email)]`: the field fills this slot.
+    Slot {
+        /// The slot (aliases resolved).
+        slot: Slot,
         /// The key's tokens, for messages.
         span: Span,
     },
@@ -96,7 +107,7 @@ impl<K: KeySet> FieldKeys<K> {
             NestedMeta::Meta(meta) => {
                 let path = meta.path();
                 let name = path_name(path);
-                return Err(if K::role(&name).is_some() || name == "skip" {
+                return Err(if K::slot(&name).is_some() || name == "skip" {
                     error(
                         meta,
                         format_args!("`{name}` takes no value; write `#[security({name})]`"),
@@ -122,9 +133,9 @@ impl<K: KeySet> FieldKeys<K> {
         if name == "skip" {
             return Ok(FieldKey::Skip(path.span()));
         }
-        match K::role(&name) {
-            Some(role) => Ok(FieldKey::Role {
-                role,
+        match K::slot(&name) {
+            Some(slot) => Ok(FieldKey::Slot {
+                slot,
                 span: path.span(),
             }),
             None => Err(Self::unknown(path, &name)),
@@ -137,10 +148,15 @@ impl<K: KeySet> FieldKeys<K> {
             .find(|(word, _)| *word == name)
             .map(|(_, fix)| format!("; {fix}"))
             .unwrap_or_default();
+        let suggestion = did_you_mean(name, K::keys())
+            .filter(|_| hint.is_empty())
+            .map(|fix| format!("; {fix}"))
+            .unwrap_or_default();
         error(
             node,
             format_args!(
-                "unknown key `{name}` in `#[security(..)]` on a field of `{}`{hint}; the keys are {}",
+                "unknown key `{name}` in `#[security(..)]` on a field of `{}`{hint}; the keys are \
+                 {}{suggestion}",
                 K::DERIVE,
                 K::listing()
             ),
@@ -228,9 +244,9 @@ pub(crate) struct FieldInfo<K> {
     pub(crate) sea_orm: SeaOrmField,
 }
 
-/// A field that holds a role, ready for code generation.
+/// A field that fills a slot, ready for code generation.
 #[derive(Clone, Debug)]
-pub(crate) struct RoleField {
+pub(crate) struct SlotField {
     /// The field name (also the `ActiveModel` field name).
     pub(crate) ident: Ident,
     /// The field type.
@@ -244,7 +260,7 @@ impl<K> FieldInfo<K> {
     fn column(&self) -> Ident {
         let name = match &self.sea_orm.enum_name {
             Some(name) => name.clone(),
-            None => upper_camel(&self.ident.unraw().to_string()),
+            None => self.ident.unraw().to_string().to_upper_camel_case(),
         };
         // `DeriveEntityModel` appends `_` to the one keyword an upper camel name can be.
         let name = if name == "Self" { "Self_".into() } else { name };
@@ -252,52 +268,72 @@ impl<K> FieldInfo<K> {
     }
 }
 
-/// How a field came to hold a role, for messages.
+/// How a field came to fill a slot, for messages.
 #[derive(Clone, Copy, Debug)]
 enum Claim {
     /// By its name.
     Name,
-    /// By `#[security(role)]`.
+    /// By `#[security(slot)]`.
     Key,
 }
 
-/// Which field holds each role.
+/// Which field fills each slot.
 #[derive(Debug, Default)]
-pub(crate) struct Roles {
-    by_role: BTreeMap<&'static str, RoleField>,
-    /// Roles a field claimed in error (already reported): not "missing" as well.
-    reported: BTreeSet<&'static str>,
+pub(crate) struct Slots {
+    by_slot: BTreeMap<Slot, SlotField>,
+    /// Slots a field claimed in error (already reported): not "missing" as well.
+    reported: BTreeSet<Slot>,
 }
 
-impl Roles {
-    /// The field that holds `role`, if any.
-    pub(crate) fn get(&self, role: &str) -> Option<&RoleField> {
-        self.by_role.get(role)
+impl Slots {
+    /// The field that fills `slot`, if any.
+    pub(crate) fn get(&self, slot: Slot) -> Option<&SlotField> {
+        self.by_slot.get(&slot)
     }
 
-    /// Whether a field holds `role`.
-    pub(crate) fn has(&self, role: &str) -> bool {
-        self.by_role.contains_key(role)
+    /// Whether a field fills `slot`.
+    pub(crate) fn has(&self, slot: Slot) -> bool {
+        self.by_slot.contains_key(&slot)
     }
 
-    /// Whether a field holds `role`, or claimed it in a way already reported; a missing role
+    /// Whether a field fills `slot`, or claimed it in a way already reported; a missing slot
     /// is reported only when this is false.
-    pub(crate) fn accounted_for(&self, role: &str) -> bool {
-        self.has(role) || self.reported.contains(role)
+    pub(crate) fn accounted_for(&self, slot: Slot) -> bool {
+        self.has(slot) || self.reported.contains(&slot)
+    }
+
+    /// Reports every required slot of the derive that no field fills, on the struct name.
+    pub(crate) fn check_required<K: KeySet>(
+        &self,
+        ident: &Ident,
+        errors: &mut darling::error::Accumulator,
+    ) {
+        for slot in K::SLOTS.iter().copied() {
+            if slot.facts().required && !self.accounted_for(slot) {
+                let name = slot.name();
+                errors.push(error(
+                    ident,
+                    format_args!(
+                        "no field for `{name}`; name a field `{name}` or mark one \
+                         `#[security({name})]`"
+                    ),
+                ));
+            }
+        }
     }
 }
 
-/// Assigns the fields to roles: a field with a key holds that key's role; a field without keys
-/// holds the role of its name, if any; a `skip` field holds none. Every conflict is reported, on
+/// Assigns the fields to slots: a field with a key fills that key's slot; a field without keys
+/// fills the slot of its name, if any; a `skip` field fills none. Every conflict is reported, on
 /// the second claim.
 ///
 /// Also reports the errors the key parser kept.
-pub(crate) fn assign_roles<K: KeySet>(
+pub(crate) fn assign_slots<K: KeySet>(
     fields: &mut [FieldInfo<K>],
     errors: &mut darling::error::Accumulator,
-) -> Roles {
-    let mut claims: BTreeMap<&'static str, (usize, Claim)> = BTreeMap::new();
-    let mut roles = Roles::default();
+) -> Slots {
+    let mut claims: BTreeMap<Slot, (usize, Claim)> = BTreeMap::new();
+    let mut slots = Slots::default();
     for field in fields.iter_mut() {
         errors.extend(std::mem::take(&mut field.keys.errors));
     }
@@ -306,13 +342,13 @@ pub(crate) fn assign_roles<K: KeySet>(
         let claim = match (keys.next(), keys.next()) {
             (None, _) => {
                 let name = field.ident.unraw().to_string();
-                K::ROLES
+                K::SLOTS
                     .iter()
-                    .find(|role| **role == name)
-                    .map(|role| (*role, field.ident.span(), Claim::Name))
+                    .find(|slot| slot.name() == name)
+                    .map(|slot| (*slot, field.ident.span(), Claim::Name))
             }
             (Some(FieldKey::Skip(_)), None) => None,
-            (Some(FieldKey::Role { role, span }), None) => Some((*role, *span, Claim::Key)),
+            (Some(FieldKey::Slot { slot, span }), None) => Some((*slot, *span, Claim::Key)),
             (Some(first), Some(second)) => {
                 errors.push(error_at(
                     key_span(second),
@@ -324,17 +360,18 @@ pub(crate) fn assign_roles<K: KeySet>(
                     ),
                 ));
                 for key in &field.keys.keys {
-                    if let FieldKey::Role { role, .. } = key {
-                        roles.reported.insert(role);
+                    if let FieldKey::Slot { slot, .. } = key {
+                        slots.reported.insert(*slot);
                     }
                 }
                 None
             }
         };
-        let Some((role, span, how)) = claim else {
+        let Some((slot, span, how)) = claim else {
             continue;
         };
-        if let Some((previous, previous_how)) = claims.get(role).copied() {
+        let role = slot.name();
+        if let Some((previous, previous_how)) = claims.get(&slot).copied() {
             let previous = &fields[previous].ident;
             let this = &field.ident;
             let message = match (how, previous_how) {
@@ -356,7 +393,7 @@ pub(crate) fn assign_roles<K: KeySet>(
             continue;
         }
         if field.sea_orm.ignore {
-            roles.reported.insert(role);
+            slots.reported.insert(slot);
             errors.push(error(
                 &field.ident,
                 format_args!(
@@ -371,22 +408,22 @@ pub(crate) fn assign_roles<K: KeySet>(
             ));
             continue;
         }
-        claims.insert(role, (index, how));
-        roles.by_role.insert(
-            role,
-            RoleField {
+        claims.insert(slot, (index, how));
+        slots.by_slot.insert(
+            slot,
+            SlotField {
                 ident: field.ident.clone(),
                 ty: field.ty.clone(),
                 column: field.column(),
             },
         );
     }
-    roles
+    slots
 }
 
 fn key_span(key: &FieldKey) -> Span {
     match key {
-        FieldKey::Role { span, .. } | FieldKey::Skip(span) => *span,
+        FieldKey::Slot { span, .. } | FieldKey::Skip(span) => *span,
     }
 }
 
@@ -399,67 +436,10 @@ struct Described<'a>(&'a FieldKey);
 impl Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            FieldKey::Role { role, .. } => write!(f, "`{role}`"),
+            FieldKey::Slot { slot, .. } => write!(f, "`{}`", slot.name()),
             FieldKey::Skip(_) => f.write_str("`skip`"),
         }
     }
-}
-
-/// `UpperCamelCase` of an identifier, as `heck` (and so `DeriveEntityModel`) computes it.
-pub(crate) fn upper_camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for word in words(name) {
-        let mut chars = word.chars();
-        if let Some(first) = chars.next() {
-            out.extend(first.to_uppercase());
-            out.extend(chars.flat_map(char::to_lowercase));
-        }
-    }
-    out
-}
-
-/// The words of an identifier, split as `heck` splits them: at every non-alphanumeric
-/// character, between a lowercase and an uppercase letter, and before the last capital of a run
-/// of capitals that a lowercase letter follows (`HTTPServer` → `HTTP`, `Server`).
-fn words(name: &str) -> Vec<&str> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mode {
-        Boundary,
-        Lower,
-        Upper,
-    }
-    let mut out = Vec::new();
-    for word in name.split(|c: char| !c.is_alphanumeric()) {
-        let mut chars = word.char_indices().peekable();
-        let mut start = 0;
-        let mut mode = Mode::Boundary;
-        while let Some((i, c)) = chars.next() {
-            let Some(&(next_i, next)) = chars.peek() else {
-                out.push(&word[start..]);
-                break;
-            };
-            let next_mode = if c.is_lowercase() {
-                Mode::Lower
-            } else if c.is_uppercase() {
-                Mode::Upper
-            } else {
-                mode
-            };
-            if next_mode == Mode::Lower && next.is_uppercase() {
-                out.push(&word[start..next_i]);
-                start = next_i;
-                mode = Mode::Boundary;
-            } else if mode == Mode::Upper && c.is_uppercase() && next.is_lowercase() {
-                out.push(&word[start..i]);
-                start = i;
-                mode = Mode::Boundary;
-            } else {
-                mode = next_mode;
-            }
-        }
-    }
-    out.retain(|word| !word.is_empty());
-    out
 }
 
 /// Checks that a derive is applied to a struct with named fields and no generics, as a SeaORM
@@ -524,36 +504,51 @@ pub(crate) fn container_attr(input: &syn::DeriveInput) -> Option<&Attribute> {
         .find(|attr| attr.path().is_ident("security"))
 }
 
+/// `<T as ::security::__private::Conversion>::get(&self.field)` for the slot's conversion,
+/// spanned on the field type so that a wrong type is reported there; the `id` is cloned.
+pub(crate) fn get(slot: Slot, field: &SlotField) -> TokenStream {
+    let SlotField { ident, ty, .. } = field;
+    if slot == Slot::Id {
+        return quote_spanned!(ty.span()=> ::core::clone::Clone::clone(&self.#ident));
+    }
+    let conversion = slot.facts().kind.conversion();
+    quote_spanned! {ty.span()=>
+        <#ty as ::security::__private::#conversion>::get(&self.#ident)
+    }
+}
+
+/// `model.field = Set(<T as ::security::__private::Conversion>::make(value));`, spanned on the
+/// field type.
+pub(crate) fn set(slot: Slot, field: &SlotField, value: TokenStream) -> TokenStream {
+    let SlotField { ident, ty, .. } = field;
+    let conversion = slot.facts().kind.conversion();
+    quote_spanned! {ty.span()=>
+        model.#ident = ::security::__private::sea_orm::ActiveValue::Set(
+            <#ty as ::security::__private::#conversion>::make(#value)
+        );
+    }
+}
+
+/// `Column::Variant`, spanned on the field name; `unreachable!()` for a missing field (whose
+/// error has been reported).
+pub(crate) fn column(field: Option<&SlotField>) -> TokenStream {
+    match field {
+        Some(field) => {
+            let variant = &field.column;
+            quote!(Column::#variant)
+        }
+        None => quote!(::core::unreachable!()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn upper_camel_matches_heck() {
-        for (name, camel) in [
-            ("id", "Id"),
-            ("email", "Email"),
-            ("confirmed_at", "ConfirmedAt"),
-            ("fs_uniquifier", "FsUniquifier"),
-            ("last_login_ip", "LastLoginIp"),
-            ("user_id", "UserId"),
-            ("_private", "Private"),
-            ("trailing_", "Trailing"),
-            ("double__under", "DoubleUnder"),
-            ("login2fa", "Login2fa"),
-            ("ipV4", "IpV4"),
-            ("HTTPServer", "HttpServer"),
-            ("type", "Type"),
-        ] {
-            assert_eq!(upper_camel(name), camel, "{name}");
-        }
-    }
-
     struct Keys;
     impl KeySet for Keys {
         const DERIVE: &'static str = "#[derive(Test)]";
-        const ROLES: &'static [&'static str] = &["id", "email"];
-        const ALIASES: &'static [(&'static str, &'static str)] = &[("mail", "email")];
+        const SLOTS: &'static [Slot] = &[Slot::Id, Slot::Email, Slot::Uniquifier];
     }
 
     fn keys(tokens: proc_macro2::TokenStream) -> (Vec<String>, Vec<Error>) {
@@ -569,8 +564,8 @@ mod tests {
 
     #[test]
     fn field_keys_resolve_aliases_and_skip() {
-        let (parsed, errors) = keys(quote::quote!(email, mail, skip));
-        assert_eq!(parsed, ["`email`", "`email`", "`skip`"]);
+        let (parsed, errors) = keys(quote::quote!(email, uniquifier, skip));
+        assert_eq!(parsed, ["`email`", "`fs_uniquifier`", "`skip`"]);
         assert!(errors.is_empty());
     }
 
@@ -581,8 +576,41 @@ mod tests {
         assert_eq!(errors.len(), 3);
         let text = Error::multiple(errors).to_string();
         assert!(text.contains("unknown key `emial`"), "{text}");
-        assert!(text.contains("`id`, `email`, `mail`, `skip`"), "{text}");
+        assert!(text.contains("did you mean `email`?"), "{text}");
+        assert!(
+            text.contains("`id`, `email`, `fs_uniquifier`, `uniquifier`, `skip`"),
+            "{text}"
+        );
         assert!(text.contains("`id` takes no value"), "{text}");
         assert!(text.contains("found a literal"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod column_tests {
+    use heck::ToUpperCamelCase;
+
+    /// The conversion SeaORM's `DeriveEntityModel` applies to field names (it uses `heck`).
+    #[test]
+    fn column_variants_are_seaorm_s() {
+        for (name, camel) in [
+            ("confirmed_at", "ConfirmedAt"),
+            ("fs_uniquifier", "FsUniquifier"),
+            ("_private", "Private"),
+            ("login2fa", "Login2fa"),
+            ("HTTPServer", "HttpServer"),
+        ] {
+            assert_eq!(name.to_upper_camel_case(), camel, "{name}");
+        }
+    }
+
+    #[test]
+    fn suggestions_are_for_near_misses_only() {
+        let keys = ["id", "email", "password", "active"];
+        assert_eq!(
+            super::did_you_mean("pasword", keys).as_deref(),
+            Some("did you mean `password`?")
+        );
+        assert_eq!(super::did_you_mean("colour", keys), None);
     }
 }

@@ -262,8 +262,15 @@ fn validate(kind: Kind, args: TokenStream, func: Option<&ItemFn>) -> Result<Guar
                     None => errors.at(
                         &text,
                         format_args!(
-                            "unknown authentication method `{}`; the methods are {METHOD_LIST}",
-                            text.value()
+                            "unknown authentication method `{}`; the methods are \
+                             {METHOD_LIST}{}",
+                            text.value(),
+                            crate::fields::did_you_mean(
+                                &text.value(),
+                                METHODS.iter().map(|(method, _)| *method)
+                            )
+                            .map(|fix| format!("; {fix}"))
+                            .unwrap_or_default()
                         ),
                     ),
                     Some((method, _)) if methods.contains(method) => errors.at(

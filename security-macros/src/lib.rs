@@ -10,6 +10,7 @@ use proc_macro::TokenStream;
 mod fields;
 mod guard;
 mod role;
+mod slot;
 mod user;
 
 /// Implements `security::SecurityUser` for the `Model` of a SeaORM user entity, and

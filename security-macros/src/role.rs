@@ -1,7 +1,7 @@
 //! `#[derive(SecurityRole)]`: implements `SecurityRole` for a SeaORM role `Model`.
 //!
-//! Parse (darling receivers) → validate (roles of the fields) → expand (from the validated
-//! [`RoleModel`] only).
+//! Parse (darling receivers) → validate (the slots of the fields) → expand (from the validated
+//! [`RoleModel`] only). Small enough for one file; the user derive is split in three.
 
 use darling::ast::{self, NestedMeta};
 use darling::util::Ignored;
@@ -11,8 +11,10 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, DeriveInput, Ident, Type};
 
-use crate::fields::{self, FieldInfo, FieldKeys, KeySet, RoleField, Roles, SeaOrmField, error};
-use crate::user::{column, get, set};
+use crate::fields::{
+    self, FieldInfo, FieldKeys, KeySet, SeaOrmField, SlotField, Slots, column, error, get, set,
+};
+use crate::slot::Slot;
 
 const DERIVE: &str = "#[derive(SecurityRole)]";
 
@@ -22,7 +24,7 @@ pub(crate) struct RoleKeys;
 
 impl KeySet for RoleKeys {
     const DERIVE: &'static str = DERIVE;
-    const ROLES: &'static [&'static str] = &["id", "name", "description"];
+    const SLOTS: &'static [Slot] = Slot::ROLE;
 }
 
 /// The derive input, as darling reads it.
@@ -73,7 +75,7 @@ impl FromMeta for RoleOpts {
 /// A validated role model.
 struct RoleModel {
     ident: Ident,
-    roles: Roles,
+    slots: Slots,
 }
 
 /// Expands `#[derive(SecurityRole)]`.
@@ -112,50 +114,40 @@ fn validate(input: &DeriveInput) -> (Option<RoleModel>, Option<Error>) {
             })
         })
         .collect();
-    let roles = fields::assign_roles(&mut infos, &mut errors);
-    for role in ["id", "name"] {
-        if !roles.accounted_for(role) {
-            errors.push(error(
-                &ident,
-                format_args!(
-                    "no field for `{role}`; name a field `{role}` or mark one `#[security({role})]`"
-                ),
-            ));
-        }
-    }
-    (Some(RoleModel { ident, roles }), errors.finish().err())
+    let slots = fields::assign_slots(&mut infos, &mut errors);
+    slots.check_required::<RoleKeys>(&ident, &mut errors);
+    (Some(RoleModel { ident, slots }), errors.finish().err())
 }
 
 impl RoleModel {
     fn expand(&self) -> TokenStream {
-        let Self { ident, roles } = self;
+        let Self { ident, slots } = self;
         let p = quote!(::security::__private);
-        let id = roles.get("id");
-        let name = roles.get("name");
-        let description = roles.get("description");
+        let id = slots.get(Slot::Id);
+        let name = slots.get(Slot::Name);
+        let description = slots.get(Slot::Description);
 
+        // A missing required field has been reported; its items become stubs.
         let id_ty = match id {
-            Some(RoleField { ty, .. }) => quote_spanned!(ty.span()=> #ty),
+            Some(SlotField { ty, .. }) => quote_spanned!(ty.span()=> #ty),
             None => quote!(i32),
         };
         let id_get = match id {
-            Some(RoleField { ident, ty, .. }) => {
-                quote_spanned!(ty.span()=> ::core::clone::Clone::clone(&self.#ident))
-            }
+            Some(field) => get(Slot::Id, field),
             None => quote!(::core::unreachable!()),
         };
         let name_get = match name {
-            Some(field) => get(field, "NameField"),
+            Some(field) => get(Slot::Name, field),
             None => quote!(::core::unreachable!()),
         };
         let name_set = match name {
-            Some(field) => set(field, "NameField", quote!(name)),
+            Some(field) => set(Slot::Name, field, quote!(name)),
             None => quote!(let _ = (model, name);),
         };
         let (description_get, description_set) = match description {
             Some(field) => (
-                get(field, "TextField"),
-                set(field, "TextField", quote!(description)),
+                get(Slot::Description, field),
+                set(Slot::Description, field, quote!(description)),
             ),
             None => (
                 quote!(::core::option::Option::None),
@@ -227,8 +219,8 @@ mod tests {
         let (model, errors) = validate(&input);
         assert!(errors.is_none());
         let model = model.unwrap();
-        assert_eq!(model.roles.get("name").unwrap().ident, "title");
-        assert!(model.roles.has("description"));
+        assert_eq!(model.slots.get(Slot::Name).unwrap().ident, "title");
+        assert!(model.slots.has(Slot::Description));
     }
 
     #[test]

@@ -349,7 +349,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         let config = self.config;
         config.validate()?;
         let fields = U::FIELDS;
-        if config.confirmable && !fields.confirmed_at {
+        if config.confirmable && !fields.has(crate::store::model::Field::ConfirmedAt) {
             return Err(ConfigError::Invalid {
                 key: "SECURITY_CONFIRMABLE".into(),
                 reason: format!(

@@ -71,12 +71,13 @@ mod handle;
 
 #[doc(hidden)]
 pub mod doc_support;
+
 mod error;
 pub mod events;
 pub mod testing;
 
 pub use crypto::cookie_codec;
-pub use store::{datastore, model, schema};
+pub use store::{datastore, entities, model, schema};
 pub use tokens::serializer as token;
 pub use web::{csrf, extract, guard, layer, redirect, request, response, session, views};
 // Paths some modules name the primitives by.
@@ -131,17 +132,16 @@ pub mod __private {
     pub use chrono;
     pub use sea_orm;
 
-    /// Implemented for every SeaORM entity; the derives use it to check that the entities named
-    /// in `#[security(role = .., user_roles = ..)]` are entities.
+    /// Implemented for every SeaORM entity; `#[derive(SecurityUser)]` names the entities of
+    /// `#[security(role = .., user_roles = ..)]` through it, so that a path that is not an
+    /// entity fails once, on the path, with this message.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a SeaORM entity",
         label = "expected the `Entity` of a SeaORM entity module",
-        note = "name the entity type, e.g. `role = super::role::Entity`"
+        note = "name the entity type, e.g. `role = super::role::Entity`, or use the ready-made `security::entities::role::Entity` and `security::entities::roles_users::Entity`"
     )]
     pub trait IsEntity {
-        /// `Self`. The derives name the entities as `<path as IsEntity>::Entity`, so that a path
-        /// that is not an entity fails there, once, on the path (rustc then lists the entities
-        /// in scope), rather than in every item that uses it.
+        /// `Self`: the derive writes `<path as IsEntity>::Entity` where it needs the entity.
         type Entity: sea_orm::EntityTrait;
     }
     impl<E: sea_orm::EntityTrait> IsEntity for E {

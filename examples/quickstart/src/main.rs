@@ -13,7 +13,11 @@ mod user {
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, SecurityUser)]
     #[sea_orm(table_name = "user")]
-    #[security(role = super::role::Entity, user_roles = super::roles_users::Entity)]
+    // The ready-made role and user–role link entities.
+    #[security(
+        role = security::entities::role::Entity,
+        user_roles = security::entities::roles_users::Entity
+    )]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -22,44 +26,6 @@ mod user {
         pub password: Option<String>,
         pub active: bool,
         pub confirmed_at: Option<DateTimeUtc>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-mod role {
-    use sea_orm::entity::prelude::*;
-    use security::SecurityRole;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, SecurityRole)]
-    #[sea_orm(table_name = "role")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i32,
-        #[sea_orm(unique)]
-        pub name: String,
-        pub description: Option<String>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-mod roles_users {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "roles_users")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub user_id: i32,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub role_id: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -82,8 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let schema = Schema::new(db.get_database_backend());
     for mut table in [
         schema.create_table_from_entity(user::Entity),
-        schema.create_table_from_entity(role::Entity),
-        schema.create_table_from_entity(roles_users::Entity),
+        schema.create_table_from_entity(security::entities::role::Entity),
+        schema.create_table_from_entity(security::entities::roles_users::Entity),
     ] {
         db.execute(table.if_not_exists()).await?;
     }

@@ -562,7 +562,7 @@ impl<U: SecurityUser> Datastore<U> {
         U::set_email(&mut model, email.clone());
         U::set_password(&mut model, hash);
         U::set_active(&mut model, new.active);
-        if U::FIELDS.uniquifier {
+        if U::FIELDS.has(Field::Uniquifier) {
             U::set_uniquifier(&mut model, crate::crypto::cookie_codec::random_token(24));
         }
         for (field, value) in new.extra {
@@ -829,7 +829,7 @@ impl<U: SecurityUser> Datastore<U> {
     fn password_model(hash: Option<String>) -> U::ActiveModel {
         let mut model = <U::ActiveModel as ActiveModelTrait>::default();
         U::set_password(&mut model, hash);
-        if U::FIELDS.uniquifier {
+        if U::FIELDS.has(Field::Uniquifier) {
             U::set_uniquifier(&mut model, crate::crypto::cookie_codec::random_token(24));
         }
         model
@@ -919,7 +919,7 @@ impl<U: SecurityUser> Datastore<U> {
     /// # Errors
     /// A database failure.
     pub async fn rotate_uniquifier(&self, user: &U) -> Result<bool, DatastoreError> {
-        if !U::FIELDS.uniquifier {
+        if !U::FIELDS.has(Field::Uniquifier) {
             return Ok(false);
         }
         let mut model = <U::ActiveModel as ActiveModelTrait>::default();

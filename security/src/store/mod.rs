@@ -4,6 +4,7 @@
 
 pub(crate) mod cache;
 pub mod datastore;
+pub mod entities;
 pub(crate) mod loader;
 pub mod model;
 pub mod schema;

@@ -48,65 +48,48 @@ impl<T> RecordId for T where
 {
 }
 
-/// Which of the optional fields a user model has (for start-up validation of the config).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UserFields {
-    /// `confirmed_at` (needed by `SECURITY_CONFIRMABLE`).
-    pub confirmed_at: bool,
-    /// `last_login_at` (needed by `SECURITY_TRACKABLE`).
-    pub last_login_at: bool,
-    /// `current_login_at` (needed by `SECURITY_TRACKABLE`).
-    pub current_login_at: bool,
-    /// `last_login_ip` (needed by `SECURITY_TRACKABLE`).
-    pub last_login_ip: bool,
-    /// `current_login_ip` (needed by `SECURITY_TRACKABLE`).
-    pub current_login_ip: bool,
-    /// `login_count` (needed by `SECURITY_TRACKABLE`).
-    pub login_count: bool,
-    /// `fs_uniquifier` (optional: per-user revocation of every session and token).
-    pub uniquifier: bool,
-}
-
-impl UserFields {
-    /// The names of the trackable fields this model lacks (empty when it is trackable).
-    pub fn missing_trackable(&self) -> Vec<&'static str> {
-        let mut missing = Vec::new();
-        for (present, name) in [
-            (self.last_login_at, "last_login_at"),
-            (self.current_login_at, "current_login_at"),
-            (self.last_login_ip, "last_login_ip"),
-            (self.current_login_ip, "current_login_ip"),
-            (self.login_count, "login_count"),
-        ] {
-            if !present {
-                missing.push(name);
-            }
-        }
-        missing
-    }
-}
-
-/// The optional fields of a user model, for [`SecurityUser::column`].
+/// The optional fields of a user model: what [`SecurityUser::FIELDS`] lists and what
+/// [`SecurityUser::column`] looks up. (`id`, `email`, `password` and `active` every model has.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Field {
-    /// `confirmed_at`.
+    /// `confirmed_at` (needed by `SECURITY_CONFIRMABLE`).
     ConfirmedAt,
-    /// `last_login_at`.
+    /// `last_login_at` (needed by `SECURITY_TRACKABLE`).
     LastLoginAt,
-    /// `current_login_at`.
+    /// `current_login_at` (needed by `SECURITY_TRACKABLE`).
     CurrentLoginAt,
-    /// `last_login_ip`.
+    /// `last_login_ip` (needed by `SECURITY_TRACKABLE`).
     LastLoginIp,
-    /// `current_login_ip`.
+    /// `current_login_ip` (needed by `SECURITY_TRACKABLE`).
     CurrentLoginIp,
-    /// `login_count`.
+    /// `login_count` (needed by `SECURITY_TRACKABLE`).
     LoginCount,
-    /// `fs_uniquifier`.
+    /// `fs_uniquifier` (optional: per-user revocation of every session and token).
     Uniquifier,
 }
 
 impl Field {
-    /// The conventional field name.
+    /// Every optional field.
+    pub const ALL: [Field; 7] = [
+        Field::ConfirmedAt,
+        Field::LastLoginAt,
+        Field::CurrentLoginAt,
+        Field::LastLoginIp,
+        Field::CurrentLoginIp,
+        Field::LoginCount,
+        Field::Uniquifier,
+    ];
+
+    /// The fields `SECURITY_TRACKABLE` needs.
+    pub const TRACKING: [Field; 5] = [
+        Field::LastLoginAt,
+        Field::CurrentLoginAt,
+        Field::LastLoginIp,
+        Field::CurrentLoginIp,
+        Field::LoginCount,
+    ];
+
+    /// The conventional field name (Flask-Security's).
     pub fn name(self) -> &'static str {
         match self {
             Field::ConfirmedAt => "confirmed_at",
@@ -117,6 +100,51 @@ impl Field {
             Field::LoginCount => "login_count",
             Field::Uniquifier => "fs_uniquifier",
         }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// Which of the optional [`Field`]s a user model has (for start-up validation of the config).
+///
+/// ```
+/// use security::model::{Field, UserFields};
+///
+/// const FIELDS: UserFields = UserFields::NONE.with(Field::ConfirmedAt);
+/// assert!(FIELDS.has(Field::ConfirmedAt));
+/// assert!(!FIELDS.has(Field::Uniquifier));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserFields {
+    bits: u8,
+}
+
+impl UserFields {
+    /// No optional field.
+    pub const NONE: UserFields = UserFields { bits: 0 };
+
+    /// These fields and `field`.
+    #[must_use]
+    pub const fn with(self, field: Field) -> UserFields {
+        UserFields {
+            bits: self.bits | field.bit(),
+        }
+    }
+
+    /// Whether the model has `field`.
+    pub const fn has(self, field: Field) -> bool {
+        self.bits & field.bit() != 0
+    }
+
+    /// The names of the trackable fields this model lacks (empty when it is trackable).
+    pub fn missing_trackable(&self) -> Vec<&'static str> {
+        Field::TRACKING
+            .into_iter()
+            .filter(|field| !self.has(*field))
+            .map(Field::name)
+            .collect()
     }
 }
 

@@ -7,4 +7,9 @@ pub enum Role {
     Admin,
 }
 
-fn main() {}
+// A use site: the derive's error above is the only one, with no cascade from here.
+fn is_role<R: security::SecurityRole>() {}
+
+fn main() {
+    is_role::<Role>();
+}

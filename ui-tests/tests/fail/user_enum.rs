@@ -8,4 +8,9 @@ pub enum Model {
     Member,
 }
 
-fn main() {}
+// A use site: the derive's error above is the only one, with no cascade from here.
+async fn profile(_user: security::CurrentUser<Model>) {}
+
+fn main() {
+    let _ = axum::Router::<()>::new().route("/", axum::routing::get(profile));
+}

@@ -56,4 +56,9 @@ mod roles_users {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-fn main() {}
+// A use site: the derive's error above is the only one, with no cascade from here.
+async fn profile(_user: security::CurrentUser<user::Model>) {}
+
+fn main() {
+    let _ = axum::Router::<()>::new().route("/", axum::routing::get(profile));
+}

@@ -61,4 +61,9 @@ fn enable(db: sea_orm::DatabaseConnection) {
     let _ = security::Security::<user::Model>::builder(db, security::Config::default()).confirmable();
 }
 
-fn main() {}
+// A use site: the derive's error above is the only one, with no cascade from here.
+async fn profile(_user: security::CurrentUser<user::Model>) {}
+
+fn main() {
+    let _ = axum::Router::<()>::new().route("/", axum::routing::get(profile));
+}

@@ -5,4 +5,9 @@ use security::SecurityUser;
 #[derive(SecurityUser)]
 pub struct Model(i32, String);
 
-fn main() {}
+// A use site: the derive's error above is the only one, with no cascade from here.
+async fn profile(_user: security::CurrentUser<Model>) {}
+
+fn main() {
+    let _ = axum::Router::<()>::new().route("/", axum::routing::get(profile));
+}

@@ -79,15 +79,14 @@ fn main() {
 
     assert_eq!(
         <user::Model as SecurityUser>::FIELDS,
-        UserFields {
-            confirmed_at: true,
-            last_login_at: true,
-            current_login_at: true,
-            last_login_ip: true,
-            current_login_ip: true,
-            login_count: true,
-            uniquifier: true,
-        }
+        UserFields::NONE
+            .with(Field::ConfirmedAt)
+            .with(Field::LastLoginAt)
+            .with(Field::CurrentLoginAt)
+            .with(Field::LastLoginIp)
+            .with(Field::CurrentLoginIp)
+            .with(Field::LoginCount)
+            .with(Field::Uniquifier)
     );
 
     let at = "2024-05-06T07:08:09Z".parse::<sea_orm::prelude::DateTimeUtc>().unwrap();

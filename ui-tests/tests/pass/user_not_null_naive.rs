@@ -66,6 +66,7 @@ mod roles_users {
 
 use sea_orm::{ActiveModelTrait, ActiveValue};
 use security::{Confirmable, SecurityRole, SecurityUser, Tracking, UserFields};
+use security::model::Field;
 
 fn confirmable<T: Confirmable>() {}
 
@@ -73,12 +74,10 @@ fn main() {
     confirmable::<user::Model>();
     assert_eq!(
         <user::Model as SecurityUser>::FIELDS,
-        UserFields {
-            confirmed_at: true,
-            current_login_at: true,
-            login_count: true,
-            ..UserFields::default()
-        }
+        UserFields::NONE
+            .with(Field::ConfirmedAt)
+            .with(Field::CurrentLoginAt)
+            .with(Field::LoginCount)
     );
     assert_eq!(
         <user::Model as SecurityUser>::FIELDS.missing_trackable(),

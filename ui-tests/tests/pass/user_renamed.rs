@@ -92,12 +92,10 @@ fn main() {
     confirmable::<user::Model>();
     assert_eq!(
         <user::Model as SecurityUser>::FIELDS,
-        UserFields {
-            confirmed_at: true,
-            login_count: true,
-            uniquifier: true,
-            ..UserFields::default()
-        }
+        UserFields::NONE
+            .with(Field::ConfirmedAt)
+            .with(Field::LoginCount)
+            .with(Field::Uniquifier)
     );
 
     let user = user::Model {
