@@ -38,9 +38,6 @@
 //! bound to the account (a password change ends the others), inactive users refused
 //! everywhere, no off-site redirects, CSRF on every form and session JSON post.
 #![forbid(unsafe_code)]
-// A view's early answer is an axum `Response`, as axum's own rejections are; boxing it would
-// only add an allocation to the error path.
-#![allow(clippy::result_large_err)]
 
 // The derives name `::security::…`; let them work inside this crate too.
 #[allow(unused_extern_crates)]

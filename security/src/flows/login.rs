@@ -3,8 +3,9 @@
 //! The checks run in 1.7.4's order and stop at the first failure: e-mail given, password
 //! given, user exists, password set, password correct, confirmed (when required), active. So
 //! "unconfirmed" and "disabled" are only told to someone who knows the password. Unlike 1.7.4,
-//! the miss paths cost one password hash too (S2), and with `SECURITY_GENERIC_RESPONSES` the
-//! three refusals that tell whether an account exists become one (S1).
+//! the miss paths cost one password hash too (so that the answer's time does not tell whether
+//! the account exists), and with `SECURITY_RETURN_GENERIC_RESPONSES` the three refusals that
+//! tell it become one.
 
 use axum::Router;
 use axum::routing::get;

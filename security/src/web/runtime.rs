@@ -294,7 +294,7 @@ impl<U: SecurityUser> Runtime<U> {
     }
 
     /// Whether the user may be authenticated at all: active and, when confirmation is
-    /// required, confirmed (checked on every path, S12).
+    /// required, confirmed (checked on every path: session, token, Basic, links).
     pub(crate) fn may_authenticate(&self, user: &U) -> bool {
         user.active() && !self.needs_confirmation(user)
     }
