@@ -281,7 +281,7 @@ fn write_cookies<U: SecurityUser>(
 ) {
     let config = security.config();
     let mut state = session.lock();
-    let same_site = config.session_cookie_samesite.as_str();
+    let same_site = config.session_cookie_samesite;
     let mut headers: Vec<String> = Vec::new();
     if state.changed {
         let spec = CookieSpec {
