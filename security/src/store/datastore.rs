@@ -48,12 +48,16 @@ pub enum DatastoreError {
         name: String,
     },
     /// A field given for a new user is not a column of the user entity, or has the wrong type.
-    #[error("cannot set `{field}` on the user: {reason}")]
+    #[error(
+        "cannot set `{field}` on the user: {}",
+        source.as_ref().map_or_else(|| "no such column".to_owned(), ToString::to_string)
+    )]
     BadField {
         /// The field name.
         field: String,
-        /// Why.
-        reason: String,
+        /// Why the value does not fit the column; `None` when there is no such column.
+        #[source]
+        source: Option<DbErr>,
     },
     /// Hashing the password failed (e.g. `SECURITY_PASSWORD_SALT` is missing).
     #[error(transparent)]
@@ -593,13 +597,13 @@ impl<U: SecurityUser> Datastore<U> {
         for (field, value) in new.extra {
             let column = U::Column::from_str(&field).map_err(|_| DatastoreError::BadField {
                 field: field.clone(),
-                reason: "no such column".into(),
+                source: None,
             })?;
             model
                 .try_set(column, value)
                 .map_err(|e| DatastoreError::BadField {
                     field: field.clone(),
-                    reason: e.to_string(),
+                    source: Some(e),
                 })?;
         }
 
