@@ -140,7 +140,7 @@ where
             let cookies = cookie_header(&parts);
             let raw_session = read_cookie(&cookies, &config.session_cookie_name);
             let decoded =
-                raw_session.and_then(|v| SessionData::decode(v, &security.session_signer()));
+                raw_session.and_then(|v| SessionData::decode(v, security.session_signer()));
             let unreadable = raw_session.filter(|_| decoded.is_none());
             let flask_cookie = unreadable
                 .filter(|_| config.flask_compat)
@@ -296,7 +296,7 @@ fn write_cookies<U: SecurityUser>(
                 headers.push(spec.clear());
             }
         } else {
-            let value = state.data.encode_bounded(&security.session_signer());
+            let value = state.data.encode_bounded(security.session_signer());
             headers.push(spec.set(&value, None));
         }
     }
