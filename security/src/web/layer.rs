@@ -24,7 +24,7 @@ use crate::web::session::{
     CookieSpec, RememberAction, Session, SessionData, SessionState, read_cookie,
 };
 
-/// See [`Security::layer`].
+/// See [`Security::layer`](crate::Security::layer).
 pub struct SecurityLayer<U: SecurityUser> {
     security: Runtime<U>,
     auth: AuthHandle,
