@@ -7,6 +7,11 @@
 //! token to account state without revealing it, spec §15 S11), [`random_token`] and
 //! [`constant_time_eq`].
 //!
+//! Written by hand over `hmac`, `sha2` and `base64`: cookies already issued must stay valid, so
+//! the format (`v1.` prefix, per-purpose keys derived from `SECRET_KEY`) is fixed, and the
+//! `cookie` crate's signed jar has a format of its own, a key of its own (not `SECRET_KEY`) and
+//! no purposes. The codec is a few lines around the HMAC; the cryptography is the crates'.
+//!
 //! ```
 //! use security::cookie_codec::Signer;
 //!

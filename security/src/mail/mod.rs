@@ -32,19 +32,22 @@ pub enum MailError {
     Address(String),
     /// Building the message failed.
     #[error("cannot build the message: {0}")]
-    Build(String),
-    /// The SMTP server refused or could not be reached.
+    Build(#[source] lettre::error::Error),
+    /// The SMTP server refused or could not be reached, or the TLS set-up for it failed.
     #[error("SMTP delivery failed: {0}")]
-    Smtp(String),
+    Smtp(#[source] lettre::transport::smtp::Error),
+    /// The transport did not finish within the outbox's time limit.
+    #[error("SMTP delivery failed: the delivery timed out")]
+    TimedOut(#[source] tokio::time::error::Elapsed),
     /// Writing the mail file failed.
     #[error("writing the mail file failed: {0}")]
-    File(String),
+    File(#[source] lettre::transport::file::Error),
     /// The app's own send task failed.
     #[error("the send-mail task failed: {0}")]
     Task(String),
     /// Rendering a mail template failed.
     #[error("mail template error: {0}")]
-    Template(String),
+    Template(#[source] askama::Error),
     /// The mail could not be queued in (or read from) the outbox table.
     #[error("the mail outbox failed: {0}")]
     Outbox(#[source] sea_orm::DbErr),
@@ -103,7 +106,7 @@ impl OutgoingMail {
                 self.text.clone(),
                 self.html.clone(),
             ))
-            .map_err(|e| MailError::Build(e.to_string()))
+            .map_err(MailError::Build)
     }
 }
 
@@ -325,8 +328,7 @@ impl SmtpTransport {
                 .port(settings.port)
                 .timeout(Some(Duration::from_secs(settings.timeout)));
         if settings.use_ssl || settings.use_tls {
-            let params = TlsParameters::new(settings.server.clone())
-                .map_err(|e| MailError::Smtp(e.to_string()))?;
+            let params = TlsParameters::new(settings.server.clone()).map_err(MailError::Smtp)?;
             builder = builder.tls(if settings.use_ssl {
                 Tls::Wrapper(params)
             } else {
@@ -350,7 +352,7 @@ impl MailTransport for SmtpTransport {
                 .send(message)
                 .await
                 .map(|_| ())
-                .map_err(|e| MailError::Smtp(e.to_string()))
+                .map_err(MailError::Smtp)
         })
     }
 }
@@ -386,7 +388,7 @@ impl MailTransport for FileTransport {
                 .send(message)
                 .await
                 .map(|_| ())
-                .map_err(|e| MailError::File(e.to_string()))
+                .map_err(MailError::File)
         })
     }
 }

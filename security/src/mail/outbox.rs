@@ -330,7 +330,7 @@ impl Outbox {
         };
         let sent = match tokio::time::timeout(SEND_TIMEOUT, mailer.send(mail)).await {
             Ok(result) => result,
-            Err(_) => Err(MailError::Smtp("the delivery timed out".into())),
+            Err(elapsed) => Err(MailError::TimedOut(elapsed)),
         };
         match sent {
             Ok(()) => {

@@ -11,17 +11,25 @@
 //!
 //! An entry is per user; whether a session or remember-me cookie was revoked is remembered per
 //! key inside it, each for the TTL from when it was read.
+//!
+//! Bounded by `hashlink`'s [`LruCache`]: past [`MAX_ENTRIES`] users, the least recently used
+//! goes. The expiry and the generation counter stay here, under the one mutex that also guards
+//! the insert: a concurrent cache crate (`moka`, `quick_cache`) inserts without it, so a load
+//! could check the generation, lose the race to an invalidation, and still put its older answer
+//! back after the eviction.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hashlink::LruCache;
+
 use crate::store::datastore::{DatastoreError, UserWithRoles};
 use crate::store::loader::{IdentityLoader, Loaded};
 use crate::store::model::SecurityUser;
 
-/// At most this many users; on overflow the expired ones go, then everything.
+/// At most this many users; on overflow the least recently used goes.
 const MAX_ENTRIES: usize = 100_000;
 /// At most this many keys remembered per user.
 const MAX_KEYS: usize = 64;
@@ -35,7 +43,7 @@ struct Entry<U: SecurityUser> {
 
 pub(crate) struct IdentityCache<U: SecurityUser> {
     ttl: Duration,
-    entries: Mutex<HashMap<String, Entry<U>>>,
+    entries: Mutex<LruCache<String, Entry<U>>>,
     /// Bumped by every invalidation: a load that started before one is not cached.
     generation: AtomicU64,
 }
@@ -44,17 +52,17 @@ impl<U: SecurityUser> IdentityCache<U> {
     pub(crate) fn new(ttl_seconds: u64) -> Self {
         IdentityCache {
             ttl: Duration::from_secs(ttl_seconds),
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(LruCache::new(MAX_ENTRIES)),
             generation: AtomicU64::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry<U>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Entry<U>>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn hit(&self, user: &str, keys: &[String]) -> Option<Loaded<U>> {
-        let entries = self.lock();
+        let mut entries = self.lock();
         let entry = entries.get(user)?;
         if entry.at.elapsed() >= self.ttl {
             return None;
@@ -89,19 +97,21 @@ impl<U: SecurityUser> IdentityCache<U> {
         }
         match &loaded {
             Some((identity, revoked)) => {
-                if entries.len() >= MAX_ENTRIES && !entries.contains_key(&user) {
-                    let ttl = self.ttl;
-                    entries.retain(|_, e| e.at.elapsed() < ttl);
-                    if entries.len() >= MAX_ENTRIES {
-                        entries.clear();
-                    }
-                }
                 let now = Instant::now();
-                let entry = entries.entry(user).or_insert_with(|| Entry {
-                    at: now,
-                    identity: identity.clone(),
-                    keys: HashMap::new(),
-                });
+                if !entries.contains_key(&user) {
+                    // Past the bound, the least recently used entry goes.
+                    entries.insert(
+                        user.clone(),
+                        Entry {
+                            at: now,
+                            identity: identity.clone(),
+                            keys: HashMap::new(),
+                        },
+                    );
+                }
+                let Some(entry) = entries.get_mut(&user) else {
+                    return Ok(loaded);
+                };
                 entry.at = now;
                 entry.identity = identity.clone();
                 if entry.keys.len() + keys.len() > MAX_KEYS {

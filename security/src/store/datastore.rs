@@ -48,12 +48,16 @@ pub enum DatastoreError {
         name: String,
     },
     /// A field given for a new user is not a column of the user entity, or has the wrong type.
-    #[error("cannot set `{field}` on the user: {reason}")]
+    #[error(
+        "cannot set `{field}` on the user: {}",
+        source.as_ref().map_or_else(|| "no such column".to_owned(), ToString::to_string)
+    )]
     BadField {
         /// The field name.
         field: String,
-        /// Why.
-        reason: String,
+        /// Why the value does not fit the column; `None` when there is no such column.
+        #[source]
+        source: Option<DbErr>,
     },
     /// Hashing the password failed (e.g. `SECURITY_PASSWORD_SALT` is missing).
     #[error(transparent)]
@@ -64,21 +68,46 @@ pub enum DatastoreError {
 }
 
 /// Whether a database error is a conflict between concurrent transactions that a retry can
-/// resolve: a serialisation failure or deadlock (SQLSTATE 40001 / 40P01, MySQL 1213) or a busy
-/// SQLite database.
+/// resolve, read from the driver's error code (not its message, which varies with the server's
+/// version and language): a serialisation failure or deadlock (SQLSTATE 40001 / 40P01 on
+/// PostgreSQL, 1213 deadlock and 1205 lock wait timeout on MySQL and MariaDB) or a busy or
+/// locked SQLite database (`SQLITE_BUSY`, `SQLITE_LOCKED` and their extended codes).
 pub(crate) fn is_transient(err: &DbErr) -> bool {
-    let text = err.to_string().to_ascii_lowercase();
-    [
-        "40001",
-        "40p01",
-        "1213",
-        "deadlock",
-        "could not serialize",
-        "database is locked",
-        "busy",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+    match err {
+        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => {
+            transient_runtime(runtime)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn transient_runtime(err: &sea_orm::RuntimeErr) -> bool {
+    let sea_orm::RuntimeErr::SqlxError(err) = err else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(err) = &**err else {
+        return false;
+    };
+    #[cfg(feature = "mysql")]
+    if let Some(err) = err.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(err.number(), 1205 | 1213);
+    }
+    #[cfg(feature = "sqlite")]
+    if err
+        .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // The extended result code; its low byte is the primary code (5 busy, 6 locked).
+        let code = err.code().and_then(|code| code.parse::<i32>().ok());
+        return code.is_some_and(|code| matches!(code & 0xff, 5 | 6));
+    }
+    matches!(err.code().as_deref(), Some("40001" | "40P01"))
+}
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+fn transient_runtime(_: &sea_orm::RuntimeErr) -> bool {
+    false
 }
 
 /// `text` in Unicode NFC: how addresses are stored.
@@ -568,13 +597,13 @@ impl<U: SecurityUser> Datastore<U> {
         for (field, value) in new.extra {
             let column = U::Column::from_str(&field).map_err(|_| DatastoreError::BadField {
                 field: field.clone(),
-                reason: "no such column".into(),
+                source: None,
             })?;
             model
                 .try_set(column, value)
                 .map_err(|e| DatastoreError::BadField {
                     field: field.clone(),
-                    reason: e.to_string(),
+                    source: Some(e),
                 })?;
         }
 
@@ -1011,5 +1040,98 @@ impl<U: SecurityUser> Datastore<U> {
         }
         update.exec(&self.db).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, DbErr};
+
+    use super::is_transient;
+
+    /// An error whose message holds every word the old text match looked for, but that no
+    /// driver raised: not a transient conflict.
+    #[test]
+    fn a_message_alone_is_not_transient() {
+        let err = DbErr::Custom("deadlock 40001 database is locked busy".into());
+        assert!(!is_transient(&err));
+    }
+
+    /// A write to an SQLite database that another connection is writing is `SQLITE_BUSY`.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_busy_sqlite_database_is_transient() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("busy.db").display());
+        let connect = || async {
+            let mut options = sea_orm::ConnectOptions::new(url.clone());
+            options.max_connections(1).sqlx_logging(false);
+            let db = Database::connect(options).await.unwrap();
+            db.execute_unprepared("PRAGMA busy_timeout = 0")
+                .await
+                .unwrap();
+            db
+        };
+        let (writer, other) = (connect().await, connect().await);
+        writer
+            .execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        writer.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+        let err = other
+            .execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap_err();
+        assert!(is_transient(&err), "{err:?}");
+        let err = other
+            .execute_unprepared("INSERT INTO missing VALUES (1)")
+            .await
+            .unwrap_err();
+        assert!(!is_transient(&err), "{err:?}");
+        writer.execute_unprepared("ROLLBACK").await.unwrap();
+    }
+
+    /// Serialisation failures and deadlocks by their SQLSTATE; other errors are not transient.
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn postgres_conflicts_are_transient() {
+        let Ok(url) = std::env::var("SECURITY_TEST_POSTGRES_URL") else {
+            eprintln!("SECURITY_TEST_POSTGRES_URL is not set: skipped");
+            return;
+        };
+        let db = Database::connect(url).await.unwrap();
+        for (code, transient) in [("40001", true), ("40P01", true), ("23505", false)] {
+            let err = db
+                .execute_unprepared(&format!(
+                    "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '{code}'; END $$"
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(is_transient(&err), transient, "{code}: {err:?}");
+        }
+    }
+
+    /// Deadlocks (1213) and lock wait timeouts (1205) by their error number.
+    #[cfg(feature = "mysql")]
+    #[tokio::test]
+    async fn mysql_conflicts_are_transient() {
+        let Ok(url) = std::env::var("SECURITY_TEST_MYSQL_URL") else {
+            eprintln!("SECURITY_TEST_MYSQL_URL is not set: skipped");
+            return;
+        };
+        let db = Database::connect(url).await.unwrap();
+        for (number, state, transient) in [
+            (1213, "40001", true),
+            (1205, "HY000", true),
+            (1062, "23000", false),
+        ] {
+            let err = db
+                .execute_unprepared(&format!(
+                    "SIGNAL SQLSTATE '{state}' SET MYSQL_ERRNO = {number}, MESSAGE_TEXT = 'conflict'"
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(is_transient(&err), transient, "{number}: {err:?}");
+        }
     }
 }

@@ -9,9 +9,9 @@
 //! A request may name revocation keys (its session's, its remember-me cookie's): the same
 //! query tells whether a logout ended one of them.
 //!
-//! Written by hand: the batching is a dozen lines over a mutex and oneshot channels, and the
-//! data loaders on crates.io batch by a timer (adding latency to every request) or need a
-//! runtime of their own.
+//! Written by hand: the batching is a dozen lines over a mutex and oneshot channels, no crate
+//! batches concurrent loads into one SeaORM `IN (…)` query, and the data loaders on crates.io
+//! batch by a timer (adding latency to every request) or need a runtime of their own.
 
 use std::sync::{Arc, Mutex};
 
@@ -138,11 +138,14 @@ fn answer<U: SecurityUser>(batch: Vec<Request<U>>, result: Result<Identities<U>,
             }
         }
         Err(err) => {
-            let message = err.to_string();
+            // Every waiter gets the database's own error (its driver code included, which
+            // tells a transient conflict); other failures, rarer, as text.
+            let db_err = match err {
+                DatastoreError::Database(db_err) => db_err,
+                other => sea_orm::DbErr::Custom(other.to_string()),
+            };
             for Request { reply, .. } in batch {
-                let _ = reply.send(Err(DatastoreError::Database(sea_orm::DbErr::Custom(
-                    message.clone(),
-                ))));
+                let _ = reply.send(Err(DatastoreError::Database(db_err.clone())));
             }
         }
     }

@@ -240,9 +240,25 @@ pub async fn missing_tables(
     Ok(missing)
 }
 
+/// MySQL's error 1061 (`ER_DUP_KEYNAME`), read from the driver's error number.
+#[cfg(feature = "mysql")]
 fn is_duplicate_index(err: &DbErr) -> bool {
-    let text = err.to_string();
-    text.contains("1061") || text.contains("Duplicate key name")
+    let (DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err))
+    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(err))) = err
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(err) = &**err else {
+        return false;
+    };
+    err.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|err| err.number() == 1061)
+}
+
+/// Without the MySQL driver no MySQL error can occur.
+#[cfg(not(feature = "mysql"))]
+fn is_duplicate_index(_: &DbErr) -> bool {
+    false
 }
 
 /// Records a one-shot token as used: `true` the first time, `false` when it was used before

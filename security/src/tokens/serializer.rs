@@ -12,6 +12,11 @@
 //!
 //! What stays with the caller: which salt a purpose uses, the max age, and everything about the
 //! user the payload names (Flask-Security's `get_token_status`).
+//!
+//! Written by hand over `hmac`, `sha1`, `base64` and `miniz_oxide`: the tokens must be
+//! byte-exact with itsdangerous 0.24 (its key derivation, its epoch, Python's `ensure_ascii`
+//! JSON, the optional zlib prefix) so that links and cookies issued by a Flask instance keep
+//! working and the reverse, and no Rust crate implements those formats.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -24,7 +24,7 @@ use crate::web::session::{
     CookieSpec, RememberAction, Session, SessionData, SessionState, read_cookie,
 };
 
-/// See [`Security::layer`].
+/// See [`Security::layer`](crate::Security::layer).
 pub struct SecurityLayer<U: SecurityUser> {
     security: Runtime<U>,
     auth: AuthHandle,
@@ -142,7 +142,7 @@ where
             let cookies = cookie_header(&parts);
             let raw_session = read_cookie(&cookies, &config.session_cookie_name);
             let decoded =
-                raw_session.and_then(|v| SessionData::decode(v, &security.session_signer()));
+                raw_session.and_then(|v| SessionData::decode(v, security.session_signer()));
             let unreadable = raw_session.filter(|_| decoded.is_none());
             let flask_cookie = unreadable
                 .filter(|_| config.flask_compat)
@@ -283,7 +283,7 @@ fn write_cookies<U: SecurityUser>(
 ) {
     let config = security.config();
     let mut state = session.lock();
-    let same_site = config.session_cookie_samesite.as_str();
+    let same_site = config.session_cookie_samesite;
     let mut headers: Vec<String> = Vec::new();
     if state.changed {
         let spec = CookieSpec {
@@ -298,7 +298,7 @@ fn write_cookies<U: SecurityUser>(
                 headers.push(spec.clear());
             }
         } else {
-            let value = state.data.encode_bounded(&security.session_signer());
+            let value = state.data.encode_bounded(security.session_signer());
             headers.push(spec.set(&value, None));
         }
     }

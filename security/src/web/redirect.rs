@@ -10,6 +10,11 @@
 //! control characters and percent-encoding; and the `Location` is built absolute from a
 //! configured base URL, not from the `Host` header.
 //!
+//! The `url` crate (WHATWG parsing, as browsers do) says where a value leads: a path must
+//! resolve to this site, an absolute URL to the host and port its text names, without
+//! userinfo. The character checks before it (blanks, controls, backslashes, encoded ones) and
+//! the textual host comparison stay: the parser silently repairs what they refuse.
+//!
 //! ```
 //! use security::redirect::{absolute_location, safe_next};
 //!
@@ -63,15 +68,25 @@ pub fn safe_next(next: &str, allowed_hosts: &[&str]) -> Option<String> {
     {
         return None;
     }
+    // What a browser on this site makes of the value (WHATWG parsing: `\\` read as `/`, blanks
+    // and controls stripped, percent-encoded hosts decoded), next to the textual checks.
+    let site = url::Url::parse(SITE).ok()?;
+    let resolved = site.join(next).ok()?;
     if let Some(rest) = strip_http_scheme(next) {
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = &rest[..end];
         let on_site = !authority.is_empty()
             && !authority.contains('@')
+            && resolved.username().is_empty()
+            && resolved.password().is_none()
+            && same_authority(&resolved, authority)
             && allowed_hosts
                 .iter()
                 .any(|host| !host.is_empty() && host.eq_ignore_ascii_case(authority));
         return on_site.then(|| header_safe(next));
+    }
+    if resolved.origin() != site.origin() {
+        return None;
     }
     if let Some(after_slash) = next.strip_prefix('/') {
         // Exactly one leading slash, also once decoded (`/%2F/evil` → `//evil`).
@@ -92,6 +107,32 @@ pub fn safe_next(next: &str, allowed_hosts: &[&str]) -> Option<String> {
         return None;
     }
     Some(header_safe(next))
+}
+
+/// The base a path target is resolved against: a host that cannot be anyone's (`.invalid` is
+/// reserved), so that a target resolving anywhere else leaves the site.
+const SITE: &str = "http://site.invalid/";
+
+/// Whether the URL parser reads the same host and port as `authority`, the text between
+/// `scheme://` and the path (a port left out is the scheme's default).
+fn same_authority(resolved: &url::Url, authority: &str) -> bool {
+    let (host, port) = match authority.rfind(':') {
+        Some(at) if !authority[at..].contains(']') => (&authority[..at], &authority[at + 1..]),
+        _ => (authority, ""),
+    };
+    let port = if port.is_empty() {
+        Some(if resolved.scheme() == "https" {
+            443
+        } else {
+            80
+        })
+    } else {
+        port.parse().ok()
+    };
+    resolved
+        .host_str()
+        .is_some_and(|parsed| parsed.eq_ignore_ascii_case(host))
+        && resolved.port_or_known_default() == port
 }
 
 /// The `Location` value for a target accepted by [`safe_next`]: absolute, built from `base`

@@ -47,7 +47,7 @@ pub fn html(status: StatusCode, body: String) -> Response {
 /// A 302 redirect to a target that was validated (or built) by the caller.
 pub fn redirect(location: &str) -> Response {
     let value = HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
-    let escaped = askama_escape(location);
+    let escaped = escape_html(location);
     Response::builder()
         .status(StatusCode::FOUND)
         .header(LOCATION, value)
@@ -58,19 +58,11 @@ pub fn redirect(location: &str) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn askama_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// `text` escaped for HTML by askama's escaper, the one the templates use (`&` as `&#38;`,
+/// `<` as `&#60;`, quotes as `&#34;` and `&#39;`).
+fn escape_html(text: &str) -> String {
+    let Ok(escaped) = askama::filters::escape(text, askama::filters::Html);
+    escaped.to_string()
 }
 
 const UNAUTHORIZED_PAGE: &str = "<!DOCTYPE html>\n<title>401 Unauthorized</title>\n<h1>Unauthorized</h1>\n<p>The server could not verify that you are authorized to access the URL requested. You either supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials required.</p>\n";
@@ -105,7 +97,7 @@ pub fn forbidden(message: &str, json: bool, http_status: bool) -> Response {
         StatusCode::FORBIDDEN,
         format!(
             "<!DOCTYPE html>\n<title>403 Forbidden</title>\n<h1>Forbidden</h1>\n<p>{}</p>\n",
-            askama_escape(message)
+            escape_html(message)
         ),
     )
 }
@@ -141,7 +133,7 @@ pub fn bad_request(status: StatusCode, message: &str, json: bool, http_status: b
             "<!DOCTYPE html>\n<title>{code}</title>\n<h1>{reason}</h1>\n<p>{msg}</p>\n",
             code = status.as_u16(),
             reason = status.canonical_reason().unwrap_or("Error"),
-            msg = askama_escape(message)
+            msg = escape_html(message)
         ),
     )
 }
@@ -189,5 +181,18 @@ mod tests {
                 .get(WWW_AUTHENTICATE)
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn redirect_and_error_pages_escape_their_text() {
+        let r = redirect("/login?next=%2Fa&x=\"<b>'");
+        assert_eq!(r.headers()[LOCATION], "/login?next=%2Fa&x=\"<b>'");
+        let text = body(r).await;
+        assert!(
+            text.contains("href=\"/login?next=%2Fa&#38;x=&#34;&#60;b&#62;&#39;\""),
+            "{text}"
+        );
+        let text = body(forbidden("<script>&", false, false)).await;
+        assert!(text.contains("<p>&#60;script&#62;&#38;</p>"), "{text}");
     }
 }

@@ -638,7 +638,7 @@ impl<U: SecurityUser> Runtime<U> {
             .inner
             .templates
             .render_email(&email_template(kind), ctx)
-            .map_err(|e| MailError::Template(e.to_string()))?;
+            .map_err(MailError::Template)?;
         let mail = OutgoingMail {
             kind,
             from: config.email_sender.clone(),

@@ -8,9 +8,16 @@
 //! fingerprint and so ends every other session of that user on every instance.
 //!
 //! A response carries `Set-Cookie` only when the session changed during the request.
+//!
+//! The `cookie` crate reads the `Cookie` header and writes `Set-Cookie`. Its attribute order
+//! (`HttpOnly; SameSite; Secure; Path; Domain; Max-Age; Expires`) differs from Werkzeug's, which
+//! neither browsers nor Flask clients depend on; a `Domain` is written without a leading dot,
+//! which browsers ignore anyway.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use cookie::SameSite;
+use cookie::time::{Duration, OffsetDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::cookie_codec::{Signer, random_token};
@@ -340,12 +347,20 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// Reads one cookie from a `Cookie` header value.
+/// Reads one cookie from a `Cookie` header value: the first of that name, its value without
+/// the double quotes that may surround it (Werkzeug quotes some values). Pairs the `cookie`
+/// crate cannot parse (no `=`, an empty name) are skipped, as browsers and Werkzeug do.
 pub(crate) fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key.trim() == name).then(|| value.trim().trim_matches('"'))
-    })
+    cookie::Cookie::split_parse(header)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .and_then(|cookie| cookie.value_raw())
+        .map(|value| {
+            value
+                .strip_prefix('"')
+                .and_then(|inner| inner.strip_suffix('"'))
+                .unwrap_or(value)
+        })
 }
 
 /// Attributes of a cookie to send.
@@ -355,47 +370,44 @@ pub(crate) struct CookieSpec<'a> {
     pub domain: Option<&'a str>,
     pub secure: bool,
     pub http_only: bool,
-    pub same_site: &'a str,
+    pub same_site: crate::config::SameSite,
 }
 
 impl CookieSpec<'_> {
     /// `Set-Cookie` value; `max_age` `None` makes a browser-session cookie.
     pub(crate) fn set(&self, value: &str, max_age: Option<u64>) -> String {
-        let mut out = format!("{}={}; Path=/", self.name, value);
+        let mut cookie = self.cookie(value.to_owned());
         if let Some(age) = max_age {
-            let expires = chrono::Utc::now() + chrono::Duration::seconds(age as i64);
-            out.push_str(&format!(
-                "; Expires={}; Max-Age={age}",
-                expires.format("%a, %d %b %Y %H:%M:%S GMT")
-            ));
+            let age = Duration::seconds(i64::try_from(age).unwrap_or(i64::MAX));
+            cookie.set_max_age(age);
+            cookie.set_expires(OffsetDateTime::now_utc().saturating_add(age));
         }
-        self.attributes(&mut out);
-        out
+        cookie.to_string()
     }
 
     /// `Set-Cookie` value that deletes the cookie.
     pub(crate) fn clear(&self) -> String {
-        let mut out = format!(
-            "{}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0",
-            self.name
-        );
-        self.attributes(&mut out);
-        out
+        let mut cookie = self.cookie(String::new());
+        cookie.set_max_age(Duration::ZERO);
+        cookie.set_expires(OffsetDateTime::UNIX_EPOCH);
+        cookie.to_string()
     }
 
-    fn attributes(&self, out: &mut String) {
+    fn cookie(&self, value: String) -> cookie::Cookie<'static> {
+        let mut cookie = cookie::Cookie::new(self.name.to_owned(), value);
+        cookie.set_path("/");
         if let Some(domain) = self.domain {
-            out.push_str("; Domain=");
-            out.push_str(domain);
+            cookie.set_domain(domain.to_owned());
         }
-        if self.secure {
-            out.push_str("; Secure");
-        }
-        if self.http_only {
-            out.push_str("; HttpOnly");
-        }
-        out.push_str("; SameSite=");
-        out.push_str(self.same_site);
+        // Set either way, so that the crate adds no `Secure` of its own to `SameSite=None`.
+        cookie.set_secure(self.secure);
+        cookie.set_http_only(self.http_only);
+        cookie.set_same_site(match self.same_site {
+            crate::config::SameSite::Lax => SameSite::Lax,
+            crate::config::SameSite::Strict => SameSite::Strict,
+            crate::config::SameSite::None => SameSite::None,
+        });
+        cookie
     }
 }
 
@@ -466,6 +478,9 @@ mod tests {
         assert_eq!(read_cookie(header, "session"), Some("xyz"));
         assert_eq!(read_cookie(header, "remember_token"), Some("t"));
         assert_eq!(read_cookie(header, "missing"), None);
+        assert_eq!(read_cookie("junk; session=; x=1", "session"), Some(""));
+        assert_eq!(read_cookie("session=a; session=b", "session"), Some("a"));
+        assert_eq!(read_cookie(" session = v ;x", "session"), Some("v"));
     }
 
     #[test]
@@ -475,13 +490,39 @@ mod tests {
             domain: None,
             secure: false,
             http_only: true,
-            same_site: "Lax",
+            same_site: crate::config::SameSite::Lax,
         };
         let set = spec.set("v", None);
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"));
         assert!(!set.contains("Max-Age"), "a session cookie has no expiry");
         assert!(spec.set("v", Some(60)).contains("Max-Age=60"));
         assert!(spec.clear().contains("Max-Age=0"));
+        assert_eq!(
+            spec.clear(),
+            "session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; \
+             Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        let remember = CookieSpec {
+            name: "remember_token",
+            domain: Some("example.org"),
+            secure: true,
+            http_only: false,
+            same_site: crate::config::SameSite::None,
+        };
+        let set = remember.set("t", Some(60));
+        assert!(
+            set.starts_with("remember_token=t; SameSite=None; Secure; Path=/; Domain=example.org; Max-Age=60; Expires="),
+            "{set}"
+        );
+        assert!(set.ends_with(" GMT"), "{set}");
+        let insecure = CookieSpec {
+            secure: false,
+            ..remember
+        };
+        assert!(
+            !insecure.set("t", None).contains("Secure"),
+            "no Secure added"
+        );
     }
 
     #[test]
