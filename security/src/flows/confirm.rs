@@ -213,7 +213,7 @@ async fn confirm<U: SecurityUser>(ctx: Ctx<U>, token: &str) -> FlowResult {
 
 fn invalid<U: SecurityUser>(ctx: &Ctx<U>, error_view: &str) -> FlowError {
     ctx.flash(MessageKey::InvalidConfirmationToken, &[]);
-    FlowError::Answer(ctx.redirect(error_view))
+    FlowError::answer(ctx.redirect(error_view))
 }
 
 /// Adds the confirmation views.

@@ -46,7 +46,14 @@ pub(crate) enum FlowError {
     /// An answer decided before the view's work: a refused CSRF token, an unreadable body,
     /// the anonymous-only redirect, the login redirect.
     #[error("answered early")]
-    Answer(Response),
+    Answer(Box<Response>),
+}
+
+impl FlowError {
+    /// An answer decided before the view's work.
+    pub(crate) fn answer(response: Response) -> Self {
+        FlowError::Answer(Box::new(response))
+    }
 }
 
 /// The marker [`FlowError`] leaves on its response for the views' router to render.
@@ -61,7 +68,7 @@ pub(crate) enum Failure {
 impl IntoResponse for FlowError {
     fn into_response(self) -> Response {
         let failure = match self {
-            FlowError::Answer(response) => return response,
+            FlowError::Answer(response) => return *response,
             FlowError::Mail(err) => {
                 tracing::error!(error = %err, "security: a mail could not be queued");
                 Failure::Mail
@@ -247,7 +254,7 @@ impl<U: SecurityUser, F: FlowForm + Send> FromRequest<Runtime<U>> for Submitted<
         let limit = ctx.config().max_body_size;
         let bytes = crate::web::request::read_body(body, limit, ctx.json)
             .await
-            .map_err(FlowError::Answer)?;
+            .map_err(FlowError::answer)?;
         ctx.input = if ctx.json {
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(map)) => Input::from_json(map),
@@ -263,7 +270,7 @@ impl<U: SecurityUser, F: FlowForm + Send> FromRequest<Runtime<U>> for Submitted<
                 .is_none_or(|v| v.starts_with("application/x-www-form-urlencoded"));
             let pairs: Vec<(String, String)> = if is_form {
                 serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-                    FlowError::Answer(response::bad_request(
+                    FlowError::answer(response::bad_request(
                         StatusCode::BAD_REQUEST,
                         "The form could not be read",
                         false,
@@ -284,7 +291,7 @@ impl<U: SecurityUser, F: FlowForm + Send> FromRequest<Runtime<U>> for Submitted<
 impl<U: SecurityUser> Ctx<U> {
     fn new(sec: Runtime<U>, parts: Parts) -> Result<Self, FlowError> {
         let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
-            FlowError::Answer(crate::web::guard::Rejection::missing_layer::<U>().into_response())
+            FlowError::answer(crate::web::guard::Rejection::missing_layer::<U>().into_response())
         })?;
         let json = has_json_body(&parts);
         Ok(Ctx {
@@ -297,7 +304,7 @@ impl<U: SecurityUser> Ctx<U> {
     }
 
     fn bad_request(&self, message: &str) -> FlowError {
-        FlowError::Answer(response::bad_request(
+        FlowError::answer(response::bad_request(
             StatusCode::BAD_REQUEST,
             message,
             true,
@@ -331,12 +338,12 @@ impl<U: SecurityUser> Ctx<U> {
             // The remember cookie alone: the session beside it holds nobody, so its secret is
             // not the user's (another site may have set that session cookie, with a token it
             // knows). A safe request first restores the user's session.
-            return Err(FlowError::Answer(
+            return Err(FlowError::answer(
                 key.refusal(crate::web::csrf::CsrfError::NoSession, self.json),
             ));
         }
         key.check(&self.session, token)
-            .map_err(|err| FlowError::Answer(key.refusal(err, self.json)))
+            .map_err(|err| FlowError::answer(key.refusal(err, self.json)))
     }
 
     pub(crate) fn config(&self) -> &crate::config::Config {
@@ -380,13 +387,13 @@ impl<U: SecurityUser> Ctx<U> {
     pub(crate) async fn require_user(&self) -> Result<Arc<UserWithRoles<U>>, FlowError> {
         self.current_user()
             .await?
-            .ok_or_else(|| FlowError::Answer(self.sec.login_redirect(&self.parts)))
+            .ok_or_else(|| FlowError::answer(self.sec.login_redirect(&self.parts)))
     }
 
     /// The anonymous-only guard: an authenticated user is sent to the post-login view.
     pub(crate) async fn anonymous_only(&self) -> Result<(), FlowError> {
         if self.current_user().await?.is_some() {
-            return Err(FlowError::Answer(
+            return Err(FlowError::answer(
                 self.redirect(&self.config().post_login_view.clone()),
             ));
         }

@@ -155,7 +155,7 @@ async fn token_login<U: SecurityUser>(Path(token): Path<String>, ctx: Ctx<U>) ->
 
 fn invalid<U: SecurityUser>(ctx: &Ctx<U>, login: &str) -> FlowError {
     ctx.flash(MessageKey::InvalidLoginToken, &[]);
-    FlowError::Answer(ctx.redirect(login))
+    FlowError::answer(ctx.redirect(login))
 }
 
 /// Adds the passwordless views (the login URL sends links).

@@ -141,14 +141,14 @@ async fn link_user<U: SecurityUser>(ctx: &Ctx<U>, token: &str) -> Result<U, Flow
                     ("within", ctx.config().reset_password_within.text()),
                 ],
             );
-            Err(FlowError::Answer(ctx.redirect(&forgot)))
+            Err(FlowError::answer(ctx.redirect(&forgot)))
         }
     }
 }
 
 fn invalid<U: SecurityUser>(ctx: &Ctx<U>) -> FlowError {
     ctx.flash(MessageKey::InvalidResetPasswordToken, &[]);
-    FlowError::Answer(ctx.redirect(&ctx.config().reset_path()))
+    FlowError::answer(ctx.redirect(&ctx.config().reset_path()))
 }
 
 async fn reset_page_with<U: SecurityUser>(

@@ -222,8 +222,10 @@ pub(crate) fn is_unsafe(method: &http::Method) -> bool {
     )
 }
 
-fn key_of(parts: &Parts) -> Result<(CsrfKey, crate::web::session::Session), Response> {
-    let missing = || crate::web::guard::Rejection::MissingLayer { user_type: None }.into_response();
+fn key_of(
+    parts: &Parts,
+) -> Result<(CsrfKey, crate::web::session::Session), crate::web::guard::Rejection> {
+    let missing = || crate::web::guard::Rejection::MissingLayer { user_type: None };
     let key = parts
         .extensions
         .get::<CsrfKey>()
@@ -259,7 +261,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfChecked {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let (key, session) = key_of(parts)?;
+        let (key, session) = key_of(parts).map_err(IntoResponse::into_response)?;
         let json = crate::web::request::wants_json(parts) || !crate::web::request::is_form(parts);
         key.verify(&session, header_token(parts))
             .map(|()| CsrfChecked)
@@ -294,7 +296,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for CsrfForm
 
     async fn from_request(req: Request<Body>, _state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let (key, session) = key_of(&parts)?;
+        let (key, session) = key_of(&parts).map_err(IntoResponse::into_response)?;
         let limit = parts
             .extensions
             .get::<BodyLimit>()

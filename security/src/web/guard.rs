@@ -153,9 +153,15 @@ pub enum Rejection {
     },
 }
 
-/// The ready answer a [`Rejection`] carries.
+/// The ready answer a [`Rejection`] carries (boxed: a rejection travels in a `Result`).
 #[derive(Debug)]
-pub struct Answer(pub(crate) Response);
+pub struct Answer(pub(crate) Box<Response>);
+
+impl Answer {
+    pub(crate) fn new(response: Response) -> Self {
+        Answer(Box::new(response))
+    }
+}
 
 impl Rejection {
     /// The answer for an extractor that found no state of the layer for the user model `U`.
@@ -173,7 +179,7 @@ impl IntoResponse for Rejection {
             | Rejection::Forbidden { answer }
             | Rejection::Unauthorized { answer, .. }
             | Rejection::Options { answer }
-            | Rejection::Internal { answer } => answer.0,
+            | Rejection::Internal { answer } => *answer.0,
             Rejection::MissingLayer { user_type } => {
                 let text = match user_type {
                     Some(user_type) => format!(
@@ -297,7 +303,7 @@ impl<U: SecurityUser> Runtime<U> {
         let login_url =
             crate::web::redirect::login_url_with_next(&config.login_path(), path_and_query);
         Rejection::Unauthenticated {
-            answer: Answer(response::redirect(&login_url)),
+            answer: Answer::new(response::redirect(&login_url)),
             login_url,
         }
     }
@@ -324,13 +330,13 @@ impl<U: SecurityUser> Runtime<U> {
             }
         };
         Rejection::Forbidden {
-            answer: Answer(answer),
+            answer: Answer::new(answer),
         }
     }
 
     fn unauthorized(&self, parts: &Parts, realm: Option<&str>) -> Rejection {
         Rejection::Unauthorized {
-            answer: Answer(response::unauthorized(
+            answer: Answer::new(response::unauthorized(
                 realm,
                 wants_json(parts),
                 self.config().json_http_status_codes,
@@ -342,7 +348,7 @@ impl<U: SecurityUser> Runtime<U> {
     pub(crate) fn internal(&self, parts: &Parts, err: &dyn std::error::Error) -> Rejection {
         tracing::error!(error = %err, "security: authentication failed on an internal error");
         Rejection::Internal {
-            answer: Answer(response::bad_request(
+            answer: Answer::new(response::bad_request(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal error",
                 wants_json(parts),
@@ -379,7 +385,7 @@ impl<U: SecurityUser> Runtime<U> {
             // Flask answers OPTIONS itself, without the view or its guards: a guarded handler
             // never runs for a request nobody authenticated.
             return Err(Rejection::Options {
-                answer: Answer(response::automatic_options()),
+                answer: Answer::new(response::automatic_options()),
             });
         }
         let config = &self.config();
