@@ -118,7 +118,8 @@ impl<U> Event<U> {
 
 impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::crypto::redact::{Redacted, UserRef};
+        use crate::crypto::redact::Redacted;
+        use crate::store::model::UserRef;
         let mut d = f.debug_struct(self.name());
         d.field("user", &UserRef(self.user()));
         match self {

@@ -1,5 +1,5 @@
 //! What a running Flask-Security 1.7.4 app handed out, read back when `SECURITY_FLASK_COMPAT`
-//! is on (spec §8, §15.3).
+//! is on.
 //!
 //! 1.7.4's tokens use the same itsdangerous format, key and salts as this library's, so their
 //! signatures already verify; what differs is the payload. 1.7.4 binds an authentication token,
@@ -9,19 +9,28 @@
 //! `docs/migrating-from-flask-security.md`). This module keeps what 1.7.4 left in the
 //! database and in Flask session cookies.
 
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 
-use crate::crypto::cookie_codec::constant_time_eq;
+use crate::crypto::cookie_codec::{Signer, constant_time_eq};
 use crate::store::model::SecurityUser;
-use crate::store::schema::flask_account;
-use crate::web::runtime::Runtime;
-use crate::web::session::Flash;
+use crate::store::schema::{flask_account, upsert_flask_account as upsert};
 
-/// The digest of a password hash kept in `security_flask_account` (keyed: the table never
-/// holds the hash, nor a plain digest of it).
-fn password_digest<U: SecurityUser>(sec: &Runtime<U>, hash: &str) -> String {
-    sec.keyed_digest(&[b"flask-account-password", hash.as_bytes()])
+/// The accounts' password-change record (`security_flask_account`): the database and the key
+/// of its digests.
+pub(crate) struct FlaskAccounts<'a> {
+    /// The app's database.
+    pub db: &'a DatabaseConnection,
+    /// The key of the password digests.
+    pub key: &'a Signer,
+}
+
+impl FlaskAccounts<'_> {
+    /// The digest of a password hash kept in `security_flask_account` (keyed: the table never
+    /// holds the hash, nor a plain digest of it).
+    fn password_digest(&self, hash: &str) -> String {
+        self.key
+            .fingerprint(&[b"flask-account-password", hash.as_bytes()])
+    }
 }
 
 /// Whether a Flask session cookie of `user`, signed by Flask at `issued`, is still good: no
@@ -33,13 +42,14 @@ fn password_digest<U: SecurityUser>(sec: &Runtime<U>, hash: &str) -> String {
 /// # Errors
 /// A database failure.
 pub(crate) async fn flask_session_current<U: SecurityUser>(
-    sec: &Runtime<U>,
+    accounts: &FlaskAccounts<'_>,
     user: &U,
     issued: i64,
+    now: i64,
 ) -> Result<bool, DbErr> {
-    let db = sec.datastore().connection();
+    let db = accounts.db;
     let user_id = user.id().to_string();
-    let digest = password_digest(sec, user.password().unwrap_or(""));
+    let digest = accounts.password_digest(user.password().unwrap_or(""));
     let row = flask_account::Entity::find_by_id(user_id.clone())
         .one(db)
         .await?;
@@ -53,7 +63,7 @@ pub(crate) async fn flask_session_current<U: SecurityUser>(
         }
         Some(_) => {
             tracing::info!(user = %user_id, "the password changed outside this app; Flask sessions signed before now end");
-            upsert(db, user_id, digest, sec.now(), true).await?;
+            upsert(db, user_id, digest, now, true).await?;
             Ok(false)
         }
     }
@@ -65,58 +75,20 @@ pub(crate) async fn flask_session_current<U: SecurityUser>(
 /// # Errors
 /// A database failure.
 pub(crate) async fn record_password<U: SecurityUser>(
-    sec: &Runtime<U>,
+    accounts: &FlaskAccounts<'_>,
     user: &U,
     hash: &str,
     changed_at: Option<i64>,
 ) -> Result<(), DbErr> {
-    let db = sec.datastore().connection();
-    let digest = password_digest(sec, hash);
+    let digest = accounts.password_digest(hash);
     upsert(
-        db,
+        accounts.db,
         user.id().to_string(),
         digest,
         changed_at.unwrap_or(0),
         changed_at.is_some(),
     )
     .await
-}
-
-/// After the account `user_id` was deleted: no Flask session cookie of that id is accepted
-/// again (a new account may get the id). The row's digest matches no password, so the first
-/// Flask cookie of a new account under the id counts as signed before a password change, and
-/// later ones from then on.
-///
-/// # Errors
-/// A database failure.
-pub(crate) async fn forget_flask_sessions<C: ConnectionTrait>(
-    db: &C,
-    user_id: String,
-) -> Result<(), DbErr> {
-    upsert(db, user_id, String::new(), i64::MAX / 2, true).await
-}
-
-async fn upsert<C: ConnectionTrait>(
-    db: &C,
-    user_id: String,
-    digest: String,
-    changed_at: i64,
-    set_changed_at: bool,
-) -> Result<(), DbErr> {
-    let mut conflict = OnConflict::column(flask_account::Column::UserId);
-    conflict.update_column(flask_account::Column::PasswordDigest);
-    if set_changed_at {
-        conflict.update_column(flask_account::Column::ChangedAt);
-    }
-    flask_account::Entity::insert(flask_account::ActiveModel {
-        user_id: Set(user_id),
-        password_digest: Set(digest),
-        changed_at: Set(changed_at),
-    })
-    .on_conflict(conflict.to_owned())
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
 }
 
 /// The user id that Flask-Login put in a (verified, decoded) Flask session: `user_id`, a string
@@ -131,7 +103,7 @@ pub(crate) fn session_user_id(session: &serde_json::Value) -> Option<String> {
 
 /// The messages flashed into a Flask session and not shown yet (`_flashes`: a list of
 /// `(category, message)` pairs).
-pub(crate) fn session_flashes(session: &serde_json::Value) -> Vec<Flash> {
+pub(crate) fn session_flashes(session: &serde_json::Value) -> Vec<(String, String)> {
     let Some(serde_json::Value::Array(items)) = session.get("_flashes") else {
         return Vec::new();
     };
@@ -141,10 +113,7 @@ pub(crate) fn session_flashes(session: &serde_json::Value) -> Vec<Flash> {
             [
                 serde_json::Value::String(category),
                 serde_json::Value::String(message),
-            ] => Some(Flash {
-                category: category.clone(),
-                message: message.clone(),
-            }),
+            ] => Some((category.clone(), message.clone())),
             _ => None,
         })
         .collect()
@@ -293,7 +262,7 @@ mod tests {
         let flashes = session_flashes(&session);
         assert_eq!(flashes.len(), 1);
         assert_eq!(
-            (flashes[0].category.as_str(), flashes[0].message.as_str()),
+            (flashes[0].0.as_str(), flashes[0].1.as_str()),
             ("success", "Saved.")
         );
     }

@@ -1,63 +1,13 @@
-//! The value types of a few keys: durations written as 1.7.4 writes them ([`Within`]), the
-//! cookies' `SameSite` attribute ([`SameSite`]) and the Unicode normalisation of passwords
-//! ([`NormalizeForm`]).
+//! The value types of a few keys: durations written as 1.7.4 writes them ([`Within`]) and the
+//! cookies' `SameSite` attribute ([`SameSite`]). The Unicode normalisation of passwords
+//! ([`NormalizeForm`]) is the password module's.
+
+pub use crate::password::NormalizeForm;
 
 use std::fmt;
 
 /// The longest duration accepted: Python's `timedelta.max` (999999999 days), in seconds.
 pub(super) const MAX_SECONDS: u64 = 999_999_999 * 86_400;
-
-/// A Unicode normalisation form (`SECURITY_PASSWORD_NORMALIZE_FORM`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NormalizeForm {
-    /// Canonical composition.
-    Nfc,
-    /// Canonical decomposition.
-    Nfd,
-    /// Compatibility composition.
-    Nfkc,
-    /// Compatibility decomposition (5.9's default).
-    Nfkd,
-}
-
-impl NormalizeForm {
-    /// The form's name: `NFC`, `NFD`, `NFKC` or `NFKD`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NormalizeForm::Nfc => "NFC",
-            NormalizeForm::Nfd => "NFD",
-            NormalizeForm::Nfkc => "NFKC",
-            NormalizeForm::Nfkd => "NFKD",
-        }
-    }
-
-    /// `text` in this form.
-    pub fn apply(self, text: &str) -> String {
-        use unicode_normalization::UnicodeNormalization;
-        match self {
-            NormalizeForm::Nfc => text.nfc().collect(),
-            NormalizeForm::Nfd => text.nfd().collect(),
-            NormalizeForm::Nfkc => text.nfkc().collect(),
-            NormalizeForm::Nfkd => text.nfkd().collect(),
-        }
-    }
-}
-
-impl std::str::FromStr for NormalizeForm {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "NFC" => Ok(NormalizeForm::Nfc),
-            "NFD" => Ok(NormalizeForm::Nfd),
-            "NFKC" => Ok(NormalizeForm::Nfkc),
-            "NFKD" => Ok(NormalizeForm::Nfkd),
-            _ => Err(format!(
-                "`{s}` is not a normalisation form; use NFC, NFD, NFKC, NFKD or none"
-            )),
-        }
-    }
-}
 
 /// A duration written as 1.7.4 writes it: `"<integer> <unit>"`, e.g. `"5 days"`.
 ///

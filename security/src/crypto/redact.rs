@@ -17,20 +17,3 @@ impl fmt::Debug for Redacted<'_> {
         }
     }
 }
-
-/// A user as the crate formats it: id and address, never the password hash or uniquifier.
-pub(crate) struct UserRef<'a, U>(pub &'a U);
-
-impl<U: crate::store::model::SecurityUser> fmt::Debug for UserRef<'_, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(
-            std::any::type_name::<U>()
-                .rsplit("::")
-                .nth(1)
-                .unwrap_or("User"),
-        )
-        .field("id", &self.0.id())
-        .field("email", &self.0.email())
-        .finish_non_exhaustive()
-    }
-}

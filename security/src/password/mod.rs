@@ -70,8 +70,6 @@ use sha2::{Digest as _, Sha512};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
-use crate::config::NormalizeForm;
-
 mod argon2;
 mod bcrypt;
 mod des_crypt;
@@ -921,3 +919,55 @@ fn too_costly(scheme: &str, what: &str, value: u64) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// A Unicode normalisation form (`SECURITY_PASSWORD_NORMALIZE_FORM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormalizeForm {
+    /// Canonical composition.
+    Nfc,
+    /// Canonical decomposition.
+    Nfd,
+    /// Compatibility composition.
+    Nfkc,
+    /// Compatibility decomposition (5.9's default).
+    Nfkd,
+}
+
+impl NormalizeForm {
+    /// The form's name: `NFC`, `NFD`, `NFKC` or `NFKD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NormalizeForm::Nfc => "NFC",
+            NormalizeForm::Nfd => "NFD",
+            NormalizeForm::Nfkc => "NFKC",
+            NormalizeForm::Nfkd => "NFKD",
+        }
+    }
+
+    /// `text` in this form.
+    pub fn apply(self, text: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        match self {
+            NormalizeForm::Nfc => text.nfc().collect(),
+            NormalizeForm::Nfd => text.nfd().collect(),
+            NormalizeForm::Nfkc => text.nfkc().collect(),
+            NormalizeForm::Nfkd => text.nfkd().collect(),
+        }
+    }
+}
+
+impl std::str::FromStr for NormalizeForm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "NFC" => Ok(NormalizeForm::Nfc),
+            "NFD" => Ok(NormalizeForm::Nfd),
+            "NFKC" => Ok(NormalizeForm::Nfkc),
+            "NFKD" => Ok(NormalizeForm::Nfkd),
+            _ => Err(format!(
+                "`{s}` is not a normalisation form; use NFC, NFD, NFKC, NFKD or none"
+            )),
+        }
+    }
+}

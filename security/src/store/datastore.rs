@@ -216,7 +216,7 @@ impl<U: SecurityUser> std::fmt::Debug for UserWithRoles<U> {
     /// The user's id and address and the roles: never the password hash or uniquifier.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserWithRoles")
-            .field("user", &crate::crypto::redact::UserRef(&self.user))
+            .field("user", &crate::store::model::UserRef(&self.user))
             .field("roles", &self.roles)
             .finish()
     }
@@ -847,7 +847,7 @@ impl<U: SecurityUser> Datastore<U> {
             .exec(&txn)
             .await?;
         if self.flask_compat {
-            crate::compat::forget_flask_sessions(&txn, user.id().to_string()).await?;
+            crate::store::schema::forget_flask_sessions(&txn, user.id().to_string()).await?;
         }
         txn.commit().await?;
         Ok(())

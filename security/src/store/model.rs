@@ -493,3 +493,20 @@ pub mod fields {
     pub trait IdField: RecordId {}
     impl<T: RecordId> IdField for T {}
 }
+
+/// A user as the crate formats it: id and address, never the password hash or uniquifier.
+pub(crate) struct UserRef<'a, U>(pub &'a U);
+
+impl<U: SecurityUser> std::fmt::Debug for UserRef<'_, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(
+            std::any::type_name::<U>()
+                .rsplit("::")
+                .nth(1)
+                .unwrap_or("User"),
+        )
+        .field("id", &self.0.id())
+        .field("email", &self.0.email())
+        .finish_non_exhaustive()
+    }
+}

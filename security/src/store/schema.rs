@@ -10,6 +10,7 @@
 //! Create them with [`create_tables`] (idempotent), or in the app's own migrations from the
 //! entities of this module.
 
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, Set};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Schema};
 
@@ -319,5 +320,44 @@ pub(crate) async fn revoke(
         )
         .exec_without_returning(db)
         .await?;
+    Ok(())
+}
+
+/// After the account `user_id` was deleted: no Flask session cookie of that id is accepted
+/// again (a new account may get the id). The row's digest matches no password, so the first
+/// Flask cookie of a new account under the id counts as signed before a password change, and
+/// later ones from then on.
+///
+/// # Errors
+/// A database failure.
+pub(crate) async fn forget_flask_sessions<C: ConnectionTrait>(
+    db: &C,
+    user_id: String,
+) -> Result<(), DbErr> {
+    upsert_flask_account(db, user_id, String::new(), i64::MAX / 2, true).await
+}
+
+/// Writes the password-change record of an account (`security_flask_account`), replacing the
+/// digest and, with `set_changed_at`, the time.
+pub(crate) async fn upsert_flask_account<C: ConnectionTrait>(
+    db: &C,
+    user_id: String,
+    digest: String,
+    changed_at: i64,
+    set_changed_at: bool,
+) -> Result<(), DbErr> {
+    let mut conflict = OnConflict::column(flask_account::Column::UserId);
+    conflict.update_column(flask_account::Column::PasswordDigest);
+    if set_changed_at {
+        conflict.update_column(flask_account::Column::ChangedAt);
+    }
+    flask_account::Entity::insert(flask_account::ActiveModel {
+        user_id: Set(user_id),
+        password_digest: Set(digest),
+        changed_at: Set(changed_at),
+    })
+    .on_conflict(conflict.to_owned())
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }

@@ -205,7 +205,14 @@ impl<U: SecurityUser> Runtime<U> {
             session.refuse_flask_cookie();
             return Ok(None);
         };
-        if !crate::compat::flask_session_current(self, &found.user, issued).await? {
+        if !crate::compat::flask_session_current(
+            &self.flask_accounts(),
+            &found.user,
+            issued,
+            self.now(),
+        )
+        .await?
+        {
             session.refuse_flask_cookie();
             return Ok(None);
         }
@@ -216,7 +223,12 @@ impl<U: SecurityUser> Runtime<U> {
             issued.min(now),
             sid,
         );
-        session.add_flashes(crate::compat::session_flashes(&flask));
+        session.add_flashes(
+            crate::compat::session_flashes(&flask)
+                .into_iter()
+                .map(|(category, message)| crate::web::session::Flash { category, message })
+                .collect(),
+        );
         tracing::info!(user = %found.user.id(), "took over a Flask-Security session");
         Ok(Some(found))
     }

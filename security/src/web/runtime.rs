@@ -152,6 +152,14 @@ impl<U: SecurityUser> Runtime<U> {
         self.inner.fingerprint_signer.fingerprint(parts)
     }
 
+    /// The accounts' password-change record of Flask compatibility.
+    pub(crate) fn flask_accounts(&self) -> crate::compat::FlaskAccounts<'_> {
+        crate::compat::FlaskAccounts {
+            db: self.inner.datastore.connection(),
+            key: &self.inner.fingerprint_signer,
+        }
+    }
+
     /// The CSRF key and settings.
     pub(crate) fn csrf(&self) -> &CsrfKey {
         &self.inner.csrf
@@ -523,7 +531,7 @@ impl<U: SecurityUser> Runtime<U> {
     ) -> Result<(), DatastoreError> {
         self.invalidate(&user.id());
         if self.inner.config.flask_compat {
-            crate::compat::record_password(self, user, new_hash, None).await?;
+            crate::compat::record_password(&self.flask_accounts(), user, new_hash, None).await?;
         }
         Ok(())
     }
@@ -535,7 +543,8 @@ impl<U: SecurityUser> Runtime<U> {
         self.invalidate(&user.id());
         if self.inner.config.flask_compat {
             let hash = user.password().unwrap_or("");
-            crate::compat::record_password(self, user, hash, Some(self.now())).await?;
+            crate::compat::record_password(&self.flask_accounts(), user, hash, Some(self.now()))
+                .await?;
         }
         Ok(())
     }
