@@ -18,7 +18,7 @@
 //! # }
 //! ```
 //!
-//! The payloads are 1.7.4's keyword arguments (spec §7). A slow subscriber that falls more than
+//! The payloads are 1.7.4's signals' keyword arguments. A slow subscriber that falls more than
 //! the channel's capacity behind loses the oldest events (`RecvError::Lagged`), never blocks a
 //! request.
 

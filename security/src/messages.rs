@@ -90,7 +90,8 @@ pub enum MessageKey {
     Refresh,
     /// `Invalid email or password` (error). **Port addition**: the one refusal given for an
     /// unknown user, a user without a password and a wrong password when
-    /// `SECURITY_GENERIC_RESPONSES` is on (enumeration-resistant mode, spec §15 S1).
+    /// `SECURITY_GENERIC_RESPONSES` is on (enumeration-resistant mode: the answer must not tell
+    /// which accounts exist).
     InvalidCredentials,
     /// `CSRF token missing` (error). **Port addition**: Flask-WTF 0.10's text in 1.7.4.
     CsrfMissing,
@@ -132,8 +133,9 @@ const fn entry(
 /// The number of message keys.
 const COUNT: usize = 38;
 
-/// The message table (spec §3), in the declaration order of [`MessageKey`]: row `i` is the
-/// variant whose discriminant is `i` (checked at compile time below).
+/// The message table (1.7.4's keys, texts and categories), in the declaration order of
+/// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
+/// below).
 const TABLE: [Entry; COUNT] = {
     use MessageKey as K;
     [
@@ -540,7 +542,7 @@ fn format_python(text: &str, args: &[(&str, &str)]) -> String {
 mod tests {
     use super::*;
 
-    /// Spec §3, copied independently of `TABLE`: key, text, category.
+    /// 1.7.4's message table, copied independently of `TABLE`: key, text, category.
     const SPEC: &[(&str, &str, &str)] = &[
         (
             "UNAUTHORIZED",

@@ -7,15 +7,15 @@
 //!   cookies). Both read attacker-controlled text, so any input must give a clean
 //!   [`TokenError::Invalid`] (or `Expired` for a correctly signed old token), never a panic;
 //!   any change to a valid token must make it invalid; and `dumps` → `loads` must round-trip
-//!   every payload, with the expiry boundary of spec §8.1 (age == max age is valid).
+//!   every payload, with itsdangerous's expiry boundary (age == max age is valid).
 //! - `Scheme::identify`, `Scheme::from_name` and `Passwords::verify_blocking` /
 //!   `verify_and_update_blocking` over every scheme 1.7.4 wrote (bcrypt, pbkdf2_sha512/256,
 //!   sha512/256_crypt, des_crypt, plaintext) plus argon2. Stored hashes come from old
 //!   databases: truncated, re-encoded or hand-edited values must verify as `false` (or fail
 //!   with `MissingSalt` when no `SECURITY_PASSWORD_SALT` is configured), never panic, and hashes
-//!   written per the spec recipe must keep verifying.
+//!   written in passlib's formats must keep verifying.
 //!
-//! Seeds are the Appendix A vectors of `shared/spec/flask-security-1.7.4.md` (and the 1.7.4
+//! Seeds are the reference tokens and hashes below, as 1.7.4 wrote them (and the 1.7.4
 //! fixtures when present), mutated: truncated, characters flipped, inserted or deleted,
 //! `.`/`$` fields replaced (rounds fields by 0, negative, overflowing or non-numeric values),
 //! junk appended.
@@ -215,11 +215,11 @@ fn mutate(seed: &str, sep: char, mutations: &[Mutation]) -> String {
 
 /// itsdangerous' epoch, 2011-01-01T00:00:00Z.
 const EPOCH: i64 = 1_293_840_000;
-/// Appendix A.3's clock: signer timestamp 120000000 (`BycOAA`).
+/// The reference tokens' clock: signer timestamp 120000000 (`BycOAA`).
 const A3_NOW: i64 = EPOCH + 120_000_000;
 const MD5_PASSWORD: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
 
-/// Appendix A.3 (`SECRET_KEY = "secret"`): salt, payload, token.
+/// Reference tokens as 1.7.4 wrote them (`SECRET_KEY = "secret"`): salt, payload, token.
 const A3: [(&str, &[&str], &str); 8] = [
     (
         "remember-salt",
@@ -274,7 +274,8 @@ fn flask_session_key(secret: &str) -> Vec<u8> {
     hmac_sha1(secret.as_bytes(), b"cookie-session")
 }
 
-/// Flask-Security's signing key (spec §8.1 step 5): `SHA1(salt ‖ "signer" ‖ secret)`.
+/// Flask-Security's signing key (itsdangerous's `django-concat` derivation):
+/// `SHA1(salt ‖ "signer" ‖ secret)`.
 fn django_concat_key(secret: &str, salt: &str) -> Vec<u8> {
     Sha1::new()
         .chain_update(salt)
@@ -284,7 +285,7 @@ fn django_concat_key(secret: &str, salt: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// `p.ts.sig` (spec §8.1 steps 6-7), written independently of the crate.
+/// `p.ts.sig` (itsdangerous's HMAC-SHA1 signature), written independently of the crate.
 fn sign(key: &[u8], p: &str, ts: &str) -> String {
     let value = format!("{p}.{ts}");
     let sig = URL_SAFE_NO_PAD.encode(hmac_sha1(key, value.as_bytes()));
@@ -659,7 +660,7 @@ mod tokens {
             );
         }
 
-        /// Any change to a validly signed token or cookie (Appendix A.3, fresh ones, 1.7.4
+        /// Any change to a validly signed token or cookie (the reference tokens, fresh ones, 1.7.4
         /// fixtures) makes it invalid, even when it is also expired.
         #[test]
         fn mutated_tokens_are_invalid(
@@ -692,7 +693,7 @@ mod tokens {
             prop_assert_eq!(s.loads(&token, None, now), Ok(payload.clone()));
             // Age 0 (or dated in the future, before the epoch) is within any max age.
             prop_assert_eq!(s.loads(&token, Some(0), now), Ok(payload.clone()));
-            // Signed per the spec recipe: the same signature as an independent signer.
+            // Signed as itsdangerous signs: the same signature as an independent signer.
             let (value, _) = token.rsplit_once('.').expect("three parts");
             let (p, ts) = value.rsplit_once('.').expect("three parts");
             prop_assert_eq!(&sign(&django_concat_key(&secret, &salt), p, ts), &token);
@@ -735,7 +736,7 @@ mod tokens {
             );
         }
 
-        /// Spec §8.1: a token exactly `max_age` seconds old is valid, one second more is
+        /// As in itsdangerous: a token exactly `max_age` seconds old is valid, one second more is
         /// expired (with its payload and age); without a max age it never expires; a token
         /// from the future is not expired.
         #[test]
@@ -871,7 +872,7 @@ mod tokens {
         );
     }
 
-    /// Appendix A.3 tokens load (and dump) as the spec says.
+    /// The reference tokens load (and dump) as 1.7.4 wrote them.
     #[test]
     fn appendix_a3_round_trips() {
         for (salt, payload, token) in A3 {
@@ -927,11 +928,11 @@ mod tokens {
 
 // ---- passwords: helpers and seeds ---------------------------------------------------------
 
-/// Appendix A.2's `PASSWORD_SALT`, and the password every A.2 hash is of.
+/// The reference hashes' `PASSWORD_SALT`, and the password every one of them is of.
 const PEPPER: &str = "salty";
 const PASSWORD: &str = "password";
 
-/// Appendix A.2: stored hashes of `password` with `PASSWORD_SALT = "salty"`.
+/// Reference hashes: what 1.7.4 stored for `password` with `PASSWORD_SALT = "salty"`.
 const A2: [(Scheme, &str); 9] = [
     (
         Scheme::Bcrypt,
@@ -1025,19 +1026,19 @@ fn defuse(stored: &str) -> String {
     s
 }
 
-/// passlib's "adapted Base64" (spec §9.2): standard alphabet, `.` for `+`, no padding.
+/// passlib's "adapted Base64": standard alphabet, `.` for `+`, no padding.
 fn ab64(bytes: &[u8]) -> String {
     STANDARD_NO_PAD.encode(bytes).replace('+', ".")
 }
 
-/// The Flask-Security pre-hash `get_hmac` (spec §9.1).
+/// The Flask-Security pre-hash `get_hmac` (HMAC-SHA512 under the salt, base64).
 fn get_hmac(pepper: &str, password: &str) -> String {
     Passwords::new(Scheme::Plaintext, Some(pepper.to_owned()))
         .get_hmac(password)
         .expect("a salt is set")
 }
 
-/// A cheap stored hash, written per spec §9.2 with the hashing crates directly (low costs).
+/// A cheap stored hash, in passlib's formats, written with the hashing crates directly (low costs).
 #[derive(Debug, Clone, Copy)]
 enum Cheap {
     /// bcrypt cost 4 or 5 with this ident.
@@ -1173,7 +1174,7 @@ fn sha_crypt_hash(
     }
 }
 
-/// Stored values to mutate: Appendix A.2, cheap hashes of `password` (pepper `salty`) for
+/// Stored values to mutate: the reference hashes, cheap hashes of `password` (pepper `salty`) for
 /// every scheme and variant, and the glibc SHA-crypt vectors.
 static HASH_SEEDS: LazyLock<Vec<String>> = LazyLock::new(|| {
     let mut seeds: Vec<String> = A2.iter().map(|(_, stored)| (*stored).to_owned()).collect();
@@ -1336,7 +1337,7 @@ fn password() -> impl Strategy<Value = String> {
     ]
 }
 
-/// `SECURITY_PASSWORD_SALT`: the A.2 one, none, or anything.
+/// `SECURITY_PASSWORD_SALT`: the reference hashes' one, none, or anything.
 fn pepper() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         Just(Some(PEPPER.to_owned())),
@@ -1358,7 +1359,8 @@ fn explained(password: &str, stored: &str, pepper: Option<&str>) -> bool {
         || pepper.is_some_and(|pepper| get_hmac(pepper, password) == stored)
 }
 
-/// Scheme identification per spec §9.3, plus the port's `$2b$` and argon2.
+/// Scheme identification as passlib's `identify` does it for 1.7.4's schemes, plus the port's
+/// `$2b$` and argon2.
 fn reference_identify(stored: &str) -> Scheme {
     let starts = |prefixes: &[&str]| prefixes.iter().any(|p| stored.starts_with(p));
     if starts(&["$2$", "$2a$", "$2b$", "$2x$", "$2y$"]) {
@@ -1392,7 +1394,8 @@ mod passwords {
     proptest! {
         #![proptest_config(config(512))]
 
-        /// `Scheme::identify` is total and follows spec §9.3 (with `$2b$` and argon2 added).
+        /// `Scheme::identify` is total and follows passlib's identification (with `$2b$` and
+        /// argon2 added).
         #[test]
         fn identify_follows_the_spec(
             stored in prop_oneof![
@@ -1461,9 +1464,9 @@ mod passwords {
         });
     }
 
-    /// Hashes written per the spec recipe (cheap costs, every ident/variant, rounds fields
+    /// Hashes written per passlib's formats (cheap costs, every ident/variant, rounds fields
     /// glibc clamps) verify, under the right salt only; a login migrates them by re-hashing
-    /// the original password (spec §9.5, fixed S14).
+    /// the original password (1.7.4 re-hashed the pre-hashed one, which locked the user out).
     #[test]
     fn spec_recipe_hashes_verify() {
         let strategy = (
@@ -1555,8 +1558,8 @@ mod passwords {
         #![proptest_config(config(256))]
 
         /// Plaintext: a stored password verifies itself unless it is empty or looks like a
-        /// hash (the 1.7.4 identification quirk, spec §9.3); without a salt, a DES-shaped
-        /// plaintext password still logs in (`verify_and_update`).
+        /// hash (the 1.7.4 identification quirk: such a value is taken for a hash); without a
+        /// salt, a DES-shaped plaintext password still logs in (`verify_and_update`).
         #[test]
         fn plaintext_round_trip(
             password in prop_oneof![
@@ -1628,7 +1631,7 @@ mod passwords {
         );
     }
 
-    /// Appendix A.2: every hash 1.7.4 wrote for `password` (salt `salty`) verifies, once.
+    /// Every reference hash 1.7.4 wrote for `password` (salt `salty`) verifies, once.
     #[test]
     fn appendix_a2_verifies() {
         for (scheme, stored) in A2 {
@@ -1641,7 +1644,7 @@ mod passwords {
         }
     }
 
-    /// The caps of `defuse` leave the A.2 formats parseable and touch nothing cheap.
+    /// The caps of `defuse` leave the reference hashes' formats parseable and touch nothing cheap.
     #[test]
     fn defuse_caps_only_cost_fields() {
         assert_eq!(

@@ -156,8 +156,9 @@ mod tests {
     /// Every token and cookie the real 1.7.4 wrote (the repository's fixtures), judged at
     /// the payload level as the runtime judges it, at the time the fixtures were made: valid
     /// exactly when 1.7.4 took it, except a reset link used already (refused: bound to the
-    /// password hash, S7). Whether a user may authenticate (inactive, unconfirmed) and
-    /// single use are checked over HTTP by the conformance app's `flask_migration` tests.
+    /// password hash, so a reset link works once). Whether a user may authenticate
+    /// (inactive, unconfirmed) and single use are checked over HTTP by the conformance app's
+    /// `flask_migration` tests.
     #[test]
     fn every_fixture_token_is_judged_as_documented() {
         let dir = concat!(

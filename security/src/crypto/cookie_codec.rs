@@ -4,8 +4,8 @@
 //! `SECRET_KEY` accepts what another signed.
 //!
 //! Also the small keyed helpers the rest of the crate shares: [`Signer::fingerprint`] (binding a
-//! token to account state without revealing it, spec §15 S11), [`random_token`] and
-//! [`constant_time_eq`].
+//! token to account state without revealing it, unlike 1.7.4's MD5 of the password hash),
+//! [`random_token`] and [`constant_time_eq`].
 //!
 //! Written by hand over `hmac`, `sha2` and `base64`: cookies already issued must stay valid, so
 //! the format (`v1.` prefix, per-purpose keys derived from `SECRET_KEY`) is fixed, and the
@@ -105,8 +105,9 @@ impl Signer {
     }
 
     /// A keyed digest of `parts` for binding a token to account state (password hash, e-mail,
-    /// last login...) without revealing it (spec §15 S11): 32 lower-case hex characters (128
-    /// bits) of an HMAC-SHA256 under a key derived from `SECRET_KEY` and the purpose.
+    /// last login...) without revealing it (1.7.4 put an MD5 of the password hash in clear in its
+    /// tokens): 32 lower-case hex characters (128 bits) of an HMAC-SHA256 under a key derived
+    /// from `SECRET_KEY` and the purpose.
     ///
     /// Each part is length-prefixed, so `["ab", "c"]` and `["a", "bc"]` differ. Compare
     /// fingerprints with [`constant_time_eq`].

@@ -1,4 +1,4 @@
-//! E-mail (Flask-Security's `send_mail` over Flask-Mail, spec §6), sent with lettre.
+//! E-mail (Flask-Security's `send_mail` over Flask-Mail), sent with lettre.
 //!
 //! Every mail is one multipart message with a `text/plain` and a `text/html` part rendered
 //! from the `security/email/<name>.txt` / `.html` templates, from `SECURITY_EMAIL_SENDER` to
@@ -110,7 +110,7 @@ impl OutgoingMail {
     }
 }
 
-/// The mails of Flask-Security 1.7.4 (spec §6).
+/// The mails of Flask-Security 1.7.4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EmailKind {
     /// `welcome`: after registration (with the confirmation link when confirmable).

@@ -53,7 +53,7 @@ fn salty(scheme: Scheme) -> Passwords {
     Passwords::new(scheme, Some(SALTY.to_owned()))
 }
 
-/// Appendix A.2: stored hashes of `password` with `PASSWORD_SALT = "salty"`.
+/// Reference hashes: what 1.7.4 stored for `password` with `PASSWORD_SALT = "salty"`.
 const A2: [(Scheme, &str); 9] = [
     (
         Scheme::Bcrypt,
@@ -136,7 +136,7 @@ fn appendix_a2_values_are_identified() {
 #[test]
 fn identification_follows_passlib_except_2b_and_argon2() {
     let tail = "12$KZCEyioL/A4DpthN4X/nae1NEhqM8kqSEgazk/J8lUBdMAZ7Bzhym";
-    // Adapted from A.2: passlib 1.6.2 calls `$2b$` plaintext; here it is bcrypt.
+    // Adapted from `A2`: passlib 1.6.2 calls `$2b$` plaintext; here it is bcrypt.
     assert_eq!(Scheme::identify(&format!("$2b${tail}")), Scheme::Bcrypt);
     assert_eq!(Scheme::identify(&format!("$2y${tail}")), Scheme::Bcrypt);
     assert_eq!(Scheme::identify(&format!("$2x${tail}")), Scheme::Bcrypt);
@@ -406,7 +406,7 @@ async fn plaintext_is_migrated_to_argon2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_rehashes_the_original_password_not_the_hmac() {
-    // bcrypt (A.2) → sha512_crypt: 1.7.4 stored sha512_crypt(get_hmac(get_hmac(p))).
+    // bcrypt (`A2`) → sha512_crypt: 1.7.4 stored sha512_crypt(get_hmac(get_hmac(p))).
     let pw = salty(Scheme::Sha512Crypt);
     let v = pw.verify_and_update("password", A2[0].1).await.unwrap();
     assert!(v.ok);

@@ -1,11 +1,12 @@
 //! The user and role store over the app's SeaORM entities (Flask-Security's `datastore.py`).
 //!
 //! [`Datastore`] has 1.7.4's `SQLAlchemyUserDatastore` operations with their semantics and
-//! return values, except where 1.7.4 is unsafe (spec §15):
+//! return values, except where 1.7.4 is unsafe (see the README's "Differences from
+//! Flask-Security 1.7.4"):
 //!
 //! - e-mail look-ups are an exact, case-insensitive comparison (`lower(email) = lower(?)`):
 //!   `%` and `_` are plain characters, and an identifier that looks like a number is not a
-//!   primary key (S3, B14);
+//!   primary key (1.7.4's `LIKE` and id fallback let `%` or a number match another account);
 //! - every change is written at once (1.7.4's `activate_user` and friends leave the commit to
 //!   the caller);
 //! - a duplicate e-mail address is a [`DatastoreError::DuplicateEmail`], never a panic, and
@@ -981,8 +982,8 @@ impl<U: SecurityUser> Datastore<U> {
         Ok(result.rows_affected > 0)
     }
 
-    /// Records a login (1.7.4's `login_user` tracking, spec §11.1) in one atomic `UPDATE`:
-    /// the previous current values become the last ones, the count goes up by one.
+    /// Records a login (1.7.4's `login_user` tracking, `SECURITY_TRACKABLE`) in one atomic
+    /// `UPDATE`: the previous current values become the last ones, the count goes up by one.
     ///
     /// # Errors
     /// A database failure.

@@ -5,7 +5,7 @@
 //! (`flask.sessions.SecureCookieSessionInterface`) so that sessions issued by a running Python
 //! instance can be honoured during a migration.
 //!
-//! Token format (spec §8.1): `p + "." + ts + "." + sig` where `p` is the URL-safe base64 (no
+//! Token format (itsdangerous's): `p + "." + ts + "." + sig` where `p` is the URL-safe base64 (no
 //! padding) of the compact JSON payload (zlib-compressed and prefixed by `.` when that is
 //! shorter), `ts` the big-endian seconds since 2011-01-01 without leading zero bytes, and `sig`
 //! the HMAC-SHA1 of `p.ts` under `SHA1(salt ‖ "signer" ‖ secret_key)`.
@@ -431,11 +431,11 @@ fn python_json_list(items: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    /// `now` for Appendix A.3: the signer timestamp 120000000 is `now - EPOCH`.
+    /// `now` for the reference tokens: the signer timestamp 120000000 is `now - EPOCH`.
     const A3_NOW: i64 = EPOCH + 120_000_000;
     const MD5_PASSWORD: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
 
-    /// Appendix A.3: (salt, payload, token, signing key hex).
+    /// Reference tokens as 1.7.4 wrote them: (salt, payload, token, signing key hex).
     const A3: &[(&str, &[&str], &str, &str)] = &[
         (
             "remember-salt",
@@ -651,8 +651,8 @@ mod tests {
 
     #[test]
     fn zlib_payload_written_by_python_loads() {
-        // `.` + urlsafe_b64(zlib.compress(b'["' + b'a' * 100 + b'"]')), signed per §8.1 at
-        // A3_NOW with ("secret", "login-salt") by CPython's zlib.
+        // `.` + urlsafe_b64(zlib.compress(b'["' + b'a' * 100 + b'"]')), signed as
+        // itsdangerous does at A3_NOW with ("secret", "login-salt") by CPython's zlib.
         let s = Serializer::new("secret", "login-salt");
         let value = ".eJyLVkqkA1CKBQD5Wibh.BycOAA";
         let sig = URL_SAFE_NO_PAD.encode(hmac_sha1(&s.signing_key, value.as_bytes()));

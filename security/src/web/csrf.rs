@@ -1,12 +1,12 @@
-//! CSRF protection: the port of Flask-WTF 0.10's `csrf` module as Flask-Security 1.7.4 uses it
-//! (spec §1.5, §15 S21): a random secret per session, stored in the session by the caller under
-//! `csrf_token`, and a time-limited token derived from it that every state-changing POST (form
-//! or JSON) must carry in the `csrf_token` field.
+//! CSRF protection: the port of Flask-WTF 0.10's `csrf` module as Flask-Security 1.7.4 uses it,
+//! with a stronger token (below): a random secret per session, stored in the session by the
+//! caller under `csrf_token`, and a time-limited token derived from it that every
+//! state-changing POST (form or JSON) must carry in the `csrf_token` field.
 //!
-//! The token format is the port's own (the spec does not require Flask-WTF's
-//! `"<expiry>##<hex HMAC-SHA1>"`): `"<issued unix seconds>.<base64url(HMAC-SHA256(key, secret ‖
-//! "." ‖ issued))>"` with `key = HMAC-SHA256(SECRET_KEY, "security:csrf")`. A token is bound to
-//! one session's secret, so a token taken from another session is refused.
+//! The token format is the port's own, not Flask-WTF's `"<expiry>##<hex HMAC-SHA1>"`:
+//! `"<issued unix seconds>.<base64url(HMAC-SHA256(key, secret ‖ "." ‖ issued))>"` with
+//! `key = HMAC-SHA256(SECRET_KEY, "security:csrf")`. A token is bound to one session's secret,
+//! so a token taken from another session is refused.
 //!
 //! ```
 //! use security::csrf::{Csrf, CsrfError};

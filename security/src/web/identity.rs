@@ -1,4 +1,4 @@
-//! Who is making the request (spec §1.2, §10): the session and remember cookie, an
+//! Who is making the request (Flask-Login's user loading): the session and remember cookie, an
 //! authentication token, HTTP Basic credentials, and the guards' checks and refusals.
 //!
 //! Unlike 1.7.4, every path re-checks the account: the user must still exist, be active (and

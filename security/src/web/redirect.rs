@@ -1,7 +1,7 @@
 //! Safe redirect targets: Flask-Security 1.7.4's `validate_redirect_url` / `get_post_login_redirect`
-//! (`flask_security/utils.py`, spec §5.11) with its open-redirect weaknesses closed (spec §15 S5,
-//! S6; CVE-2021-23385, CVE-2021-32618, CVE-2023-49438), plus Flask-Login 0.2.11's `login_url`
-//! `next` parameter (spec §10.1).
+//! (`flask_security/utils.py`) with its open-redirect weaknesses closed (an off-site `next`, a
+//! forged `Host` header; CVE-2021-23385, CVE-2021-32618, CVE-2023-49438), plus Flask-Login
+//! 0.2.11's `login_url` `next` parameter.
 //!
 //! 1.7.4 only compared the scheme-less network location with the request's `Host`, so
 //! `/\evil.com`, `\\evil.com`, `///evil.com` and values with control characters passed and were
@@ -164,7 +164,7 @@ pub fn absolute_location(base: &str, target: &str) -> String {
 }
 
 /// `login_required`'s redirect target: `login_url` with `next` set to the request's path and
-/// query, percent-encoded as a query value (spec §10.1: `/profile?x=1&y=2` →
+/// query, percent-encoded as a query value, as Flask-Login does (`/profile?x=1&y=2` →
 /// `next=%2Fprofile%3Fx%3D1%26y%3D2`). An existing query on `login_url` is kept (minus any
 /// `next`) and, as Werkzeug's `url_encode(sort=True)` does, the parameters are sorted by name.
 ///

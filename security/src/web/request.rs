@@ -1,5 +1,6 @@
-//! What the runtime reads off a request: the client address (S15), the host for links and
-//! redirects (S6), and whether the client speaks JSON (spec §1.4).
+//! What the runtime reads off a request: the client address (`X-Forwarded-For` only from
+//! trusted proxies, since a client can forge it), the host for links and redirects (never the
+//! `Host` header alone, which a client can forge), and whether the client speaks JSON.
 
 use std::net::{IpAddr, SocketAddr};
 

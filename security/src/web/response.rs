@@ -1,4 +1,4 @@
-//! The answers of the security views and guards (spec §1.6): 1.7.4's JSON envelope, HTML
+//! The answers of the security views and guards: 1.7.4's JSON envelope, HTML
 //! pages, redirects and the decorators' 401 page.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,8 @@ pub type FormErrors = BTreeMap<String, Vec<String>>;
 
 /// A JSON answer `{"meta": {"code": code}, "response": response}`, pretty-printed with sorted
 /// keys as 1.7.4 does, `Content-Type: application/json`. The HTTP status is 200 unless
-/// `http_status` asks for `code` itself (`SECURITY_JSON_HTTP_STATUS_CODES`, B1).
+/// `http_status` asks for `code` itself (`SECURITY_JSON_HTTP_STATUS_CODES`, so that clients can
+/// tell an error from a success by the status).
 pub fn json_envelope(code: u16, response: Value, http_status: bool) -> Response {
     let body = json!({ "meta": { "code": code }, "response": response });
     let text = serde_json::to_string_pretty(&body).unwrap_or_else(|_| "{}".to_owned());

@@ -1,9 +1,10 @@
 //! The session: a signed cookie, no server-side store (Flask's cookie session and
-//! Flask-Login's `login_user`/`logout_user`, spec §1.2–1.3, §11).
+//! Flask-Login's `login_user`/`logout_user`).
 //!
 //! The cookie holds the user id, a keyed fingerprint of the account state the login was made
-//! against (password hash and uniquifier, never the hash itself: S11), the login time, a random
-//! session id that is replaced at every login (S16), the CSRF secret and pending flash
+//! against (password hash and uniquifier, never the hash itself, so the cookie reveals nothing
+//! about the password), the login time, a random session id that is replaced at every login (so
+//! that a session id planted before the login is worthless), the CSRF secret and pending flash
 //! messages. Any instance with the same `SECRET_KEY` accepts it; a password change alters the
 //! fingerprint and so ends every other session of that user on every instance.
 //!

@@ -1,5 +1,5 @@
 //! Authentication: sessions, remember-me, the guards, token and Basic auth, CSRF, tracking
-//! (spec §1, §5.1–5.2, §10, §11 and the safety rules of §15).
+//! (the login and logout views, and the README's "Differences from Flask-Security 1.7.4").
 
 use http::StatusCode;
 use serde_json::json;
@@ -349,7 +349,7 @@ async fn without_remember_closing_the_browser_logs_out(backend: Backend) {
     assert_eq!(c.get("/profile").await.status, StatusCode::OK);
     c.clear_session_cookies();
     assert_eq!(c.get("/profile").await.status, StatusCode::FOUND);
-    // JSON `"remember": false` is false (B7)
+    // JSON `"remember": false` is false (1.7.4 took it as true)
     let mut c = app.client();
     c.post_json(
         "/login",
@@ -378,7 +378,7 @@ async fn logout_ends_the_session_and_forgets_remember_me(backend: Backend) {
     assert_eq!(c.get("/profile").await.status, StatusCode::FOUND);
     c.clear_session_cookies();
     assert_eq!(c.get("/profile").await.status, StatusCode::FOUND);
-    // logout's next is validated too (S5)
+    // logout's next is validated too (no open redirect off-site)
     c.get("/logout?next=/page1").await.assert_redirect("/page1");
     c.get("/logout?next=http://evil.example/")
         .await
@@ -549,7 +549,7 @@ async fn token_auth_by_header_query_and_json(backend: Backend) {
     c.get_with("/token", &[("Authentication-Token", &token)])
         .await;
     assert_eq!(c.get("/profile").await.status, StatusCode::FOUND);
-    // query tokens can be switched off (S18)
+    // query tokens can be switched off (a token in a URL leaks into logs and `Referer`)
     let strict = TestApp::new(&backend, &[("SECURITY_TOKEN_IN_QUERY", "false")]).await;
     let token = strict.client().token("matt@lp.com", "password").await;
     let r = strict
@@ -589,7 +589,7 @@ async fn basic_auth(backend: Backend) {
             &[("Authorization", &basic("JOE@lp.com", "password"))],
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "case-insensitive (B11)");
+    assert_eq!(r.status, StatusCode::OK, "address case ignored");
     for header in [
         None,
         Some(basic("bogus", "bogus")),

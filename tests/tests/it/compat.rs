@@ -1,7 +1,7 @@
 //! `SECURITY_FLASK_COMPAT`: what a running Flask-Security 1.7.4 app handed out keeps working
 //! during a cut-over, each thing only as long as 1.7.4's own rules (or stricter ones) allow,
 //! and nothing of it without the switch. The tokens are made here exactly as 1.7.4 makes them
-//! (spec §8); the conformance app's `flask_migration` tests replay the real fixtures.
+//! (itsdangerous formats); the conformance app's `flask_migration` tests replay the real fixtures.
 
 use http::StatusCode;
 use md5::{Digest, Md5};
@@ -73,7 +73,8 @@ async fn flask_auth_tokens_need_the_switch_and_the_same_password(backend: Backen
         token_status(&app, &other_salt).await,
         StatusCode::UNAUTHORIZED
     );
-    // An inactive user's token is refused (1.7.4 accepted it, S12).
+    // An inactive user's token is refused (1.7.4 accepted it; inactive users are refused on
+    // every path).
     let tiya = app.user("tiya@lp.com").await;
     let inactive = flask_auth_token(&tiya.id().to_string(), tiya.password().unwrap());
     assert_eq!(
@@ -422,7 +423,7 @@ async fn a_password_that_1_7_4_hashed_twice_is_rescued(backend: Backend) {
         let app = TestApp::new(&backend, &all).await;
         let passwords = app.security.passwords();
         let joe = app.user("joe@lp.com").await;
-        // What 1.7.4 stored when it migrated joe's hash at a login (spec §9.5).
+        // What 1.7.4 stored when it migrated joe's hash at a login (`get_hmac` applied twice).
         let twice = passwords
             .hash(&passwords.get_hmac("password").unwrap())
             .await

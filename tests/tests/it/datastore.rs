@@ -1,4 +1,4 @@
-//! Datastore semantics (spec §12.2), on every backend.
+//! Datastore semantics (1.7.4's `SQLAlchemyUserDatastore`), on every backend.
 
 use security::{DatastoreError, NewUser, SecurityRole, SecurityUser};
 use security_tests::{Backend, TestApp, backend_tests};

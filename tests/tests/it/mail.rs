@@ -1,4 +1,4 @@
-//! E-mail (spec §6): the shape of every mail, subjects, absolute links, addresses that could
+//! E-mail: the shape of every mail, subjects, absolute links, addresses that could
 //! inject headers, a real SMTP round trip through `SmtpTransport` to a sink in the test, SMTP
 //! failure, and the `send_mail_task` hook.
 
