@@ -4,9 +4,10 @@
 //! return values, except where 1.7.4 is unsafe (see the README's "Differences from
 //! Flask-Security 1.7.4"):
 //!
-//! - e-mail look-ups are an exact, case-insensitive comparison (`lower(email) = lower(?)`):
-//!   `%` and `_` are plain characters, and an identifier that looks like a number is not a
-//!   primary key (1.7.4's `LIKE` and id fallback let `%` or a number match another account);
+//! - e-mail look-ups compare addresses exactly after Unicode NFC and a full case fold, the
+//!   same on every database (a SQL prefilter finds the candidates, Rust decides): `%` and `_`
+//!   are plain characters, and an identifier that looks like a number is not a primary key
+//!   (1.7.4's `LIKE` and id fallback let `%` or a number match another account);
 //! - every change is written at once (1.7.4's `activate_user` and friends leave the commit to
 //!   the caller);
 //! - a duplicate e-mail address is a [`DatastoreError::DuplicateEmail`], never a panic, and
