@@ -325,7 +325,7 @@ async fn token_admin(user: CurrentUser<User>) -> String {
     format!("Token Admin {}", user.email)
 }
 
-/// The path of [`token_page`].
+/// The path of the app's own form page (`token_page`), which shows the session's CSRF token.
 pub const TOKEN_PAGE: &str = "/form";
 
 /// A page of the app's own holding a form: what a browser loads before posting, and where the
