@@ -14,7 +14,6 @@ use axum::routing::get;
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, NoFields, Submitted};
 use crate::config::Config;
 use crate::events::Event;
-use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::tokens::links::{Link, LinkStatus};
@@ -33,32 +32,6 @@ impl FlowForm for SendConfirmationForm {
             email: input.owned("email"),
         }
     }
-}
-
-/// The absolute confirmation link of a new token for `user`, under `base` (scheme and host),
-/// and the token.
-pub(crate) fn new_link<U: SecurityUser>(
-    sec: &Runtime<U>,
-    user: &U,
-    base: &str,
-) -> (String, String) {
-    let token = sec.make_link(Link::Confirm, user);
-    let link = format!("{base}{}/{token}", Link::Confirm.path(sec.config()));
-    (link, token)
-}
-
-/// Sends confirmation instructions (`send_confirmation_instructions`), with links under
-/// `base`.
-async fn send_instructions<U: SecurityUser>(
-    sec: Runtime<U>,
-    user: U,
-    base: String,
-) -> Result<(), MailError> {
-    let (link, token) = new_link(&sec, &user, &base);
-    sec.send_mail(EmailKind::ConfirmationInstructions, &user, Some(link))
-        .await?;
-    sec.emit(Event::ConfirmInstructionsSent { user, token });
-    Ok(())
 }
 
 /// `GET /confirm`: the page (the address from `?email=`).
@@ -106,7 +79,12 @@ async fn send_confirmation<U: SecurityUser>(
     let Some(user) = user.filter(|_| errors.is_empty()) else {
         return failed(&ctx, errors, &typed).await;
     };
-    let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+    let task = super::send_link(
+        ctx.sec.clone(),
+        Link::Confirm,
+        user.clone(),
+        ctx.link_base(),
+    );
     ctx.deliver(generic, task).await?;
     let shown = (!generic).then_some(&user);
     answer_sent(&ctx, &typed, shown).await
@@ -165,7 +143,12 @@ async fn confirm<U: SecurityUser>(ctx: Ctx<U>, token: &str) -> FlowResult {
         LinkStatus::Invalid => return Err(invalid(&ctx, &error_view)),
         LinkStatus::Expired(user) => {
             if user.confirmed_at().is_none() {
-                let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+                let task = super::send_link(
+                    ctx.sec.clone(),
+                    Link::Confirm,
+                    user.clone(),
+                    ctx.link_base(),
+                );
                 ctx.deliver(false, task).await?;
             }
             ctx.flash(

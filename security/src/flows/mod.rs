@@ -10,7 +10,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::Request;
 
+use crate::events::Event;
+use crate::mail::{EmailKind, MailError};
 use crate::store::model::SecurityUser;
+use crate::tokens::links::Link;
 use crate::web::request::has_json_body;
 use crate::web::runtime::Runtime;
 use crate::web::session::Session;
@@ -107,4 +110,43 @@ fn with_headers(
             .or_insert_with(|| value.clone());
     }
     response
+}
+
+/// A new link of `link` for `user`: its absolute URL under `base` (scheme and host), and its
+/// token.
+pub(crate) fn new_link<U: SecurityUser>(
+    sec: &Runtime<U>,
+    link: Link,
+    user: &U,
+    base: &str,
+) -> (String, String) {
+    let token = sec.make_link(link, user);
+    (format!("{base}{}/{token}", link.path(sec.config())), token)
+}
+
+/// Mails `user` a new link of `link`, under `base` (scheme and host), in its flow's
+/// instructions mail (1.7.4's `send_reset_password_instructions`,
+/// `send_confirmation_instructions`, `send_login_instructions`), and emits the flow's event.
+pub(crate) async fn send_link<U: SecurityUser>(
+    sec: Runtime<U>,
+    link: Link,
+    user: U,
+    base: String,
+) -> Result<(), MailError> {
+    let (url, token) = new_link(&sec, link, &user, &base);
+    let kind = match link {
+        Link::Reset => EmailKind::ResetInstructions,
+        Link::Confirm => EmailKind::ConfirmationInstructions,
+        Link::Login => EmailKind::LoginInstructions,
+    };
+    sec.send_mail(kind, &user, Some(url)).await?;
+    sec.emit(match link {
+        Link::Reset => Event::ResetPasswordInstructionsSent { user, token },
+        Link::Confirm => Event::ConfirmInstructionsSent { user, token },
+        Link::Login => Event::LoginInstructionsSent {
+            user,
+            login_token: token,
+        },
+    });
+    Ok(())
 }

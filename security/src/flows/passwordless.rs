@@ -11,8 +11,6 @@ use axum::routing::get;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
-use crate::events::Event;
-use crate::mail::{EmailKind, MailError};
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::tokens::links::{Link, LinkStatus};
@@ -31,23 +29,6 @@ impl FlowForm for SendLoginForm {
             email: input.owned("email"),
         }
     }
-}
-
-/// Sends login instructions (`send_login_instructions`), with links under `base`.
-async fn send_instructions<U: SecurityUser>(
-    sec: Runtime<U>,
-    user: U,
-    base: String,
-) -> Result<(), MailError> {
-    let token = sec.make_link(Link::Login, &user);
-    let link = format!("{base}{}/{token}", Link::Login.path(sec.config()));
-    sec.send_mail(EmailKind::LoginInstructions, &user, Some(link))
-        .await?;
-    sec.emit(Event::LoginInstructionsSent {
-        user,
-        login_token: token,
-    });
-    Ok(())
 }
 
 /// `GET /login` with passwordless on: the page.
@@ -95,7 +76,7 @@ async fn send_login<U: SecurityUser>(
             .page(ViewName::SendLogin, vec![("email", typed)], errors)
             .await;
     };
-    let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+    let task = super::send_link(ctx.sec.clone(), Link::Login, user.clone(), ctx.link_base());
     ctx.deliver(generic, task).await?;
     let shown = (!generic).then_some(&user);
     sent(&ctx, &typed, shown).await
@@ -122,7 +103,8 @@ async fn token_login<U: SecurityUser>(Path(token): Path<String>, ctx: Ctx<U>) ->
         LinkStatus::Valid(user) => user,
         LinkStatus::Invalid => return Err(invalid(&ctx, &login)),
         LinkStatus::Expired(user) => {
-            let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+            let task =
+                super::send_link(ctx.sec.clone(), Link::Login, user.clone(), ctx.link_base());
             ctx.deliver(false, task).await?;
             ctx.flash(
                 MessageKey::LoginExpired,

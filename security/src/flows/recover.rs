@@ -14,7 +14,7 @@ use axum::routing::get;
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
 use crate::events::Event;
-use crate::mail::{EmailKind, MailError};
+use crate::mail::EmailKind;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::tokens::links::{Link, LinkStatus};
@@ -48,20 +48,6 @@ impl FlowForm for ResetForm {
             password_confirm: input.owned("password_confirm"),
         }
     }
-}
-
-/// Sends reset instructions (`send_reset_password_instructions`), with links under `base`.
-async fn send_instructions<U: SecurityUser>(
-    sec: Runtime<U>,
-    user: U,
-    base: String,
-) -> Result<(), MailError> {
-    let token = sec.make_link(Link::Reset, &user);
-    let link = format!("{base}{}/{token}", Link::Reset.path(sec.config()));
-    sec.send_mail(EmailKind::ResetInstructions, &user, Some(link))
-        .await?;
-    sec.emit(Event::ResetPasswordInstructionsSent { user, token });
-    Ok(())
 }
 
 /// `GET /reset`: the forgot-password page.
@@ -110,7 +96,7 @@ async fn forgot_password<U: SecurityUser>(
             .page(ViewName::ForgotPassword, vec![("email", typed)], errors)
             .await;
     };
-    let task = send_instructions(ctx.sec.clone(), user, ctx.link_base());
+    let task = super::send_link(ctx.sec.clone(), Link::Reset, user, ctx.link_base());
     ctx.deliver(generic, task).await?;
     sent(&ctx, &typed).await
 }
@@ -132,7 +118,8 @@ async fn link_user<U: SecurityUser>(ctx: &Ctx<U>, token: &str) -> Result<U, Flow
         LinkStatus::Valid(user) => Ok(user),
         LinkStatus::Invalid => Err(invalid(ctx)),
         LinkStatus::Expired(user) => {
-            let task = send_instructions(ctx.sec.clone(), user.clone(), ctx.link_base());
+            let task =
+                super::send_link(ctx.sec.clone(), Link::Reset, user.clone(), ctx.link_base());
             ctx.deliver(false, task).await?;
             ctx.flash(
                 MessageKey::PasswordResetExpired,

@@ -13,7 +13,6 @@
 use axum::Router;
 use axum::routing::get;
 
-use super::confirm;
 use super::context::{Ctx, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
 use crate::events::Event;
@@ -140,7 +139,7 @@ async fn register<U: SecurityUser>(
     let config = ctx.config();
     let confirmation = config
         .confirmable
-        .then(|| confirm::new_link(&ctx.sec, &user, &ctx.link_base()));
+        .then(|| super::new_link(&ctx.sec, Link::Confirm, &user, &ctx.link_base()));
     ctx.sec.emit(Event::UserRegistered {
         user: user.clone(),
         confirm_token: confirmation.as_ref().map(|(_, token)| token.clone()),
@@ -208,12 +207,11 @@ async fn registered_again<U: SecurityUser>(
     let config = ctx.config();
     if config.send_register_email {
         let base = ctx.link_base();
-        let reset_link = config.recoverable.then(|| {
-            let token = ctx.sec.make_link(Link::Reset, &owner);
-            format!("{base}{}/{token}", Link::Reset.path(config))
-        });
+        let reset_link = config
+            .recoverable
+            .then(|| super::new_link(&ctx.sec, Link::Reset, &owner, &base).0);
         let confirmation_link = (config.confirmable && owner.confirmed_at().is_none())
-            .then(|| confirm::new_link(&ctx.sec, &owner, &base).0);
+            .then(|| super::new_link(&ctx.sec, Link::Confirm, &owner, &base).0);
         let mail = EmailContext {
             kind: Some(EmailKind::WelcomeExisting),
             user_email: owner.email().to_owned(),
