@@ -20,6 +20,7 @@ pub(crate) struct Tokens {
     pub reset: Serializer,
     /// Passwordless login links (`SECURITY_LOGIN_SALT`).
     pub login: Serializer,
-    /// The key of the links' bindings and of used links' digests.
+    /// The account key: links' bindings, used links' digests, the account fingerprint that
+    /// sessions and tokens are bound to, and the revocation keys.
     pub binder: Signer,
 }

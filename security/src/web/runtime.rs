@@ -48,7 +48,6 @@ pub(crate) struct Inner<U: SecurityUser> {
     passwords: Passwords,
     tokens: Tokens,
     session_signer: Signer,
-    fingerprint_signer: Signer,
     csrf: CsrfKey,
     templates: Templates,
     events: broadcast::Sender<Event<U>>,
@@ -129,7 +128,6 @@ impl<U: SecurityUser> Runtime<U> {
         Runtime {
             inner: Arc::new(Inner {
                 session_signer: Signer::new(secret.as_bytes(), "session"),
-                fingerprint_signer: Signer::new(secret.as_bytes(), "account"),
                 csrf,
                 tokens,
                 datastore,
@@ -149,14 +147,14 @@ impl<U: SecurityUser> Runtime<U> {
     /// A keyed digest (HMAC under a key derived from `SECRET_KEY`) of `parts`: what the
     /// runtime tables store instead of a token, a session id or a hash.
     pub(crate) fn keyed_digest(&self, parts: &[&[u8]]) -> String {
-        self.inner.fingerprint_signer.fingerprint(parts)
+        self.inner.tokens.binder.fingerprint(parts)
     }
 
     /// The accounts' password-change record of Flask compatibility.
     pub(crate) fn flask_accounts(&self) -> crate::compat::FlaskAccounts<'_> {
         crate::compat::FlaskAccounts {
             db: self.inner.datastore.connection(),
-            key: &self.inner.fingerprint_signer,
+            key: &self.inner.tokens.binder,
         }
     }
 
@@ -232,7 +230,7 @@ impl<U: SecurityUser> Runtime<U> {
 
     /// [`Runtime::fingerprint`] as it will be once `password` is the stored hash.
     pub(crate) fn fingerprint_with(&self, user: &U, password: Option<&str>) -> String {
-        self.inner.fingerprint_signer.fingerprint(&[
+        self.inner.tokens.binder.fingerprint(&[
             b"account-v2",
             user.id().to_string().as_bytes(),
             user.email().as_bytes(),
@@ -284,7 +282,7 @@ impl<U: SecurityUser> Runtime<U> {
 
     /// The revocation key of a session (`security_revocation`).
     pub(crate) fn session_key(&self, user_id: &str, session_id: &str) -> String {
-        self.inner.fingerprint_signer.fingerprint(&[
+        self.inner.tokens.binder.fingerprint(&[
             b"revoked-session",
             user_id.as_bytes(),
             session_id.as_bytes(),
@@ -294,7 +292,7 @@ impl<U: SecurityUser> Runtime<U> {
     /// The revocation key of a remember-me cookie or token, by its own id (a cookie of the
     /// current format) or by the whole token (older ones).
     pub(crate) fn token_key(&self, user_id: &str, token_id: &str) -> String {
-        self.inner.fingerprint_signer.fingerprint(&[
+        self.inner.tokens.binder.fingerprint(&[
             b"revoked-token",
             user_id.as_bytes(),
             token_id.as_bytes(),
