@@ -54,6 +54,7 @@ pub mod password;
 pub use password::policy as password_policy;
 // Signed tokens and the application's tables.
 mod store;
+pub mod throttle;
 mod tokens;
 // Mail: rendering, transports and the durable outbox.
 pub mod mail;

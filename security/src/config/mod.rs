@@ -80,7 +80,7 @@ mod values;
 
 pub use keys::Config;
 pub use secret::Secret;
-pub use values::{NormalizeForm, SameSite, Within};
+pub use values::{NormalizeForm, SameSite, ThrottleBackend, Within};
 
 /// Why a configuration could not be loaded or was refused.
 #[derive(Debug, thiserror::Error)]

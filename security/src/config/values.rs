@@ -154,3 +154,38 @@ impl std::str::FromStr for SameSite {
         }
     }
 }
+
+/// `SECURITY_THROTTLE_STORE`: where the brute-force protection keeps its counters and locks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ThrottleBackend {
+    /// The app's own database (`security_throttle`), shared by every instance. The default.
+    #[default]
+    Database,
+    /// Redis (cargo feature `redis`), shared by every instance; the URL may hold a password.
+    Redis(super::Secret),
+    /// This process's memory: for tests and apps that run as one instance.
+    Memory,
+}
+
+impl std::str::FromStr for ThrottleBackend {
+    type Err = String;
+
+    /// `database`, `memory`, or a `redis://` / `rediss://` / `redis+unix://` URL.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        match s.to_ascii_lowercase().as_str() {
+            "database" | "db" => Ok(ThrottleBackend::Database),
+            "memory" => Ok(ThrottleBackend::Memory),
+            lower
+                if lower.starts_with("redis://")
+                    || lower.starts_with("rediss://")
+                    || lower.starts_with("redis+unix://") =>
+            {
+                Ok(ThrottleBackend::Redis(super::Secret::from(s)))
+            }
+            _ => Err(format!(
+                "`{s}` is not a throttle store; use database, memory or a redis:// URL"
+            )),
+        }
+    }
+}
