@@ -5,7 +5,10 @@
 //!   have expired anyway; the guards' identity query reads it in the same statement;
 //! - `security_outbox`: mail waiting to be sent (encrypted), retried until delivered;
 //! - `security_flask_account`: with `SECURITY_FLASK_COMPAT`, when each account's password last
-//!   changed, so that a Flask session cookie issued before the change is refused.
+//!   changed, so that a Flask session cookie issued before the change is refused;
+//! - `security_throttle`: the brute-force protection's counters and locks when
+//!   `SECURITY_THROTTLE_STORE` is `database` (keyed digests, a count and an end time; see
+//!   [`crate::throttle::DatabaseStore`]).
 //!
 //! Create them with [`create_tables`] (idempotent), or in the app's own migrations from the
 //! entities of this module.
@@ -26,6 +29,35 @@ pub mod used_token {
         #[sea_orm(primary_key, auto_increment = false)]
         pub digest: String,
         /// When the token expires anyway (unix seconds); the row can go then.
+        pub expires_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The name of the throttle table ([`throttle`]), for the store's own SQL.
+pub(crate) const THROTTLE_TABLE: &str = "security_throttle";
+
+/// `security_throttle`: the brute-force protection's counters and locks, one row per key, until
+/// its window ends.
+pub mod throttle {
+    use sea_orm::entity::prelude::*;
+
+    /// The count of one key.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_throttle")]
+    pub struct Model {
+        /// The key: a keyed digest (hex) of what is counted, never the address, e-mail or id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub digest: String,
+        /// Hits in the current window (a lock counts 1).
+        pub count: i32,
+        /// When the window or lock ends (unix seconds); the row can go then.
+        #[sea_orm(indexed)]
         pub expires_at: i64,
     }
 
@@ -152,6 +184,7 @@ pub async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
         schema.create_table_from_entity(revocation::Entity),
         schema.create_table_from_entity(outbox::Entity),
         schema.create_table_from_entity(flask_account::Entity),
+        schema.create_table_from_entity(throttle::Entity),
     ];
     for table in &mut tables {
         table.if_not_exists();
@@ -161,6 +194,7 @@ pub async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
         .create_index_from_entity(revocation::Entity)
         .into_iter()
         .chain(schema.create_index_from_entity(outbox::Entity))
+        .chain(schema.create_index_from_entity(throttle::Entity))
     {
         if backend == sea_orm::DatabaseBackend::MySql {
             // MySQL has no `CREATE INDEX IF NOT EXISTS` (MariaDB has): an existing index is
