@@ -7,10 +7,32 @@
 //! clear. Every operation is atomic on its key, so that parallel requests on several
 //! instances lose no count.
 //!
-//! Implementations: the app's own database (`security_throttle`, the default), Redis (cargo
-//! feature `redis`), and memory (one process: tests and single-instance apps).
+//! Implementations, one file each: the app's own database ([`DatabaseStore`], table
+//! `security_throttle`, the default), Redis ([`RedisStore`], cargo feature `redis`), and memory
+//! ([`MemoryStore`], one process: tests and single-instance apps). A shared store is wrapped in
+//! [`Resilient`], which decides what happens while it is unreachable.
+//!
+//! Nothing is stored in clear: a store keeps the digest the caller gives as the key (the
+//! database row's `digest`, the Redis key `security:rl:<digest>`), a count and an end time.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use sea_orm::DatabaseConnection;
+
+use crate::config::ThrottleBackend;
+
+mod database;
+mod fallback;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+
+pub use database::DatabaseStore;
+pub use fallback::Resilient;
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
 
 /// A key of the throttle store: a keyed digest (hex) of what is counted (never the address,
 /// e-mail or id itself).
@@ -19,8 +41,31 @@ pub struct ThrottleKey(String);
 
 impl ThrottleKey {
     /// A key from a keyed digest made by the runtime (64 hex characters).
+    #[allow(
+        dead_code,
+        reason = "the brute-force protection makes its keys with it"
+    )]
     pub(crate) fn from_digest(digest: String) -> Self {
         ThrottleKey(digest)
+    }
+
+    /// A key from a digest made elsewhere (an app's own counter, a test): 64 hexadecimal
+    /// characters, lowercase, such as a hex SHA-256 or HMAC-SHA-256. Anything else is `None`,
+    /// so that no address, e-mail or id reaches a store in clear by mistake.
+    ///
+    /// ```
+    /// use security::throttle::ThrottleKey;
+    ///
+    /// let key = ThrottleKey::from_hex(&"ab".repeat(32)).unwrap();
+    /// assert_eq!(key.as_str().len(), 64);
+    /// assert!(ThrottleKey::from_hex("someone@example.com").is_none());
+    /// ```
+    pub fn from_hex(digest: &str) -> Option<Self> {
+        let hex = digest.len() == 64
+            && digest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        hex.then(|| ThrottleKey(digest.to_owned()))
     }
 
     /// The digest, as stored.
@@ -48,7 +93,9 @@ pub struct Tally {
 impl Tally {
     /// Seconds until the window ends, at least 1 (what `Retry-After` says).
     pub fn retry_after(&self, now: i64) -> u64 {
-        u64::try_from(self.expires_at.saturating_sub(now)).unwrap_or(0).max(1)
+        u64::try_from(self.expires_at.saturating_sub(now))
+            .unwrap_or(0)
+            .max(1)
     }
 }
 
@@ -67,7 +114,9 @@ pub enum ThrottleError {
 /// Where counters and locks live. Every method is atomic on its key.
 ///
 /// `now` is the runtime's clock (unix seconds), so that an app (or a test) with another clock
-/// sees windows end by that clock.
+/// sees windows end by that clock. (Redis keeps relative times: there a window lasts its
+/// length in Redis's own time, and `now` only converts it to `expires_at`.) A `window` of 0
+/// counts as 1 second, so that every window is live when it starts.
 #[async_trait]
 pub trait ThrottleStore: Send + Sync + 'static {
     /// Counts one hit on `key`. When the key has no live window (none yet, or it ended at or
@@ -90,3 +139,42 @@ pub trait ThrottleStore: Send + Sync + 'static {
         now: i64,
     ) -> Result<Tally, ThrottleError>;
 }
+
+/// The store `SECURITY_THROTTLE_STORE` names, over the app's `db` for `database`. A shared
+/// store (database, Redis) is wrapped in [`Resilient`]: while it is unreachable, with
+/// `fail_open` every call falls back to this process's memory, otherwise the error is
+/// returned. Redis is not contacted here: an app starts while Redis is down.
+///
+/// # Errors
+/// A Redis URL that does not parse, or one given to a build without the `redis` feature.
+#[allow(
+    dead_code,
+    reason = "the brute-force protection opens its store with it"
+)]
+pub(crate) async fn open(
+    backend: &ThrottleBackend,
+    db: &DatabaseConnection,
+    fail_open: bool,
+) -> Result<Arc<dyn ThrottleStore>, ThrottleError> {
+    Ok(match backend {
+        ThrottleBackend::Memory => Arc::new(MemoryStore::new()),
+        ThrottleBackend::Database => {
+            Arc::new(Resilient::new(DatabaseStore::new(db.clone()), fail_open))
+        }
+        #[cfg(feature = "redis")]
+        ThrottleBackend::Redis(url) => {
+            Arc::new(Resilient::new(RedisStore::new(url.expose())?, fail_open))
+        }
+        #[cfg(not(feature = "redis"))]
+        ThrottleBackend::Redis(_) => {
+            return Err(ThrottleError::Redis(
+                "SECURITY_THROTTLE_STORE is a Redis URL, but `security` was built without \
+                 Redis: enable its cargo feature `redis` (features = [\"redis\"])"
+                    .to_owned(),
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
