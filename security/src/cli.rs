@@ -26,7 +26,7 @@
 //! ```
 //!
 //! Verbs: `users create EMAIL [--password P] [--username U] [--active|--inactive]`,
-//! `users activate|deactivate|delete|show EMAIL`, `roles create NAME [--description D]`,
+//! `users activate|deactivate|delete|show|unlock EMAIL`, `roles create NAME [--description D]`,
 //! `roles add|remove EMAIL ROLE`. Every refusal is an [`CliError`] (exit non-zero).
 
 use std::str::FromStr;
@@ -91,6 +91,11 @@ pub enum UsersCommand {
         /// The e-mail address.
         email: String,
     },
+    /// Unlock an account that the lockout locked (`SECURITY_LOCKABLE`).
+    Unlock {
+        /// The e-mail address.
+        email: String,
+    },
 }
 
 impl std::fmt::Debug for UsersCommand {
@@ -118,6 +123,7 @@ impl std::fmt::Debug for UsersCommand {
                     UsersCommand::Deactivate { email } => ("Deactivate", email),
                     UsersCommand::Delete { email } => ("Delete", email),
                     UsersCommand::Show { email } => ("Show", email),
+                    UsersCommand::Unlock { email } => ("Unlock", email),
                     UsersCommand::Create { email, .. } => ("Create", email),
                 };
                 f.debug_struct(verb).field("email", email).finish()
@@ -169,6 +175,9 @@ pub enum CliError {
     /// The datastore failed.
     #[error(transparent)]
     Datastore(#[from] DatastoreError),
+    /// Another failure (the throttle store).
+    #[error(transparent)]
+    Runtime(#[from] crate::Error),
 }
 
 /// Runs a command; returns what to print.
@@ -245,6 +254,19 @@ where
                 format!("User '{}' has been deactivated\n", user.email())
             } else {
                 format!("User '{}' was already inactive\n", user.email())
+            })
+        }
+        Command::Users(UsersCommand::Unlock { email }) => {
+            let user = find(email).await?;
+            if !security.config().lockable {
+                return Err(CliError::Refused(
+                    "the lockout is off (SECURITY_LOCKABLE): no account is locked".into(),
+                ));
+            }
+            Ok(if security.unlock_user(&user).await? {
+                format!("User '{}' has been unlocked\n", user.email())
+            } else {
+                format!("User '{}' was not locked\n", user.email())
             })
         }
         Command::Users(UsersCommand::Delete { email }) => {

@@ -28,6 +28,16 @@ pub enum Error {
     /// Rendering a template failed.
     #[error("template error: {0}")]
     Template(#[from] askama::Error),
+    /// The throttle store (database or Redis) failed, and `SECURITY_THROTTLE_FAIL_OPEN` is
+    /// off, or it could not be set up.
+    #[error(transparent)]
+    Throttle(#[from] crate::throttle::ThrottleError),
+    /// A rate limit refused the request: HTTP 429, with `Retry-After`.
+    #[error("too many requests; retry after {retry_after} s")]
+    Throttled {
+        /// Seconds until the client may try again.
+        retry_after: u64,
+    },
     /// Tables that the enabled features need do not exist.
     #[error(
         "the tables {} do not exist: create them with `security::schema::create_tables(&db).await?` \
@@ -50,6 +60,13 @@ impl From<sea_orm::DbErr> for Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!(error = %self, "security: request failed");
+        if let Error::Throttled { retry_after } = self {
+            let mut response = StatusCode::TOO_MANY_REQUESTS.into_response();
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, retry_after.into());
+            return response;
+        }
         let status = match self {
             Error::Mail(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -82,6 +82,79 @@ pub enum Event<U> {
         /// The reset token of the mail.
         token: String,
     },
+    /// A credential was presented and was wrong, or was refused because the account is
+    /// locked (Flask-Security 5.9's `user_failed_authn`).
+    AuthenticationFailed {
+        /// The account, when the identity named one.
+        user: Option<U>,
+        /// How the credential was presented.
+        mechanism: AuthMechanism,
+        /// The client's address (as login tracking stores it).
+        client: String,
+    },
+    /// An account was locked after repeated failures (`SECURITY_LOCKABLE`).
+    AccountLocked {
+        /// The account.
+        user: U,
+        /// When the lock ends by itself (`None` without the `time` unlock strategy).
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// A locked account was unlocked.
+    AccountUnlocked {
+        /// The account.
+        user: U,
+        /// How.
+        reason: UnlockReason,
+    },
+}
+
+/// How a credential was presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMechanism {
+    /// A password on the login form or its JSON.
+    Password,
+    /// HTTP Basic authentication.
+    Basic,
+    /// A request for a passwordless login link.
+    Passwordless,
+    /// A password on the re-authentication form (`/verify`).
+    Verify,
+}
+
+impl AuthMechanism {
+    /// `password`, `basic`, `passwordless` or `verify`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMechanism::Password => "password",
+            AuthMechanism::Basic => "basic",
+            AuthMechanism::Passwordless => "passwordless",
+            AuthMechanism::Verify => "verify",
+        }
+    }
+}
+
+/// How a locked account was unlocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnlockReason {
+    /// The unlock link mailed when it locked.
+    Link,
+    /// A completed password reset.
+    PasswordReset,
+    /// The application (the `users unlock` command, [`crate::Security::unlock_user`]).
+    Admin,
+}
+
+impl UnlockReason {
+    /// `link`, `password-reset` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnlockReason::Link => "link",
+            UnlockReason::PasswordReset => "password-reset",
+            UnlockReason::Admin => "admin",
+        }
+    }
 }
 
 impl<U> Event<U> {
@@ -97,12 +170,16 @@ impl<U> Event<U> {
             Event::PasswordReset { .. } => "password-reset",
             Event::PasswordChanged { .. } => "password-changed",
             Event::ResetPasswordInstructionsSent { .. } => "password-reset-instructions-sent",
+            Event::AuthenticationFailed { .. } => "user-failed-authn",
+            Event::AccountLocked { .. } => "account-locked",
+            Event::AccountUnlocked { .. } => "account-unlocked",
         }
     }
 
-    /// The user the event is about.
-    pub fn user(&self) -> &U {
-        match self {
+    /// The user the event is about (`None` for a failed authentication that named no
+    /// account).
+    pub fn user(&self) -> Option<&U> {
+        Some(match self {
             Event::UserLoggedIn { user }
             | Event::UserLoggedOut { user }
             | Event::UserRegistered { user, .. }
@@ -111,8 +188,11 @@ impl<U> Event<U> {
             | Event::LoginInstructionsSent { user, .. }
             | Event::PasswordReset { user }
             | Event::PasswordChanged { user }
-            | Event::ResetPasswordInstructionsSent { user, .. } => user,
-        }
+            | Event::ResetPasswordInstructionsSent { user, .. }
+            | Event::AccountLocked { user, .. }
+            | Event::AccountUnlocked { user, .. } => user,
+            Event::AuthenticationFailed { user, .. } => return user.as_ref(),
+        })
     }
 }
 
@@ -121,7 +201,7 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
         use crate::crypto::redact::Redacted;
         use crate::store::model::UserRef;
         let mut d = f.debug_struct(self.name());
-        d.field("user", &UserRef(self.user()));
+        d.field("user", &self.user().map(UserRef));
         match self {
             Event::UserRegistered { confirm_token, .. } => {
                 d.field("confirm_token", &Redacted(confirm_token.as_deref()));
@@ -132,6 +212,17 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
                 login_token: token, ..
             } => {
                 d.field("token", &Redacted(Some(token)));
+            }
+            Event::AuthenticationFailed {
+                mechanism, client, ..
+            } => {
+                d.field("mechanism", mechanism).field("client", client);
+            }
+            Event::AccountLocked { until, .. } => {
+                d.field("until", until);
+            }
+            Event::AccountUnlocked { reason, .. } => {
+                d.field("reason", reason);
             }
             _ => {}
         }

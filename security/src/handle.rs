@@ -181,6 +181,19 @@ impl<U: SecurityUser> Security<U> {
     pub fn forget_identity(&self, id: &U::Id) {
         self.rt.invalidate(id);
     }
+
+    /// Unlocks an account that the lockout (`SECURITY_LOCKABLE`) locked: ends the lock and
+    /// forgets the account's failures, on every instance (the counters are in the shared
+    /// store), and emits [`crate::Event::AccountUnlocked`]. `false` when it was not locked.
+    ///
+    /// # Errors
+    /// The throttle store failed.
+    pub async fn unlock_user(&self, user: &U) -> Result<bool, Error> {
+        Ok(self
+            .rt
+            .unlock_account(user, crate::events::UnlockReason::Admin)
+            .await?)
+    }
 }
 
 /// Builds a [`Security`]: `Security::builder(db, config)…build()?`.
@@ -342,10 +355,14 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         if !missing.is_empty() {
             return Err(Error::MissingTables { tables: missing });
         }
-        Ok(self.build_checked()?)
+        let throttle = crate::web::limits::open(&self.config, &self.db).await?;
+        Ok(self.build_checked(throttle)?)
     }
 
-    fn build_checked(self) -> Result<Security<U>, ConfigError> {
+    fn build_checked(
+        self,
+        throttle: Option<crate::web::limits::Throttle>,
+    ) -> Result<Security<U>, ConfigError> {
         let config = self.config;
         config.validate()?;
         let fields = U::FIELDS;
@@ -436,15 +453,16 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             );
         }
         Ok(Security {
-            rt: Runtime::new(
+            rt: Runtime::new(crate::web::runtime::RuntimeParts {
                 config,
                 datastore,
                 passwords,
-                self.mailer,
-                self.templates,
-                self.clock,
-                self.register_fields,
-            ),
+                mailer: self.mailer,
+                templates: self.templates,
+                clock: self.clock,
+                register_fields: self.register_fields,
+                throttle,
+            }),
         })
     }
 }

@@ -106,6 +106,20 @@ pub enum MessageKey {
     /// `Password not complex enough` (error): Flask-Security 5.9's refusal of a password the
     /// complexity checker scores too low (when zxcvbn gives no more specific warning).
     PasswordTooSimple,
+    /// `Your account is locked.` (error). **Port addition**: a locked account (lockout) on a
+    /// credential path; with generic responses the wrong-password answer is given instead.
+    Locked,
+    /// `Instructions to unlock your account have been sent to %(email)s.` (info). **Port
+    /// addition**: the account just locked and its unlock link was mailed.
+    UnlockSent,
+    /// `Your account has been unlocked. Please log in.` (success). **Port addition**: an unlock
+    /// link was used.
+    Unlocked,
+    /// `Invalid or expired unlock link.` (error). **Port addition**.
+    UnlockInvalid,
+    /// `Too many attempts. Please try again in %(within)s.` (error). **Port addition**: a rate
+    /// limit refused the request (HTTP 429).
+    TooManyRequests,
 }
 
 /// One row of the message table.
@@ -131,7 +145,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 38;
+const COUNT: usize = 43;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -370,6 +384,31 @@ const TABLE: [Entry; COUNT] = {
             "Password not complex enough",
             "error",
         ),
+        entry(K::Locked, "LOCKED", "Your account is locked.", "error"),
+        entry(
+            K::UnlockSent,
+            "UNLOCK_SENT",
+            "Instructions to unlock your account have been sent to %(email)s.",
+            "info",
+        ),
+        entry(
+            K::Unlocked,
+            "UNLOCKED",
+            "Your account has been unlocked. Please log in.",
+            "success",
+        ),
+        entry(
+            K::UnlockInvalid,
+            "UNLOCK_INVALID",
+            "Invalid or expired unlock link.",
+            "error",
+        ),
+        entry(
+            K::TooManyRequests,
+            "TOO_MANY_REQUESTS",
+            "Too many attempts. Please try again in %(within)s.",
+            "error",
+        ),
     ]
 };
 
@@ -509,6 +548,40 @@ impl Messages {
     pub fn format(&self, key: MessageKey, args: &[(&str, &str)]) -> String {
         format_python(&self.get(key).text, args)
     }
+}
+
+/// A number of seconds as Flask-Security 5.9 writes a duration in its messages: whole units
+/// from days down to seconds, `N unit(s)`, the two largest joined by ` and ` (67 →
+/// `1 minute and 7 seconds`).
+///
+/// ```
+/// use security::messages::duration_text;
+/// assert_eq!(duration_text(67), "1 minute and 7 seconds");
+/// assert_eq!(duration_text(2), "2 seconds");
+/// assert_eq!(duration_text(7_200), "2 hours");
+/// assert_eq!(duration_text(90_061), "1 day and 1 hour");
+/// ```
+pub fn duration_text(seconds: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (86_400, "day"),
+        (3_600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ];
+    let mut rest = seconds;
+    let mut parts = Vec::new();
+    for (size, name) in UNITS {
+        let n = rest / size;
+        rest %= size;
+        if n > 0 {
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+        }
+    }
+    if parts.is_empty() {
+        return "0 seconds".to_owned();
+    }
+    parts.truncate(2);
+    parts.join(" and ")
 }
 
 /// Python's `text % dict` for the `%(name)s` and `%%` forms only.

@@ -7,7 +7,11 @@ use super::load::{
     length, list, methods, normalize_form, opt_boolean, opt_checker, opt_duration, opt_seconds,
     opt_secret, opt_text, proxy_count, same_site, schemes, score, secret, text, within,
 };
-use super::{NormalizeForm, SameSite, Secret, Within};
+use super::load::{account_limit, rate_limits, throttle_backend, unlock_strategy};
+use super::{
+    LimitScope, NormalizeForm, RateLimit, RateLimits, SameSite, Secret, ThrottleBackend,
+    UnlockStrategy, Within,
+};
 #[cfg(doc)]
 use crate::messages::MessageKey;
 use crate::messages::Messages;
@@ -489,6 +493,73 @@ config_keys! {
     /// `SECURITY_ZXCVBN_MINIMUM_SCORE` (5.9), default 3: the lowest zxcvbn score (0–4) a new
     /// password may have when the complexity checker is `zxcvbn`.
     zxcvbn_minimum_score: u8 = 3, "SECURITY_ZXCVBN_MINIMUM_SCORE" => score;
+
+    // --- Brute-force protection (port additions; all off unless set) --------------------------
+    /// `SECURITY_RATE_LIMITS` (**port addition**), default none: limits in django-allauth's
+    /// syntax, a JSON object from a limit name to comma-separated `COUNT/PERIOD/SCOPE` rules:
+    /// `login` (every credential-accepting POST, per `ip`), `login_failed` (failed
+    /// authentications, per `ip`, `key` = account and client, or `user` = account) and `mail`
+    /// (mails the flows send, per `email`). E.g. `{"login": "30/m/ip", "login_failed":
+    /// "10/m/ip,5/15m/key", "mail": "1/m/email,5/h/email"}`. Over a limit a request gets 429
+    /// with `Retry-After`; over the `mail` limit it answers as if the mail had been sent, and
+    /// sends nothing. `false` = none.
+    rate_limits: RateLimits = RateLimits::default(), "SECURITY_RATE_LIMITS" => rate_limits;
+    /// `SECURITY_THROTTLE_STORE` (**port addition**), default `database`: where the counters and
+    /// locks live: `database` (the table `security_throttle` of the app's database, shared by
+    /// every instance), a `redis://` URL (cargo feature `redis`), or `memory` (this process
+    /// only: tests and single-instance apps).
+    throttle_store: ThrottleBackend = ThrottleBackend::Database,
+        "SECURITY_THROTTLE_STORE" => throttle_backend;
+    /// `SECURITY_THROTTLE_FAIL_OPEN` (**port addition**), default `true`: when the store fails,
+    /// count in this process's memory instead (and log a warning); `false` refuses the request
+    /// with 429 instead.
+    throttle_fail_open: bool = true, "SECURITY_THROTTLE_FAIL_OPEN" => boolean;
+    /// `SECURITY_LOCKABLE` (**port addition**, Devise's `lockable`), default `false`: lock an
+    /// account after `lock_maximum_attempts` consecutive failed authentications, for every
+    /// client that has not logged in to it before (no device cookie of that account): its owner,
+    /// on the devices they use, is not locked out by an attacker. A locked account gets no
+    /// password check on any credential path (form and JSON login, Basic, passwordless).
+    lockable: bool = false, "SECURITY_LOCKABLE" => boolean;
+    /// `SECURITY_LOCK_MAXIMUM_ATTEMPTS` (**port addition**), default 20 (Devise's): consecutive
+    /// failures (from clients without the account's device cookie) that lock the account.
+    lock_maximum_attempts: u32 = 20, "SECURITY_LOCK_MAXIMUM_ATTEMPTS" => attempts;
+    /// `SECURITY_LOCK_HARD_CAP` (**port addition**), default `100/h` (OWASP ASVS 2.2.1): failed
+    /// authentications per account in a fixed window after which every client is refused, the
+    /// device cookie's too, until the window ends or the account is unlocked.
+    lock_hard_cap: RateLimit = RateLimit::parse_with_scope("100/h", LimitScope::User)
+        .expect("a valid default"), "SECURITY_LOCK_HARD_CAP" => account_limit;
+    /// `SECURITY_UNLOCK_STRATEGY` (**port addition**), default `both`: `email` (a single-use
+    /// link mailed when the account locks), `time` (the lock ends after `unlock_in`) or both.
+    /// A completed password reset and `users unlock EMAIL` always unlock.
+    unlock_strategy: UnlockStrategy = UnlockStrategy::Both,
+        "SECURITY_UNLOCK_STRATEGY" => unlock_strategy;
+    /// `SECURITY_UNLOCK_IN` (**port addition**), default `1 hours`: how long the first lock
+    /// lasts (with the `time` strategy); each further lock within a month lasts twice as long,
+    /// up to `unlock_in_max`.
+    unlock_in: Within = Within::known("1 hours", 3_600), "SECURITY_UNLOCK_IN" => duration;
+    /// `SECURITY_UNLOCK_IN_MAX` (**port addition**), default `24 hours`: the longest lock.
+    unlock_in_max: Within = Within::known("24 hours", 86_400),
+        "SECURITY_UNLOCK_IN_MAX" => duration;
+    /// `SECURITY_UNLOCK_WITHIN` (**port addition**), default `1 days`: how long an unlock link
+    /// stays valid.
+    unlock_within: Within = Within::known("1 days", 86_400), "SECURITY_UNLOCK_WITHIN" => within;
+    /// `SECURITY_UNLOCK_URL` (**port addition**), default `/unlock`: the unlock link is
+    /// `<unlock_url>/<token>`.
+    unlock_url: String = "/unlock".into(), "SECURITY_UNLOCK_URL" => text;
+    /// `SECURITY_UNLOCK_SALT` (**port addition**), default `unlock-salt`: the salt of unlock
+    /// links.
+    unlock_salt: Secret = Secret::from("unlock-salt"), "SECURITY_UNLOCK_SALT" => secret;
+    /// `SECURITY_EMAIL_SUBJECT_UNLOCK` (**port addition**), default `Unlock instructions`.
+    email_subject_unlock: String = "Unlock instructions".into(),
+        "SECURITY_EMAIL_SUBJECT_UNLOCK" => text;
+    /// `SECURITY_DEVICE_COOKIE_NAME` (**port addition**), default `security_device`: the signed
+    /// cookie issued at each successful login that marks the browser as one the account was
+    /// used from (it holds the account id and a random device id, no secret).
+    device_cookie_name: String = "security_device".into(),
+        "SECURITY_DEVICE_COOKIE_NAME" => text;
+    /// `SECURITY_DEVICE_COOKIE_DURATION` (**port addition**), default `365 days`.
+    device_cookie_duration: Within = Within::known("365 days", 31_536_000),
+        "SECURITY_DEVICE_COOKIE_DURATION" => within;
 }
 
 /// Other names of keys: (alias, key). An alias sets the same field as its key.

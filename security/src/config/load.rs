@@ -635,3 +635,49 @@ pub(super) enum TomlError {
     Syntax(String),
     Config(ConfigError),
 }
+
+/// `SECURITY_RATE_LIMITS`: a JSON object of limit names to `COUNT/PERIOD/SCOPE` lists;
+/// `false` = none.
+pub(super) fn rate_limits(raw: Raw<'_>) -> Result<super::RateLimits, String> {
+    match raw {
+        Raw::Bool(false) => Ok(super::RateLimits::default()),
+        Raw::Text(s) => super::RateLimits::parse(s),
+        other => Err(format!(
+            "expected a JSON object such as {{\"login\": \"30/m/ip\"}} or false, got {}",
+            other.kind()
+        )),
+    }
+}
+
+/// `SECURITY_LOCK_HARD_CAP`: `COUNT/PERIOD` failures per account.
+pub(super) fn account_limit(raw: Raw<'_>) -> Result<super::RateLimit, String> {
+    match raw {
+        Raw::Text(s) => super::RateLimit::parse_with_scope(s, super::LimitScope::User),
+        other => Err(format!(
+            "expected a limit such as \"100/h\", got {}",
+            other.kind()
+        )),
+    }
+}
+
+/// `SECURITY_UNLOCK_STRATEGY`.
+pub(super) fn unlock_strategy(raw: Raw<'_>) -> Result<super::UnlockStrategy, String> {
+    match raw {
+        Raw::Text(s) => s.parse(),
+        other => Err(format!(
+            "expected email, time or both, got {}",
+            other.kind()
+        )),
+    }
+}
+
+/// `SECURITY_THROTTLE_STORE`.
+pub(super) fn throttle_backend(raw: Raw<'_>) -> Result<super::ThrottleBackend, String> {
+    match raw {
+        Raw::Text(s) => s.parse(),
+        other => Err(format!(
+            "expected database, memory or a redis:// URL, got {}",
+            other.kind()
+        )),
+    }
+}

@@ -80,7 +80,10 @@ mod values;
 
 pub use keys::Config;
 pub use secret::Secret;
-pub use values::{NormalizeForm, SameSite, ThrottleBackend, Within};
+pub use values::{
+    LimitScope, NormalizeForm, RateLimit, RateLimits, SameSite, ThrottleBackend, UnlockStrategy,
+    Within,
+};
 
 /// Why a configuration could not be loaded or was refused.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +148,12 @@ impl Config {
     /// this path + `/<token>`).
     pub fn reset_path(&self) -> String {
         self.prefixed(&self.reset_url)
+    }
+
+    /// The full path of the unlock view: `url_prefix` + `unlock_url` (its links add
+    /// `/<token>`).
+    pub fn unlock_path(&self) -> String {
+        self.prefixed(self.unlock_url.trim_end_matches('/'))
     }
 
     /// The full path of the change-password view: `url_prefix` + `change_url`.

@@ -68,6 +68,10 @@ fn every_key_sets_its_field_and_an_empty_value_resets_it() {
             "POST",
             "bcrypt",
             r#"{"X-A": "b"}"#,
+            r#"{"login": "1/m/ip"}"#,
+            "1/h",
+            "time",
+            "memory",
         ]
         .into_iter()
         .find_map(|value| {
@@ -1025,4 +1029,77 @@ fn password_policy_keys() {
         .validate(),
     );
     assert_eq!(key, "SECURITY_PASSWORD_LENGTH_MAX");
+}
+
+#[test]
+fn rate_limits_read_allauth_syntax_and_refuse_scopes_a_limit_does_not_count_by() {
+    use super::{LimitScope, RateLimits};
+    let limits = RateLimits::parse(
+        r#"{"login": "30/m/ip", "login_failed": "10/m/ip, 5/15m/key,100/h/user", "mail": "1/m/email,5/h/email"}"#,
+    )
+    .unwrap();
+    assert_eq!(limits.login.len(), 1);
+    assert_eq!((limits.login[0].count, limits.login[0].period), (30, 60));
+    let failed: Vec<(u32, u32, LimitScope)> = limits
+        .login_failed
+        .iter()
+        .map(|l| (l.count, l.period, l.scope))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (10, 60, LimitScope::Ip),
+            (5, 900, LimitScope::Key),
+            (100, 3_600, LimitScope::User)
+        ]
+    );
+    assert_eq!(limits.mail[1].period, 3_600);
+    assert!(RateLimits::parse("false").unwrap().is_empty());
+    assert!(RateLimits::parse("").unwrap().is_empty());
+    for bad in [
+        r#"{"login": "30/m/key"}"#,
+        r#"{"mail": "3/h/ip"}"#,
+        r#"{"logins": "3/h/ip"}"#,
+        r#"{"login": "0/m/ip"}"#,
+        r#"{"login": "3/fortnight/ip"}"#,
+        r#"{"login": "3/m"}"#,
+        r#"{"login": 3}"#,
+        "[1]",
+    ] {
+        assert!(RateLimits::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn brute_force_keys_load_from_the_environment() {
+    use super::{ThrottleBackend, UnlockStrategy};
+    let config = vars(&[
+        ("SECRET_KEY", "0123456789abcdef0123"),
+        ("SECURITY_LOCKABLE", "true"),
+        ("SECURITY_LOCK_MAXIMUM_ATTEMPTS", "5"),
+        ("SECURITY_LOCK_HARD_CAP", "50/2h"),
+        ("SECURITY_UNLOCK_STRATEGY", "email"),
+        ("SECURITY_UNLOCK_IN", "10 minutes"),
+        ("SECURITY_THROTTLE_STORE", "redis://:pw@127.0.0.1:6379/2"),
+        ("SECURITY_THROTTLE_FAIL_OPEN", "false"),
+        ("SECURITY_RATE_LIMITS", r#"{"login": "30/m/ip"}"#),
+    ])
+    .unwrap();
+    assert!(config.lockable);
+    assert_eq!(config.lock_maximum_attempts, 5);
+    assert_eq!(
+        (config.lock_hard_cap.count, config.lock_hard_cap.period),
+        (50, 7_200)
+    );
+    assert_eq!(config.unlock_strategy, UnlockStrategy::Email);
+    assert_eq!(config.unlock_in.seconds(), 600);
+    assert!(matches!(config.throttle_store, ThrottleBackend::Redis(_)));
+    assert!(
+        !format!("{config:?}").contains(":pw@"),
+        "the Redis URL is a secret"
+    );
+    assert!(!config.throttle_fail_open);
+    assert_eq!(config.rate_limits.login.len(), 1);
+    assert!(vars(&[("SECURITY_THROTTLE_STORE", "mongodb://x")]).is_err());
+    assert!(vars(&[("SECURITY_UNLOCK_STRATEGY", "never")]).is_err());
 }

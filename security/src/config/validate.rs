@@ -349,7 +349,7 @@ impl Config {
     }
 
     /// The security URLs: (key, url, whether its feature is on).
-    fn routes(&self) -> [(&'static str, &str, bool); 6] {
+    fn routes(&self) -> [(&'static str, &str, bool); 7] {
         [
             ("SECURITY_LOGIN_URL", &self.login_url, true),
             ("SECURITY_LOGOUT_URL", &self.logout_url, true),
@@ -361,6 +361,11 @@ impl Config {
             ("SECURITY_RESET_URL", &self.reset_url, self.recoverable),
             ("SECURITY_CHANGE_URL", &self.change_url, self.changeable),
             ("SECURITY_CONFIRM_URL", &self.confirm_url, self.confirmable),
+            (
+                "SECURITY_UNLOCK_URL",
+                &self.unlock_url,
+                self.lockable && self.unlock_strategy.mails(),
+            ),
         ]
     }
 

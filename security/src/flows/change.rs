@@ -26,6 +26,8 @@ pub(crate) struct ChangeForm {
 }
 
 impl FlowForm for ChangeForm {
+    const PAGE: Option<ViewName> = Some(ViewName::ChangePassword);
+
     fn read(input: &Input) -> Self {
         ChangeForm {
             password: input.owned("password"),

@@ -27,6 +27,8 @@ pub(crate) struct SendConfirmationForm {
 }
 
 impl FlowForm for SendConfirmationForm {
+    const PAGE: Option<ViewName> = Some(ViewName::SendConfirmation);
+
     fn read(input: &Input) -> Self {
         SendConfirmationForm {
             email: input.owned("email"),

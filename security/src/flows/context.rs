@@ -17,6 +17,7 @@ use crate::mail::MailError;
 use crate::messages::MessageKey;
 use crate::store::datastore::{DatastoreError, UserWithRoles};
 use crate::store::model::SecurityUser;
+use crate::web::limits::Throttled;
 use crate::web::request::{has_json_body, link_base, trusted_hosts};
 use crate::web::response::{self, FormErrors};
 use crate::web::runtime::Runtime;
@@ -43,6 +44,12 @@ pub(crate) enum FlowError {
     /// A mail could not be queued: the client is told (503).
     #[error("a mail could not be queued")]
     Mail(#[from] MailError),
+    /// The throttle store failed (and fails closed).
+    #[error("the throttle store failed")]
+    Throttle(#[from] crate::throttle::ThrottleError),
+    /// Another failure of the runtime.
+    #[error("the security runtime failed")]
+    Runtime(#[from] crate::Error),
     /// An answer decided before the view's work: a refused CSRF token, an unreadable body,
     /// the anonymous-only redirect, the login redirect.
     #[error("answered early")]
@@ -204,6 +211,12 @@ impl Input {
 /// A view's typed form, read from the [`Input`] (missing and empty stay apart; checkboxes
 /// as WTForms reads them).
 pub(crate) trait FlowForm: Sized {
+    /// The page of the view that accepts the form, when the form presents a credential (or
+    /// asks for a mail): such a post is counted against the `login` rate limits before any
+    /// other work, and a throttled one answers with this page. `None` for forms that present
+    /// none (logout).
+    const PAGE: Option<ViewName>;
+
     /// Reads the form's fields.
     fn read(input: &Input) -> Self;
 }
@@ -212,6 +225,8 @@ pub(crate) trait FlowForm: Sized {
 pub(crate) struct NoFields;
 
 impl FlowForm for NoFields {
+    const PAGE: Option<ViewName> = None;
+
     fn read(_: &Input) -> Self {
         NoFields
     }
@@ -251,6 +266,12 @@ impl<U: SecurityUser, F: FlowForm + Send> FromRequest<Runtime<U>> for Submitted<
     async fn from_request(req: Request, sec: &Runtime<U>) -> Result<Self, FlowError> {
         let (parts, body) = req.into_parts();
         let mut ctx = Ctx::new(sec.clone(), parts)?;
+        if let Some(page) = F::PAGE {
+            let client = ctx.sec.client(&ctx.parts);
+            if let Err(throttled) = ctx.sec.count_request(&client).await {
+                return Err(FlowError::answer(ctx.too_many(page, throttled).await?));
+            }
+        }
         let limit = ctx.config().max_body_size;
         let bytes = crate::web::request::read_body(body, limit, ctx.json)
             .await
@@ -501,6 +522,23 @@ impl<U: SecurityUser> Ctx<U> {
             return Ok(());
         }
         Ok(task.await?)
+    }
+
+    /// A request refused by a rate limit: HTTP 429 with `Retry-After`; in JSON the error
+    /// envelope with `retry_after`, in HTML `page` with the `TOO_MANY_REQUESTS` flash.
+    pub(crate) async fn too_many(&self, page: ViewName, throttled: Throttled) -> FlowResult {
+        let within = crate::messages::duration_text(throttled.retry_after);
+        let message = self.msg(MessageKey::TooManyRequests, &[("within", &within)]);
+        if self.json {
+            return Ok(response::too_many_json(&message, throttled.retry_after));
+        }
+        self.flash(MessageKey::TooManyRequests, &[("within", &within)]);
+        let mut answer = self.page(page, Vec::new(), FormErrors::new()).await?;
+        *answer.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        answer
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, throttled.retry_after.into());
+        Ok(answer)
     }
 
     /// The client address for login tracking.

@@ -6,14 +6,21 @@
 //! the miss paths cost one password hash too (so that the answer's time does not tell whether
 //! the account exists), and with `SECURITY_RETURN_GENERIC_RESPONSES` the three refusals that
 //! tell it become one.
+//!
+//! With the brute-force protection on ([`crate::web::limits`]), the counters that could refuse
+//! the attempt are read once the account is looked up: over a `login_failed` limit the answer
+//! is 429; a locked account gets no password check (a dummy hash runs instead) and is refused
+//! whatever the password, like a wrong one with generic responses.
 
 use axum::Router;
 use axum::routing::get;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
+use crate::events::AuthMechanism;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
+use crate::web::limits::{Client, Standing, Throttled};
 use crate::web::response::FormErrors;
 use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
@@ -27,6 +34,8 @@ pub(crate) struct LoginForm {
 }
 
 impl FlowForm for LoginForm {
+    const PAGE: Option<ViewName> = Some(ViewName::LoginUser);
+
     fn read(input: &Input) -> Self {
         LoginForm {
             email: input.owned("email"),
@@ -47,11 +56,16 @@ async fn login_page<U: SecurityUser>(ctx: Ctx<U>) -> FlowResult {
 /// `POST /login`.
 async fn login<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, LoginForm>) -> FlowResult {
     ctx.anonymous_only().await?;
-    let (user, bound_hash) = match authenticate(&ctx, &form).await? {
-        Checked::Passed { user, bound_hash } => (user, bound_hash),
+    let client = ctx.sec.client(&ctx.parts);
+    let (user, bound_hash, standing) = match authenticate(&ctx, &form, &client).await? {
+        Checked::Passed {
+            user,
+            bound_hash,
+            standing,
+        } => (user, bound_hash, standing),
         Checked::Refused(errors) => return form_failed(&ctx, errors).await,
+        Checked::Throttled(throttled) => return ctx.too_many(ViewName::LoginUser, throttled).await,
     };
-    let ip = ctx.ip();
     let logged_in = ctx
         .sec
         .login_user_bound(
@@ -59,12 +73,15 @@ async fn login<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, LoginForm>
             &user,
             bound_hash.as_deref(),
             form.remember,
-            &ip,
+            &client.ip,
         )
         .await?;
     if !logged_in {
         return refuse(&ctx, "email", MessageKey::DisabledAccount).await;
     }
+    ctx.sec
+        .credential_passed(&client, &user, standing, Some(&ctx.session))
+        .await;
     if ctx.json {
         let token = ctx.sec.auth_token_bound(&user, bound_hash.as_deref());
         return Ok(ctx.json_ok(serde_json::json!({ "user": {
@@ -98,16 +115,24 @@ async fn refuse<U: SecurityUser>(ctx: &Ctx<U>, field: &str, key: MessageKey) -> 
 /// What the form's checks decided.
 enum Checked<U> {
     /// Every check passed. `bound_hash`: the password hash the session is to be bound to when
-    /// the login re-hashed it (the user value still holds the hash that was checked).
-    Passed { user: U, bound_hash: Option<String> },
+    /// the login re-hashed it (the user value still holds the hash that was checked);
+    /// `standing`: the brute-force counters read for the attempt.
+    Passed {
+        user: U,
+        bound_hash: Option<String>,
+        standing: Standing,
+    },
     /// A check failed: the form's errors.
     Refused(FormErrors),
+    /// A rate limit refused the attempt.
+    Throttled(Throttled),
 }
 
 /// The form's checks, in 1.7.4's order, stopping at the first failure.
 async fn authenticate<U: SecurityUser>(
     ctx: &Ctx<U>,
     form: &LoginForm,
+    client: &Client,
 ) -> Result<Checked<U>, FlowError> {
     let mut errors = FormErrors::new();
     let refused = |errors: &mut FormErrors, field: &str, key: MessageKey| {
@@ -152,17 +177,42 @@ async fn authenticate<U: SecurityUser>(
     };
     let datastore = ctx.sec.datastore();
     let passwords = ctx.sec.passwords();
-    let Some(user) = datastore.get_user(email).await? else {
+    let found = datastore.get_user(email).await?;
+    let standing = match ctx.sec.before_credential(client, found.as_ref()).await {
+        Ok(standing) => standing,
+        Err(throttled) => return Ok(Checked::Throttled(throttled)),
+    };
+    let Some(user) = found else {
         // The miss costs a password hash too, so that its time does not tell.
         passwords.dummy_verify(password).await;
+        failed(ctx, client, None, &standing).await?;
         return Ok(unknown(&mut errors, "email", MessageKey::UserDoesNotExist));
     };
+    if standing.locked() {
+        // No password check on a locked account: the answer and its time are the same
+        // whether or not the password was right.
+        passwords.dummy_verify(password).await;
+        failed(ctx, client, Some(&user), &standing).await?;
+        if generic {
+            return Ok(refused(
+                &mut errors,
+                "email",
+                MessageKey::InvalidCredentials,
+            ));
+        }
+        if ctx.config().unlock_strategy.mails() {
+            ctx.flash(MessageKey::UnlockSent, &[("email", user.email())]);
+        }
+        return Ok(refused(&mut errors, "email", MessageKey::Locked));
+    }
     let Some(stored) = user.password().map(str::to_owned) else {
         passwords.dummy_verify(password).await;
+        failed(ctx, client, Some(&user), &standing).await?;
         return Ok(unknown(&mut errors, "password", MessageKey::PasswordNotSet));
     };
     let verified = passwords.verify_and_update(password, &stored).await?;
     if !verified.ok {
+        failed(ctx, client, Some(&user), &standing).await?;
         return Ok(unknown(
             &mut errors,
             "password",
@@ -197,7 +247,25 @@ async fn authenticate<U: SecurityUser>(
     if !user.active() {
         return Ok(refused(&mut errors, "email", MessageKey::DisabledAccount));
     }
-    Ok(Checked::Passed { user, bound_hash })
+    Ok(Checked::Passed {
+        user,
+        bound_hash,
+        standing,
+    })
+}
+
+/// Counts a failed password (or one refused because the account is locked).
+async fn failed<U: SecurityUser>(
+    ctx: &Ctx<U>,
+    client: &Client,
+    user: Option<&U>,
+    standing: &Standing,
+) -> Result<(), FlowError> {
+    let base = ctx.link_base();
+    ctx.sec
+        .credential_failed(client, user, standing, AuthMechanism::Password, Some(&base))
+        .await?;
+    Ok(())
 }
 
 /// Adds the password login view.

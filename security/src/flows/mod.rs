@@ -27,6 +27,7 @@ pub(crate) mod logout;
 pub(crate) mod passwordless;
 pub(crate) mod recover;
 pub(crate) mod register;
+pub(crate) mod unlock;
 
 /// The enabled views at the configured URLs.
 pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
@@ -51,6 +52,9 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.confirmable {
         router = confirm::routes(router, &config);
+    }
+    if config.lockable && config.unlock_strategy.mails() {
+        router = unlock::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config
@@ -138,8 +142,12 @@ pub(crate) async fn send_link<U: SecurityUser>(
         Link::Reset => EmailKind::ResetInstructions,
         Link::Confirm => EmailKind::ConfirmationInstructions,
         Link::Login => EmailKind::LoginInstructions,
+        Link::Unlock => EmailKind::UnlockInstructions,
     };
-    sec.send_mail(kind, &user, Some(url)).await?;
+    if !sec.send_mail(kind, &user, Some(url)).await? {
+        // Over the mail limit: answered as sent, and nothing was.
+        return Ok(());
+    }
     sec.emit(match link {
         Link::Reset => Event::ResetPasswordInstructionsSent { user, token },
         Link::Confirm => Event::ConfirmInstructionsSent { user, token },
@@ -147,6 +155,7 @@ pub(crate) async fn send_link<U: SecurityUser>(
             user,
             login_token: token,
         },
+        Link::Unlock => return Ok(()),
     });
     Ok(())
 }

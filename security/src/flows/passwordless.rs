@@ -24,6 +24,8 @@ pub(crate) struct SendLoginForm {
 }
 
 impl FlowForm for SendLoginForm {
+    const PAGE: Option<ViewName> = Some(ViewName::SendLogin);
+
     fn read(input: &Input) -> Self {
         SendLoginForm {
             email: input.owned("email"),
@@ -58,6 +60,17 @@ async fn send_login<U: SecurityUser>(
         }
     }
     let generic = ctx.config().return_generic_responses;
+    if let Some(found) = &user {
+        // A locked account gets no login link from a client without its device cookie.
+        let client = ctx.sec.client(&ctx.parts);
+        match ctx.sec.before_credential(&client, Some(found)).await {
+            Err(throttled) => return ctx.too_many(ViewName::SendLogin, throttled).await,
+            Ok(standing) if standing.locked() && refusal.is_none() => {
+                refusal = Some(MessageKey::Locked);
+            }
+            Ok(_) => {}
+        }
+    }
     match refusal {
         // Whether the account exists is never told (see the forgot-password view).
         Some(_) if generic && errors.is_empty() => {

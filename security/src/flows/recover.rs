@@ -13,7 +13,7 @@ use axum::routing::get;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
-use crate::events::Event;
+use crate::events::{Event, UnlockReason};
 use crate::mail::EmailKind;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
@@ -28,6 +28,8 @@ pub(crate) struct ForgotForm {
 }
 
 impl FlowForm for ForgotForm {
+    const PAGE: Option<ViewName> = Some(ViewName::ForgotPassword);
+
     fn read(input: &Input) -> Self {
         ForgotForm {
             email: input.owned("email"),
@@ -42,6 +44,8 @@ pub(crate) struct ResetForm {
 }
 
 impl FlowForm for ResetForm {
+    const PAGE: Option<ViewName> = Some(ViewName::ResetPassword);
+
     fn read(input: &Input) -> Self {
         ResetForm {
             password: input.owned("password"),
@@ -194,6 +198,15 @@ async fn reset_password<U: SecurityUser>(
         return Err(invalid(&ctx));
     };
     ctx.sec.password_changed(&user).await?;
+    // The owner proved it: a completed reset ends a lock (Devise's behaviour). The password is
+    // set either way; a store failure only leaves the lock to end by itself.
+    if let Err(err) = ctx
+        .sec
+        .unlock_account(&user, UnlockReason::PasswordReset)
+        .await
+    {
+        tracing::warn!(error = %err, "security: a reset could not unlock its account");
+    }
     let config = ctx.config();
     let mut mail_failed = None;
     if config.send_password_reset_notice_email {

@@ -33,6 +33,8 @@ pub(crate) struct RegisterForm {
 }
 
 impl FlowForm for RegisterForm {
+    const PAGE: Option<ViewName> = Some(ViewName::RegisterUser);
+
     fn read(input: &Input) -> Self {
         RegisterForm {
             email: input.owned("email"),
@@ -147,7 +149,7 @@ async fn register<U: SecurityUser>(
     if config.send_register_email {
         let link = confirmation.map(|(link, _)| link);
         let (sec, to) = (ctx.sec.clone(), user.clone());
-        let task = async move { sec.send_mail(EmailKind::Welcome, &to, link).await };
+        let task = async move { sec.send_mail(EmailKind::Welcome, &to, link).await.map(drop) };
         // On failure the account exists; the user can ask for a new confirmation mail.
         ctx.deliver(generic, task).await?;
     }

@@ -129,11 +129,14 @@ pub enum EmailKind {
     /// registration of an address that has an account already; it goes to that address,
     /// with a reset link (when recoverable) and a confirmation link (when unconfirmed).
     WelcomeExisting,
+    /// `unlock_instructions` (**port addition**): the account locked after repeated failed
+    /// logins; the mail holds the unlock link.
+    UnlockInstructions,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 7] = [
+    pub const ALL: [EmailKind; 8] = [
         EmailKind::Welcome,
         EmailKind::ConfirmationInstructions,
         EmailKind::LoginInstructions,
@@ -141,6 +144,7 @@ impl EmailKind {
         EmailKind::ResetNotice,
         EmailKind::ChangeNotice,
         EmailKind::WelcomeExisting,
+        EmailKind::UnlockInstructions,
     ];
 
     /// The kind whose [`EmailKind::template_name`] is `name`.
@@ -160,6 +164,7 @@ impl EmailKind {
             EmailKind::ResetNotice => "reset_notice",
             EmailKind::ChangeNotice => "change_notice",
             EmailKind::WelcomeExisting => "welcome_existing",
+            EmailKind::UnlockInstructions => "unlock_instructions",
         }
     }
 
@@ -177,6 +182,7 @@ impl EmailKind {
             EmailKind::ResetInstructions => "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET",
             EmailKind::ResetNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
             EmailKind::ChangeNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
+            EmailKind::UnlockInstructions => "SECURITY_EMAIL_SUBJECT_UNLOCK",
         }
     }
 
@@ -189,6 +195,7 @@ impl EmailKind {
             EmailKind::ResetInstructions => &config.email_subject_password_reset,
             EmailKind::ResetNotice => &config.email_subject_password_notice,
             EmailKind::ChangeNotice => &config.email_subject_password_change_notice,
+            EmailKind::UnlockInstructions => &config.email_subject_unlock,
         }
     }
 }

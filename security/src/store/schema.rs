@@ -215,8 +215,8 @@ pub async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// The runtime tables that the enabled features of `config` need: `security_revocation`
 /// always (logout), `security_outbox` when a feature sends mail, `security_used_token` for
-/// passwordless links and Flask compatibility, `security_flask_account` for Flask
-/// compatibility.
+/// passwordless and unlock links and Flask compatibility, `security_flask_account` for Flask
+/// compatibility, `security_throttle` for rate limits and the lockout kept in the database.
 pub fn needed_tables(config: &crate::config::Config) -> Vec<&'static str> {
     let mut tables = vec!["security_revocation"];
     let mails = config.registerable && config.send_register_email
@@ -227,8 +227,15 @@ pub fn needed_tables(config: &crate::config::Config) -> Vec<&'static str> {
     if mails {
         tables.push("security_outbox");
     }
-    if config.passwordless || config.flask_compat {
+    if config.passwordless || config.flask_compat || config.lockable {
         tables.push("security_used_token");
+    }
+    let throttled = config.lockable || !config.rate_limits.is_empty();
+    if throttled && config.throttle_store == crate::config::ThrottleBackend::Database {
+        tables.push("security_throttle");
+    }
+    if config.lockable && config.unlock_strategy.mails() && !tables.contains(&"security_outbox") {
+        tables.push("security_outbox");
     }
     if config.flask_compat {
         tables.push("security_flask_account");

@@ -127,6 +127,21 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// The live count of `key`, if its window has not ended at `now`.
     async fn get(&self, key: &ThrottleKey, now: i64) -> Result<Option<Tally>, ThrottleError>;
 
+    /// The live counts of several keys, in their order, in one round trip where the store
+    /// can (a credential check reads every counter that could refuse it at once). The default
+    /// asks [`ThrottleStore::get`] for each.
+    async fn get_many(
+        &self,
+        keys: &[ThrottleKey],
+        now: i64,
+    ) -> Result<Vec<Option<Tally>>, ThrottleError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key, now).await?);
+        }
+        Ok(out)
+    }
+
     /// Forgets `key` (a successful login clears its failure counts; an unlock, its lock).
     async fn clear(&self, key: &ThrottleKey) -> Result<(), ThrottleError>;
 

@@ -1,23 +1,26 @@
-//! When a mailed link (reset, confirm, passwordless login) is valid, in one place.
+//! When a mailed link (reset, confirm, passwordless login, unlock) is valid, in one place.
 //!
 //! - **Format.** An itsdangerous timed token ([`super::serializer`]) signed with `SECRET_KEY`
 //!   and the purpose's salt (`SECURITY_RESET_SALT`, `SECURITY_CONFIRM_SALT`,
-//!   `SECURITY_LOGIN_SALT`): a token made for one purpose is invalid for every other.
+//!   `SECURITY_LOGIN_SALT`, `SECURITY_UNLOCK_SALT`): a token made for one purpose is invalid
+//!   for every other.
 //! - **Payload.** `[user id, binding]`, and for login links `[user id, binding, nonce]` (the
 //!   nonce keeps two links issued in the same second apart, so that using one never uses the
 //!   other).
 //! - **Binding.** A keyed digest of the purpose, the user id and the account state the link
 //!   was made for: the address (all three), the stored password hash (reset, login) and the
-//!   uniquifier (login). When that state changes the link is invalid: a reset (or any
+//!   uniquifier (login, unlock), and for unlock links the lock they were mailed for (its
+//!   generation). When that state changes the link is invalid: a reset (or any
 //!   password change) kills every earlier reset link, and an account that a later one
 //!   replaces under the same id cannot use the old one's links.
 //! - **Lifetime.** `SECURITY_RESET_PASSWORD_WITHIN`, `SECURITY_CONFIRM_EMAIL_WITHIN`,
-//!   `SECURITY_LOGIN_WITHIN`. An expired link is told apart from an invalid one (the views
+//!   `SECURITY_LOGIN_WITHIN`, `SECURITY_UNLOCK_WITHIN`. An expired link is told apart from an invalid one (the views
 //!   send new instructions), which needs the signature to hold.
 //! - **Single use.** A reset link by its binding (the reset replaces the hash it is bound to,
 //!   with a compare-and-set, so two racing uses cannot both succeed); a confirmation link by
 //!   the confirmation itself (a second use confirms nothing and logs nobody in); a login link
-//!   by [`Tokens::use_once`], which records its keyed digest in `security_used_token`.
+//!   and an unlock link by [`Tokens::use_once`], which records its keyed digest in
+//!   `security_used_token`.
 //! - **Flask-Security 1.7.4's links** are accepted with `SECURITY_FLASK_COMPAT`, as tightly
 //!   as their payload allows ([`super::legacy`]).
 
@@ -38,6 +41,8 @@ pub(crate) enum Link {
     Confirm,
     /// `/login/<token>`: log in without a password.
     Login,
+    /// `/unlock/<token>`: unlock a locked account.
+    Unlock,
 }
 
 /// The state of a link, bound to the account it was made for.
@@ -57,6 +62,7 @@ impl Link {
             Link::Reset => "reset",
             Link::Confirm => "confirm",
             Link::Login => "login",
+            Link::Unlock => "unlock",
         }
     }
 
@@ -66,6 +72,7 @@ impl Link {
             Link::Reset => &config.reset_password_within,
             Link::Confirm => &config.confirm_email_within,
             Link::Login => &config.login_within,
+            Link::Unlock => &config.unlock_within,
         }
     }
 
@@ -75,15 +82,17 @@ impl Link {
             Link::Reset => config.reset_path(),
             Link::Confirm => config.confirm_path(),
             Link::Login => config.login_path(),
+            Link::Unlock => config.unlock_path(),
         }
     }
 
-    /// What 1.7.4 put in the payload of the same link.
-    fn legacy(self) -> LegacyPayload {
+    /// What 1.7.4 put in the payload of the same link (it had no unlock links).
+    fn legacy(self) -> Option<LegacyPayload> {
         match self {
-            Link::Reset => LegacyPayload::PasswordDigest,
-            Link::Confirm => LegacyPayload::EmailDigest,
-            Link::Login => LegacyPayload::IdOnly,
+            Link::Reset => Some(LegacyPayload::PasswordDigest),
+            Link::Confirm => Some(LegacyPayload::EmailDigest),
+            Link::Login => Some(LegacyPayload::IdOnly),
+            Link::Unlock => None,
         }
     }
 
@@ -92,33 +101,47 @@ impl Link {
             Link::Reset => &tokens.reset,
             Link::Confirm => &tokens.confirm,
             Link::Login => &tokens.login,
+            Link::Unlock => &tokens.unlock,
         }
     }
 }
 
 impl Tokens {
-    /// The keyed digest binding a link to the state of its account.
-    fn binding<U: SecurityUser>(&self, link: Link, user: &U) -> String {
+    /// The keyed digest binding a link to the state of its account, and to `extra` (the lock
+    /// generation of an unlock link; empty for the others).
+    fn binding<U: SecurityUser>(&self, link: Link, user: &U, extra: &[u8]) -> String {
         let id = user.id().to_string();
         let email = user.email().to_lowercase();
         let mut parts: Vec<&[u8]> =
             vec![link.purpose().as_bytes(), id.as_bytes(), email.as_bytes()];
-        if matches!(link, Link::Reset | Link::Login) {
+        if matches!(link, Link::Reset | Link::Login | Link::Unlock) {
             parts.push(user.password().unwrap_or("").as_bytes());
         }
-        if link == Link::Login {
+        if matches!(link, Link::Login | Link::Unlock) {
             parts.push(user.uniquifier().unwrap_or("").as_bytes());
+        }
+        if link == Link::Unlock {
+            parts.push(extra);
         }
         self.binder.fingerprint(&parts)
     }
 
-    /// A new link token for `user`, made at `now`.
-    pub(crate) fn make_link<U: SecurityUser>(&self, link: Link, user: &U, now: i64) -> String {
+    /// A new link token for `user`, made at `now`, bound to `extra` too (see
+    /// [`Tokens::binding`]).
+    pub(crate) fn make_link<U: SecurityUser>(
+        &self,
+        link: Link,
+        user: &U,
+        extra: &[u8],
+        now: i64,
+    ) -> String {
         let id = user.id().to_string();
-        let binding = self.binding(link, user);
+        let binding = self.binding(link, user, extra);
         let serializer = link.serializer(self);
         match link {
-            Link::Login => serializer.dumps(&[&id, &binding, &random_token(12)], now),
+            Link::Login | Link::Unlock => {
+                serializer.dumps(&[&id, &binding, &random_token(12)], now)
+            }
             Link::Reset | Link::Confirm => serializer.dumps(&[&id, &binding], now),
         }
     }
@@ -132,6 +155,7 @@ impl Tokens {
         &self,
         link: Link,
         token: &str,
+        extra: &[u8],
         config: &Config,
         datastore: &Datastore<U>,
         now: i64,
@@ -153,12 +177,15 @@ impl Tokens {
             return Ok(LinkStatus::Invalid);
         };
         let ours = payload.get(1).is_some_and(|bound| {
-            constant_time_eq(self.binding(link, &user).as_bytes(), bound.as_bytes())
+            constant_time_eq(
+                self.binding(link, &user, extra).as_bytes(),
+                bound.as_bytes(),
+            )
         });
         let legacy = compat
             && link
                 .legacy()
-                .matches(&payload, user.email(), user.password());
+                .is_some_and(|legacy| legacy.matches(&payload, user.email(), user.password()));
         Ok(match (ours || legacy, expired) {
             (false, _) => LinkStatus::Invalid,
             (true, true) => LinkStatus::Expired(user),
@@ -183,6 +210,7 @@ impl Tokens {
             Link::Login => b"used-login-token",
             Link::Reset => b"used-reset-token",
             Link::Confirm => b"used-confirm-token",
+            Link::Unlock => b"used-unlock-token",
         };
         let digest = self.binder.fingerprint(&[purpose, token.as_bytes()]);
         let lifetime = i64::try_from(link.within(config).seconds()).unwrap_or(i64::MAX / 2);

@@ -20,6 +20,8 @@ pub(crate) struct Tokens {
     pub reset: Serializer,
     /// Passwordless login links (`SECURITY_LOGIN_SALT`).
     pub login: Serializer,
+    /// Unlock links (`SECURITY_UNLOCK_SALT`).
+    pub unlock: Serializer,
     /// The account key: links' bindings, used links' digests, the account fingerprint that
     /// sessions and tokens are bound to, and the revocation keys.
     pub binder: Signer,

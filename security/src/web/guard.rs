@@ -146,6 +146,14 @@ pub enum Rejection {
         /// The user model the extractor asked for.
         user_type: Option<&'static str>,
     },
+    /// HTTP Basic credentials on an account or from a client over a `login_failed` rate
+    /// limit: 429 with `Retry-After`.
+    TooManyRequests {
+        /// Seconds until the client may try again.
+        retry_after: u64,
+        /// The answer (in the client's format).
+        answer: Answer,
+    },
     /// The database failed while authenticating (logged): 500.
     Internal {
         /// The answer (a 500 in the client's format).
@@ -179,6 +187,7 @@ impl IntoResponse for Rejection {
             | Rejection::Forbidden { answer }
             | Rejection::Unauthorized { answer, .. }
             | Rejection::Options { answer }
+            | Rejection::TooManyRequests { answer, .. }
             | Rejection::Internal { answer } => *answer.0,
             Rejection::MissingLayer { user_type } => {
                 let text = match user_type {
@@ -345,6 +354,27 @@ impl<U: SecurityUser> Runtime<U> {
         }
     }
 
+    fn too_many(&self, parts: &Parts, retry_after: u64) -> Rejection {
+        let within = crate::messages::duration_text(retry_after);
+        let message = self
+            .config()
+            .messages
+            .format(MessageKey::TooManyRequests, &[("within", &within)]);
+        let answer = if wants_json(parts) {
+            response::too_many_json(&message, retry_after)
+        } else {
+            let mut answer = (StatusCode::TOO_MANY_REQUESTS, message).into_response();
+            answer
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, retry_after.into());
+            answer
+        };
+        Rejection::TooManyRequests {
+            retry_after,
+            answer: Answer::new(answer),
+        }
+    }
+
     pub(crate) fn internal(&self, parts: &Parts, err: &dyn std::error::Error) -> Rejection {
         tracing::error!(error = %err, "security: authentication failed on an internal error");
         Rejection::Internal {
@@ -371,7 +401,10 @@ impl<U: SecurityUser> Runtime<U> {
             Method::Token => self.token_identity(parts).await.map_err(crate::Error::from),
             Method::Basic => self.basic_identity(parts).await,
         }
-        .map_err(|e| self.internal(parts, &e))?;
+        .map_err(|e| match e {
+            crate::Error::Throttled { retry_after } => self.too_many(parts, retry_after),
+            e => self.internal(parts, &e),
+        })?;
         Ok(found.and_then(|found| self.pin(parts, found)))
     }
 

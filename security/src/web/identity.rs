@@ -17,6 +17,7 @@ use http::header::AUTHORIZATION;
 use http::request::Parts;
 use tokio::sync::OnceCell;
 
+use crate::events::AuthMechanism;
 use crate::store::datastore::{DatastoreError, UserWithRoles};
 use crate::store::model::SecurityUser;
 use crate::web::request::client_ip;
@@ -280,16 +281,42 @@ impl<U: SecurityUser> Runtime<U> {
         };
         let datastore = &self.datastore();
         let passwords = &self.passwords();
-        let user = datastore.get_user(&name).await?;
-        let Some((user, stored)) = user.and_then(|u| {
-            let stored = u.password()?.to_owned();
-            Some((u, stored))
-        }) else {
+        let found = datastore.get_user(&name).await?;
+        let client = self.client(parts);
+        let standing = self
+            .before_credential(&client, found.as_ref())
+            .await
+            .map_err(|t| crate::Error::Throttled {
+                retry_after: t.retry_after,
+            })?;
+        let base = crate::web::request::link_base(self.config(), parts);
+        let (client_ref, standing_ref, base_ref) = (&client, &standing, base.as_str());
+        let failed = |user: Option<U>| async move {
+            self.credential_failed(
+                client_ref,
+                user.as_ref(),
+                standing_ref,
+                AuthMechanism::Basic,
+                Some(base_ref),
+            )
+            .await
+            .map(drop)
+        };
+        let stored = found.as_ref().and_then(|u| u.password().map(str::to_owned));
+        let (Some(user), Some(stored)) = (found.clone(), stored) else {
             passwords.dummy_verify(&password).await;
+            failed(found).await?;
             return Ok(None);
         };
+        if standing.locked() {
+            // A locked account gets no password check, whatever the password.
+            passwords.dummy_verify(&password).await;
+            failed(Some(user)).await?;
+            return Ok(None);
+        }
         let verified = passwords.verify_and_update(&password, &stored).await?;
         if !verified.ok {
+            failed(Some(user)).await?;
             return Ok(None);
         }
         if let Some(new_hash) = verified.new_hash {
@@ -306,6 +333,7 @@ impl<U: SecurityUser> Runtime<U> {
         if !self.may_authenticate(&user) {
             return Ok(None);
         }
+        self.credential_passed(&client, &user, standing, None).await;
         Ok(self.load_identity(&user.id()).await?.map(Arc::new))
     }
 

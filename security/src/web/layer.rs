@@ -159,6 +159,7 @@ where
                 remember: RememberAction::Keep,
                 had_remember_cookie: has_remember,
                 flask_cookie,
+                device_cookie: None,
             });
             parts.extensions.insert(session.clone());
             parts.extensions.insert(security.clone());
@@ -319,6 +320,16 @@ fn write_cookies<U: SecurityUser>(
                 headers.push(remember.clear());
             }
         }
+    }
+    if let Some(device) = state.device_cookie.take() {
+        let spec = CookieSpec {
+            name: &config.device_cookie_name,
+            domain: config.session_cookie_domain.as_deref(),
+            secure: config.session_cookie_secure,
+            http_only: true,
+            same_site,
+        };
+        headers.push(spec.set(&device, Some(config.device_cookie_duration.seconds())));
     }
     for header in headers {
         match HeaderValue::from_str(&header) {

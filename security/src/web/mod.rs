@@ -6,6 +6,7 @@ pub mod extract;
 pub mod guard;
 pub(crate) mod identity;
 pub mod layer;
+pub(crate) mod limits;
 pub mod redirect;
 pub mod request;
 pub mod response;

@@ -36,6 +36,22 @@ pub fn json_errors(errors: &FormErrors, http_status: bool) -> Response {
     json_envelope(400, json!({ "errors": errors }), http_status)
 }
 
+/// A request refused by a rate limit, in JSON: HTTP 429 (whatever
+/// `SECURITY_JSON_HTTP_STATUS_CODES` says: 1.7.4 had no such answer to stay compatible with),
+/// `Retry-After`, `{"meta": {"code": 429}, "response": {"errors": {"": [message]},
+/// "retry_after": seconds}}`.
+pub fn too_many_json(message: &str, retry_after: u64) -> Response {
+    let mut response = json_envelope(
+        429,
+        json!({ "errors": { "": [message] }, "retry_after": retry_after }),
+        true,
+    );
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, retry_after.into());
+    response
+}
+
 /// An HTML page (`text/html; charset=utf-8`).
 pub fn html(status: StatusCode, body: String) -> Response {
     Response::builder()

@@ -56,6 +56,7 @@ pub(crate) struct Inner<U: SecurityUser> {
     cache: Option<crate::store::cache::IdentityCache<U>>,
     loader: Arc<crate::store::loader::IdentityLoader<U>>,
     outbox: Arc<crate::mail::outbox::Outbox>,
+    throttle: Option<crate::web::limits::Throttle>,
 }
 
 /// What the layer, the guards and the views share: configuration, datastore, keys, tokens,
@@ -80,24 +81,41 @@ impl<U: SecurityUser> std::fmt::Debug for Runtime<U> {
     }
 }
 
+/// What the builder hands the runtime.
+pub(crate) struct RuntimeParts<U: SecurityUser> {
+    /// The validated configuration.
+    pub config: Config,
+    pub datastore: Datastore<U>,
+    pub passwords: Passwords,
+    pub mailer: Option<Arc<dyn MailTransport>>,
+    pub templates: Templates,
+    pub clock: Arc<dyn Clock>,
+    pub register_fields: Vec<RegisterField>,
+    /// The brute-force protection, when configured.
+    pub throttle: Option<crate::web::limits::Throttle>,
+}
+
 impl<U: SecurityUser> Runtime<U> {
     /// Derives the keys from `SECRET_KEY`, makes the serializers, the CSRF key, the identity
     /// cache and loader, and starts the outbox's sender. `config` has been validated.
-    pub(crate) fn new(
-        config: Config,
-        datastore: Datastore<U>,
-        passwords: Passwords,
-        mailer: Option<Arc<dyn MailTransport>>,
-        templates: Templates,
-        clock: Arc<dyn Clock>,
-        register_fields: Vec<RegisterField>,
-    ) -> Self {
+    pub(crate) fn new(parts: RuntimeParts<U>) -> Self {
+        let RuntimeParts {
+            config,
+            datastore,
+            passwords,
+            mailer,
+            templates,
+            clock,
+            register_fields,
+            throttle,
+        } = parts;
         let secret = config.secret_key.expose();
         let tokens = Tokens {
             remember: Serializer::new(secret, config.remember_salt.expose()),
             confirm: Serializer::new(secret, config.confirm_salt.expose()),
             reset: Serializer::new(secret, config.reset_salt.expose()),
             login: Serializer::new(secret, config.login_salt.expose()),
+            unlock: Serializer::new(secret, config.unlock_salt.expose()),
             binder: Signer::new(secret.as_bytes(), "account"),
         };
         let cache = config
@@ -139,6 +157,7 @@ impl<U: SecurityUser> Runtime<U> {
                 cache,
                 loader,
                 outbox,
+                throttle,
                 config,
             }),
         }
@@ -176,6 +195,11 @@ impl<U: SecurityUser> Runtime<U> {
     /// The extra registration fields.
     pub(crate) fn register_fields(&self) -> &[RegisterField] {
         &self.inner.register_fields
+    }
+
+    /// The brute-force protection, when a limit or the lockout is configured.
+    pub(crate) fn throttle(&self) -> Option<&crate::web::limits::Throttle> {
+        self.inner.throttle.as_ref()
     }
 
     /// The configuration.
@@ -453,7 +477,15 @@ impl<U: SecurityUser> Runtime<U> {
 
     /// A new link token of `link` for `user`.
     pub(crate) fn make_link(&self, link: Link, user: &U) -> String {
-        self.inner.tokens.make_link(link, user, self.now())
+        self.inner.tokens.make_link(link, user, b"", self.now())
+    }
+
+    /// A new unlock link token for `user`, bound to its lock `generation`.
+    pub(crate) fn make_unlock_link(&self, user: &U, generation: u32) -> String {
+        let generation = generation.to_string();
+        self.inner
+            .tokens
+            .make_link(Link::Unlock, user, generation.as_bytes(), self.now())
     }
 
     /// The state of a link token (see [`crate::tokens::links`]).
@@ -468,8 +500,54 @@ impl<U: SecurityUser> Runtime<U> {
         let inner = &self.inner;
         inner
             .tokens
-            .link_status(link, token, &inner.config, &inner.datastore, self.now())
+            .link_status(
+                link,
+                token,
+                b"",
+                &inner.config,
+                &inner.datastore,
+                self.now(),
+            )
             .await
+    }
+
+    /// The state of an unlock link: valid only while its account is locked by the lock it was
+    /// mailed for (a link of an earlier lock is invalid).
+    ///
+    /// # Errors
+    /// A database or throttle store failure.
+    pub(crate) async fn unlock_link_status(
+        &self,
+        token: &str,
+    ) -> Result<LinkStatus<U>, crate::Error> {
+        let inner = &self.inner;
+        let now = self.now();
+        // The binding names the lock's generation, which is the account's: peek at the id
+        // (the signature is checked; the age is checked below).
+        let Ok(payload) = inner.tokens.unlock.loads(token, None, now) else {
+            return Ok(LinkStatus::Invalid);
+        };
+        let Some(Ok(id)) = payload.first().map(|id| id.parse::<U::Id>()) else {
+            return Ok(LinkStatus::Invalid);
+        };
+        let Some(user) = inner.datastore.find_user_by_id(&id).await? else {
+            return Ok(LinkStatus::Invalid);
+        };
+        let Some(generation) = self.lock_generation(&user).await? else {
+            return Ok(LinkStatus::Invalid);
+        };
+        let generation = generation.to_string();
+        Ok(inner
+            .tokens
+            .link_status(
+                Link::Unlock,
+                token,
+                generation.as_bytes(),
+                &inner.config,
+                &inner.datastore,
+                now,
+            )
+            .await?)
     }
 
     /// Records a link token as used: `true` the first time only.
@@ -609,7 +687,8 @@ impl<U: SecurityUser> Runtime<U> {
     }
 
     /// Renders one of Flask-Security's mails to `user` and queues it (`security_outbox`);
-    /// the outbox sends it in the background and retries a failed delivery.
+    /// the outbox sends it in the background and retries a failed delivery. `false`: the
+    /// address is over the `mail` rate limit, and nothing was sent.
     ///
     /// # Errors
     /// Rendering failed, or the mail could not be queued (a database failure).
@@ -618,7 +697,7 @@ impl<U: SecurityUser> Runtime<U> {
         kind: EmailKind,
         user: &U,
         link: Option<String>,
-    ) -> Result<(), MailError> {
+    ) -> Result<bool, MailError> {
         self.send_mail_with(
             kind,
             user,
@@ -638,8 +717,11 @@ impl<U: SecurityUser> Runtime<U> {
         kind: EmailKind,
         user: &U,
         ctx: EmailContext,
-    ) -> Result<(), MailError> {
+    ) -> Result<bool, MailError> {
         let config = &self.inner.config;
+        if !self.mail_allowed(user.email()).await {
+            return Ok(false);
+        }
         let subject = kind.subject(config);
         let (text, html) = self
             .inner
@@ -657,7 +739,8 @@ impl<U: SecurityUser> Runtime<U> {
         self.inner.outbox.enqueue(&mail).await.map_err(|err| {
             tracing::error!(kind = kind.template_name(), error = %err, "security: mail could not be queued");
             MailError::Outbox(err)
-        })
+        })?;
+        Ok(true)
     }
 
     /// Sends every queued mail that is due now, here, and returns when none is left; a mail

@@ -142,6 +142,8 @@ pub(crate) struct SessionState {
     /// A session cookie this library could not read, kept for `SECURITY_FLASK_COMPAT`: it may
     /// be a Flask session to take over (once).
     pub flask_cookie: Option<String>,
+    /// A new device cookie to send (the brute-force protection's, after a login).
+    pub device_cookie: Option<String>,
 }
 
 impl std::fmt::Debug for SessionState {
@@ -312,6 +314,11 @@ impl Session {
     }
 
     /// The unreadable session cookie kept for a Flask take-over.
+    /// Sends a new device cookie with the response.
+    pub(crate) fn set_device_cookie(&self, value: String) {
+        self.lock().device_cookie = Some(value);
+    }
+
     pub(crate) fn flask_cookie(&self) -> Option<String> {
         self.lock().flask_cookie.clone()
     }

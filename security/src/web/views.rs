@@ -500,6 +500,9 @@ mod defaults {
         WelcomeExistingText: "security/email/welcome_existing.txt",
         WelcomeExistingHtml: "security/email/welcome_existing.html"
             => "security/email/welcome_existing",
+        UnlockText: "security/email/unlock_instructions.txt",
+        UnlockHtml: "security/email/unlock_instructions.html"
+            => "security/email/unlock_instructions",
     }
 
     pub(super) fn register(t: &mut Templates) {
