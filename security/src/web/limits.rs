@@ -428,6 +428,11 @@ impl<U: SecurityUser> Runtime<U> {
             LOCK_WITHOUT_TIME
         };
         let until = now.saturating_add(seconds);
+        // The generation outlives the lock, so that the lock's unlock link stays valid.
+        let _ = throttle
+            .store
+            .lock_until(&lock.generation, until, now)
+            .await;
         let stored = throttle.store.lock_until(&lock.until, until, now).await;
         let _ = throttle.store.clear(&lock.streak).await;
         if let Err(err) = stored {

@@ -335,6 +335,33 @@ async fn a_time_lock_ends_and_the_next_lasts_twice_as_long(backend: Backend) {
     assert!(logged_in(&right(&app).await));
 }
 
+async fn an_email_lock_lasts_until_its_link_is_used(backend: Backend) {
+    let v = vars(
+        &lockable("2"),
+        &[
+            ("SECURITY_UNLOCK_STRATEGY", "email"),
+            ("SECURITY_UNLOCK_WITHIN", "60 days"),
+        ],
+    );
+    let (app, clock) = app_with_clock(&backend, &v).await;
+    fail(&app, "joe@lp.com", 2).await;
+    clock.advance(40 * 86_400);
+    let r = login(&mut client_at(&app, "10.0.0.9"), "joe@lp.com", "password").await;
+    assert!(r.body.contains(LOCKED), "no time unlock");
+    let link = app.mails_with("joe@lp.com", UNLOCK_SUBJECT)[0].link_path("/unlock/");
+    let mut c = app.client();
+    let r = c.get(&link).await;
+    let page = c.get(&r.location_path()).await;
+    assert!(has_flash(
+        &page.body,
+        "success",
+        "Your account has been unlocked. Please log in."
+    ));
+    assert!(logged_in(
+        &login(&mut client_at(&app, "10.0.0.9"), "joe@lp.com", "password").await
+    ));
+}
+
 async fn failures_per_account_and_client_spare_other_clients(backend: Backend) {
     let v = [("SECURITY_RATE_LIMITS", r#"{"login_failed": "3/15m/key"}"#)];
     let app = app(&backend, &v).await;
@@ -613,6 +640,7 @@ backend_tests!(
     an_unlock_link_of_an_earlier_lock_is_refused,
     a_completed_reset_unlocks,
     a_time_lock_ends_and_the_next_lasts_twice_as_long,
+    an_email_lock_lasts_until_its_link_is_used,
     failures_per_account_and_client_spare_other_clients,
     requests_per_address_are_limited_before_any_work,
     forwarded_for_counts_only_from_trusted_proxies,
