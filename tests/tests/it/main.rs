@@ -18,4 +18,5 @@ mod passwordless;
 mod recover;
 mod register;
 mod review;
+mod throttle_store;
 mod tokens;
