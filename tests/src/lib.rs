@@ -127,6 +127,7 @@ fn unique_name() -> String {
 pub struct TestDb {
     /// The connection.
     pub db: DatabaseConnection,
+    url: String,
     drop_url: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -134,12 +135,13 @@ pub struct TestDb {
 impl TestDb {
     /// Creates a database on the backend and the tables in it.
     pub async fn new(backend: &Backend) -> TestDb {
-        let (db, drop_url, dir) = match backend {
+        let (db, url, drop_url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
                 (
                     Database::connect(&url).await.expect("sqlite"),
+                    url,
                     None,
                     Some(dir),
                 )
@@ -154,15 +156,22 @@ impl TestDb {
                 server.close().await.ok();
                 let db_url = replace_db_name(url, &name);
                 let db = Database::connect(&db_url).await.expect("test database");
-                (db, Some((url.clone(), name)), None)
+                (db, db_url, Some((url.clone(), name)), None)
             }
         };
         create_tables(&db).await.expect("tables");
         TestDb {
             db,
+            url,
             drop_url,
             _dir: dir,
         }
+    }
+
+    /// The URL of this database, to open another pool to it (a second instance of an app).
+    /// Close that pool before the `TestDb` is dropped, or the database may outlive the test.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 

@@ -30,6 +30,7 @@ const WARN_EVERY: Duration = Duration::from_secs(30);
 /// let key = ThrottleKey::from_hex(&"0f".repeat(32)).unwrap();
 /// assert_eq!(store.hit(&key, 60, 1_000).await?.count, 1);
 /// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
 /// ```
 pub struct Resilient<P> {
     primary: P,

@@ -26,6 +26,7 @@ const DEFAULT_CAPACITY: usize = 100_000;
 /// assert_eq!(store.hit(&key, 60, 1_030).await?.count, 2);
 /// assert_eq!(store.hit(&key, 60, 1_060).await?.count, 1); // the window ended at 1060
 /// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
 /// ```
 pub struct MemoryStore {
     entries: Mutex<LruCache<String, Tally>>,

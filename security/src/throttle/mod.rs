@@ -8,7 +8,7 @@
 //! instances lose no count.
 //!
 //! Implementations, one file each: the app's own database ([`DatabaseStore`], table
-//! `security_throttle`, the default), Redis ([`RedisStore`], cargo feature `redis`), and memory
+//! `security_throttle`, the default), Redis (`RedisStore`, cargo feature `redis`), and memory
 //! ([`MemoryStore`], one process: tests and single-instance apps). A shared store is wrapped in
 //! [`Resilient`], which decides what happens while it is unreachable.
 //!

@@ -19,4 +19,5 @@ mod recover;
 mod register;
 mod review;
 mod throttle;
+mod throttle_store;
 mod tokens;
