@@ -246,6 +246,29 @@ impl ThrottleStore for DatabaseStore {
             .map(|row| tally(row.count, row.expires_at)))
     }
 
+    /// One `SELECT … WHERE digest IN (…)` for all the keys.
+    async fn get_many(
+        &self,
+        keys: &[ThrottleKey],
+        now: i64,
+    ) -> Result<Vec<Option<Tally>>, ThrottleError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = throttle::Entity::find()
+            .filter(throttle::Column::Digest.is_in(keys.iter().map(|k| k.as_str().to_owned())))
+            .all(&self.db)
+            .await?;
+        Ok(keys
+            .iter()
+            .map(|key| {
+                rows.iter()
+                    .find(|row| row.digest == key.as_str() && row.expires_at > now)
+                    .map(|row| tally(row.count, row.expires_at))
+            })
+            .collect())
+    }
+
     async fn clear(&self, key: &ThrottleKey) -> Result<(), ThrottleError> {
         throttle::Entity::delete_by_id(key.as_str().to_owned())
             .exec(&self.db)

@@ -158,6 +158,16 @@ impl<P: ThrottleStore> ThrottleStore for Resilient<P> {
         self.with_fallback(result, self.local.get(key, now)).await
     }
 
+    async fn get_many(
+        &self,
+        keys: &[ThrottleKey],
+        now: i64,
+    ) -> Result<Vec<Option<Tally>>, ThrottleError> {
+        let result = self.primary.get_many(keys, now).await;
+        self.with_fallback(result, self.local.get_many(keys, now))
+            .await
+    }
+
     async fn clear(&self, key: &ThrottleKey) -> Result<(), ThrottleError> {
         // Also here, so that what was counted here while the primary failed does not come
         // back when it fails again.

@@ -40,16 +40,12 @@ pub use redis::RedisStore;
 pub struct ThrottleKey(String);
 
 impl ThrottleKey {
-    /// A key from a keyed digest made by the runtime (64 hex characters).
-    #[allow(
-        dead_code,
-        reason = "the brute-force protection makes its keys with it"
-    )]
+    /// A key from a keyed digest made by the runtime (32 hex characters).
     pub(crate) fn from_digest(digest: String) -> Self {
         ThrottleKey(digest)
     }
 
-    /// A key from a digest made elsewhere (an app's own counter, a test): 64 hexadecimal
+    /// A key from a digest made elsewhere (an app's own counter, a test): 32 to 64 hexadecimal
     /// characters, lowercase, such as a hex SHA-256 or HMAC-SHA-256. Anything else is `None`,
     /// so that no address, e-mail or id reaches a store in clear by mistake.
     ///
@@ -61,7 +57,7 @@ impl ThrottleKey {
     /// assert!(ThrottleKey::from_hex("someone@example.com").is_none());
     /// ```
     pub fn from_hex(digest: &str) -> Option<Self> {
-        let hex = digest.len() == 64
+        let hex = (32..=64).contains(&digest.len())
             && digest
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -162,10 +158,6 @@ pub trait ThrottleStore: Send + Sync + 'static {
 ///
 /// # Errors
 /// A Redis URL that does not parse, or one given to a build without the `redis` feature.
-#[allow(
-    dead_code,
-    reason = "the brute-force protection opens its store with it"
-)]
 pub(crate) async fn open(
     backend: &ThrottleBackend,
     db: &DatabaseConnection,

@@ -222,6 +222,34 @@ impl ThrottleStore for RedisStore {
             .map(|count| tally(count, ttl, now)))
     }
 
+    /// One round trip: a pipeline of `GET` and `PTTL` for every key.
+    async fn get_many(
+        &self,
+        keys: &[ThrottleKey],
+        now: i64,
+    ) -> Result<Vec<Option<Tally>>, ThrottleError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.connection().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for key in keys {
+            let key = redis_key(key);
+            pipe.get(&key).pttl(&key);
+        }
+        let found: Vec<(Option<i64>, i64)> =
+            pipe.query_async(&mut conn).await.map_err(redis_error)?;
+        Ok(found
+            .into_iter()
+            .map(|(count, ttl)| {
+                count
+                    .filter(|_| ttl > 0)
+                    .map(|count| tally(count, ttl, now))
+            })
+            .collect())
+    }
+
     async fn clear(&self, key: &ThrottleKey) -> Result<(), ThrottleError> {
         let mut conn = self.connection().await?;
         redis::cmd("DEL")

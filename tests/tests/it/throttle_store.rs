@@ -165,6 +165,7 @@ store_tests!(
     hits_count_in_a_window_that_ends_at_its_expiry,
     a_lock_starts_at_one_keeps_a_live_count_and_only_extends,
     clear_forgets_counts_and_locks,
+    many_keys_are_read_in_their_order,
     fifty_parallel_hits_count_fifty,
     two_instances_share_counts_and_locks,
 );
@@ -233,6 +234,33 @@ async fn clear_forgets_counts_and_locks(f: Fixture) {
     assert_eq!(f.store.hit(&k, 60, t).await.unwrap(), tally(1, t + 60));
     // Clearing a key that is not there is fine.
     f.store.clear(&random_key()).await.unwrap();
+    f.finish().await;
+}
+
+async fn many_keys_are_read_in_their_order(mut f: Fixture) {
+    let (a, b, c, ended) = (random_key(), random_key(), random_key(), random_key());
+    let t = f.now;
+    f.store.hit(&a, 60, t).await.unwrap();
+    f.store.hit(&c, 60, t).await.unwrap();
+    f.store.hit(&c, 60, t).await.unwrap();
+    f.store.hit(&ended, 1, t).await.unwrap();
+    f.advance(1).await;
+    let read = f
+        .store
+        .get_many(&[c.clone(), b, a.clone(), ended, c], f.now)
+        .await
+        .unwrap();
+    assert_eq!(
+        read,
+        [
+            Some(tally(2, t + 60)),
+            None,
+            Some(tally(1, t + 60)),
+            None,
+            Some(tally(2, t + 60))
+        ]
+    );
+    assert!(f.store.get_many(&[], f.now).await.unwrap().is_empty());
     f.finish().await;
 }
 
