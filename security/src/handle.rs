@@ -73,6 +73,7 @@ impl<U: SecurityUser> Security<U> {
             register_fields: Vec::new(),
             hash_concurrency: None,
             argon2_cost: None,
+            throttle_store: None,
             _user: std::marker::PhantomData,
         }
     }
@@ -206,6 +207,7 @@ pub struct SecurityBuilder<U: SecurityUser> {
     register_fields: Vec<RegisterField>,
     hash_concurrency: Option<usize>,
     argon2_cost: Option<(u32, u32, u32)>,
+    throttle_store: Option<Arc<dyn crate::throttle::ThrottleStore>>,
     _user: std::marker::PhantomData<fn() -> U>,
 }
 
@@ -243,6 +245,15 @@ impl<U: SecurityUser> SecurityBuilder<U> {
     /// Uses another clock for token timestamps (tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Keeps the brute-force counters in this store instead of the one
+    /// `SECURITY_THROTTLE_STORE` names (an app's own backend; a store shared by several
+    /// `Security` values in one process). It is used as given: wrap it in
+    /// [`crate::throttle::Resilient`] for the in-process fallback.
+    pub fn throttle_store(mut self, store: impl crate::throttle::ThrottleStore) -> Self {
+        self.throttle_store = Some(Arc::new(store));
         self
     }
 
@@ -347,15 +358,23 @@ impl<U: SecurityUser> SecurityBuilder<U> {
     /// table the features need is missing ([`Error::MissingTables`]: create them with
     /// [`crate::schema::create_tables`]). The database could not be asked.
     pub async fn build(self) -> Result<Security<U>, Error> {
-        let missing = crate::store::schema::missing_tables(
-            &self.db,
-            &crate::store::schema::needed_tables(&self.config),
-        )
-        .await?;
+        let mut needed = crate::store::schema::needed_tables(&self.config);
+        if self.throttle_store.is_some() {
+            needed.retain(|table| *table != "security_throttle");
+        }
+        let missing = crate::store::schema::missing_tables(&self.db, &needed).await?;
         if !missing.is_empty() {
             return Err(Error::MissingTables { tables: missing });
         }
-        let throttle = crate::web::limits::open(&self.config, &self.db).await?;
+        let throttle = match &self.throttle_store {
+            Some(store) => crate::web::limits::Throttle::wanted(&self.config).then(|| {
+                crate::web::limits::Throttle::new(
+                    Arc::clone(store),
+                    self.config.secret_key.as_bytes(),
+                )
+            }),
+            None => crate::web::limits::open(&self.config, &self.db).await?,
+        };
         Ok(self.build_checked(throttle)?)
     }
 

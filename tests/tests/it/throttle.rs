@@ -705,3 +705,103 @@ async fn off_by_default() {
     let tables = security::schema::needed_tables(app.security.config());
     assert!(!tables.contains(&"security_throttle"), "{tables:?}");
 }
+
+/// Counts the calls the policy makes on its store.
+#[derive(Clone, Default)]
+struct Counting {
+    inner: Arc<security::throttle::MemoryStore>,
+    calls: Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+impl Counting {
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut self.calls.lock().unwrap())
+    }
+}
+
+#[async_trait::async_trait]
+impl security::throttle::ThrottleStore for Counting {
+    async fn hit(
+        &self,
+        key: &security::throttle::ThrottleKey,
+        window: u32,
+        now: i64,
+    ) -> Result<security::throttle::Tally, security::throttle::ThrottleError> {
+        self.calls.lock().unwrap().push("hit");
+        self.inner.hit(key, window, now).await
+    }
+    async fn get(
+        &self,
+        key: &security::throttle::ThrottleKey,
+        now: i64,
+    ) -> Result<Option<security::throttle::Tally>, security::throttle::ThrottleError> {
+        self.calls.lock().unwrap().push("get");
+        self.inner.get(key, now).await
+    }
+    async fn get_many(
+        &self,
+        keys: &[security::throttle::ThrottleKey],
+        now: i64,
+    ) -> Result<Vec<Option<security::throttle::Tally>>, security::throttle::ThrottleError> {
+        self.calls.lock().unwrap().push("get_many");
+        self.inner.get_many(keys, now).await
+    }
+    async fn clear(
+        &self,
+        key: &security::throttle::ThrottleKey,
+    ) -> Result<(), security::throttle::ThrottleError> {
+        self.calls.lock().unwrap().push("clear");
+        self.inner.clear(key).await
+    }
+    async fn lock_until(
+        &self,
+        key: &security::throttle::ThrottleKey,
+        until: i64,
+        now: i64,
+    ) -> Result<security::throttle::Tally, security::throttle::ThrottleError> {
+        self.calls.lock().unwrap().push("lock_until");
+        self.inner.lock_until(key, until, now).await
+    }
+}
+
+/// A login costs one read of the store (every counter that could refuse it at once); guarded
+/// requests and pages cost nothing.
+#[tokio::test]
+async fn a_login_reads_the_store_once_and_other_requests_never() {
+    let store = Counting::default();
+    let s = store.clone();
+    let v = vars(
+        &lockable("5"),
+        &[(
+            "SECURITY_RATE_LIMITS",
+            r#"{"login_failed": "10/m/ip,5/15m/key,50/h/user"}"#,
+        )],
+    );
+    let app = TestApp::build(&Backend::Sqlite, &v, move |b| b.throttle_store(s)).await;
+    let mut c = client_at(&app, "10.0.0.1");
+    c.get("/login").await;
+    store.take();
+    assert!(logged_in(&login(&mut c, "joe@lp.com", "password").await));
+    assert_eq!(store.take(), ["get_many"], "a clean login: one read");
+    assert_eq!(c.get("/profile").await.status, StatusCode::OK);
+    c.get("/login").await;
+    assert!(
+        store.take().is_empty(),
+        "no throttle work off the credential path"
+    );
+    c.get("/logout").await;
+    login(&mut c, "joe@lp.com", "wrong").await;
+    let failure = store.take();
+    assert_eq!(failure[0], "get_many");
+    assert!(
+        failure[1..].iter().all(|call| *call == "hit"),
+        "{failure:?}"
+    );
+    assert!(logged_in(&login(&mut c, "joe@lp.com", "password").await));
+    let after_failure = store.take();
+    assert_eq!(after_failure[0], "get_many");
+    assert!(
+        after_failure[1..].iter().all(|call| *call == "clear"),
+        "{after_failure:?}"
+    );
+}
