@@ -165,6 +165,7 @@ impl Config {
                 "SECURITY_UNAUTHORIZED_VIEW",
                 self.unauthorized_view.as_ref(),
             ),
+            ("SECURITY_POST_VERIFY_URL", self.post_verify_url.as_ref()),
         ];
         for (key, view) in views {
             if let Some(view) = view
@@ -349,7 +350,7 @@ impl Config {
     }
 
     /// The security URLs: (key, url, whether its feature is on).
-    fn routes(&self) -> [(&'static str, &str, bool); 6] {
+    fn routes(&self) -> [(&'static str, &str, bool); 7] {
         [
             ("SECURITY_LOGIN_URL", &self.login_url, true),
             ("SECURITY_LOGOUT_URL", &self.logout_url, true),
@@ -361,6 +362,11 @@ impl Config {
             ("SECURITY_RESET_URL", &self.reset_url, self.recoverable),
             ("SECURITY_CHANGE_URL", &self.change_url, self.changeable),
             ("SECURITY_CONFIRM_URL", &self.confirm_url, self.confirmable),
+            (
+                "SECURITY_VERIFY_URL",
+                &self.verify_url,
+                self.freshness.is_some(),
+            ),
         ]
     }
 
