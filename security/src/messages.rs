@@ -9,7 +9,8 @@
 //! Beside 1.7.4's keys, this port has its own: [`MessageKey::InvalidCredentials`],
 //! [`MessageKey::CsrfMissing`], [`MessageKey::CsrfInvalid`], [`MessageKey::MailFailed`],
 //! [`MessageKey::PasswordTooLong`], and Flask-Security 5.9's
-//! [`MessageKey::PasswordTooSimple`].
+//! [`MessageKey::PasswordTooSimple`], [`MessageKey::ReauthenticationRequired`] and
+//! [`MessageKey::ReauthenticationSuccessful`].
 
 /// Every `SECURITY_MSG_*` key of Flask-Security 1.7.4, plus the few this port adds.
 ///
@@ -106,6 +107,12 @@ pub enum MessageKey {
     /// `Password not complex enough` (error): Flask-Security 5.9's refusal of a password the
     /// complexity checker scores too low (when zxcvbn gives no more specific warning).
     PasswordTooSimple,
+    /// `You must reauthenticate to access this endpoint` (error): Flask-Security 5.9's answer
+    /// to a request whose authentication is not fresh enough (see `SECURITY_FRESHNESS`).
+    ReauthenticationRequired,
+    /// `Reauthentication successful` (info): Flask-Security 5.9's flash after the password was
+    /// given again at `SECURITY_VERIFY_URL`.
+    ReauthenticationSuccessful,
 }
 
 /// One row of the message table.
@@ -131,7 +138,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 38;
+const COUNT: usize = 40;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -369,6 +376,18 @@ const TABLE: [Entry; COUNT] = {
             "PASSWORD_TOO_SIMPLE",
             "Password not complex enough",
             "error",
+        ),
+        entry(
+            K::ReauthenticationRequired,
+            "REAUTHENTICATION_REQUIRED",
+            "You must reauthenticate to access this endpoint",
+            "error",
+        ),
+        entry(
+            K::ReauthenticationSuccessful,
+            "REAUTHENTICATION_SUCCESSFUL",
+            "Reauthentication successful",
+            "info",
         ),
     ]
 };
@@ -694,6 +713,23 @@ mod tests {
         check(
             MessageKey::MailFailed,
             "The email could not be sent. Please try again later.",
+        );
+    }
+
+    #[test]
+    fn reauthentication_messages_are_5_9s() {
+        let m = Messages::default();
+        assert_eq!(
+            m.get(MessageKey::ReauthenticationRequired),
+            &Message::new("You must reauthenticate to access this endpoint", "error")
+        );
+        assert_eq!(
+            m.get(MessageKey::ReauthenticationSuccessful),
+            &Message::new("Reauthentication successful", "info")
+        );
+        assert_eq!(
+            MessageKey::from_name("REAUTHENTICATION_REQUIRED"),
+            Some(MessageKey::ReauthenticationRequired)
         );
     }
 
