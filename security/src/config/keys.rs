@@ -497,7 +497,7 @@ config_keys! {
     /// spelling, e.g. `-1 minutes`) or `none` turns freshness off (`None`): every handler is
     /// fresh and there is no `verify_url` view. Integer seconds or a duration.
     ///
-    /// [`Fresh`]: crate::guard::Fresh
+    /// [`Fresh`]: crate::extract::Fresh
     freshness: Option<Within> = Some(Within::known("24 hours", 86_400)),
         "SECURITY_FRESHNESS" => freshness;
     /// `SECURITY_FRESHNESS_GRACE_PERIOD` (5.9), default `1 hours`: once a session passed a
