@@ -27,6 +27,7 @@ pub(crate) mod logout;
 pub(crate) mod passwordless;
 pub(crate) mod recover;
 pub(crate) mod register;
+pub(crate) mod verify;
 
 /// The enabled views at the configured URLs.
 pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
@@ -51,6 +52,9 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.confirmable {
         router = confirm::routes(router, &config);
+    }
+    if config.freshness.is_some() {
+        router = verify::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config
