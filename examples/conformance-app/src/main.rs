@@ -26,7 +26,7 @@ use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Schema};
 use security::mail::{MailSettings, SmtpTransport};
 use security::prelude::*;
-use security::{Flash, Flashes};
+use security::{Flash, Flashes, Fresh};
 
 use entities::{role, roles_users, user};
 
@@ -145,6 +145,27 @@ async fn page1() -> &'static str {
     "Page 1"
 }
 
+/// Flask-Security 5.9's `/fresh` (its tests' `conftest.py`): a token or a session authenticated
+/// within `SECURITY_FRESHNESS` (and its grace period), the token tried first as 5.9 does; JSON
+/// when the client asks for it (5.9's `_want_json`).
+#[auth_required("token", "session")]
+async fn fresh(flashes: Flashes, user: Fresh<User>, headers: http::HeaderMap) -> Response {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let accept = header(http::header::ACCEPT);
+    let json = header(http::header::CONTENT_TYPE).starts_with("application/json")
+        || (accept.contains("application/json") && !accept.contains("text/html"));
+    if json {
+        return axum::Json(serde_json::json!({ "title": "Fresh Only" })).into_response();
+    }
+    render(&flashes.0, &Some(user.0), "Fresh Only", false)
+}
+
 /// The app's routes, the security views and the security layer.
 fn app(security: &Security<User>) -> Router {
     Router::new()
@@ -162,6 +183,7 @@ fn app(security: &Security<User>) -> Router {
         .route("/admin_or_editor", get(admin_or_editor))
         .route("/unauthorized", get(unauthorized))
         .route("/page1", get(page1))
+        .route("/fresh", get(fresh).post(fresh))
         .merge(security.router())
         .layer(security.layer())
 }
