@@ -347,8 +347,8 @@ async fn page1() -> &'static str {
 /// `SECURITY_FRESHNESS` (with its grace period); JSON when asked for.
 #[auth_required("token", "session")]
 async fn fresh(
-    flashes: Flashes,
     user: security::Fresh<User>,
+    flashes: Flashes,
     headers: http::HeaderMap,
 ) -> Response {
     let json = headers

@@ -295,6 +295,28 @@ fn fresh_verify_and_the_stale_answers_over_http() {
 }
 
 #[test]
+fn nobody_authenticated_gets_5_9s_decorator_answer() {
+    let app = App::new(&[]);
+    let server = app.serve(0);
+    let r = server.get("/fresh", &[]);
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.header("location").unwrap_or("");
+    assert!(location.starts_with("/login?next="), "{location}");
+    let r = server.get("/fresh", &[("Accept", "application/json")]);
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = server.get("/fresh", &[("Authentication-Token", "not-a-token")]);
+    assert_eq!(r.status, 302, "{}", r.body);
+    let r = server.get("/verify", &[]);
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(
+        r.header("location")
+            .unwrap_or("")
+            .starts_with("/login?next="),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn a_negative_freshness_serves_no_verify_and_every_handler_is_fresh() {
     let app = App::new(&[("SECURITY_FRESHNESS", "-1 minutes")]);
     app.create_user();
