@@ -9,8 +9,11 @@
 //! `http_auth_required`, `auth_required`) always run before the role guards: the roles checked
 //! are those of the user the handler's mechanism authenticated.
 //!
-//! Parse (plain `syn`: the grammar is a list of string literals) → validate (into [`Guard`]) →
-//! expand.
+//! `#[auth_required(..)]` also takes `within = "<duration>"` and `grace = "<duration>"`
+//! (Flask-Security 5.9's freshness), read at compile time into seconds.
+//!
+//! Parse (plain `syn`: the grammar is a list of string literals, and `key = "text"` for
+//! `auth_required`) → validate (into [`Guard`]) → expand.
 
 use std::collections::BTreeSet;
 
@@ -62,6 +65,31 @@ const METHODS: [(&str, &str); 3] = [
 ];
 const METHOD_LIST: &str = "`\"session\"`, `\"token\"` and `\"basic\"`";
 
+/// The named arguments of `#[auth_required(..)]`.
+const FRESHNESS_KEYS: [&str; 2] = ["within", "grace"];
+
+/// The duration units of `within` and `grace`, with their length in seconds (singular or
+/// plural, any case, as the configuration reads durations).
+const UNITS: [(&str, u64); 5] = [
+    ("seconds", 1),
+    ("minutes", 60),
+    ("hours", 3_600),
+    ("days", 86_400),
+    ("weeks", 604_800),
+];
+
+/// The longest duration accepted: Python's `timedelta.max` (999999999 days), as the
+/// configuration.
+const MAX_SECONDS: u64 = 999_999_999 * 86_400;
+
+/// `within` and `grace` of `#[auth_required(..)]`, in seconds.
+#[derive(Debug)]
+struct Freshness {
+    within: u64,
+    /// `None`: `SECURITY_FRESHNESS_GRACE_PERIOD`.
+    grace: Option<u64>,
+}
+
 /// A validated guard.
 #[derive(Debug)]
 enum Guard {
@@ -70,7 +98,7 @@ enum Guard {
     RolesAccepted(Vec<LitStr>),
     AuthTokenRequired,
     HttpAuthRequired(Option<LitStr>),
-    AuthRequired(Vec<&'static str>),
+    AuthRequired(Vec<&'static str>, Option<Freshness>),
 }
 
 /// Collects every error, to report them all at once.
@@ -155,7 +183,16 @@ fn validate(kind: Kind, args: TokenStream, func: Option<&ItemFn>) -> Result<Guar
     let guard = match kind {
         Kind::LoginRequired | Kind::AuthTokenRequired => {
             if !args.is_empty() {
-                let fix = if kind == Kind::LoginRequired {
+                let freshness = args.iter().any(|arg| {
+                    named(arg).is_some_and(|(key, _)| FRESHNESS_KEYS.contains(&&*key.to_string()))
+                });
+                let fix = if freshness && kind == Kind::LoginRequired {
+                    "; to require a recent login, write \
+                     `#[auth_required(\"session\", within = \"5 minutes\")]`"
+                } else if freshness {
+                    "; to require a recent token, write \
+                     `#[auth_required(\"token\", within = \"5 minutes\")]`"
+                } else if kind == Kind::LoginRequired {
                     "; to require roles, write `#[roles_required(\"admin\")]`"
                 } else {
                     ""
@@ -237,7 +274,7 @@ fn validate(kind: Kind, args: TokenStream, func: Option<&ItemFn>) -> Result<Guar
             Guard::HttpAuthRequired(realm)
         }
         Kind::AuthRequired => {
-            if args.is_empty() {
+            if args.iter().all(|arg| named(arg).is_some()) {
                 errors.push(syn::Error::new(
                     Span::call_site(),
                     format_args!(
@@ -247,7 +284,35 @@ fn validate(kind: Kind, args: TokenStream, func: Option<&ItemFn>) -> Result<Guar
                 ));
             }
             let mut methods = Vec::new();
+            let mut within: Option<(syn::Ident, Option<u64>)> = None;
+            let mut grace: Option<(syn::Ident, Option<u64>)> = None;
             for arg in &args {
+                if let Some((key, value)) = named(arg) {
+                    let slot = match key.to_string().as_str() {
+                        "within" => &mut within,
+                        "grace" => &mut grace,
+                        other => {
+                            errors.at(
+                                &key,
+                                format_args!(
+                                    "unknown argument `{other}`; `#[auth_required]` takes method \
+                                     names and `within = \"..\"`, `grace = \"..\"`{}",
+                                    crate::fields::did_you_mean(other, FRESHNESS_KEYS)
+                                        .map(|fix| format!("; {fix}"))
+                                        .unwrap_or_default()
+                                ),
+                            );
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        errors.at(&key, format_args!("`{key}` is given twice; remove one"));
+                        continue;
+                    }
+                    let seconds = duration_value(&key, value, &mut errors);
+                    *slot = Some((key, seconds));
+                    continue;
+                }
                 let Some(text) = string(arg) else {
                     errors.at(
                         arg,
@@ -280,11 +345,121 @@ fn validate(kind: Kind, args: TokenStream, func: Option<&ItemFn>) -> Result<Guar
                     Some((method, _)) => methods.push(*method),
                 }
             }
-            Guard::AuthRequired(methods)
+            let freshness = match (within, grace) {
+                (Some((_, Some(within))), grace) => Some(Freshness {
+                    within,
+                    grace: grace.and_then(|(_, seconds)| seconds),
+                }),
+                (None, Some((key, _))) => {
+                    errors.at(
+                        &key,
+                        "`grace` needs `within`: add `within = \"5 minutes\"` (the most time \
+                         since the user authenticated), or use the `Fresh` extractor for \
+                         `SECURITY_FRESHNESS`",
+                    );
+                    None
+                }
+                _ => None,
+            };
+            Guard::AuthRequired(methods, freshness)
         }
     };
     errors.finish()?;
     Ok(guard)
+}
+
+/// A `key = value` argument: the key, when it is a plain name, and the value.
+fn named(arg: &Expr) -> Option<(syn::Ident, &Expr)> {
+    let Expr::Assign(assign) = arg else {
+        return None;
+    };
+    let Expr::Path(path) = &*assign.left else {
+        return None;
+    };
+    let key = path.path.get_ident()?.clone();
+    Some((key, &assign.right))
+}
+
+/// The value of `within` or `grace`: a duration text, in seconds (`None` after an error).
+fn duration_value(key: &syn::Ident, value: &Expr, errors: &mut Errors) -> Option<u64> {
+    let units = "seconds, minutes, hours, days or weeks";
+    let Some(text) = string(value) else {
+        let example = match value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Int(n) => format!("\"{} minutes\"", n.base10_digits()),
+                _ => "\"5 minutes\"".to_owned(),
+            },
+            _ => "\"5 minutes\"".to_owned(),
+        };
+        errors.at(
+            value,
+            format_args!("`{key}` is a duration text: write `{key} = {example}` ({units})"),
+        );
+        return None;
+    };
+    match parse_duration(&text.value()) {
+        Ok(seconds) => Some(seconds),
+        Err(Problem::Negative) => {
+            let fix = if key == "within" {
+                "remove `within` to check no freshness (a negative `SECURITY_FRESHNESS` turns \
+                 every check off)"
+            } else {
+                "write `grace = \"0 seconds\"` for no grace period"
+            };
+            errors.at(&text, format_args!("`{key}` cannot be negative; {fix}"));
+            None
+        }
+        Err(Problem::TooLong) => {
+            errors.at(
+                &text,
+                format_args!("`{}` is longer than 999999999 days", text.value()),
+            );
+            None
+        }
+        Err(Problem::Shape) => {
+            errors.at(
+                &text,
+                format_args!(
+                    "`{}` is not a duration; write `<integer> <unit>`, e.g. `\"5 minutes\"` \
+                     ({units})",
+                    text.value()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Why a duration text was refused.
+#[derive(Debug, PartialEq, Eq)]
+enum Problem {
+    /// Not `<integer> <unit>` with a known unit.
+    Shape,
+    /// A leading `-`.
+    Negative,
+    /// Longer than [`MAX_SECONDS`].
+    TooLong,
+}
+
+/// `"<integer> <unit>"` in seconds, as the configuration reads a duration.
+fn parse_duration(text: &str) -> Result<u64, Problem> {
+    if text.trim_start().starts_with('-') {
+        return Err(Problem::Negative);
+    }
+    let mut parts = text.split_whitespace();
+    let (Some(count), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Problem::Shape);
+    };
+    let count: u64 = count.parse().map_err(|_| Problem::Shape)?;
+    let unit = unit.to_ascii_lowercase();
+    let (_, length) = UNITS
+        .iter()
+        .find(|(name, _)| *name == unit || name.strip_suffix('s') == Some(unit.as_str()))
+        .ok_or(Problem::Shape)?;
+    count
+        .checked_mul(*length)
+        .filter(|seconds| *seconds <= MAX_SECONDS)
+        .ok_or(Problem::TooLong)
 }
 
 /// The argument as a string literal.
@@ -373,8 +548,15 @@ fn expand_fn(guard: &Guard, mut func: ItemFn) -> TokenStream {
                 quote!(#p::HttpAuthRequired<#realm_ty>),
             )
         }
-        Guard::AuthRequired(methods) => {
+        Guard::AuthRequired(methods, freshness) => {
             let list = hidden("methods");
+            let fresh = freshness.as_ref().map(|Freshness { within, grace }| {
+                let grace = grace.map(|grace| quote!(.grace_seconds(#grace)));
+                quote! {
+                    const FRESHNESS: ::core::option::Option<#p::Freshness> =
+                        ::core::option::Option::Some(#p::Freshness::within_seconds(#within)#grace);
+                }
+            });
             let variants = methods.iter().map(|method| {
                 let variant = METHODS
                     .iter()
@@ -389,6 +571,7 @@ fn expand_fn(guard: &Guard, mut func: ItemFn) -> TokenStream {
                     #vis struct #list;
                     impl #p::MethodList for #list {
                         const METHODS: &'static [#p::Method] = &[#(#variants),*];
+                        #fresh
                     }
                 }),
                 quote!(#p::AuthRequired<#list>),
@@ -557,6 +740,73 @@ mod tests {
     }
 
     #[test]
+    fn within_and_grace_become_seconds_in_the_method_list() {
+        let out = expand_str(
+            Kind::AuthRequired,
+            quote!("session", within = "5 minutes", "token", grace = "1 hour"),
+            quote!(
+                async fn api() {}
+            ),
+        )
+        .replace(' ', "");
+        assert!(
+            out.contains("constFRESHNESS:::core::option::Option<::security::__private::Freshness>=::core::option::Option::Some(::security::__private::Freshness::within_seconds(300u64).grace_seconds(3600u64));"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Method::Session,::security::__private::Method::Token]"),
+            "{out}"
+        );
+        let out = expand_str(
+            Kind::AuthRequired,
+            quote!("session", within = "0 seconds"),
+            quote!(
+                async fn api() {}
+            ),
+        )
+        .replace(' ', "");
+        assert!(out.contains("within_seconds(0u64))"), "{out}");
+        assert!(
+            !out.contains("grace_seconds"),
+            "the configured grace: {out}"
+        );
+        let out = expand_str(
+            Kind::AuthRequired,
+            quote!("session"),
+            quote!(
+                async fn api() {}
+            ),
+        );
+        assert!(!out.contains("FRESHNESS"), "no freshness asked: {out}");
+    }
+
+    #[test]
+    fn durations_read_as_the_configuration_reads_them() {
+        assert_eq!(parse_duration("5 minutes"), Ok(300));
+        assert_eq!(parse_duration("1 Minute"), Ok(60));
+        assert_eq!(parse_duration(" 2  hours "), Ok(7_200));
+        assert_eq!(parse_duration("1 weeks"), Ok(604_800));
+        assert_eq!(parse_duration("3 day"), Ok(259_200));
+        assert_eq!(parse_duration("0 seconds"), Ok(0));
+        assert_eq!(parse_duration("-1 minutes"), Err(Problem::Negative));
+        for bad in [
+            "5",
+            "minutes",
+            "5 mins",
+            "5 minutes ago",
+            "five minutes",
+            "1.5 hours",
+            "",
+        ] {
+            assert_eq!(parse_duration(bad), Err(Problem::Shape), "{bad:?}");
+        }
+        assert_eq!(
+            parse_duration("999999999999999 weeks"),
+            Err(Problem::TooLong)
+        );
+    }
+
+    #[test]
     fn errors_keep_the_item_unchanged() {
         let item = quote!(
             async fn h() {}
@@ -587,6 +837,46 @@ mod tests {
                 "unknown authentication method `cookie`",
             ),
             (Kind::AuthRequired, quote!(), "needs at least one method"),
+            (
+                Kind::AuthRequired,
+                quote!("session", within = "5 minuts"),
+                "`5 minuts` is not a duration",
+            ),
+            (
+                Kind::AuthRequired,
+                quote!("session", witin = "5 minutes"),
+                "unknown argument `witin`",
+            ),
+            (
+                Kind::AuthRequired,
+                quote!("session", within = "5 minutes", within = "1 hour"),
+                "`within` is given twice",
+            ),
+            (
+                Kind::AuthRequired,
+                quote!("session", grace = "1 hour"),
+                "`grace` needs `within`",
+            ),
+            (
+                Kind::AuthRequired,
+                quote!("session", within = 5),
+                "`within` is a duration text",
+            ),
+            (
+                Kind::AuthRequired,
+                quote!("session", within = "-1 minutes"),
+                "`within` cannot be negative",
+            ),
+            (
+                Kind::AuthRequired,
+                quote!(within = "5 minutes"),
+                "needs at least one method",
+            ),
+            (
+                Kind::LoginRequired,
+                quote!(within = "5 minutes"),
+                "to require a recent login",
+            ),
         ];
         for (kind, args, message) in cases {
             let out = expand_str(

@@ -192,6 +192,21 @@ pub fn http_auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn either() -> &'static str { "Token or session" }
 /// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(either));
 /// ```
+///
+/// `within = "<duration>"` also requires a recent authentication (Flask-Security 5.9's
+/// freshness): a credential checked no longer ago than that, else the user is sent to
+/// `SECURITY_VERIFY_URL` to give the password again (JSON: 401 with `reauth_required`).
+/// `grace = "<duration>"` replaces `SECURITY_FRESHNESS_GRACE_PERIOD`, during which further
+/// checks pass. Durations are written as in the configuration (`5 minutes`, `1 hour`); see
+/// `security::guard` for what counts as authenticating, and `security::extract::Fresh` for
+/// the configured `SECURITY_FRESHNESS`.
+///
+/// ```
+/// # use security::prelude::*;
+/// #[auth_required("session", "token", within = "5 minutes", grace = "0 seconds")]
+/// async fn delete_account() -> &'static str { "Deleted" }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::post(delete_account));
+/// ```
 #[proc_macro_attribute]
 pub fn auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
     guard::expand(guard::Kind::AuthRequired, args.into(), item.into()).into()

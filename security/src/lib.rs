@@ -88,7 +88,7 @@ pub use config::{Config, ConfigError};
 pub use datastore::{Datastore, DatastoreError, NewUser, UserWithRoles};
 pub use error::Error;
 pub use events::{AuthMechanism, Event, UnlockReason};
-pub use extract::{CsrfToken, CurrentUser, Flashes};
+pub use extract::{CsrfToken, CurrentUser, Flashes, Fresh};
 pub use guard::Rejection;
 pub use handle::{RegisterField, Security, SecurityBuilder};
 pub use model::{
@@ -106,7 +106,7 @@ pub mod prelude {
     pub use crate::config::Config;
     pub use crate::handle::Security;
     pub use crate::store::model::{SecurityRole, SecurityUser};
-    pub use crate::web::extract::{CsrfToken, CurrentUser, Flashes};
+    pub use crate::web::extract::{CsrfToken, CurrentUser, Flashes, Fresh};
     pub use crate::web::session::Session;
     pub use security_macros::{
         SecurityRole, SecurityUser, auth_required, auth_token_required, http_auth_required,
@@ -124,8 +124,8 @@ pub mod __private {
         Confirmable, Field, SecurityRole, SecurityUser, Trackable, Tracking, UserFields,
     };
     pub use crate::web::guard::{
-        AuthRequired, AuthTokenRequired, DefaultRealm, HttpAuthRequired, LoginRequired, Method,
-        MethodList, Realm, RoleList, RolesAccepted, RolesRequired,
+        AuthRequired, AuthTokenRequired, DefaultRealm, Freshness, HttpAuthRequired, LoginRequired,
+        Method, MethodList, Realm, RoleList, RolesAccepted, RolesRequired,
     };
     pub use chrono;
     pub use sea_orm;

@@ -9,7 +9,8 @@
 //! Beside 1.7.4's keys, this port has its own: [`MessageKey::InvalidCredentials`],
 //! [`MessageKey::CsrfMissing`], [`MessageKey::CsrfInvalid`], [`MessageKey::MailFailed`],
 //! [`MessageKey::PasswordTooLong`], and Flask-Security 5.9's
-//! [`MessageKey::PasswordTooSimple`].
+//! [`MessageKey::PasswordTooSimple`], [`MessageKey::ReauthenticationRequired`] and
+//! [`MessageKey::ReauthenticationSuccessful`].
 
 /// Every `SECURITY_MSG_*` key of Flask-Security 1.7.4, plus the few this port adds.
 ///
@@ -120,6 +121,12 @@ pub enum MessageKey {
     /// `Too many attempts. Please try again in %(within)s.` (error). **Port addition**: a rate
     /// limit refused the request (HTTP 429).
     TooManyRequests,
+    /// `You must reauthenticate to access this endpoint` (error): Flask-Security 5.9's answer
+    /// to a request whose authentication is not fresh enough (see `SECURITY_FRESHNESS`).
+    ReauthenticationRequired,
+    /// `Reauthentication successful` (info): Flask-Security 5.9's flash after the password was
+    /// given again at `SECURITY_VERIFY_URL`.
+    ReauthenticationSuccessful,
 }
 
 /// One row of the message table.
@@ -145,7 +152,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 43;
+const COUNT: usize = 45;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -408,6 +415,18 @@ const TABLE: [Entry; COUNT] = {
             "TOO_MANY_REQUESTS",
             "Too many attempts. Please try again in %(within)s.",
             "error",
+        ),
+        entry(
+            K::ReauthenticationRequired,
+            "REAUTHENTICATION_REQUIRED",
+            "You must reauthenticate to access this endpoint",
+            "error",
+        ),
+        entry(
+            K::ReauthenticationSuccessful,
+            "REAUTHENTICATION_SUCCESSFUL",
+            "Reauthentication successful",
+            "info",
         ),
     ]
 };
@@ -767,6 +786,23 @@ mod tests {
         check(
             MessageKey::MailFailed,
             "The email could not be sent. Please try again later.",
+        );
+    }
+
+    #[test]
+    fn reauthentication_messages_are_5_9s() {
+        let m = Messages::default();
+        assert_eq!(
+            m.get(MessageKey::ReauthenticationRequired),
+            &Message::new("You must reauthenticate to access this endpoint", "error")
+        );
+        assert_eq!(
+            m.get(MessageKey::ReauthenticationSuccessful),
+            &Message::new("Reauthentication successful", "info")
+        );
+        assert_eq!(
+            MessageKey::from_name("REAUTHENTICATION_REQUIRED"),
+            Some(MessageKey::ReauthenticationRequired)
         );
     }
 

@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -23,6 +24,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Schema};
 use security::prelude::*;
+use security::token::{Clock, SystemClock};
 use security::{CsrfToken, Flashes, NewUser};
 use tower::ServiceExt;
 
@@ -350,6 +352,43 @@ async fn page1() -> &'static str {
     "Page 1"
 }
 
+/// Flask-Security 5.9's `/fresh` of its test app: a token or a session authenticated within
+/// `SECURITY_FRESHNESS` (with its grace period); JSON when asked for.
+#[auth_required("token", "session")]
+async fn fresh(
+    user: security::Fresh<User>,
+    flashes: Flashes,
+    headers: http::HeaderMap,
+) -> Response {
+    let json = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if json {
+        return axum::Json(serde_json::json!({ "title": "Fresh Only" })).into_response();
+    }
+    page(&flashes, &Some(user.0), "Fresh Only")
+}
+
+/// A window of its own and no grace period: a session authenticated within the last minute.
+#[auth_required("session", "token", within = "1 minute", grace = "0 seconds")]
+async fn fresh_minute() -> &'static str {
+    "Fresh Minute"
+}
+
+/// `within` 0: only a grace period that an earlier check opened passes (5.9's
+/// `test_authn_freshness_grace`).
+#[auth_required("session", within = "0 seconds", grace = "10 minutes")]
+async fn fresh_grace_only() -> &'static str {
+    "Fresh Grace Only"
+}
+
+/// Basic credentials are checked on every request: always fresh, even for `within` 0.
+#[auth_required("basic", within = "0 seconds")]
+async fn fresh_basic() -> &'static str {
+    "Fresh Basic"
+}
+
 /// What a guarded handler answers when it ran: the review's OPTIONS bypass ran such handlers.
 pub const ADMIN_ACTION: &str = "Admin action ran";
 
@@ -406,6 +445,10 @@ pub fn router(security: &Security<User>) -> Router {
         .route("/admin_and_editor", get(admin_and_editor))
         .route("/admin_or_editor", get(admin_or_editor))
         .route("/page1", get(page1))
+        .route("/fresh", get(fresh).post(fresh))
+        .route("/fresh_minute", get(fresh_minute))
+        .route("/fresh_grace_only", get(fresh_grace_only))
+        .route("/fresh_basic", get(fresh_basic))
         .route(TOKEN_PAGE, get(token_page))
         .route("/any_admin", axum::routing::any(admin_action))
         .route("/options_admin", get(admin_action).options(admin_action))
@@ -428,6 +471,30 @@ pub struct TestApp {
     pub mail_dir: tempfile::TempDir,
     /// The database.
     pub db: TestDb,
+    /// The app's clock, which a test moves forward to age sessions and tokens.
+    pub clock: TestClock,
+}
+
+/// The clock of the test apps: the system clock, moved forward by [`TestClock::advance`], so
+/// that a test can age a session or a token without waiting. Clones share one offset.
+#[derive(Clone, Debug, Default)]
+pub struct TestClock {
+    offset: Arc<AtomicI64>,
+}
+
+impl TestClock {
+    /// Moves the clock `seconds` forward (backward when negative).
+    pub fn advance(&self, seconds: i64) {
+        self.offset.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        SystemClock
+            .now()
+            .saturating_add(self.offset.load(Ordering::SeqCst))
+    }
 }
 
 /// Configuration used by every test app unless overridden. CSRF protection and the hash
@@ -460,15 +527,18 @@ impl TestApp {
         let config = Config::from_vars(all).expect("config");
         let mail_dir = tempfile::tempdir().expect("mail dir");
         let (m_cost, t_cost, p_cost) = TEST_ARGON2_COST;
+        let clock = TestClock::default();
         let builder = Security::builder(db.db.clone(), config)
             .mailer(security::mail::FileTransport::new(mail_dir.path()))
-            .argon2_cost(m_cost, t_cost, p_cost);
+            .argon2_cost(m_cost, t_cost, p_cost)
+            .clock(clock.clone());
         let security = customize(builder).build().await.expect("security");
         let app = TestApp {
             router: router(&security),
             security,
             mail_dir,
             db,
+            clock,
         };
         app.seed().await;
         app

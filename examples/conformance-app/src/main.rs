@@ -24,9 +24,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Schema};
+use security::guard::{AuthRequired, Method, MethodList};
 use security::mail::{MailSettings, SmtpTransport};
 use security::prelude::*;
-use security::{Flash, Flashes};
+use security::{Flash, Flashes, Rejection};
 
 use entities::{role, roles_users, user};
 
@@ -145,6 +146,50 @@ async fn page1() -> &'static str {
     "Page 1"
 }
 
+/// `/fresh`'s mechanisms: the token first, then the session, in the order 5.9 tries them.
+struct TokenOrSession;
+
+impl MethodList for TokenOrSession {
+    const METHODS: &'static [Method] = &[Method::Token, Method::Session];
+}
+
+/// Flask-Security 5.9's `/fresh` (its tests' `conftest.py`): a token or a session authenticated
+/// within `SECURITY_FRESHNESS` (and its grace period); JSON when the client asks for it (5.9's
+/// `_want_json`). Nobody authenticated gets 5.9's decorator answer: 401 in JSON, else the login
+/// page with `next` (the guard's refusal is taken as a `Result` to answer so).
+async fn fresh(
+    authenticated: Result<AuthRequired<TokenOrSession>, Rejection>,
+    headers: http::HeaderMap,
+    session: Session,
+    user: Result<Fresh<User>, Rejection>,
+) -> Response {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let accept = header(http::header::ACCEPT);
+    let json = header(http::header::CONTENT_TYPE).starts_with("application/json")
+        || (accept.contains("application/json") && !accept.contains("text/html"));
+    if let Err(refused) = authenticated
+        && (json || !matches!(refused, Rejection::Unauthorized { .. }))
+    {
+        return refused.into_response();
+    }
+    // Authenticated: fresh or stale. Not: `Fresh` answers as `login_required` does.
+    let user = match user {
+        Ok(user) => user,
+        Err(refused) => return refused.into_response(),
+    };
+    if json {
+        return axum::Json(serde_json::json!({ "title": "Fresh Only" })).into_response();
+    }
+    // Taken only now: a refusal above may have flashed a message for the page it leads to.
+    render(&session.take_flashes(), &Some(user.0), "Fresh Only", false)
+}
+
 /// The app's routes, the security views and the security layer.
 fn app(security: &Security<User>) -> Router {
     Router::new()
@@ -162,6 +207,7 @@ fn app(security: &Security<User>) -> Router {
         .route("/admin_or_editor", get(admin_or_editor))
         .route("/unauthorized", get(unauthorized))
         .route("/page1", get(page1))
+        .route("/fresh", get(fresh).post(fresh))
         .merge(security.router())
         .layer(security.layer())
 }

@@ -8,6 +8,7 @@ use super::load::{
     opt_secret, opt_text, proxy_count, same_site, schemes, score, secret, text, within,
 };
 use super::load::{account_limit, rate_limits, throttle_backend, unlock_strategy};
+use super::load::{freshness, grace_period};
 use super::{
     LimitScope, NormalizeForm, RateLimit, RateLimits, SameSite, Secret, ThrottleBackend,
     UnlockStrategy, Within,
@@ -560,6 +561,39 @@ config_keys! {
     /// `SECURITY_DEVICE_COOKIE_DURATION` (**port addition**), default `365 days`.
     device_cookie_duration: Within = Within::known("365 days", 31_536_000),
         "SECURITY_DEVICE_COOKIE_DURATION" => within;
+    /// `SECURITY_FRESHNESS` (5.9), default `24 hours`: how recent the last primary
+    /// authentication (a password checked at login or at `verify_url`, never a remember-me
+    /// cookie) must be for a handler that asks for freshness with [`Fresh`] or
+    /// `#[auth_required(.., within = ..)]`'s configured form. A negative duration (5.9's
+    /// spelling, e.g. `-1 minutes`) or `none` turns freshness off (`None`): every handler is
+    /// fresh and there is no `verify_url` view. Integer seconds or a duration.
+    ///
+    /// [`Fresh`]: crate::extract::Fresh
+    freshness: Option<Within> = Some(Within::known("24 hours", 86_400)),
+        "SECURITY_FRESHNESS" => freshness;
+    /// `SECURITY_FRESHNESS_GRACE_PERIOD` (5.9), default `1 hours`: once a session passed a
+    /// freshness check, further checks pass for this long (each passing check extends it), so
+    /// that a multi-step change is not cut short. Keep it below `freshness`. Sessions only:
+    /// a request authenticated by a token gets no grace period (5.9's documented rule). A
+    /// negative duration counts as 0.
+    freshness_grace_period: Within = Within::known("1 hours", 3_600),
+        "SECURITY_FRESHNESS_GRACE_PERIOD" => grace_period;
+    /// `SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN` (5.9), default `true`: an authentication token
+    /// counts as authenticated when it was issued (at login), so a recent token passes a
+    /// freshness check; `false` makes token requests always stale (only a session that
+    /// re-authenticates at `verify_url` is fresh).
+    freshness_allow_auth_token: bool = true, "SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN" => boolean;
+    /// `SECURITY_VERIFY_URL` (5.9), default `"/verify"`: the re-authentication view (the
+    /// password again), served when `freshness` is on; a stale browser request is sent there
+    /// with `next`.
+    verify_url: String = "/verify".into(), "SECURITY_VERIFY_URL" => text;
+    /// `SECURITY_VERIFY_TEMPLATE` (5.9), default `"security/verify.html"`: the
+    /// re-authentication page.
+    verify_template: String = "security/verify.html".into(), "SECURITY_VERIFY_TEMPLATE" => text;
+    /// `SECURITY_POST_VERIFY_URL` (5.9's documented name; its code reads
+    /// `SECURITY_POST_VERIFY_VIEW`), default none: where to go after re-authenticating without
+    /// a `next`; none = `post_login_view`.
+    post_verify_url: Option<String> = None, "SECURITY_POST_VERIFY_URL" => opt_text;
 }
 
 /// Other names of keys: (alias, key). An alias sets the same field as its key.

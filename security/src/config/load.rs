@@ -183,6 +183,47 @@ pub(super) fn opt_duration(raw: Raw<'_>) -> Result<Option<Within>, String> {
     duration(raw).map(Some)
 }
 
+/// A [`duration`] that may be negative, as 5.9's timedelta keys may be: whether it was, and
+/// its length.
+fn signed_duration(raw: Raw<'_>) -> Result<(bool, Within), String> {
+    match raw {
+        Raw::Int(n) if n < 0 => duration(Raw::Int(n.saturating_neg())).map(|w| (true, w)),
+        Raw::Text(s) => match s.trim().strip_prefix('-') {
+            Some(rest) => {
+                let length = duration(Raw::Text(rest.trim_start()))?;
+                Ok((length.seconds() > 0, length))
+            }
+            None => duration(raw).map(|w| (false, w)),
+        },
+        other => duration(other).map(|w| (false, w)),
+    }
+}
+
+/// `SECURITY_FRESHNESS`: a duration; a negative one (`-1 minutes`) or `none` turns freshness
+/// off.
+pub(super) fn freshness(raw: Raw<'_>) -> Result<Option<Within>, String> {
+    if is_none_word(&raw) {
+        return Ok(None);
+    }
+    let (negative, length) = signed_duration(raw)?;
+    Ok((!negative).then_some(length))
+}
+
+/// `SECURITY_FRESHNESS_GRACE_PERIOD`: a duration; a negative one is no grace (0 seconds, the
+/// text kept).
+pub(super) fn grace_period(raw: Raw<'_>) -> Result<Within, String> {
+    let text = match &raw {
+        Raw::Text(s) => Some(s.to_string()),
+        _ => None,
+    };
+    let (negative, length) = signed_duration(raw)?;
+    Ok(match (negative, text) {
+        (false, _) => length,
+        (true, Some(text)) => Within::known(&text, 0),
+        (true, None) => Within::from_seconds(0),
+    })
+}
+
 /// Flask-WTF's time limit: seconds (or a duration); `none` and `0` = no limit.
 pub(super) fn opt_seconds(raw: Raw<'_>) -> Result<Option<u64>, String> {
     Ok(opt_duration(raw)?.map(|w| w.seconds()).filter(|&s| s != 0))

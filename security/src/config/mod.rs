@@ -166,6 +166,12 @@ impl Config {
     pub fn confirm_path(&self) -> String {
         self.prefixed(&self.confirm_url)
     }
+
+    /// The full path of the re-authentication view: `url_prefix` + `verify_url` (served when
+    /// `freshness` is on).
+    pub fn verify_path(&self) -> String {
+        self.prefixed(&self.verify_url)
+    }
 }
 
 #[cfg(test)]

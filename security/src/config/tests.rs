@@ -1070,6 +1070,53 @@ fn rate_limits_read_allauth_syntax_and_refuse_scopes_a_limit_does_not_count_by()
     }
 }
 
+// --- Flask-Security 5.9's freshness keys ---
+
+#[test]
+fn freshness_defaults_are_5_9s() {
+    let c = Config::default();
+    assert_eq!(c.freshness, Some(Within::parse("24 hours").unwrap()));
+    assert_eq!(c.freshness_grace_period, Within::parse("1 hours").unwrap());
+    assert!(c.freshness_allow_auth_token);
+    assert_eq!(c.verify_url, "/verify");
+    assert_eq!(c.verify_template, "security/verify.html");
+    assert_eq!(c.post_verify_url, None);
+    assert_eq!(c.verify_path(), "/verify");
+    let prefixed = Config {
+        url_prefix: Some("/auth".into()),
+        ..Config::default()
+    };
+    assert_eq!(prefixed.verify_path(), "/auth/verify");
+}
+
+#[test]
+fn a_negative_freshness_turns_it_off() {
+    for off in [
+        "-1 minutes",
+        "- 1 minutes",
+        " -60",
+        "-2 days",
+        "none",
+        "None",
+    ] {
+        let c = Config::from_vars([("SECURITY_FRESHNESS", off)]).unwrap();
+        assert_eq!(c.freshness, None, "{off:?}");
+    }
+    let c = Config::from_vars([("SECURITY_FRESHNESS", "30 minutes")]).unwrap();
+    assert_eq!(c.freshness.as_ref().map(Within::seconds), Some(1_800));
+    let c = Config::from_vars([("SECURITY_FRESHNESS", "90")]).unwrap();
+    assert_eq!(c.freshness.as_ref().map(Within::seconds), Some(90));
+    // `-0` is not negative: zero, which only an open grace period satisfies.
+    let c = Config::from_vars([("SECURITY_FRESHNESS", "-0 minutes")]).unwrap();
+    assert_eq!(c.freshness.as_ref().map(Within::seconds), Some(0));
+    let c = Config::from_toml_str("SECURITY_FRESHNESS = -5").unwrap();
+    assert_eq!(c.freshness, None);
+    for bad in ["-", "--1 minutes", "-1 fortnights", "soon"] {
+        let (key, _) = invalid_key(Config::from_vars([("SECURITY_FRESHNESS", bad)]));
+        assert_eq!(key, "SECURITY_FRESHNESS", "{bad:?}");
+    }
+}
+
 #[test]
 fn brute_force_keys_load_from_the_environment() {
     use super::{ThrottleBackend, UnlockStrategy};
@@ -1102,4 +1149,56 @@ fn brute_force_keys_load_from_the_environment() {
     assert_eq!(config.rate_limits.login.len(), 1);
     assert!(vars(&[("SECURITY_THROTTLE_STORE", "mongodb://x")]).is_err());
     assert!(vars(&[("SECURITY_UNLOCK_STRATEGY", "never")]).is_err());
+}
+
+#[test]
+fn a_negative_grace_period_is_no_grace() {
+    let c = Config::from_vars([("SECURITY_FRESHNESS_GRACE_PERIOD", "-1 minutes")]).unwrap();
+    assert_eq!(c.freshness_grace_period.seconds(), 0);
+    assert_eq!(c.freshness_grace_period.text(), "-1 minutes");
+    let c = Config::from_vars([("SECURITY_FRESHNESS_GRACE_PERIOD", "10 minutes")]).unwrap();
+    assert_eq!(c.freshness_grace_period.seconds(), 600);
+    let (key, _) = invalid_key(Config::from_vars([(
+        "SECURITY_FRESHNESS_GRACE_PERIOD",
+        "none",
+    )]));
+    assert_eq!(key, "SECURITY_FRESHNESS_GRACE_PERIOD");
+}
+
+#[test]
+fn the_verify_url_is_checked_while_freshness_is_on() {
+    let key_of = |c: Config| invalid_key(c.validate()).0;
+    let c = Config {
+        verify_url: "verify".into(),
+        ..valid()
+    };
+    assert_eq!(key_of(c), "SECURITY_VERIFY_URL");
+    let clash = Config {
+        verify_url: "/login".into(),
+        ..valid()
+    };
+    assert_eq!(key_of(clash.clone()), "SECURITY_VERIFY_URL");
+    // Off, the view is not served: its URL may be anything that is a path.
+    Config {
+        freshness: None,
+        ..clash
+    }
+    .validate()
+    .unwrap();
+    let c = Config {
+        post_verify_url: Some("/a\nb".into()),
+        ..valid()
+    };
+    assert_eq!(key_of(c), "SECURITY_POST_VERIFY_URL");
+    let c = Config::from_vars([
+        ("SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN", "false"),
+        ("SECURITY_VERIFY_URL", "/auth/"),
+        ("SECURITY_VERIFY_TEMPLATE", "my/verify.html"),
+        ("SECURITY_POST_VERIFY_URL", "/fresh"),
+    ])
+    .unwrap();
+    assert!(!c.freshness_allow_auth_token);
+    assert_eq!(c.verify_url, "/auth/");
+    assert_eq!(c.verify_template, "my/verify.html");
+    assert_eq!(c.post_verify_url.as_deref(), Some("/fresh"));
 }

@@ -165,6 +165,7 @@ impl Config {
                 "SECURITY_UNAUTHORIZED_VIEW",
                 self.unauthorized_view.as_ref(),
             ),
+            ("SECURITY_POST_VERIFY_URL", self.post_verify_url.as_ref()),
         ];
         for (key, view) in views {
             if let Some(view) = view
@@ -349,7 +350,7 @@ impl Config {
     }
 
     /// The security URLs: (key, url, whether its feature is on).
-    fn routes(&self) -> [(&'static str, &str, bool); 7] {
+    fn routes(&self) -> [(&'static str, &str, bool); 8] {
         [
             ("SECURITY_LOGIN_URL", &self.login_url, true),
             ("SECURITY_LOGOUT_URL", &self.logout_url, true),
@@ -365,6 +366,11 @@ impl Config {
                 "SECURITY_UNLOCK_URL",
                 &self.unlock_url,
                 self.lockable && self.unlock_strategy.mails(),
+            ),
+            (
+                "SECURITY_VERIFY_URL",
+                &self.verify_url,
+                self.freshness.is_some(),
             ),
         ]
     }

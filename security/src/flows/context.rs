@@ -587,6 +587,10 @@ impl<U: SecurityUser> Ctx<U> {
                 reset_password: self.parts.uri.path().to_owned(),
                 change_password: config.change_path(),
                 send_confirmation: config.confirm_path(),
+                verify: crate::web::redirect::action_with_next(
+                    &config.verify_path(),
+                    self.query_next().as_deref(),
+                ),
             },
             features: Features {
                 registerable: config.registerable,

@@ -28,6 +28,7 @@ pub(crate) mod passwordless;
 pub(crate) mod recover;
 pub(crate) mod register;
 pub(crate) mod unlock;
+pub(crate) mod verify;
 
 /// The enabled views at the configured URLs.
 pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
@@ -55,6 +56,9 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.lockable && config.unlock_strategy.mails() {
         router = unlock::routes(router, &config);
+    }
+    if config.freshness.is_some() {
+        router = verify::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

@@ -1,6 +1,7 @@
 //! Extractors for the app's handlers: the current user (Flask-Login's `current_user`; as an
-//! `Option`, the user if any), the session's flash messages and the CSRF token. Each refuses
-//! with a [`Rejection`].
+//! `Option`, the user if any), the current user when recently authenticated ([`Fresh`],
+//! Flask-Security 5.9's freshness), the session's flash messages and the CSRF token. Each
+//! refuses with a [`Rejection`].
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use http::request::Parts;
 
 use crate::store::datastore::UserWithRoles;
 use crate::store::model::SecurityUser;
-use crate::web::guard::Rejection;
+use crate::web::guard::{Freshness, Rejection};
 use crate::web::runtime::Runtime;
 use crate::web::session::{Flash, Session};
 
@@ -113,6 +114,66 @@ impl<S: Send + Sync, U: SecurityUser> OptionalFromRequestParts<S> for CurrentUse
     ) -> Result<Option<Self>, Self::Rejection> {
         let security = security::<U>(parts)?;
         resolve(parts, &security).await
+    }
+}
+
+/// The authenticated user, authenticated recently enough: within `SECURITY_FRESHNESS` (with
+/// its grace period, `SECURITY_FRESHNESS_GRACE_PERIOD`), Flask-Security 5.9's freshness. For
+/// handlers that change something sensitive (the address, a second factor, …).
+///
+/// Anonymous requests are refused as [`CurrentUser`] refuses them; a stale authentication
+/// gets [`Rejection::Stale`]: a redirect to `SECURITY_VERIFY_URL` (where the user gives the
+/// password again) with `next`, or 401 with `reauth_required` in JSON. The user is
+/// [`CurrentUser`]'s (a token or Basic guard of the same handler, else the session), and so is
+/// what is measured: a session by when a credential was last checked for it (never by a
+/// remember-me cookie), a token by its issue time, Basic credentials always fresh (see
+/// [`crate::guard`]). With `SECURITY_FRESHNESS` negative, every request is fresh.
+///
+/// ```
+/// use security::prelude::*;
+/// use security::extract::Fresh;
+/// # type User = security::doc_support::User;
+///
+/// #[auth_required("token", "session")]
+/// async fn change_email(user: Fresh<User>) -> String {
+///     format!("{} may change the address", user.email)
+/// }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::post(change_email));
+/// ```
+///
+/// A handler that sets its own window uses `#[auth_required(.., within = "..")]` instead.
+pub struct Fresh<U: SecurityUser>(pub CurrentUser<U>);
+
+impl<U: SecurityUser> Clone for Fresh<U> {
+    fn clone(&self) -> Self {
+        Fresh(self.0.clone())
+    }
+}
+
+impl<U: SecurityUser> std::fmt::Debug for Fresh<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Fresh").field(&self.0).finish()
+    }
+}
+
+impl<U: SecurityUser> Deref for Fresh<U> {
+    type Target = CurrentUser<U>;
+
+    fn deref(&self) -> &CurrentUser<U> {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync, U: SecurityUser> FromRequestParts<S> for Fresh<U> {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let security = security::<U>(parts)?;
+        let Some(user) = resolve(parts, &security).await? else {
+            return Err(security.unauthenticated(parts));
+        };
+        security.check_fresh(parts, Freshness::CONFIGURED)?;
+        Ok(Fresh(user))
     }
 }
 

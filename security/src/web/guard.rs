@@ -1,6 +1,8 @@
 //! The guard extractors behind `#[login_required]`, `#[roles_required(..)]`,
 //! `#[roles_accepted(..)]`, `#[auth_token_required]`, `#[http_auth_required]` and
-//! `#[auth_required(..)]` (Flask-Security's `decorators.py`).
+//! `#[auth_required(..)]` (Flask-Security's `decorators.py`), and the freshness check of
+//! `#[auth_required(.., within = "..")]` and [`Fresh`](crate::extract::Fresh) (5.9's
+//! `check_and_update_authn_fresh`).
 //!
 //! Each attribute adds one argument of a type from this module to the handler; the body stays
 //! as written. The types can be used by hand too:
@@ -25,10 +27,41 @@
 //! #     .route("/admin", axum::routing::get(admin));
 //! ```
 //!
-//! What a guard decides is in `Runtime::check_requirement` (`web/identity.rs`); the answer on
-//! failure is a [`Rejection`], Flask-Security's: a redirect to the login view with `next` for
-//! `login_required`, the `UNAUTHORIZED` flash and a redirect (or 403) for the role guards, 401
-//! with a `WWW-Authenticate: Basic` challenge for Basic auth, 401 for token auth.
+//! What a guard decides is in `Runtime::check_requirement` (below); who the request's user is,
+//! in `web/identity.rs`. The answer on failure is a [`Rejection`], Flask-Security's: a
+//! redirect to the login view with `next` for `login_required`, the `UNAUTHORIZED` flash and a
+//! redirect (or 403) for the role guards, 401 with a `WWW-Authenticate: Basic` challenge for
+//! Basic auth, 401 for token auth, and for an authentication that is not fresh enough 5.9's
+//! `REAUTHENTICATION_REQUIRED`: a redirect to the verify view with `next`, or 401 in JSON.
+//!
+//! # Freshness
+//!
+//! A handler that changes something sensitive can ask for a *recent* authentication (5.9's
+//! "freshness"): `#[auth_required("session", "token", within = "5 minutes")]`, or the
+//! [`Fresh`](crate::extract::Fresh) extractor for `SECURITY_FRESHNESS`. A session is as fresh as
+//! the last time a credential was checked for it (a password login, a mailed link, the
+//! password given again at `SECURITY_VERIFY_URL`; a remember-me cookie is not one); an
+//! authentication token is as fresh as its issue time (unless
+//! `SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN = false`: then never); HTTP Basic always is. A session
+//! that passed a check needs no other for `SECURITY_FRESHNESS_GRACE_PERIOD` (or the handler's
+//! `grace`), extended by each check. `SECURITY_FRESHNESS` negative (`-1 minutes`) turns every
+//! check off.
+//!
+//! ```
+//! use security::guard::{AuthRequired, Freshness, Method, MethodList};
+//!
+//! /// What `#[auth_required("session", within = "5 minutes", grace = "0 seconds")]` writes.
+//! struct Sensitive;
+//! impl MethodList for Sensitive {
+//!     const METHODS: &'static [Method] = &[Method::Session];
+//!     const FRESHNESS: Option<Freshness> = Some(Freshness::within_seconds(300).grace_seconds(0));
+//! }
+//!
+//! async fn delete_account(_: AuthRequired<Sensitive>) -> &'static str {
+//!     "Deleted"
+//! }
+//! # let _ = axum::Router::<()>::new().route("/delete", axum::routing::post(delete_account));
+//! ```
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -41,6 +74,7 @@ use http::StatusCode;
 use http::request::Parts;
 
 use crate::messages::MessageKey;
+use crate::redirect::verify_url_with_next;
 use crate::store::datastore::UserWithRoles;
 use crate::store::model::SecurityUser;
 use crate::web::request::wants_json;
@@ -73,8 +107,109 @@ pub enum Requirement {
     /// Valid HTTP Basic credentials (`http_auth_required`); `None` is the configured default
     /// realm.
     Basic(Option<&'static str>),
-    /// Any one of the mechanisms, tried in order (`auth_required`).
-    AnyOf(&'static [Method]),
+    /// Any one of the mechanisms, tried in order (`auth_required`), and, when given, an
+    /// authentication that recent (`auth_required(.., within = ..)`).
+    AnyOf(&'static [Method], Option<Freshness>),
+}
+
+/// How recent the request's authentication must be: Flask-Security 5.9's `within` and `grace`
+/// of `auth_required` (see [the module documentation](self#freshness)). Each part is the
+/// configured one (`SECURITY_FRESHNESS`, `SECURITY_FRESHNESS_GRACE_PERIOD`) unless given.
+///
+/// ```
+/// use security::guard::Freshness;
+///
+/// const RECENT: Freshness = Freshness::within_seconds(300).grace_seconds(3600);
+/// assert_eq!((RECENT.within(), RECENT.grace()), (Some(300), Some(3600)));
+/// assert_eq!(Freshness::CONFIGURED.within(), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Freshness {
+    within: Option<u64>,
+    grace: Option<u64>,
+}
+
+impl Freshness {
+    /// `SECURITY_FRESHNESS` and `SECURITY_FRESHNESS_GRACE_PERIOD`, what
+    /// [`Fresh`](crate::extract::Fresh) asks for.
+    pub const CONFIGURED: Freshness = Freshness {
+        within: None,
+        grace: None,
+    };
+
+    /// A credential checked within the last `seconds` (0: only a running grace period
+    /// passes), with the configured grace period.
+    pub const fn within_seconds(seconds: u64) -> Self {
+        Freshness {
+            within: Some(seconds),
+            grace: None,
+        }
+    }
+
+    /// The same, with a grace period of `seconds` instead of the configured one.
+    pub const fn grace_seconds(self, seconds: u64) -> Self {
+        Freshness {
+            grace: Some(seconds),
+            ..self
+        }
+    }
+
+    /// The window in seconds, if given (`None`: `SECURITY_FRESHNESS`).
+    pub const fn within(self) -> Option<u64> {
+        self.within
+    }
+
+    /// The grace period in seconds, if given (`None`: `SECURITY_FRESHNESS_GRACE_PERIOD`).
+    pub const fn grace(self) -> Option<u64> {
+        self.grace
+    }
+
+    /// `(within, grace)` in seconds under `config`; `None` when freshness is off
+    /// (`SECURITY_FRESHNESS` negative): every check passes.
+    fn window(self, config: &crate::config::Config) -> Option<(i64, i64)> {
+        let configured = config.freshness.as_ref()?;
+        let seconds = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+        Some((
+            seconds(self.within.unwrap_or(configured.seconds())),
+            seconds(
+                self.grace
+                    .unwrap_or(config.freshness_grace_period.seconds()),
+            ),
+        ))
+    }
+}
+
+/// How the request's user was authenticated, recorded by the guard that pinned the user (a
+/// request without one was authenticated by its session): what a freshness check measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Authentication {
+    /// The session (or the remember-me cookie that restored it).
+    Session,
+    /// An authentication token, issued at this time (`None` when it does not count:
+    /// `SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN = false`).
+    Token { issued_at: Option<i64> },
+    /// HTTP Basic: a credential checked on every request.
+    Basic,
+}
+
+/// Flask-Security 5.9's `check_and_update_authn_fresh` for a session or a token, in unix
+/// seconds: without a recorded authentication, stale; within a running grace period
+/// (`grace_until`), fresh; otherwise fresh when `within > now - authenticated_at > -within`
+/// (a time a little ahead is clock drift). When fresh, the grace expiry to record
+/// (`now + grace`); `None` when stale.
+fn fresh_until(
+    now: i64,
+    (within, grace): (i64, i64),
+    authenticated_at: Option<i64>,
+    grace_until: Option<i64>,
+) -> Option<i64> {
+    let authenticated_at = authenticated_at?;
+    let until = now.saturating_add(grace);
+    if grace_until.is_some_and(|expiry| now < expiry) {
+        return Some(until);
+    }
+    let age = now.saturating_sub(authenticated_at);
+    (within > age && age > within.saturating_neg()).then_some(until)
 }
 
 /// The runtime side of the guards, installed in the request by `security.layer()`.
@@ -133,6 +268,15 @@ pub enum Rejection {
         /// The answer Flask-Security gives.
         answer: Answer,
     },
+    /// Authenticated, but not recently enough (Flask-Security 5.9's freshness; see
+    /// [`Freshness`]): the `REAUTHENTICATION_REQUIRED` flash and a redirect to `verify_url`;
+    /// in JSON 401 with `reauth_required: true`.
+    Stale {
+        /// The verify view with the request's path and query as `next`.
+        verify_url: String,
+        /// The answer Flask-Security 5.9 gives.
+        answer: Answer,
+    },
     /// An `OPTIONS` request to a guarded handler, answered as Flask answers it (200, an
     /// `Allow` header), without running the handler or asking for credentials. Turned off by
     /// `SECURITY_AUTOMATIC_OPTIONS = false`: then `OPTIONS` is guarded as any other method.
@@ -186,6 +330,7 @@ impl IntoResponse for Rejection {
             Rejection::Unauthenticated { answer, .. }
             | Rejection::Forbidden { answer }
             | Rejection::Unauthorized { answer, .. }
+            | Rejection::Stale { answer, .. }
             | Rejection::Options { answer }
             | Rejection::TooManyRequests { answer, .. }
             | Rejection::Internal { answer } => *answer.0,
@@ -237,10 +382,14 @@ impl Realm for DefaultRealm {
     const REALM: Option<&'static str> = None;
 }
 
-/// The mechanisms [`AuthRequired`] accepts, in the order they are tried.
+/// What [`AuthRequired`] asks for (the arguments of `#[auth_required(..)]`): the mechanisms
+/// it accepts, in the order they are tried, and how recent the authentication must be.
 pub trait MethodList: Send + Sync + 'static {
     /// The mechanisms.
     const METHODS: &'static [Method];
+    /// How recent the authentication must be (`within` and `grace`); `None`, the default,
+    /// checks no freshness.
+    const FRESHNESS: Option<Freshness> = None;
 }
 
 macro_rules! guard {
@@ -288,9 +437,10 @@ guard!(
     Requirement::Basic(R::REALM)
 );
 guard!(
-    /// One of the mechanisms of `M` is required (`#[auth_required(..)]`).
+    /// One of the mechanisms of `M` is required, as recent as `M` says
+    /// (`#[auth_required(..)]`).
     AuthRequired<M: MethodList>,
-    Requirement::AnyOf(M::METHODS)
+    Requirement::AnyOf(M::METHODS, M::FRESHNESS)
 );
 
 impl<U: SecurityUser> Runtime<U> {
@@ -387,7 +537,86 @@ impl<U: SecurityUser> Runtime<U> {
         }
     }
 
-    /// The identity one mechanism gives the request, pinned.
+    /// 5.9's answer to an authentication that is not fresh enough
+    /// (`default_reauthn_handler`): JSON, 401 with `reauth_required`; otherwise the
+    /// `REAUTHENTICATION_REQUIRED` flash and a redirect to the verify view with `next`.
+    fn stale(&self, parts: &Parts) -> Rejection {
+        let config = self.config();
+        let msg = config.messages.get(MessageKey::ReauthenticationRequired);
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let verify_url = verify_url_with_next(&config.verify_path(), path_and_query);
+        let answer = if wants_json(parts) {
+            let mut payload =
+                response::error_payload(std::slice::from_ref(&msg.text), &Default::default());
+            for (key, value) in [
+                ("reauth_required", serde_json::Value::Bool(true)),
+                ("has_webauthn_verify_credential", false.into()),
+                ("unified_signin_enabled", false.into()),
+                ("oauth_enabled", false.into()),
+                ("oauth_providers", serde_json::Value::Array(Vec::new())),
+            ] {
+                payload.insert(key.to_owned(), value);
+            }
+            response::json_error(StatusCode::UNAUTHORIZED, payload)
+        } else {
+            if config.flash_messages
+                && let Some(session) = parts.extensions.get::<Session>()
+            {
+                session.flash(msg.category.clone(), msg.text.clone());
+            }
+            response::redirect(&verify_url)
+        };
+        Rejection::Stale {
+            verify_url,
+            answer: Answer::new(answer),
+        }
+    }
+
+    /// The freshness check of an authenticated request (5.9's `check_and_update_authn_fresh`,
+    /// see [`fresh_until`]): measured on how the pinned user was authenticated; a session that
+    /// passes opens or extends its grace period (a token gets none, as 5.9 documents).
+    pub(crate) fn check_fresh(&self, parts: &Parts, freshness: Freshness) -> Result<(), Rejection> {
+        let Some(window) = freshness.window(self.config()) else {
+            return Ok(());
+        };
+        let how = parts
+            .extensions
+            .get::<Authentication>()
+            .copied()
+            .unwrap_or(Authentication::Session);
+        let now = self.now();
+        let fresh = match how {
+            Authentication::Basic => true,
+            Authentication::Token { issued_at } => {
+                fresh_until(now, window, issued_at, None).is_some()
+            }
+            Authentication::Session => match parts.extensions.get::<Session>() {
+                Some(session) => {
+                    let (authenticated_at, grace_until) = session.freshness_marks();
+                    match fresh_until(now, window, authenticated_at, grace_until) {
+                        Some(until) => {
+                            session.set_grace_until(until);
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                None => false,
+            },
+        };
+        if fresh {
+            Ok(())
+        } else {
+            Err(self.stale(parts))
+        }
+    }
+
+    /// The identity one mechanism gives the request, pinned; the first mechanism that pins
+    /// records how (for the freshness check).
     async fn authenticate(
         &self,
         parts: &mut Parts,
@@ -405,7 +634,25 @@ impl<U: SecurityUser> Runtime<U> {
             crate::Error::Throttled { retry_after } => self.too_many(parts, retry_after),
             e => self.internal(parts, &e),
         })?;
-        Ok(found.and_then(|found| self.pin(parts, found)))
+        let Some(found) = found.and_then(|found| self.pin(parts, found)) else {
+            return Ok(None);
+        };
+        if parts.extensions.get::<Authentication>().is_none() {
+            let how = match mechanism {
+                Method::Session => Authentication::Session,
+                Method::Basic => Authentication::Basic,
+                Method::Token => Authentication::Token {
+                    issued_at: self
+                        .config()
+                        .freshness_allow_auth_token
+                        .then(|| self.request_token(parts))
+                        .flatten()
+                        .and_then(|token| self.token_issued_at(&token)),
+                },
+            };
+            parts.extensions.insert(how);
+        }
+        Ok(Some(found))
     }
 
     /// What a guard decides.
@@ -458,10 +705,13 @@ impl<U: SecurityUser> Runtime<U> {
                     Err(self.unauthorized(parts, Some(realm)))
                 }
             },
-            Requirement::AnyOf(methods) => {
+            Requirement::AnyOf(methods, freshness) => {
                 for method in methods {
                     if self.authenticate(parts, *method).await?.is_some() {
-                        return Ok(());
+                        return match freshness {
+                            Some(freshness) => self.check_fresh(parts, freshness),
+                            None => Ok(()),
+                        };
                     }
                 }
                 let realm = methods
@@ -480,5 +730,60 @@ impl<U: SecurityUser> Authenticator for Runtime<U> {
         requirement: Requirement,
     ) -> BoxFuture<'a, Result<(), Rejection>> {
         Box::pin(self.check_requirement(parts, requirement))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 5.9's own cases (`test_authn_freshness*`), in seconds: within, grace.
+    const W: (i64, i64) = (60, 600);
+
+    #[test]
+    fn fresh_within_the_window_either_way_of_now() {
+        assert_eq!(fresh_until(1_000, W, Some(1_000), None), Some(1_600));
+        assert_eq!(fresh_until(1_000, W, Some(941), None), Some(1_600));
+        assert_eq!(fresh_until(1_000, W, Some(940), None), None, "60 s old");
+        // A little ahead (clock drift) passes; far ahead does not.
+        assert_eq!(fresh_until(1_000, W, Some(1_059), None), Some(1_600));
+        assert_eq!(fresh_until(1_000, W, Some(1_060), None), None);
+    }
+
+    #[test]
+    fn without_an_authentication_time_even_a_grace_period_is_stale() {
+        assert_eq!(fresh_until(1_000, W, None, None), None);
+        assert_eq!(fresh_until(1_000, W, None, Some(5_000)), None);
+    }
+
+    #[test]
+    fn a_running_grace_period_passes_and_is_extended() {
+        // Long stale, but within the grace period a check opened.
+        assert_eq!(fresh_until(1_000, W, Some(1), Some(1_001)), Some(1_600));
+        assert_eq!(fresh_until(1_000, W, Some(1), Some(1_000)), None, "ended");
+        // `within` 0: only a grace period passes.
+        assert_eq!(fresh_until(1_000, (0, 600), Some(1_000), None), None);
+        assert_eq!(
+            fresh_until(1_000, (0, 600), Some(1_000), Some(1_200)),
+            Some(1_600)
+        );
+    }
+
+    #[test]
+    fn freshness_windows_fall_back_to_the_configuration() {
+        let mut config = crate::config::Config::default();
+        assert_eq!(Freshness::CONFIGURED.window(&config), Some((86_400, 3_600)));
+        assert_eq!(
+            Freshness::within_seconds(300).window(&config),
+            Some((300, 3_600))
+        );
+        assert_eq!(
+            Freshness::within_seconds(300)
+                .grace_seconds(0)
+                .window(&config),
+            Some((300, 0))
+        );
+        config.freshness = None;
+        assert_eq!(Freshness::within_seconds(300).window(&config), None, "off");
     }
 }

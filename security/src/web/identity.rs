@@ -236,7 +236,7 @@ impl<U: SecurityUser> Runtime<U> {
 
     /// The token of the request: header, then query string, then JSON body; a later source
     /// overrides an earlier one, as in 1.7.4.
-    fn request_token(&self, parts: &Parts) -> Option<String> {
+    pub(crate) fn request_token(&self, parts: &Parts) -> Option<String> {
         let config = &self.config();
         let mut token = parts
             .headers

@@ -205,6 +205,65 @@ pub fn login_url_with_next(login_url: &str, path_and_query: &str) -> String {
     url
 }
 
+/// Werkzeug 3's query-value encoding (`urlencode(.., safe="!$'()*,/:;?@")`), with which
+/// Flask-Security 5.9 builds its redirects: `A-Z a-z 0-9 _ . - ~` and `!$'()*,/:;?@` stay, a
+/// space becomes `+` (after this set encoded it as `%20`), the rest is percent-encoded.
+const QUERY_VALUE_5_9: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b',')
+    .remove(b'/')
+    .remove(b':')
+    .remove(b';')
+    .remove(b'?')
+    .remove(b'@');
+
+/// Jinja's `urlencode` filter on a string (Python's `quote(.., safe="/")`), with which 5.9's
+/// templates carry `?next=` into a form's `action`: `A-Z a-z 0-9 _ . - ~ /` stay.
+const JINJA_URLENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Flask-Security 5.9's redirect of a request whose authentication is not fresh enough:
+/// `verify_url` with `next` set to the request's path and query, encoded as Werkzeug 3 encodes
+/// a query value (5.9's `url_for_security("verify", next=..)`), so `/fresh` stays `/fresh`.
+///
+/// ```
+/// use security::redirect::verify_url_with_next;
+///
+/// assert_eq!(verify_url_with_next("/verify", "/fresh"), "/verify?next=/fresh");
+/// assert_eq!(
+///     verify_url_with_next("/verify", "/a b?x=1&y=2"),
+///     "/verify?next=/a+b?x%3D1%26y%3D2"
+/// );
+/// ```
+pub fn verify_url_with_next(verify_url: &str, path_and_query: &str) -> String {
+    let next = utf8_percent_encode(path_and_query, QUERY_VALUE_5_9)
+        .to_string()
+        .replace("%20", "+");
+    format!("{verify_url}?next={next}")
+}
+
+/// A 5.9 form's `action`: `url`, then `?next=` with `next` as Jinja's `urlencode` writes it
+/// (5.9's `prop_next()` macro), or `url` alone without a `next`.
+pub(crate) fn action_with_next(url: &str, next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!("{url}?next={}", utf8_percent_encode(next, JINJA_URLENCODE)),
+        None => url.to_owned(),
+    }
+}
+
 /// Characters refused anywhere in a raw `next`: whitespace and control characters (ASCII and
 /// Unicode) and the backslash.
 fn is_forbidden_char(c: char) -> bool {
@@ -563,5 +622,18 @@ mod tests {
             login_url_with_next("/login#top", "/p_q.r-s"),
             "/login?next=%2Fp_q.r-s#top"
         );
+    }
+
+    #[test]
+    fn five_nine_encodes_next_as_werkzeug_and_jinja_do() {
+        assert_eq!(
+            verify_url_with_next("/auth/verify", "/x/é%20?q=a+b&r=~"),
+            "/auth/verify?next=/x/%C3%A9%2520?q%3Da%2Bb%26r%3D~"
+        );
+        assert_eq!(
+            action_with_next("/verify", Some("/fresh?a=1")),
+            "/verify?next=/fresh%3Fa%3D1"
+        );
+        assert_eq!(action_with_next("/verify", None), "/verify");
     }
 }

@@ -1,5 +1,5 @@
-//! The answers of the security views and guards: 1.7.4's JSON envelope, HTML
-//! pages, redirects and the decorators' 401 page.
+//! The answers of the security views and guards: 1.7.4's JSON envelope (and 5.9's error
+//! shape inside it), HTML pages, redirects and the decorators' 401 page.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +49,53 @@ pub fn too_many_json(message: &str, retry_after: u64) -> Response {
     response
         .headers_mut()
         .insert(http::header::RETRY_AFTER, retry_after.into());
+    response
+}
+
+/// Flask-Security 5.9's JSON error payload (its `json_error_response`): `errors`, a list of
+/// every message (`errors` first, then each field's, fields in name order), and, when a field
+/// has an error, `field_errors` = field name → its messages. The 5.9 endpoints answer with it
+/// (through [`json_error`]), where 1.7.4's put a field map under `errors` ([`json_errors`]).
+///
+/// ```
+/// use security::response::{FormErrors, error_payload};
+///
+/// let mut fields = FormErrors::new();
+/// fields.insert("password".into(), vec!["Invalid password".into()]);
+/// let payload = error_payload(&[], &fields);
+/// assert_eq!(
+///     serde_json::Value::Object(payload),
+///     serde_json::json!({
+///         "errors": ["Invalid password"],
+///         "field_errors": {"password": ["Invalid password"]},
+///     })
+/// );
+/// let plain = error_payload(&["You must reauthenticate".into()], &FormErrors::new());
+/// assert!(!plain.contains_key("field_errors"));
+/// ```
+pub fn error_payload(
+    errors: &[String],
+    field_errors: &FormErrors,
+) -> serde_json::Map<String, Value> {
+    let mut payload = serde_json::Map::new();
+    let all: Vec<Value> = errors
+        .iter()
+        .chain(field_errors.values().flatten())
+        .map(|message| Value::String(message.clone()))
+        .collect();
+    if !field_errors.is_empty() {
+        payload.insert("field_errors".to_owned(), json!(field_errors));
+    }
+    payload.insert("errors".to_owned(), Value::Array(all));
+    payload
+}
+
+/// A Flask-Security 5.9 JSON error answer: the envelope with `meta.code` and the HTTP status
+/// both `status` (5.9 sends the status it means), and `payload` (an [`error_payload`], with
+/// whatever keys the endpoint adds) as `response`.
+pub fn json_error(status: StatusCode, payload: serde_json::Map<String, Value>) -> Response {
+    let mut response = json_envelope(status.as_u16(), Value::Object(payload), true);
+    *response.status_mut() = status;
     response
 }
 
@@ -185,6 +232,37 @@ mod tests {
         errors.insert("email".into(), vec!["Email not provided".into()]);
         assert_eq!(json_errors(&errors, false).status(), StatusCode::OK);
         assert_eq!(json_errors(&errors, true).status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn errors_of_5_9_are_a_list_beside_the_field_map() {
+        let mut fields = FormErrors::new();
+        fields.insert("password".into(), vec!["Invalid password".into()]);
+        fields.insert("next".into(), vec!["Off site".into()]);
+        let r = json_error(
+            StatusCode::BAD_REQUEST,
+            error_payload(&["General".into()], &fields),
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let value: Value = serde_json::from_str(&body(r).await).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "meta": {"code": 400},
+                "response": {
+                    "errors": ["General", "Off site", "Invalid password"],
+                    "field_errors": {"next": ["Off site"], "password": ["Invalid password"]},
+                }
+            })
+        );
+        let r = json_error(
+            StatusCode::UNAUTHORIZED,
+            error_payload(&[], &FormErrors::new()),
+        );
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let value: Value = serde_json::from_str(&body(r).await).unwrap();
+        assert_eq!(value["response"], json!({"errors": []}));
+        assert_eq!(value["meta"]["code"], 401);
     }
 
     #[test]

@@ -355,6 +355,15 @@ impl<U: SecurityUser> Runtime<U> {
             .map(|checked| checked.found))
     }
 
+    /// When a token of [`Runtime::check_token`]'s format (an authentication token, a
+    /// remember-me cookie) was issued: the itsdangerous timestamp it carries, in unix seconds
+    /// (what a freshness check counts as its authentication time), if the signature is ours.
+    pub(crate) fn token_issued_at(&self, token: &str) -> Option<i64> {
+        let now = self.now();
+        let age = self.inner.tokens.remember.age(token, now).ok()?;
+        Some(now.saturating_sub(age))
+    }
+
     /// Checks a token used as `usage`: the user, whether the token is of this library's
     /// current format for that use (a remember cookie of an older format, or 1.7.4's, is to be
     /// replaced), and its revocation key.
@@ -633,9 +642,9 @@ impl<U: SecurityUser> Runtime<U> {
     }
 
     /// Flask-Security's `login_user`: refuses users that may not authenticate (returns
-    /// `false`, nothing changes), otherwise writes the session (new session id), the
-    /// remember cookie when asked, records the login when trackable, and emits
-    /// [`Event::UserLoggedIn`].
+    /// `false`, nothing changes), otherwise writes the session (new session id, fresh: its
+    /// callers have checked a credential, 5.9's `fs_paa`), the remember cookie when asked,
+    /// records the login when trackable, and emits [`Event::UserLoggedIn`].
     ///
     /// # Errors
     /// A database failure while tracking.
@@ -670,6 +679,8 @@ impl<U: SecurityUser> Runtime<U> {
             None => self.fingerprint(user),
         };
         session.login(user.id().to_string(), fingerprint.clone(), self.now());
+        // A credential was checked (a password, a mailed link): the session is fresh.
+        session.set_authenticated_at(self.now());
         if remember {
             session.set_remember(RememberAction::Set(
                 self.remember_token_bound(user, &fingerprint).0,
@@ -766,6 +777,8 @@ impl<U: SecurityUser> Runtime<U> {
             flashes: Vec::new(),
             forget: false,
             remembered_by: None,
+            authenticated_at: Some(self.now()),
+            grace_until: None,
         };
         format!(
             "{}={}",

@@ -4,8 +4,9 @@
 //! The cookie holds the user id, a keyed fingerprint of the account state the login was made
 //! against (password hash and uniquifier, never the hash itself, so the cookie reveals nothing
 //! about the password), the login time, a random session id that is replaced at every login (so
-//! that a session id planted before the login is worthless), the CSRF secret and pending flash
-//! messages. Any instance with the same `SECRET_KEY` accepts it; a password change alters the
+//! that a session id planted before the login is worthless), the CSRF secret, pending flash
+//! messages, and Flask-Security 5.9's freshness marks: when a credential was last checked
+//! (`fs_paa`) and until when a passed freshness check needs no other (`fs_gexp`). Any instance with the same `SECRET_KEY` accepts it; a password change alters the
 //! fingerprint and so ends every other session of that user on every instance.
 //!
 //! A response carries `Set-Cookie` only when the session changed during the request.
@@ -61,6 +62,15 @@ pub(crate) struct SessionData {
     /// that ends that cookie ends the sessions it made too.
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub remembered_by: Option<String>,
+    /// When a credential was last checked for this session (unix seconds; 5.9's `fs_paa`): a
+    /// login that checked one, or the password given again at the verify view. Never set for
+    /// a session restored from the remember-me cookie.
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub authenticated_at: Option<i64>,
+    /// Until when freshness checks pass without looking at `authenticated_at` (unix seconds;
+    /// 5.9's `fs_gexp`, the grace period).
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<i64>,
 }
 
 impl std::fmt::Debug for SessionData {
@@ -76,6 +86,8 @@ impl std::fmt::Debug for SessionData {
             .field("flashes", &self.flashes)
             .field("forget", &self.forget)
             .field("remembered_by", &Redacted(self.remembered_by.as_deref()))
+            .field("authenticated_at", &self.authenticated_at)
+            .field("grace_until", &self.grace_until)
             .finish()
     }
 }
@@ -230,7 +242,8 @@ impl Session {
     }
 
     /// Logs a user in: a new session id and CSRF secret (no fixation), the user id and the
-    /// account fingerprint.
+    /// account fingerprint. The session is not fresh yet: a login that checked a credential
+    /// also calls [`Session::set_authenticated_at`] (a remember-me cookie does not).
     pub(crate) fn login(&self, user_id: String, fingerprint: String, now: i64) {
         self.login_with_id(user_id, fingerprint, now, random_token(16));
     }
@@ -256,8 +269,36 @@ impl Session {
             flashes,
             forget: false,
             remembered_by: None,
+            authenticated_at: None,
+            grace_until: None,
         };
         state.changed = true;
+    }
+
+    /// Records that a credential was checked for the session's user at `at` (5.9's
+    /// `fs_paa`): what a freshness check measures.
+    pub(crate) fn set_authenticated_at(&self, at: i64) {
+        let mut state = self.lock();
+        if state.data.user_id.is_some() {
+            state.data.authenticated_at = Some(at);
+            state.changed = true;
+        }
+    }
+
+    /// When a credential was last checked for the session's user, and until when its grace
+    /// period runs (5.9's `fs_paa` and `fs_gexp`).
+    pub(crate) fn freshness_marks(&self) -> (Option<i64>, Option<i64>) {
+        let state = self.lock();
+        (state.data.authenticated_at, state.data.grace_until)
+    }
+
+    /// Opens or extends the grace period until `until` (5.9's `fs_gexp`).
+    pub(crate) fn set_grace_until(&self, until: i64) {
+        let mut state = self.lock();
+        if state.data.user_id.is_some() && state.data.grace_until != Some(until) {
+            state.data.grace_until = Some(until);
+            state.changed = true;
+        }
     }
 
     /// Marks the session as restored from the remember-me cookie with this revocation key.
@@ -305,6 +346,8 @@ impl Session {
             state.data.user_id = None;
             state.data.fingerprint = None;
             state.data.login_at = None;
+            state.data.authenticated_at = None;
+            state.data.grace_until = None;
             state.changed = true;
         }
     }
@@ -441,6 +484,8 @@ mod tests {
             }],
             forget: false,
             remembered_by: None,
+            authenticated_at: Some(5),
+            grace_until: Some(6),
         };
         let value = data.encode(&signer());
         assert_eq!(SessionData::decode(&value, &signer()), Some(data));
@@ -453,6 +498,45 @@ mod tests {
             SessionData::decode(&value, &Signer::new(b"other", "session")),
             None
         );
+    }
+
+    #[test]
+    fn a_cookie_without_the_freshness_marks_still_reads() {
+        // A session written before the marks existed: no `p`, no `g`.
+        let json = br#"{"u":"7","f":"fp","t":1,"i":"abc","c":"c"}"#;
+        let value = signer().sign(json);
+        let data = SessionData::decode(&value, &signer()).expect("readable");
+        assert_eq!(data.user_id.as_deref(), Some("7"));
+        assert_eq!((data.authenticated_at, data.grace_until), (None, None));
+        // Unset marks are not written, so such a session keeps its size.
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&data).unwrap())
+                .unwrap()
+                .contains("\"p\"")
+        );
+    }
+
+    #[test]
+    fn a_login_starts_stale_until_a_credential_is_recorded() {
+        let session = Session::default();
+        session.set_authenticated_at(5);
+        assert_eq!(session.freshness_marks(), (None, None), "nobody to mark");
+        session.login("1".into(), "fp".into(), 10);
+        assert_eq!(session.freshness_marks(), (None, None));
+        session.set_authenticated_at(10);
+        session.set_grace_until(20);
+        assert_eq!(session.freshness_marks(), (Some(10), Some(20)));
+        // A new login (another user, or the remember cookie) starts over.
+        session.login("2".into(), "fp".into(), 11);
+        assert_eq!(session.freshness_marks(), (None, None));
+        session.set_authenticated_at(11);
+        session.set_grace_until(30);
+        session.drop_user();
+        assert_eq!(session.freshness_marks(), (None, None));
+        session.login("2".into(), "fp".into(), 12);
+        session.set_authenticated_at(12);
+        session.logout();
+        assert_eq!(session.freshness_marks(), (None, None));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use askama::Template;
 use crate::mail::EmailKind;
 use crate::web::session::Flash;
 
-/// The pages of Flask-Security 1.7.4.
+/// The pages of Flask-Security 1.7.4, and those of 5.9 this port has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ViewName {
     /// `security/login_user.html` (`SECURITY_LOGIN_USER_TEMPLATE`).
@@ -50,6 +50,9 @@ pub enum ViewName {
     SendConfirmation,
     /// `security/send_login.html` (`SECURITY_SEND_LOGIN_TEMPLATE`).
     SendLogin,
+    /// `security/verify.html` (`SECURITY_VERIFY_TEMPLATE`, Flask-Security 5.9): the password
+    /// again, for a fresh authentication.
+    Verify,
 }
 
 impl ViewName {
@@ -63,6 +66,7 @@ impl ViewName {
             ViewName::ChangePassword => "SECURITY_CHANGE_PASSWORD_TEMPLATE",
             ViewName::SendConfirmation => "SECURITY_SEND_CONFIRMATION_TEMPLATE",
             ViewName::SendLogin => "SECURITY_SEND_LOGIN_TEMPLATE",
+            ViewName::Verify => "SECURITY_VERIFY_TEMPLATE",
         }
     }
 
@@ -76,11 +80,12 @@ impl ViewName {
             ViewName::ChangePassword => &config.change_password_template,
             ViewName::SendConfirmation => &config.send_confirmation_template,
             ViewName::SendLogin => &config.send_login_template,
+            ViewName::Verify => &config.verify_template,
         }
     }
 
     /// Every page.
-    pub const ALL: [ViewName; 7] = [
+    pub const ALL: [ViewName; 8] = [
         ViewName::LoginUser,
         ViewName::RegisterUser,
         ViewName::ForgotPassword,
@@ -88,6 +93,7 @@ impl ViewName {
         ViewName::ChangePassword,
         ViewName::SendConfirmation,
         ViewName::SendLogin,
+        ViewName::Verify,
     ];
 
     /// The built-in template's name.
@@ -100,6 +106,7 @@ impl ViewName {
             ViewName::ChangePassword => "security/change_password.html",
             ViewName::SendConfirmation => "security/send_confirmation.html",
             ViewName::SendLogin => "security/send_login.html",
+            ViewName::Verify => "security/verify.html",
         }
     }
 
@@ -112,6 +119,7 @@ impl ViewName {
             ViewName::ResetPassword => "Reset password",
             ViewName::ChangePassword => "Change password",
             ViewName::SendConfirmation => "Resend confirmation instructions",
+            ViewName::Verify => "Reauthenticate",
         }
     }
 }
@@ -133,6 +141,9 @@ pub struct Urls {
     pub change_password: String,
     /// Resend confirmation.
     pub send_confirmation: String,
+    /// Re-authentication (Flask-Security 5.9's verify view), with the request's `?next=` (the
+    /// verify page's form action).
+    pub verify: String,
 }
 
 /// Which optional features are on (the menu shows links to them).
@@ -459,6 +470,7 @@ mod defaults {
         ChangePassword => "security/change_password.html",
         SendConfirmation => "security/send_confirmation.html",
         SendLogin => "security/send_login.html",
+        Verify => "security/verify.html",
     }
 
     macro_rules! emails {
@@ -540,6 +552,7 @@ mod tests {
             (ViewName::ChangePassword, "change_password_form"),
             (ViewName::SendConfirmation, "send_confirmation_form"),
             (ViewName::SendLogin, "send_login_form"),
+            (ViewName::Verify, "verify_form"),
         ] {
             let html = t.render_page(view.default_template(), ctx(view)).unwrap();
             assert!(

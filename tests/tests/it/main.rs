@@ -12,6 +12,7 @@ mod confirm;
 mod customize;
 mod datastore;
 mod extractors;
+mod fresh;
 mod mail;
 mod messages;
 mod passwordless;
