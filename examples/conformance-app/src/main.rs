@@ -2,12 +2,15 @@
 //! `security` and configured from the environment (see the project's CONTRACT).
 //!
 //! - `conformance-app serve`: serves HTTP on `127.0.0.1:$PORT` (default 5000).
-//! - `conformance-app users …` / `conformance-app roles …`: the users/roles CLI.
+//! - `conformance-app users …` / `conformance-app roles …`: the users/roles CLI (`users unlock
+//!   EMAIL` ends a lockout on every server sharing the database or Redis).
 //!
 //! Configuration: every `SECURITY_*` key, `SECRET_KEY`, `WTF_CSRF_ENABLED`, `LOGIN_DISABLED`,
-//! `DATABASE_URL` (default: an SQLite file `conformance.db` in the working directory), and
-//! Flask-Mail's `MAIL_*` settings (default `localhost:25`). `CONFORMANCE_CLOCK_START` (unix
-//! seconds, for tests) starts the app's clock at that time.
+//! `DATABASE_URL` (default: an SQLite file `conformance.db` in the working directory; also
+//! `postgres://…` or `mysql://…`), and Flask-Mail's `MAIL_*` settings (default `localhost:25`).
+//! `SECURITY_THROTTLE_STORE` may be a Redis URL (the app is built with `security`'s `redis`
+//! feature), so that several servers share their brute-force counters there or in the database.
+//! `CONFORMANCE_CLOCK_START` (unix seconds, for tests) starts the app's clock at that time.
 //!
 //! The tables are Flask-Security's quick-start schema, so `DATABASE_URL` may name a database
 //! that Flask-Security wrote, and the Flask app's tokens, cookies and links keep working
