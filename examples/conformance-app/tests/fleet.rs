@@ -2,8 +2,9 @@
 //! processes with one `SECRET_KEY` and one shared counter store (the database, PostgreSQL here,
 //! or Redis) must behave as one server. Failures spread over both lock the account on both; a
 //! `login_failed` limit counts on both; one `users unlock` unlocks on both; the owner's device
-//! cookie, issued by one, spares them on the other. A dead Redis limits each process on its own
-//! and answers no 5xx. The expected behaviour is in the CONTRACT's "Beyond 1.7.4" section.
+//! cookie, issued by one, spares them on the other; fifty parallel failures are all counted and
+//! lock the account exactly once. A dead Redis limits each process on its own and answers no
+//! 5xx. The expected behaviour is in the CONTRACT's "Beyond 1.7.4" section.
 //!
 //! The PostgreSQL, MySQL and Redis variants run when `SECURITY_TEST_POSTGRES_URL`,
 //! `SECURITY_TEST_MYSQL_URL` or `SECURITY_TEST_REDIS_URL` is set (see `build.rs`), and are
@@ -13,6 +14,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
@@ -29,6 +31,8 @@ const UNLOCK_SUBJECT: &str = "Subject: Unlock instructions";
 enum Store {
     /// Users and counters in one fresh PostgreSQL database (`SECURITY_THROTTLE_STORE=database`).
     Postgres,
+    /// The same on MySQL.
+    Mysql,
     /// Counters in Redis (`SECURITY_TEST_REDIS_URL`), users in one SQLite file.
     Redis,
 }
@@ -37,6 +41,7 @@ impl Store {
     fn database(self) -> TestDb {
         match self {
             Store::Postgres => TestDb::on_server("SECURITY_TEST_POSTGRES_URL"),
+            Store::Mysql => TestDb::on_server("SECURITY_TEST_MYSQL_URL"),
             Store::Redis => TestDb::sqlite(),
         }
     }
@@ -44,7 +49,7 @@ impl Store {
     /// `SECURITY_THROTTLE_STORE`.
     fn throttle_store(self) -> String {
         match self {
-            Store::Postgres => "database".to_owned(),
+            Store::Postgres | Store::Mysql => "database".to_owned(),
             Store::Redis => env_url("SECURITY_TEST_REDIS_URL"),
         }
     }
@@ -403,6 +408,50 @@ fn the_failure_limit_is_shared(store: Store) {
     }
 }
 
+/// Fifty wrong passwords at once on one server: exactly one lock (one unlock mail), and every
+/// failure counted: the hard ceiling of 50 then refuses even the owner's device.
+fn parallel_failures_lock_once_and_all_count(store: Store) {
+    let db = store.database();
+    let sink = SmtpSink::start();
+    let lockout = [
+        ("SECURITY_LOCKABLE", "true"),
+        ("SECURITY_LOCK_MAXIMUM_ATTEMPTS", "20"),
+        ("SECURITY_LOCK_HARD_CAP", "50/h"),
+    ];
+    let app = fleet_app(store, &db, &sink, &lockout);
+    let email = user_email();
+    app.create_user(&email);
+    let server = app.serve();
+    let owner = device_cookie(&server, &email);
+
+    let answers: Vec<Response> = thread::scope(|s| {
+        let attempts: Vec<_> = (0..50)
+            .map(|_| s.spawn(|| login(&server, &email, "wrong password", None)))
+            .collect();
+        attempts
+            .into_iter()
+            .map(|t| t.join().expect("a login thread"))
+            .collect()
+    });
+    let odd: Vec<String> = answers
+        .iter()
+        .filter(|r| r.status != 200)
+        .map(brief)
+        .collect();
+    assert!(odd.is_empty(), "answers other than 200: {odd:?}");
+    assert_eq!(
+        unlock_mails(&db, &sink),
+        1,
+        "50 parallel failures with SECURITY_LOCK_MAXIMUM_ATTEMPTS=20: exactly one lock"
+    );
+    let r = login(&server, &email, PASSWORD, Some(&owner));
+    assert!(
+        is_locked(&r),
+        "all 50 failures counted: the hard ceiling (50/h) refuses the owner's device too: {}",
+        brief(&r)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The tests
 
@@ -440,6 +489,24 @@ fn redis_two_servers_share_the_lockout() {
 )]
 fn redis_two_servers_share_the_failure_limit() {
     the_failure_limit_is_shared(Store::Redis);
+}
+
+#[test]
+#[cfg_attr(
+    not(security_test_postgres),
+    ignore = "set SECURITY_TEST_POSTGRES_URL to run it on PostgreSQL"
+)]
+fn postgres_parallel_failures_lock_once_and_all_count() {
+    parallel_failures_lock_once_and_all_count(Store::Postgres);
+}
+
+#[test]
+#[cfg_attr(
+    not(security_test_mysql),
+    ignore = "set SECURITY_TEST_MYSQL_URL to run it on MySQL"
+)]
+fn mysql_parallel_failures_lock_once_and_all_count() {
+    parallel_failures_lock_once_and_all_count(Store::Mysql);
 }
 
 /// Redis down (nothing listens on port 1): the server starts, logins work, the `login` limit
