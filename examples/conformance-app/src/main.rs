@@ -186,6 +186,25 @@ async fn create_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     security::schema::create_tables(db).await
 }
 
+/// [`create_tables`], tried again when it fails: PostgreSQL's `CREATE … IF NOT EXISTS` is not
+/// atomic, so two processes (servers of a fleet, or a server and the CLI) starting together on
+/// an empty database collide on the catalog (a duplicate key in `pg_type` or `pg_class`) while
+/// the other creates the same table; a later attempt finds it made.
+async fn create_tables_once_ready(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        match create_tables(db).await {
+            Err(err) if attempt < ATTEMPTS => {
+                tracing::info!(error = %err, attempt, "creating the tables failed; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// A database that Flask-Security's quick-start models wrote has no `username` column (1.7.4's
 /// test app added one): add it, empty. Flask-Security reads the table as before.
 async fn add_username_column(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
@@ -234,7 +253,7 @@ async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
     let db = Database::connect(&url)
         .await
         .map_err(|e| format!("cannot open the database `{url}`: {e}"))?;
-    create_tables(&db)
+    create_tables_once_ready(&db)
         .await
         .map_err(|e| format!("cannot create the tables: {e}"))?;
     let mail = MailSettings::from_env().map_err(|e| e.to_string())?;

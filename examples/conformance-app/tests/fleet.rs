@@ -408,6 +408,24 @@ fn the_failure_limit_is_shared(store: Store) {
     }
 }
 
+/// Two servers started at the same moment on an empty database both make (or find) the tables
+/// and serve: a rolling start of a fleet needs no one to go first.
+fn servers_start_together_on_an_empty_database(store: Store) {
+    let db = store.database();
+    let sink = SmtpSink::start();
+    let app = fleet_app(store, &db, &sink, &[("SECURITY_LOCKABLE", "true")]);
+    let mut a = app.start();
+    let mut b = app.start();
+    a.wait_listening();
+    b.wait_listening();
+    let email = user_email();
+    app.create_user(&email);
+    for (name, server) in [("A", &a), ("B", &b)] {
+        let r = login(server, &email, PASSWORD, None);
+        assert!(logged_in(&r), "a login on {name}: {}", brief(&r));
+    }
+}
+
 /// Fifty wrong passwords at once on one server: exactly one lock (one unlock mail), and every
 /// failure counted: the hard ceiling of 50 then refuses even the owner's device.
 fn parallel_failures_lock_once_and_all_count(store: Store) {
@@ -489,6 +507,24 @@ fn redis_two_servers_share_the_lockout() {
 )]
 fn redis_two_servers_share_the_failure_limit() {
     the_failure_limit_is_shared(Store::Redis);
+}
+
+#[test]
+#[cfg_attr(
+    not(security_test_postgres),
+    ignore = "set SECURITY_TEST_POSTGRES_URL to run it on PostgreSQL"
+)]
+fn postgres_two_servers_start_together_on_an_empty_database() {
+    servers_start_together_on_an_empty_database(Store::Postgres);
+}
+
+#[test]
+#[cfg_attr(
+    not(security_test_mysql),
+    ignore = "set SECURITY_TEST_MYSQL_URL to run it on MySQL"
+)]
+fn mysql_two_servers_start_together_on_an_empty_database() {
+    servers_start_together_on_an_empty_database(Store::Mysql);
 }
 
 #[test]

@@ -98,26 +98,18 @@ impl App {
         (child, log)
     }
 
-    /// A server answering `GET /`.
+    /// `serve` on a free port, listening.
     pub fn serve(&self) -> Server {
+        let mut server = self.start();
+        server.wait_listening();
+        server
+    }
+
+    /// `serve` on a free port, not waited for (to start several at once, then wait for each).
+    pub fn start(&self) -> Server {
         let port = free_port();
         let (child, log) = self.spawn(port);
-        let mut server = Server { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("serve exited at start-up ({status}):\n{}", server.log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not listen within 30 s:\n{}",
-                server.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        Server { child, port, log }
     }
 }
 
@@ -129,6 +121,25 @@ pub struct Server {
 }
 
 impl Server {
+    /// Waits until it listens; panics with its log when it exits first or takes over 30 s.
+    pub fn wait_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("serve exited at start-up ({status}):\n{}", self.log());
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not listen within 30 s:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
