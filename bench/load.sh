@@ -6,6 +6,9 @@
 #   bash bench/load.sh
 #
 # Two runs of the server: without the identity cache, then with SECURITY_IDENTITY_CACHE_TTL.
+# Then the login rate (JSON POST /login, right password, argon2id at its default cost) with the
+# brute-force protection off and on (SECURITY_LOCKABLE=true and a login_failed limit, counters in
+# the database), one server run each per round, and their ratio.
 # For each route: a warm-up, then a measured wrk run; prints requests/s, the p99 latency and the
 # ratio to /bare of the same run, and the server's CPU time per request (steadier than req/s
 # when other work shares the core; its share is shown as foreign%). /basic and /hash (one argon2id hash per request) run with
@@ -15,11 +18,13 @@
 #   BENCH_DURATION          seconds measured per route (default 10)
 #   BENCH_WARMUP            seconds of warm-up per route (default 2; 0 = none)
 #   BENCH_CONNECTIONS       wrk connections for the cheap routes (default 32)
-#   BENCH_HASH_CONNECTIONS  wrk connections for /basic and /hash (default 4)
-#   BENCH_HASH_DURATION     seconds measured for /basic and /hash (default 5)
+#   BENCH_HASH_CONNECTIONS  wrk connections for /basic, /hash and /login (default 4)
+#   BENCH_HASH_DURATION     seconds measured for /basic, /hash and /login (default 5)
 #   BENCH_ROUNDS            rounds over all the routes, interleaved; medians shown (default 3)
 #   BENCH_CACHE_TTL         the cached mode's SECURITY_IDENTITY_CACHE_TTL (default "5 seconds")
-#   BENCH_MODES             "nocache cache" (default), or one of them
+#   BENCH_MODES             "nocache cache login" (default), or some of them
+#   BENCH_LOGIN_LIMITS      the throttled login run's SECURITY_RATE_LIMITS
+#                           (default {"login_failed": "10/m/ip,5/15m/key"})
 #   BENCH_PORT              the server's port (default 18080)
 #   BENCH_SERVER_CPU        the server's core (default 0)
 #   BENCH_CLIENT_CPU        wrk's core (default 1)
@@ -44,7 +49,9 @@ HASH_CONNS="${BENCH_HASH_CONNECTIONS:-4}"
 HASH_DURATION="${BENCH_HASH_DURATION:-5}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CACHE_TTL="${BENCH_CACHE_TTL:-5 seconds}"
-MODES="${BENCH_MODES:-nocache cache}"
+MODES="${BENCH_MODES:-nocache cache login}"
+DEFAULT_LOGIN_LIMITS='{"login_failed": "10/m/ip,5/15m/key"}'
+LOGIN_LIMITS="${BENCH_LOGIN_LIMITS:-$DEFAULT_LOGIN_LIMITS}"
 PORT="${BENCH_PORT:-18080}"
 SERVER_CPU="${BENCH_SERVER_CPU:-0}"
 CLIENT_CPU="${BENCH_CLIENT_CPU:-1}"
@@ -117,10 +124,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start_server TTL: starts the server (TTL empty = no identity cache), waits for READY, sets
-# SESSION_COOKIE and AUTH_TOKEN.
+# start_server TTL [NAME=VALUE…]: starts the server (TTL empty = no identity cache) with these
+# more variables, waits for READY, sets SESSION_COOKIE and AUTH_TOKEN.
 start_server() {
     local ttl="$1"
+    shift
     local out="$WORK/server.out" err="$WORK/server.err"
     : >"$out"
     : >"$err"
@@ -133,7 +141,10 @@ start_server() {
         "BENCH_USERS=${BENCH_USERS:-1}"
     )
     [[ -n "$ttl" ]] && env_vars+=("SECURITY_IDENTITY_CACHE_TTL=$ttl")
-    env -u SECURITY_IDENTITY_CACHE_TTL "${env_vars[@]}" \
+    env_vars+=("$@")
+    # What the modes set is theirs alone: the caller's environment does not change it.
+    env -u SECURITY_IDENTITY_CACHE_TTL -u SECURITY_LOCKABLE -u SECURITY_RATE_LIMITS \
+        -u SECURITY_THROTTLE_STORE -u WTF_CSRF_ENABLED "${env_vars[@]}" \
         taskset -c "$SERVER_CPU" "$SERVER" >"$out" 2>"$err" &
     SERVER_PID=$!
     local waited=0
@@ -206,15 +217,17 @@ core_ticks() {
     awk -v cpu="cpu$SERVER_CPU" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
-# run_wrk ROUTE CONNS SECONDS: a warm-up, then a measured run; sets RPS, P99_MS, CPU_US (server
+# run_wrk ROUTE CONNS SECONDS [SCRIPT]: a warm-up, then a measured run (SCRIPT: a wrk Lua script,
+# e.g. for a POST); sets RPS, P99_MS, CPU_US (server
 # CPU time per request, in µs), FOREIGN (per cent of the server's core busy outside the server
 # process during the run: other processes, interrupts, steal), SRV_PCT (the server's CPU use, per
 # cent of one core: well under 100 means the server was not the bottleneck) and ERRS.
 run_wrk() {
-    local route="$1" conns="$2" secs="$3" header
+    local route="$1" conns="$2" secs="$3" script="${4:-}" header
     header="$(header_for "$route")"
     local -a args=(-t1 "-c$conns" --latency --timeout 10s)
     [[ -n "$header" ]] && args+=(-H "$header")
+    [[ -n "$script" ]] && args+=(-s "$script")
     if [[ "$WARMUP" -gt 0 ]]; then
         taskset -c "$CLIENT_CPU" wrk "${args[@]}" "-d${WARMUP}s" "http://127.0.0.1:$PORT$route" \
             >/dev/null
@@ -291,10 +304,105 @@ say "columns: req/s and p99 (wrk), x /bare (req/s ratio), cpu us/req (the server
     "well under 100: it was not the bottleneck), foreign% (share of core $SERVER_CPU busy outside" \
     "the server during the run: other processes, irq, steal)"
 
+# --- login: the brute-force protection's cost ----------------------------------------------------
+# A JSON login with the right password (what a user pays: one argon2id verify, the session, the
+# token), with the protection off, then on: before the password is checked every counter that
+# could refuse it is read, and a success issues the device cookie.
+LOGIN_BODY="{\"email\": \"$EMAIL\", \"password\": \"$PASSWORD\"}"
+LOGIN_LUA="$WORK/login.lua"
+cat >"$LOGIN_LUA" <<LUA
+wrk.method = "POST"
+wrk.body = '$LOGIN_BODY'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+# The JSON login needs no CSRF token then (as an API client's).
+LOGIN_ENV=("WTF_CSRF_ENABLED=false")
+THROTTLE_ENV=("SECURITY_LOCKABLE=true" "SECURITY_RATE_LIMITS=$LOGIN_LIMITS" "SECURITY_THROTTLE_STORE=database")
+declare -A LOGIN_LABEL=(
+    [off]="off"
+    [on]="lockout + login_failed limits (database)"
+)
+
+# check_login: one JSON login with curl; must answer 200 with meta.code 200 and a device cookie
+# when the protection is on.
+check_login() {
+    local variant="$1" code
+    code="$(curl -s -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' --max-time 10 \
+        -H 'Content-Type: application/json' --data "$LOGIN_BODY" \
+        "http://127.0.0.1:$PORT/login")" || die "curl POST /login failed"
+    [[ "$code" == 200 ]] && grep -q '"code": *200' "$WORK/body" ||
+        die "POST /login answered $code: $(head -c 300 "$WORK/body")"
+    if [[ "$variant" == on ]] && ! grep -qi '^set-cookie: security_device=' "$WORK/headers"; then
+        die "POST /login with the protection on set no device cookie"
+    fi
+}
+
+run_login() {
+    printf '\n== JSON POST /login, right password, argon2id default cost (load average before: %s)\n' \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf 'protection on: SECURITY_LOCKABLE=true SECURITY_RATE_LIMITS=%s SECURITY_THROTTLE_STORE=database\n' \
+        "$LOGIN_LIMITS"
+    declare -A L_RPS=() L_P99=() L_CPU=() L_FOR=() L_SRV=() L_ERR=()
+    local variant
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for variant in off on; do
+            if [[ "$variant" == on ]]; then
+                start_server "" "${LOGIN_ENV[@]}" "${THROTTLE_ENV[@]}"
+            else
+                start_server "" "${LOGIN_ENV[@]}"
+            fi
+            check_login "$variant"
+            run_wrk /login "$HASH_CONNS" "$HASH_DURATION" "$LOGIN_LUA"
+            stop_server
+            L_RPS[$variant]="${L_RPS[$variant]:-} $RPS"
+            L_P99[$variant]="${L_P99[$variant]:-} $P99_MS"
+            L_CPU[$variant]="${L_CPU[$variant]:-} $CPU_US"
+            L_FOR[$variant]="${L_FOR[$variant]:-} $FOREIGN"
+            L_SRV[$variant]="${L_SRV[$variant]:-} $SRV_PCT"
+            if [[ -n "$ERRS" ]]; then
+                L_ERR[$variant]="${L_ERR[$variant]:-} [$ERRS]"
+                FAILED_ROUTES="$FAILED_ROUTES login-$variant:/login"
+            fi
+        done
+    done
+    # shellcheck disable=SC2086 # word splitting of the number lists is meant
+    {
+        off_rps="$(median ${L_RPS[off]})"
+        off_cpu="$(median ${L_CPU[off]})"
+        printf '%-9s %-44s %5s %10s %8s %8s %8s %7s %5s %8s  %s\n' route protection conns 'req/s' \
+            'p99 ms' 'x off' 'cpu us' 'x cpu' srv% foreign% notes
+        for variant in off on; do
+            rps="$(median ${L_RPS[$variant]})"
+            cpu="$(median ${L_CPU[$variant]})"
+            notes="${L_ERR[$variant]:-}"
+            if [[ "$ROUNDS" -gt 1 ]]; then
+                notes="req/s range $(printf '%s\n' ${L_RPS[$variant]} | sort -g | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.0f-%.0f", a, b }')${notes:+; $notes}"
+            fi
+            awk -v r=/login -v g="${LOGIN_LABEL[$variant]}" -v c="$HASH_CONNS" -v rps="$rps" \
+                -v p99="$(median ${L_P99[$variant]})" -v brps="$off_rps" -v cpu="$cpu" \
+                -v bcpu="$off_cpu" -v f="$(median ${L_FOR[$variant]})" -v n="$notes" \
+                -v sp="$(median ${L_SRV[$variant]})" 'BEGIN {
+                printf "%-9s %-44s %5s %10.1f %8.2f %8.3f %8.1f %7.3f %5.0f %8.0f  %s\n", r, g, c,
+                    rps, p99, (brps > 0 ? rps / brps : 0), cpu, (cpu > 0 ? bcpu / cpu : 0), sp, f, n
+            }'
+        done
+        on_rps="$(median ${L_RPS[on]})"
+        on_cpu="$(median ${L_CPU[on]})"
+    }
+    awk -v on="$on_rps" -v off="$off_rps" -v con="$on_cpu" -v coff="$off_cpu" 'BEGIN {
+        if (off > 0) printf "/login with vs without the brute-force protection: %.1f vs %.1f req/s = %.3fx; %+.0f us server CPU a login\n", on, off, on / off, con - coff
+    }'
+    printf '(load average after: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 for mode in $MODES; do
     case "$mode" in
     nocache) ttl="" label="identity cache off" ;;
     cache) ttl="$CACHE_TTL" label="SECURITY_IDENTITY_CACHE_TTL=\"$CACHE_TTL\"" ;;
+    login)
+        run_login
+        continue
+        ;;
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
     esac
     start_server "$ttl"

@@ -10,7 +10,9 @@
 //!
 //! Routes: `/bare`, `/session` (`#[login_required]`), `/token` (`#[auth_token_required]`),
 //! `/basic` (`#[http_auth_required]`), `/roles` (`#[roles_required("admin")]`), all answering
-//! the same static string, and `/hash`, one argon2id verification of the seeded password.
+//! the same static string, `/hash`, one argon2id verification of the seeded password, and the
+//! security views (`security.router()`: `POST /login` with a JSON body is the login benchmark;
+//! set `WTF_CSRF_ENABLED=false` for it, and the brute-force keys to measure their cost).
 //!
 //! On start it prints, one line each on stdout: `SESSION_COOKIE=<Cookie header value>`,
 //! `AUTH_TOKEN=<token>`, then `READY` once the socket is listening.
@@ -388,7 +390,8 @@ fn app(security: &Security<User>, stored: String, diag: Option<diag::Diag>) -> R
         .route("/token", get(token))
         .route("/basic", get(basic))
         .route("/roles", get(roles))
-        .route("/hash", get(hash).with_state(hash_state));
+        .route("/hash", get(hash).with_state(hash_state))
+        .merge(security.router());
     if let Some(diag) = diag {
         router = router.merge(
             Router::new()

@@ -2,12 +2,15 @@
 //! `security` and configured from the environment (see the project's CONTRACT).
 //!
 //! - `conformance-app serve`: serves HTTP on `127.0.0.1:$PORT` (default 5000).
-//! - `conformance-app users …` / `conformance-app roles …`: the users/roles CLI.
+//! - `conformance-app users …` / `conformance-app roles …`: the users/roles CLI (`users unlock
+//!   EMAIL` ends a lockout on every server sharing the database or Redis).
 //!
 //! Configuration: every `SECURITY_*` key, `SECRET_KEY`, `WTF_CSRF_ENABLED`, `LOGIN_DISABLED`,
-//! `DATABASE_URL` (default: an SQLite file `conformance.db` in the working directory), and
-//! Flask-Mail's `MAIL_*` settings (default `localhost:25`). `CONFORMANCE_CLOCK_START` (unix
-//! seconds, for tests) starts the app's clock at that time.
+//! `DATABASE_URL` (default: an SQLite file `conformance.db` in the working directory; also
+//! `postgres://…` or `mysql://…`), and Flask-Mail's `MAIL_*` settings (default `localhost:25`).
+//! `SECURITY_THROTTLE_STORE` may be a Redis URL (the app is built with `security`'s `redis`
+//! feature), so that several servers share their brute-force counters there or in the database.
+//! `CONFORMANCE_CLOCK_START` (unix seconds, for tests) starts the app's clock at that time.
 //!
 //! The tables are Flask-Security's quick-start schema, so `DATABASE_URL` may name a database
 //! that Flask-Security wrote, and the Flask app's tokens, cookies and links keep working
@@ -229,6 +232,25 @@ async fn create_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     security::schema::create_tables(db).await
 }
 
+/// [`create_tables`], tried again when it fails: PostgreSQL's `CREATE … IF NOT EXISTS` is not
+/// atomic, so two processes (servers of a fleet, or a server and the CLI) starting together on
+/// an empty database collide on the catalog (a duplicate key in `pg_type` or `pg_class`) while
+/// the other creates the same table; a later attempt finds it made.
+async fn create_tables_once_ready(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        match create_tables(db).await {
+            Err(err) if attempt < ATTEMPTS => {
+                tracing::info!(error = %err, attempt, "creating the tables failed; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// A database that Flask-Security's quick-start models wrote has no `username` column (1.7.4's
 /// test app added one): add it, empty. Flask-Security reads the table as before.
 async fn add_username_column(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
@@ -277,7 +299,7 @@ async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
     let db = Database::connect(&url)
         .await
         .map_err(|e| format!("cannot open the database `{url}`: {e}"))?;
-    create_tables(&db)
+    create_tables_once_ready(&db)
         .await
         .map_err(|e| format!("cannot create the tables: {e}"))?;
     let mail = MailSettings::from_env().map_err(|e| e.to_string())?;
