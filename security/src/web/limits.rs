@@ -398,6 +398,13 @@ impl<U: SecurityUser> Runtime<U> {
         if streak != config.lock_maximum_attempts {
             return Ok(AfterFailure::default());
         }
+        // Failures that read "not locked" before a parallel one locked the account count on
+        // after the lock cleared the streak: reaching the threshold again while that lock
+        // holds does not lock (and mail) a second time.
+        if let Ok(Some(_)) = throttle.store.get(&lock.until, now).await {
+            let _ = throttle.store.clear(&lock.streak).await;
+            return Ok(AfterFailure::default());
+        }
         self.lock_account(throttle, user, lock, link_base).await
     }
 
