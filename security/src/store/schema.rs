@@ -282,25 +282,31 @@ pub async fn missing_tables(
     Ok(missing)
 }
 
-/// MySQL's error 1061 (`ER_DUP_KEYNAME`), read from the driver's error number.
-#[cfg(feature = "mysql")]
+/// MySQL's error 1061 (`ER_DUP_KEYNAME`).
 fn is_duplicate_index(err: &DbErr) -> bool {
+    mysql_error_number(err) == Some(1061)
+}
+
+/// The MySQL error number of a failed statement, read from the driver's error (`None` for
+/// any other error, and always without the MySQL driver).
+#[cfg(feature = "mysql")]
+pub(crate) fn mysql_error_number(err: &DbErr) -> Option<u16> {
     let (DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err))
     | DbErr::Query(sea_orm::RuntimeErr::SqlxError(err))) = err
     else {
-        return false;
+        return None;
     };
     let sea_orm::sqlx::Error::Database(err) = &**err else {
-        return false;
+        return None;
     };
     err.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
-        .is_some_and(|err| err.number() == 1061)
+        .map(|err| err.number())
 }
 
 /// Without the MySQL driver no MySQL error can occur.
 #[cfg(not(feature = "mysql"))]
-fn is_duplicate_index(_: &DbErr) -> bool {
-    false
+pub(crate) fn mysql_error_number(_: &DbErr) -> Option<u16> {
+    None
 }
 
 /// Records a one-shot token as used: `true` the first time, `false` when it was used before

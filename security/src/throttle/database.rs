@@ -288,22 +288,6 @@ impl ThrottleStore for DatabaseStore {
 
 /// MySQL's error 1213 (`ER_LOCK_DEADLOCK`): the transaction was rolled back and may be tried
 /// again.
-#[cfg(feature = "mysql")]
 fn is_deadlock(err: &DbErr) -> bool {
-    let (DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err))
-    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(err))) = err
-    else {
-        return false;
-    };
-    let sea_orm::sqlx::Error::Database(err) = &**err else {
-        return false;
-    };
-    err.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
-        .is_some_and(|err| err.number() == 1213)
-}
-
-/// Without the MySQL driver no MySQL deadlock can occur.
-#[cfg(not(feature = "mysql"))]
-fn is_deadlock(_: &DbErr) -> bool {
-    false
+    crate::store::schema::mysql_error_number(err) == Some(1213)
 }

@@ -86,10 +86,15 @@ impl App {
 
     /// `conformance-app serve` on a free port, its stdout and stderr in `serve-<port>.log`.
     pub fn spawn(&self, port: u16) -> (Child, PathBuf) {
+        self.spawn_with(port, &[])
+    }
+
+    fn spawn_with(&self, port: u16, env: &[(&str, &str)]) -> (Child, PathBuf) {
         let log = self.dir.path().join(format!("serve-{port}.log"));
         let out = std::fs::File::create(&log).expect("log file");
         let child = self
             .command(&["serve"])
+            .envs(env.iter().copied())
             .env("PORT", port.to_string())
             .stdout(out.try_clone().expect("log file"))
             .stderr(out)
@@ -107,9 +112,27 @@ impl App {
 
     /// `serve` on a free port, not waited for (to start several at once, then wait for each).
     pub fn start(&self) -> Server {
+        self.start_with(&[])
+    }
+
+    /// [`App::start`] with more environment for this process only (e.g. its clock).
+    pub fn start_with(&self, env: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let (child, log) = self.spawn(port);
+        let (child, log) = self.spawn_with(port, env);
         Server { child, port, log }
+    }
+
+    /// `serve`, listening, whose clock starts `ahead` seconds from now
+    /// (`CONFORMANCE_CLOCK_START`): what it issued ages that much for it.
+    pub fn serve_ahead(&self, ahead: i64) -> Server {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let start = i64::try_from(now).expect("a date") + ahead;
+        let mut server = self.start_with(&[("CONFORMANCE_CLOCK_START", &start.to_string())]);
+        server.wait_listening();
+        server
     }
 }
 
@@ -152,6 +175,17 @@ impl Server {
         let mut headers = headers.to_vec();
         headers.push(("Content-Type", "application/x-www-form-urlencoded"));
         request(self.port, "POST", path, &headers, form.as_bytes())
+    }
+
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        let headers = [("Content-Type", "application/json")];
+        request(
+            self.port,
+            "POST",
+            path,
+            &headers,
+            body.to_string().as_bytes(),
+        )
     }
 }
 
@@ -210,6 +244,11 @@ impl Response {
             .filter(|(n, v)| *n == name && !v.is_empty())
             .map(|(_, v)| v.to_owned())
             .next_back()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
     /// The path (and query) of `Location`, empty without one.
