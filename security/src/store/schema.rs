@@ -177,6 +177,21 @@ pub mod flask_account {
 /// # Errors
 /// A database failure.
 pub async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // PostgreSQL's `CREATE … IF NOT EXISTS` is not atomic: two instances of a fleet
+        // starting together on an empty database collide on the catalog. A transaction-scoped
+        // advisory lock makes them take turns (DDL is transactional there).
+        use sea_orm::TransactionTrait;
+        let txn = db.begin().await?;
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7367327362736503921)")
+            .await?;
+        create_tables_on(&txn).await?;
+        return txn.commit().await;
+    }
+    create_tables_on(db).await
+}
+
+async fn create_tables_on<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let schema = Schema::new(backend);
     let mut tables = [

@@ -251,3 +251,34 @@ backend_tests!(
     create_user_hashes_the_password,
     login_tracking_updates_every_column_atomically,
 );
+
+/// Two instances creating the runtime tables at once on an empty PostgreSQL database take
+/// turns (PostgreSQL's `CREATE … IF NOT EXISTS` alone collides on its catalog).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(security_test_postgres),
+    ignore = "set SECURITY_TEST_POSTGRES_URL to run it on PostgreSQL"
+)]
+async fn two_instances_create_the_runtime_tables_at_once() {
+    use sea_orm::ConnectionTrait;
+    let test = security_tests::TestDb::new(&Backend::postgres()).await;
+    let other = sea_orm::Database::connect(test.url())
+        .await
+        .expect("second pool");
+    for _ in 0..5 {
+        test.db
+            .execute_unprepared(
+                "DROP TABLE IF EXISTS security_used_token, security_revocation, \
+                 security_outbox, security_flask_account, security_throttle",
+            )
+            .await
+            .expect("drop");
+        let (a, b) = tokio::join!(
+            security::schema::create_tables(&test.db),
+            security::schema::create_tables(&other)
+        );
+        a.expect("first instance");
+        b.expect("second instance");
+    }
+    other.close().await.expect("close");
+}

@@ -6,49 +6,25 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use http::StatusCode;
 use serde_json::json;
 
 use crate::common::{GENERIC, RECOVERABLE, drain, reset_with, vars};
 use security::{AuthMechanism, Event, UnlockReason};
-use security_tests::{Backend, Client, Resp, TestApp, backend_tests, basic, has_flash};
+use security_tests::{Backend, Client, Resp, TestApp, TestClock, backend_tests, basic, has_flash};
 
 const UNLOCK_SUBJECT: &str = "Unlock instructions";
 const LOCKED: &str = "Your account is locked.";
-
-/// A clock the test moves.
-#[derive(Clone)]
-struct TestClock(Arc<AtomicI64>);
-
-impl TestClock {
-    fn new() -> Self {
-        TestClock(Arc::new(AtomicI64::new(1_800_000_000)))
-    }
-
-    fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl security::token::Clock for TestClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 async fn app(backend: &Backend, more: &[(&str, &str)]) -> TestApp {
     TestApp::new(backend, more).await
 }
 
 async fn app_with_clock(backend: &Backend, more: &[(&str, &str)]) -> (TestApp, TestClock) {
-    let clock = TestClock::new();
-    let c = clock.clone();
-    (
-        TestApp::build(backend, more, move |b| b.clock(c)).await,
-        clock,
-    )
+    let app = TestApp::new(backend, more).await;
+    let clock = app.clock.clone();
+    (app, clock)
 }
 
 fn lockable(attempts: &'static str) -> Vec<(&'static str, &'static str)> {
