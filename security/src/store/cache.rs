@@ -2,12 +2,13 @@
 //!
 //! Without it, every guarded request loads the user and its roles (and whether its session was
 //! logged out) in one indexed query. With it, an instance reuses what it loaded for up to the
-//! TTL. The trade: a change made on **another** instance (a password change, a deactivation, a
-//! role removed, a logout) reaches this instance only when its entry expires, so a revoked
-//! session may still be accepted here for up to the TTL. Changes made through this instance
-//! evict the entry at once, and a load that was running when the entry was evicted does not
-//! put its (older) answer back. Keep the TTL short (a few seconds) or leave the cache off when
-//! revocation must be immediate everywhere.
+//! TTL. Changes made through this instance evict the entry at once; on PostgreSQL, changes made
+//! on **another** instance are announced by it and evict the entry here too (`store::bus`). A
+//! load that was running when an entry was evicted (or the cache cleared) does not put its
+//! (older) answer back. Without a channel (MySQL, SQLite), or while it is down, a change made
+//! elsewhere (a password change, a deactivation, a role removed, a logout) reaches this
+//! instance only when its entry expires, so a revoked session may still be accepted here for
+//! up to the TTL: keep the TTL short there, or leave the cache off.
 //!
 //! An entry is per user; whether a session or remember-me cookie was revoked is remembered per
 //! key inside it, each for the TTL from when it was read.
