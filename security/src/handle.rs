@@ -179,7 +179,7 @@ impl<U: SecurityUser> Security<U> {
     /// Forgets the cached identity of a user (see `SECURITY_IDENTITY_CACHE_TTL`), after the app
     /// changed the account, its roles or its password in the database itself rather than
     /// through this crate's views: on this instance at once, and on the others through the
-    /// invalidation channel (PostgreSQL `NOTIFY`), which is sent in the background. A process
+    /// invalidation channel (PostgreSQL `NOTIFY` or Redis pub/sub), which is sent in the background. A process
     /// about to exit calls [`Security::flush_identity_invalidations`] first.
     pub fn forget_identity(&self, id: &U::Id) {
         self.rt.invalidate(id);

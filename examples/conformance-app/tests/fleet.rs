@@ -7,7 +7,8 @@
 //! 5xx. The expected behaviour is in the CONTRACT's "Beyond 1.7.4" section. With the identity
 //! cache on (`SECURITY_IDENTITY_CACHE_TTL`, 5 minutes), a password change on one server and a
 //! `users deactivate` from the command line end the session on the other within seconds (the
-//! invalidation channel, PostgreSQL `LISTEN/NOTIFY`), not after the TTL.
+//! invalidation channel: PostgreSQL `LISTEN/NOTIFY`, or Redis pub/sub when the counters are in
+//! Redis), not after the TTL.
 //!
 //! The PostgreSQL, MySQL and Redis variants run when `SECURITY_TEST_POSTGRES_URL`,
 //! `SECURITY_TEST_MYSQL_URL` or `SECURITY_TEST_REDIS_URL` is set (see `build.rs`), and are
@@ -694,4 +695,13 @@ fn a_dead_redis_still_limits_each_server() {
         "the server did not say that the store failed:\n{}",
         server.log()
     );
+}
+
+#[test]
+#[cfg_attr(
+    not(security_test_redis),
+    ignore = "set SECURITY_TEST_REDIS_URL to run it on Redis"
+)]
+fn redis_the_identity_cache_follows_changes_on_other_instances() {
+    the_identity_cache_follows_changes_on_other_instances(Store::Redis);
 }

@@ -400,9 +400,10 @@ config_keys! {
     /// change, logout, lock, the command line, [`crate::Security::forget_identity`]) drops the
     /// entry at once on the instance that made it and, on PostgreSQL, on every instance
     /// (`NOTIFY security_identity` with the user's id; one listening connection per instance,
-    /// and the cache is cleared after that connection was lost). On MySQL and SQLite there is no
-    /// channel: another instance's change is seen only when the entry expires (a warning at
-    /// start-up says so); an entry is never served past the TTL.
+    /// and the cache is cleared after that connection was lost), or, on another database with
+    /// `SECURITY_THROTTLE_STORE` a Redis URL, on every instance through Redis pub/sub. On MySQL
+    /// and SQLite without Redis there is no channel: another instance's change is seen only when
+    /// the entry expires (a warning at start-up says so); an entry is never served past the TTL.
     identity_cache_ttl: Option<Within> = None, "SECURITY_IDENTITY_CACHE_TTL" => opt_duration;
     /// `SECURITY_ALLOWED_HOSTS` (**port addition**), default empty: hosts (`host[:port]`)
     /// accepted in absolute `next` URLs and in `Host` headers used to build absolute links. Empty

@@ -7,7 +7,10 @@
 //! channel is `LISTEN/NOTIFY` on [`CHANNEL`], through the app's own pool: `SELECT pg_notify`
 //! to publish (on PostgreSQL every instance publishes, with its cache on or off, so that a
 //! command line or a worker without a cache still reaches the servers), and one pooled
-//! connection held by a listener task while the cache is on.
+//! connection held by a listener task while the cache is on. On another database, when
+//! `SECURITY_THROTTLE_STORE` is a Redis URL (feature `redis`), the channel is Redis pub/sub on
+//! [`CHANNEL`] (Redis channels are not per database number: apps sharing a Redis server drop
+//! each other's entries now and then, which costs a load, never a stale answer).
 //!
 //! A publish never blocks the request that made it: ids go through a bounded queue to one
 //! publisher task, which sends what has queued up in one statement. When the queue is full or
@@ -21,11 +24,13 @@
 //! start-up).
 
 use std::sync::Arc;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "redis"))]
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::config::ThrottleBackend;
 
 /// The PostgreSQL notification channel; the payload is the user's id.
 pub(crate) const CHANNEL: &str = "security_identity";
@@ -38,8 +43,8 @@ const BATCH: usize = 64;
 
 /// What the listener drops entries from (the identity cache).
 #[cfg_attr(
-    not(feature = "postgres"),
-    allow(dead_code, reason = "only the PostgreSQL listener calls it")
+    not(any(feature = "postgres", feature = "redis")),
+    allow(dead_code, reason = "only the listeners call it")
 )]
 pub(crate) trait Forget: Send + Sync + 'static {
     /// Drops the entry of the user whose id reads `user`.
@@ -52,6 +57,14 @@ enum Message {
     Publish(String),
     /// Answered once everything queued before it was sent (or failed).
     Flush(oneshot::Sender<()>),
+}
+
+/// Where the ids are published.
+#[derive(Clone)]
+enum Backend {
+    Postgres(DatabaseConnection),
+    #[cfg(feature = "redis")]
+    Redis(redis::Client),
 }
 
 /// The invalidation channel of one runtime: its publisher and, while the cache is on, its
@@ -69,19 +82,25 @@ impl std::fmt::Debug for Bus {
 }
 
 impl Bus {
-    /// Starts the channel over `db` (must be called within a tokio runtime): a publisher, and a
-    /// listener that drops entries from `cache` when there is one. `None` when the database
-    /// has no channel (not PostgreSQL).
-    pub(crate) fn start(db: &DatabaseConnection, cache: Option<Arc<dyn Forget>>) -> Option<Bus> {
-        if db.get_database_backend() != DatabaseBackend::Postgres {
-            return None;
-        }
+    /// Starts the channel (must be called within a tokio runtime): over `db` when it is
+    /// PostgreSQL, else over the Redis of `throttle` when it is one; a publisher, and a listener
+    /// that drops entries from `cache` when there is one. `None` when there is no channel.
+    pub(crate) fn start(
+        db: &DatabaseConnection,
+        throttle: &ThrottleBackend,
+        cache: Option<Arc<dyn Forget>>,
+    ) -> Option<Bus> {
+        let backend = if db.get_database_backend() == DatabaseBackend::Postgres {
+            Backend::Postgres(db.clone())
+        } else {
+            redis_backend(throttle)?
+        };
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(publish_pg(db.clone(), rx));
         let (stop, stopped) = oneshot::channel();
         if let Some(cache) = cache {
-            listen(db, cache, stopped);
+            listen(&backend, cache, stopped);
         }
+        tokio::spawn(publish(backend, rx));
         Some(Bus { queue, _stop: stop })
     }
 
@@ -109,8 +128,29 @@ impl Bus {
     }
 }
 
+#[cfg(feature = "redis")]
+fn redis_backend(throttle: &ThrottleBackend) -> Option<Backend> {
+    let ThrottleBackend::Redis(url) = throttle else {
+        return None;
+    };
+    match redis::Client::open(url.expose()) {
+        Ok(client) => Some(Backend::Redis(client)),
+        Err(err) => {
+            tracing::warn!(error = %err, "no identity invalidation channel: the Redis URL does not parse");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_backend(_throttle: &ThrottleBackend) -> Option<Backend> {
+    None
+}
+
 /// Sends the queued ids, what has queued up at once in one statement, until the bus is dropped.
-async fn publish_pg(db: DatabaseConnection, mut rx: mpsc::Receiver<Message>) {
+async fn publish(backend: Backend, mut rx: mpsc::Receiver<Message>) {
+    #[cfg(feature = "redis")]
+    let mut redis: Option<redis::aio::ConnectionManager> = None;
     let mut users: Vec<String> = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -131,7 +171,16 @@ async fn publish_pg(db: DatabaseConnection, mut rx: mpsc::Receiver<Message>) {
             };
         }
         if !users.is_empty() {
-            if let Err(err) = db.execute_raw(notify_statement(&users)).await {
+            let sent = match &backend {
+                Backend::Postgres(db) => db
+                    .execute_raw(notify_statement(&users))
+                    .await
+                    .map(drop)
+                    .map_err(|err| err.to_string()),
+                #[cfg(feature = "redis")]
+                Backend::Redis(client) => publish_redis(client, &mut redis, &users).await,
+            };
+            if let Err(err) = sent {
                 tracing::warn!(
                     error = %err,
                     "could not publish an identity invalidation: other instances drop the \
@@ -161,14 +210,145 @@ fn notify_statement(users: &[String]) -> Statement {
     )
 }
 
-#[cfg(feature = "postgres")]
-fn listen(db: &DatabaseConnection, cache: Arc<dyn Forget>, stopped: oneshot::Receiver<()>) {
-    let pool = db.get_postgres_connection_pool().clone();
-    tokio::spawn(listen_pg(pool, cache, stopped));
+/// `PUBLISH` of each id in one pipeline, over a connection made on first use (and again after
+/// a failure).
+#[cfg(feature = "redis")]
+async fn publish_redis(
+    client: &redis::Client,
+    connection: &mut Option<redis::aio::ConnectionManager>,
+    users: &[String],
+) -> Result<(), String> {
+    let mut manager = match connection {
+        Some(manager) => manager.clone(),
+        None => {
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(REDIS_TIMEOUT))
+                .set_response_timeout(Some(REDIS_TIMEOUT))
+                .set_number_of_retries(0);
+            let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
+                .await
+                .map_err(|err| err.to_string())?;
+            *connection = Some(manager.clone());
+            manager
+        }
+    };
+    let mut pipe = redis::pipe();
+    for user in users {
+        pipe.cmd("PUBLISH").arg(CHANNEL).arg(user).ignore();
+    }
+    let sent: redis::RedisResult<()> = pipe.query_async(&mut manager).await;
+    sent.map_err(|err| {
+        *connection = None;
+        err.to_string()
+    })
 }
 
-#[cfg(not(feature = "postgres"))]
-fn listen(_db: &DatabaseConnection, _cache: Arc<dyn Forget>, _stopped: oneshot::Receiver<()>) {}
+/// How long a Redis connection or answer may take.
+#[cfg(feature = "redis")]
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The first wait after the channel failed; it doubles up to [`MAX_DELAY`].
+#[cfg(any(feature = "postgres", feature = "redis"))]
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+#[cfg(any(feature = "postgres", feature = "redis"))]
+const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// Starts the listener of `backend`.
+fn listen(backend: &Backend, cache: Arc<dyn Forget>, stopped: oneshot::Receiver<()>) {
+    match backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(db) => {
+            let pool = db.get_postgres_connection_pool().clone();
+            tokio::spawn(listen_pg(pool, cache, stopped));
+        }
+        #[cfg(not(feature = "postgres"))]
+        Backend::Postgres(_) => drop((cache, stopped)),
+        #[cfg(feature = "redis")]
+        Backend::Redis(client) => {
+            tokio::spawn(listen_redis(client.clone(), cache, stopped));
+        }
+    }
+}
+
+/// Logs that the channel is down (once per outage).
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn channel_down(what: &str, error: &dyn std::fmt::Display) {
+    tracing::warn!(
+        error = %error,
+        "identity invalidation channel down ({what}): until it is back, changes made on other \
+         instances are seen here only when the cached entry expires (SECURITY_IDENTITY_CACHE_TTL)"
+    );
+}
+
+/// Subscribes to [`CHANNEL`] until the bus is dropped, reconnecting (1 s, then doubling up to
+/// 30 s) after a failure and clearing the cache after every (re)connection.
+#[cfg(feature = "redis")]
+async fn listen_redis(
+    client: redis::Client,
+    cache: Arc<dyn Forget>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    use futures_util::StreamExt;
+
+    let what = format!("Redis SUBSCRIBE {CHANNEL}");
+    let mut delay = FIRST_DELAY;
+    let mut was_down = false;
+    loop {
+        let connect = async {
+            let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
+                .await
+                .map_err(|_| "timed out".to_owned())?
+                .map_err(|err| err.to_string())?;
+            pubsub
+                .subscribe(CHANNEL)
+                .await
+                .map_err(|err| err.to_string())?;
+            Ok::<_, String>(pubsub)
+        };
+        let connected = tokio::select! {
+            _ = &mut stopped => return,
+            connected = connect => connected,
+        };
+        let error = match connected {
+            Ok(pubsub) => {
+                // Whatever was published while this instance was not subscribed is unknown.
+                cache.forget_all();
+                if was_down {
+                    tracing::info!(
+                        "identity invalidation channel back ({what}); the identity cache was \
+                         cleared"
+                    );
+                }
+                was_down = false;
+                delay = FIRST_DELAY;
+                let mut messages = pubsub.into_on_message();
+                loop {
+                    let next = tokio::select! {
+                        _ = &mut stopped => return,
+                        next = messages.next() => next,
+                    };
+                    match next {
+                        Some(message) => match message.get_payload::<String>() {
+                            Ok(user) => cache.forget(&user),
+                            Err(_) => cache.forget_all(),
+                        },
+                        None => break "the connection was lost".to_owned(),
+                    }
+                }
+            }
+            Err(err) => err,
+        };
+        if !was_down {
+            channel_down(&what, &error);
+        }
+        was_down = true;
+        tokio::select! {
+            _ = &mut stopped => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(MAX_DELAY);
+    }
+}
 
 /// Listens on [`CHANNEL`] until the bus is dropped or the pool closed, reconnecting (1 s, then
 /// doubling up to 30 s) after a failure and clearing the cache after every (re)connection.
@@ -181,8 +361,7 @@ async fn listen_pg(
     use sea_orm::sqlx::Error as SqlxError;
     use sea_orm::sqlx::postgres::PgListener;
 
-    const FIRST_DELAY: Duration = Duration::from_secs(1);
-    const MAX_DELAY: Duration = Duration::from_secs(30);
+    let what = format!("PostgreSQL LISTEN {CHANNEL}");
     let mut delay = FIRST_DELAY;
     let mut was_down = false;
     loop {
@@ -232,12 +411,7 @@ async fn listen_pg(
             return;
         }
         if !was_down {
-            tracing::warn!(
-                error = %error,
-                "identity invalidation channel down (PostgreSQL LISTEN {CHANNEL}): until it is \
-                 back, changes made on other instances are seen here only when the cached \
-                 entry expires (SECURITY_IDENTITY_CACHE_TTL)"
-            );
+            channel_down(&what, &error);
         }
         was_down = true;
         tokio::select! {

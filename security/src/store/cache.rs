@@ -2,10 +2,11 @@
 //!
 //! Without it, every guarded request loads the user and its roles (and whether its session was
 //! logged out) in one indexed query. With it, an instance reuses what it loaded for up to the
-//! TTL. Changes made through this instance evict the entry at once; on PostgreSQL, changes made
-//! on **another** instance are announced by it and evict the entry here too (`store::bus`). A
+//! TTL. Changes made through this instance evict the entry at once; on PostgreSQL or with a
+//! Redis throttle store, changes made on **another** instance are announced by it and evict
+//! the entry here too (`store::bus`). A
 //! load that was running when an entry was evicted (or the cache cleared) does not put its
-//! (older) answer back. Without a channel (MySQL, SQLite), or while it is down, a change made
+//! (older) answer back. Without a channel (MySQL, SQLite, without Redis), or while it is down, a change made
 //! elsewhere (a password change, a deactivation, a role removed, a logout) reaches this
 //! instance only when its entry expires, so a revoked session may still be accepted here for
 //! up to the TTL: keep the TTL short there, or leave the cache off.

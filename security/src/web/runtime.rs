@@ -126,14 +126,15 @@ impl<U: SecurityUser> Runtime<U> {
             .map(|ttl| Arc::new(crate::store::cache::IdentityCache::new(ttl.seconds())));
         let bus = crate::store::bus::Bus::start(
             datastore.connection(),
+            &config.throttle_store,
             cache
                 .clone()
                 .map(|cache| cache as Arc<dyn crate::store::bus::Forget>),
         );
         if let (Some(ttl), None) = (&config.identity_cache_ttl, &bus) {
             tracing::warn!(
-                "SECURITY_IDENTITY_CACHE_TTL is on and the database is not PostgreSQL: there is \
-                 no invalidation channel, so a change made on another instance (a password \
+                "SECURITY_IDENTITY_CACHE_TTL is on, the database is not PostgreSQL and \
+                 SECURITY_THROTTLE_STORE is not Redis: there is no invalidation channel, so a change made on another instance (a password \
                  change, a deactivation, a logout…) is seen here only when the cached entry \
                  expires, after up to {} seconds",
                 ttl.seconds()
