@@ -399,7 +399,7 @@ config_keys! {
     /// can end or narrow an identity (password change or reset, deactivation, deletion, role
     /// change, logout, lock, the command line, [`crate::Security::forget_identity`]) drops the
     /// entry at once on the instance that made it and, on PostgreSQL, on every instance
-    /// (`NOTIFY security_identity` with the user's id; one listening connection per instance,
+    /// (`NOTIFY security_identity` with the user's id; one listening connection per instance outside the app's pool,
     /// and the cache is cleared after that connection was lost), or, on another database with
     /// `SECURITY_THROTTLE_STORE` a Redis URL, on every instance through Redis pub/sub. On MySQL
     /// and SQLite without Redis there is no channel: another instance's change is seen only when

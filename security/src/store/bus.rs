@@ -6,8 +6,9 @@
 //! the user's id; every instance that listens drops that entry on receipt. On PostgreSQL the
 //! channel is `LISTEN/NOTIFY` on [`CHANNEL`], through the app's own pool: `SELECT pg_notify`
 //! to publish (on PostgreSQL every instance publishes, with its cache on or off, so that a
-//! command line or a worker without a cache still reaches the servers), and one pooled
-//! connection held by a listener task while the cache is on. On another database, when
+//! command line or a worker without a cache still reaches the servers), and one
+//! connection of its own (the app's connect options, outside its pool) held by a listener task
+//! while the cache is on. On another database, when
 //! `SECURITY_THROTTLE_STORE` is a Redis URL (feature `redis`), the channel is Redis pub/sub on
 //! [`CHANNEL`] (Redis channels are not per database number: apps sharing a Redis server drop
 //! each other's entries now and then, which costs a load, never a stale answer).
@@ -258,7 +259,13 @@ fn listen(backend: &Backend, cache: Arc<dyn Forget>, stopped: oneshot::Receiver<
     match backend {
         #[cfg(feature = "postgres")]
         Backend::Postgres(db) => {
-            let pool = db.get_postgres_connection_pool().clone();
+            // A pool of its own (one connection, the app's connect options): the listener
+            // holds its connection for good, which must not shrink the app's pool (a pool of
+            // one would wait forever).
+            let options = db.get_postgres_connection_pool().connect_options();
+            let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*options).clone());
             tokio::spawn(listen_pg(pool, cache, stopped));
         }
         #[cfg(not(feature = "postgres"))]
@@ -350,7 +357,7 @@ async fn listen_redis(
     }
 }
 
-/// Listens on [`CHANNEL`] until the bus is dropped or the pool closed, reconnecting (1 s, then
+/// Listens on [`CHANNEL`] until the bus is dropped, reconnecting (1 s, then
 /// doubling up to 30 s) after a failure and clearing the cache after every (re)connection.
 #[cfg(feature = "postgres")]
 async fn listen_pg(
