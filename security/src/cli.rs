@@ -188,6 +188,16 @@ pub async fn run<U>(security: &Security<U>, command: Command) -> Result<String, 
 where
     U: SecurityUser + ModelTrait<Entity = <U as SecurityUser>::Entity>,
 {
+    let outcome = run_command(security, command).await;
+    // The process exits next: the other instances must hear of the change before it does.
+    security.flush_identity_invalidations().await;
+    outcome
+}
+
+async fn run_command<U>(security: &Security<U>, command: Command) -> Result<String, CliError>
+where
+    U: SecurityUser + ModelTrait<Entity = <U as SecurityUser>::Entity>,
+{
     let store = security.datastore();
     let find = |email: String| async move {
         store

@@ -176,11 +176,21 @@ impl<U: SecurityUser> Security<U> {
         self.rt.session_cookie_for(user)
     }
 
-    /// Forgets this instance's cached identity of a user (see `SECURITY_IDENTITY_CACHE_TTL`),
-    /// after the app changed the account, its roles or its password in the database itself
-    /// rather than through this crate's views.
+    /// Forgets the cached identity of a user (see `SECURITY_IDENTITY_CACHE_TTL`), after the app
+    /// changed the account, its roles or its password in the database itself rather than
+    /// through this crate's views: on this instance at once, and on the others through the
+    /// invalidation channel (PostgreSQL `NOTIFY` or Redis pub/sub), which is sent in the background. A process
+    /// about to exit calls [`Security::flush_identity_invalidations`] first.
     pub fn forget_identity(&self, id: &U::Id) {
         self.rt.invalidate(id);
+    }
+
+    /// Waits until every identity forgotten so far (by [`Security::forget_identity`] or by the
+    /// crate's own changes) was announced to the other instances, or the announcement failed
+    /// (logged). For a short-lived process (a command line, a job) before it exits; a server
+    /// need not call it.
+    pub async fn flush_identity_invalidations(&self) {
+        self.rt.flush_invalidations().await;
     }
 
     /// Unlocks an account that the lockout (`SECURITY_LOCKABLE`) locked: ends the lock and

@@ -4,7 +4,11 @@
 //! `login_failed` limit counts on both; one `users unlock` unlocks on both; the owner's device
 //! cookie, issued by one, spares them on the other; fifty parallel failures are all counted and
 //! lock the account exactly once. A dead Redis limits each process on its own and answers no
-//! 5xx. The expected behaviour is in the CONTRACT's "Beyond 1.7.4" section.
+//! 5xx. The expected behaviour is in the CONTRACT's "Beyond 1.7.4" section. With the identity
+//! cache on (`SECURITY_IDENTITY_CACHE_TTL`, 5 minutes), a password change on one server and a
+//! `users deactivate` from the command line end the session on the other within seconds (the
+//! invalidation channel: PostgreSQL `LISTEN/NOTIFY`, or Redis pub/sub when the counters are in
+//! Redis), not after the TTL.
 //!
 //! The PostgreSQL, MySQL and Redis variants run when `SECURITY_TEST_POSTGRES_URL`,
 //! `SECURITY_TEST_MYSQL_URL` or `SECURITY_TEST_REDIS_URL` is set (see `build.rs`), and are
@@ -15,7 +19,7 @@ mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use support::{App, PASSWORD, Response, Server, SmtpSink, wait_until};
@@ -470,8 +474,114 @@ fn parallel_failures_lock_once_and_all_count(store: Store) {
     );
 }
 
+/// The `Cookie` header of the session a login answered with.
+fn session_cookie(r: &Response) -> String {
+    let session = r
+        .cookie("session")
+        .unwrap_or_else(|| panic!("no session cookie on a login: {:?}", r.headers));
+    format!("session={session}")
+}
+
+/// Polls `server`'s login-only `/profile` with `cookie` until it is refused (redirected to the
+/// login page): how long that took, or `None` after `deadline`.
+fn refused_within(server: &Server, cookie: &str, deadline: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        let r = server.get("/profile", &[("Cookie", cookie)]);
+        if r.redirects_to_login() {
+            return Some(start.elapsed());
+        }
+        assert_eq!(r.status, 200, "GET /profile: {}", brief(&r));
+        thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// With a 5-minute identity cache on both servers, B drops its cached identity as soon as the
+/// user changes elsewhere: a password change on A, then a `users deactivate` from the command
+/// line (a third process), each end the session on B well within the TTL.
+fn the_identity_cache_follows_changes_on_other_instances(store: Store) {
+    const TTL: &str = "5 minutes";
+    const DEADLINE: Duration = Duration::from_secs(5);
+    let db = store.database();
+    let sink = SmtpSink::start();
+    let settings = [
+        ("SECURITY_IDENTITY_CACHE_TTL", TTL),
+        ("SECURITY_CHANGEABLE", "true"),
+    ];
+    let app = fleet_app(store, &db, &sink, &settings);
+    let email = user_email();
+    app.create_user(&email);
+    let a = app.serve();
+    let b = app.serve();
+
+    // Logged in on A; B loads (and caches) the identity.
+    let r = login(&a, &email, PASSWORD, None);
+    assert!(logged_in(&r), "a login on A: {}", brief(&r));
+    let old = session_cookie(&r);
+    for _ in 0..2 {
+        let r = b.get("/profile", &[("Cookie", &old)]);
+        assert_eq!(r.status, 200, "A's session on B: {}", brief(&r));
+    }
+
+    let new_password = "battery-staple-7";
+    let form = format!(
+        "password={}&new_password={}&new_password_confirm={}",
+        encode(PASSWORD),
+        encode(new_password),
+        encode(new_password)
+    );
+    let r = a.post_form("/change", &[("Cookie", &old)], &form);
+    assert_eq!(r.status, 302, "the password change on A: {}", brief(&r));
+    let took = refused_within(&b, &old, DEADLINE).unwrap_or_else(|| {
+        panic!(
+            "B still accepts the session {DEADLINE:?} after the password change on A \
+             (SECURITY_IDENTITY_CACHE_TTL={TTL}): the invalidation did not reach it\nB:\n{}",
+            b.log()
+        )
+    });
+    eprintln!("{store:?}: a password change on A reached B's identity cache in {took:?}");
+
+    // Again from the command line, a process of its own that exits at once.
+    let r = login(&a, &email, new_password, None);
+    assert!(
+        logged_in(&r),
+        "a login on A with the new password: {}",
+        brief(&r)
+    );
+    let session = session_cookie(&r);
+    for _ in 0..2 {
+        let r = b.get("/profile", &[("Cookie", &session)]);
+        assert_eq!(r.status, 200, "A's new session on B: {}", brief(&r));
+    }
+    let start = Instant::now();
+    let out = app.cli(&["users", "deactivate", &email]);
+    assert!(out.contains("deactivated"), "users deactivate: {out}");
+    let took = refused_within(&b, &session, DEADLINE).unwrap_or_else(|| {
+        panic!(
+            "B still accepts the session {DEADLINE:?} after `users deactivate` \
+             (SECURITY_IDENTITY_CACHE_TTL={TTL}): the invalidation did not reach it\nB:\n{}",
+            b.log()
+        )
+    });
+    eprintln!(
+        "{store:?}: `users deactivate` reached B's identity cache {took:?} after the command \
+         returned ({:?} with the command)",
+        start.elapsed()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The tests
+
+#[test]
+#[cfg_attr(
+    not(security_test_postgres),
+    ignore = "set SECURITY_TEST_POSTGRES_URL to run it on PostgreSQL"
+)]
+fn postgres_the_identity_cache_follows_changes_on_other_instances() {
+    the_identity_cache_follows_changes_on_other_instances(Store::Postgres);
+}
 
 #[test]
 #[cfg_attr(
@@ -585,4 +695,13 @@ fn a_dead_redis_still_limits_each_server() {
         "the server did not say that the store failed:\n{}",
         server.log()
     );
+}
+
+#[test]
+#[cfg_attr(
+    not(security_test_redis),
+    ignore = "set SECURITY_TEST_REDIS_URL to run it on Redis"
+)]
+fn redis_the_identity_cache_follows_changes_on_other_instances() {
+    the_identity_cache_follows_changes_on_other_instances(Store::Redis);
 }

@@ -395,7 +395,15 @@ config_keys! {
     trusted_proxies: u8 = 0, "SECURITY_TRUSTED_PROXIES" => proxy_count;
     /// `SECURITY_IDENTITY_CACHE_TTL` (**port addition**), default none: how long a loaded user
     /// (with roles) may be reused for the same session without reading the database again; none =
-    /// load on every request (a deactivation or role change takes effect at once).
+    /// load on every request (a deactivation or role change takes effect at once). A change that
+    /// can end or narrow an identity (password change or reset, deactivation, deletion, role
+    /// change, logout, lock, the command line, [`crate::Security::forget_identity`]) drops the
+    /// entry at once on the instance that made it and, on PostgreSQL, on every instance
+    /// (`NOTIFY security_identity` with the user's id; one listening connection per instance outside the app's pool,
+    /// and the cache is cleared after that connection was lost), or, on another database with
+    /// `SECURITY_THROTTLE_STORE` a Redis URL, on every instance through Redis pub/sub. On MySQL
+    /// and SQLite without Redis there is no channel: another instance's change is seen only when
+    /// the entry expires (a warning at start-up says so); an entry is never served past the TTL.
     identity_cache_ttl: Option<Within> = None, "SECURITY_IDENTITY_CACHE_TTL" => opt_duration;
     /// `SECURITY_ALLOWED_HOSTS` (**port addition**), default empty: hosts (`host[:port]`)
     /// accepted in absolute `next` URLs and in `Host` headers used to build absolute links. Empty

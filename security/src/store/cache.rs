@@ -2,12 +2,14 @@
 //!
 //! Without it, every guarded request loads the user and its roles (and whether its session was
 //! logged out) in one indexed query. With it, an instance reuses what it loaded for up to the
-//! TTL. The trade: a change made on **another** instance (a password change, a deactivation, a
-//! role removed, a logout) reaches this instance only when its entry expires, so a revoked
-//! session may still be accepted here for up to the TTL. Changes made through this instance
-//! evict the entry at once, and a load that was running when the entry was evicted does not
-//! put its (older) answer back. Keep the TTL short (a few seconds) or leave the cache off when
-//! revocation must be immediate everywhere.
+//! TTL. Changes made through this instance evict the entry at once; on PostgreSQL or with a
+//! Redis throttle store, changes made on **another** instance are announced by it and evict
+//! the entry here too (`store::bus`). A
+//! load that was running when an entry was evicted (or the cache cleared) does not put its
+//! (older) answer back. Without a channel (MySQL, SQLite, without Redis), or while it is down, a change made
+//! elsewhere (a password change, a deactivation, a role removed, a logout) reaches this
+//! instance only when its entry expires, so a revoked session may still be accepted here for
+//! up to the TTL: keep the TTL short there, or leave the cache off.
 //!
 //! An entry is per user; whether a session or remember-me cookie was revoked is remembered per
 //! key inside it, each for the TTL from when it was read.
@@ -84,12 +86,25 @@ impl<U: SecurityUser> IdentityCache<U> {
         keys: &[String],
         loader: &std::sync::Arc<IdentityLoader<U>>,
     ) -> Result<Loaded<U>, DatastoreError> {
-        let user = id.to_string();
-        if let Some(hit) = self.hit(&user, keys) {
+        self.get_or_load_with(&id.to_string(), keys, loader.load(id, keys))
+            .await
+    }
+
+    /// The cached answer for `user` and `keys`, or what `load` answers (cached when no
+    /// invalidation happened while it ran).
+    async fn get_or_load_with(
+        &self,
+        user: &str,
+        keys: &[String],
+        load: impl std::future::Future<Output = Result<Loaded<U>, DatastoreError>>,
+    ) -> Result<Loaded<U>, DatastoreError> {
+        if let Some(hit) = self.hit(user, keys) {
             return Ok(hit);
         }
+        // Read before the load starts: an invalidation from here on (local, or one received
+        // from another instance) bumps it, and the answer is then not cached.
         let generation = self.generation.load(Ordering::Acquire);
-        let loaded = loader.load(id, keys).await?;
+        let loaded = load.await?;
         let mut entries = self.lock();
         if self.generation.load(Ordering::Acquire) != generation {
             // Invalidated while loading: what was loaded may predate the change.
@@ -98,10 +113,10 @@ impl<U: SecurityUser> IdentityCache<U> {
         match &loaded {
             Some((identity, revoked)) => {
                 let now = Instant::now();
-                if !entries.contains_key(&user) {
+                if !entries.contains_key(user) {
                     // Past the bound, the least recently used entry goes.
                     entries.insert(
-                        user.clone(),
+                        user.to_owned(),
                         Entry {
                             at: now,
                             identity: identity.clone(),
@@ -109,7 +124,7 @@ impl<U: SecurityUser> IdentityCache<U> {
                         },
                     );
                 }
-                let Some(entry) = entries.get_mut(&user) else {
+                let Some(entry) = entries.get_mut(user) else {
                     return Ok(loaded);
                 };
                 entry.at = now;
@@ -124,7 +139,7 @@ impl<U: SecurityUser> IdentityCache<U> {
                 }
             }
             None => {
-                entries.remove(&user);
+                entries.remove(user);
             }
         }
         Ok(loaded)
@@ -132,7 +147,122 @@ impl<U: SecurityUser> IdentityCache<U> {
 
     /// Forgets a user (after a change to it, or a logout of one of its sessions).
     pub(crate) fn invalidate(&self, id: &U::Id) {
+        self.forget(&id.to_string());
+    }
+
+    /// Forgets the user whose id reads `user`; a load running meanwhile is not cached.
+    pub(crate) fn forget(&self, user: &str) {
+        // Bumped under the lock: a load that read the generation before it cannot insert
+        // between the bump and the removal.
+        let mut entries = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.lock().remove(&id.to_string());
+        entries.remove(user);
+    }
+
+    /// Forgets every user (after the invalidation channel was down: what it missed is unknown).
+    pub(crate) fn clear(&self) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+}
+
+impl<U: SecurityUser> crate::store::bus::Forget for IdentityCache<U> {
+    fn forget(&self, user: &str) {
+        IdentityCache::forget(self, user);
+    }
+
+    fn forget_all(&self) {
+        self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entities::user::Model as User;
+
+    fn loaded(email: &str) -> Result<Loaded<User>, DatastoreError> {
+        Ok(Some((
+            UserWithRoles {
+                user: User {
+                    id: 1,
+                    email: email.to_owned(),
+                    password: None,
+                    active: true,
+                    confirmed_at: None,
+                },
+                roles: Vec::new(),
+            },
+            false,
+        )))
+    }
+
+    fn email(answer: Loaded<User>) -> String {
+        answer.expect("a user").0.user.email
+    }
+
+    #[tokio::test]
+    async fn a_load_is_cached_until_the_user_is_forgotten() {
+        let cache = IdentityCache::<User>::new(60);
+        let first = cache.get_or_load_with("1", &[], async { loaded("old") });
+        assert_eq!(email(first.await.unwrap()), "old");
+        let hit = cache.get_or_load_with("1", &[], async { loaded("new") });
+        assert_eq!(email(hit.await.unwrap()), "old");
+        cache.forget("1");
+        let reload = cache.get_or_load_with("1", &[], async { loaded("new") });
+        assert_eq!(email(reload.await.unwrap()), "new");
+    }
+
+    #[tokio::test]
+    async fn a_load_that_started_before_a_forget_is_not_cached() {
+        let cache = IdentityCache::<User>::new(60);
+        let stale = cache.get_or_load_with("1", &[], async {
+            // The change (here or on another instance) lands while the old row is in flight.
+            cache.forget("1");
+            loaded("stale")
+        });
+        assert_eq!(email(stale.await.unwrap()), "stale");
+        let next = cache.get_or_load_with("1", &[], async { loaded("fresh") });
+        assert_eq!(email(next.await.unwrap()), "fresh");
+    }
+
+    #[tokio::test]
+    async fn a_load_that_started_before_a_clear_is_not_cached() {
+        let cache = IdentityCache::<User>::new(60);
+        let stale = cache.get_or_load_with("2", &[], async {
+            cache.clear();
+            loaded("stale")
+        });
+        assert_eq!(email(stale.await.unwrap()), "stale");
+        let next = cache.get_or_load_with("2", &[], async { loaded("fresh") });
+        assert_eq!(email(next.await.unwrap()), "fresh");
+    }
+
+    #[tokio::test]
+    async fn clear_forgets_every_user() {
+        let cache = IdentityCache::<User>::new(60);
+        for user in ["1", "2"] {
+            cache
+                .get_or_load_with(user, &[], async { loaded("old") })
+                .await
+                .unwrap();
+        }
+        cache.clear();
+        for user in ["1", "2"] {
+            let again = cache.get_or_load_with(user, &[], async { loaded("new") });
+            assert_eq!(email(again.await.unwrap()), "new");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_entry_is_not_served_past_the_ttl() {
+        let cache = IdentityCache::<User>::new(0);
+        cache
+            .get_or_load_with("1", &[], async { loaded("old") })
+            .await
+            .unwrap();
+        let again = cache.get_or_load_with("1", &[], async { loaded("new") });
+        assert_eq!(email(again.await.unwrap()), "new");
     }
 }

@@ -53,7 +53,9 @@ pub(crate) struct Inner<U: SecurityUser> {
     events: broadcast::Sender<Event<U>>,
     clock: Arc<dyn Clock>,
     register_fields: Vec<RegisterField>,
-    cache: Option<crate::store::cache::IdentityCache<U>>,
+    cache: Option<Arc<crate::store::cache::IdentityCache<U>>>,
+    /// Tells the other instances which cached identities to drop (PostgreSQL).
+    bus: Option<crate::store::bus::Bus>,
     loader: Arc<crate::store::loader::IdentityLoader<U>>,
     outbox: Arc<crate::mail::outbox::Outbox>,
     throttle: Option<crate::web::limits::Throttle>,
@@ -121,7 +123,23 @@ impl<U: SecurityUser> Runtime<U> {
         let cache = config
             .identity_cache_ttl
             .as_ref()
-            .map(|ttl| crate::store::cache::IdentityCache::new(ttl.seconds()));
+            .map(|ttl| Arc::new(crate::store::cache::IdentityCache::new(ttl.seconds())));
+        let bus = crate::store::bus::Bus::start(
+            datastore.connection(),
+            &config.throttle_store,
+            cache
+                .clone()
+                .map(|cache| cache as Arc<dyn crate::store::bus::Forget>),
+        );
+        if let (Some(ttl), None) = (&config.identity_cache_ttl, &bus) {
+            tracing::warn!(
+                "SECURITY_IDENTITY_CACHE_TTL is on, the database is not PostgreSQL and \
+                 SECURITY_THROTTLE_STORE is not Redis: there is no invalidation channel, so a change made on another instance (a password \
+                 change, a deactivation, a logout…) is seen here only when the cached entry \
+                 expires, after up to {} seconds",
+                ttl.seconds()
+            );
+        }
         let loader = crate::store::loader::IdentityLoader::new(datastore.clone());
         let csrf = CsrfKey {
             csrf: Arc::new(Csrf::new(secret.as_bytes(), config.csrf_time_limit)),
@@ -155,6 +173,7 @@ impl<U: SecurityUser> Runtime<U> {
                 clock,
                 register_fields,
                 cache,
+                bus,
                 loader,
                 outbox,
                 throttle,
@@ -634,10 +653,22 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(())
     }
 
-    /// Forgets a cached identity (after a change to the user).
+    /// Forgets a cached identity (after a change to the user), here and, through the
+    /// invalidation channel, on every other instance. Never waits.
     pub(crate) fn invalidate(&self, id: &U::Id) {
         if let Some(cache) = &self.inner.cache {
             cache.invalidate(id);
+        }
+        if let Some(bus) = &self.inner.bus {
+            bus.publish(id.to_string());
+        }
+    }
+
+    /// Waits until the invalidations published so far were sent to the other instances (a
+    /// short-lived process calls it before it exits).
+    pub(crate) async fn flush_invalidations(&self) {
+        if let Some(bus) = &self.inner.bus {
+            bus.flush().await;
         }
     }
 
