@@ -9,6 +9,8 @@
 # Then the login rate (JSON POST /login, right password, argon2id at its default cost) with the
 # brute-force protection off and on (SECURITY_LOCKABLE=true and a login_failed limit, counters in
 # the database), one server run each per round, and their ratio.
+# /nolayer is /bare's handler on a router without the security layer: the line after the table
+# gives the layer's cost per request on an unguarded route (/bare minus /nolayer).
 # For each route: a warm-up, then a measured wrk run; prints requests/s, the p99 latency and the
 # ratio to /bare of the same run, and the server's CPU time per request (steadier than req/s
 # when other work shares the core; its share is shown as foreign%). /basic and /hash (one argon2id hash per request) run with
@@ -275,7 +277,7 @@ median() {
 }
 
 # --- the runs ----------------------------------------------------------------------------------
-ROUTES=(/bare /session /token /roles)
+ROUTES=(/bare /nolayer /session /token /roles)
 [[ "${BENCH_DIAG:-0}" == 1 ]] && ROUTES+=(/x-load /x-sqlx /x-held /x-batch)
 ROUTES+=(/basic /hash)
 declare -A GUARD=(
@@ -284,6 +286,7 @@ declare -A GUARD=(
     [/x-held]="diag: same SQL, one held sqlx connection"
     [/x-batch]="diag: load batched over waiting requests"
     [/bare]="none"
+    [/nolayer]="none, router without security.layer()"
     [/session]="#[login_required], session cookie"
     [/token]="#[auth_token_required], header"
     [/roles]="#[roles_required(\"admin\")], session cookie"
@@ -406,6 +409,16 @@ for mode in $MODES; do
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
     esac
     start_server "$ttl"
+    # A server built before /nolayer existed (a baseline binary) runs without the pair.
+    if [[ " ${ROUTES[*]} " == *" /nolayer "* ]] &&
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PORT/nolayer")" == 404 ]]; then
+        say "note: this server has no /nolayer route; the layer's cost is not measured"
+        routes=()
+        for route in "${ROUTES[@]}"; do
+            [[ "$route" == /nolayer ]] || routes+=("$route")
+        done
+        ROUTES=("${routes[@]}")
+    fi
     for route in "${ROUTES[@]}"; do
         check_route "$route"
     done
@@ -452,9 +465,17 @@ for mode in $MODES; do
                     rps, p99, (brps > 0 ? rps / brps : 0), cpu, (cpu > 0 ? bcpu / cpu : 0), sp, f, n
             }'
         done
+        nolayer_rps="$(median ${R_RPS[/nolayer]:-})"
+        nolayer_cpu="$(median ${R_CPU[/nolayer]:-})"
         basic_rps="$(median ${R_RPS[/basic]})"
         hash_rps="$(median ${R_RPS[/hash]})"
     }
+    # The layer on an unguarded route: /bare (through security.layer()) vs /nolayer (the same
+    # handler without it), per request: from the server's CPU time, and from the req/s (the
+    # server's core is the bottleneck, so 1/req/s is its time per request).
+    awk -v br="$bare_rps" -v nr="$nolayer_rps" -v bc="$bare_cpu" -v nc="$nolayer_cpu" 'BEGIN {
+        if (br > 0 && nr > 0) printf "the layer on an unguarded route (/bare - /nolayer): %+.1f us cpu/req, %+.1f us from req/s (%.3fx)\n", bc - nc, 1e6 / br - 1e6 / nr, br / nr
+    }'
     awk -v b="$basic_rps" -v h="$hash_rps" 'BEGIN {
         if (h > 0) printf "/basic vs raw argon2id (/hash): %.1f vs %.1f req/s = %.2fx; %.1f ms a hash on one core\n", b, h, b / h, 1000 / h
     }'

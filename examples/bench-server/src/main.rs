@@ -8,7 +8,8 @@
 //! `BENCH_USERS` (admins seeded, default 1; `/x-batch` cycles through them),
 //! `BENCH_DIAG=1` (adds the diagnostic routes `/x-load`, `/x-sqlx`, `/x-held`, `/x-batch`: see `diag`).
 //!
-//! Routes: `/bare`, `/session` (`#[login_required]`), `/token` (`#[auth_token_required]`),
+//! Routes: `/bare`, `/nolayer` (the same handler on a router without the security layer),
+//! `/session` (`#[login_required]`), `/token` (`#[auth_token_required]`),
 //! `/basic` (`#[http_auth_required]`), `/roles` (`#[roles_required("admin")]`), all answering
 //! the same static string, `/hash`, one argon2id verification of the seeded password, and the
 //! security views (`security.router()`: `POST /login` with a JSON body is the login benchmark;
@@ -402,7 +403,11 @@ fn app(security: &Security<User>, stored: String, diag: Option<diag::Diag>) -> R
                 .with_state(diag),
         );
     }
-    router.layer(security.layer())
+    // `/nolayer`: the handler of `/bare` on a router without the security layer, merged after
+    // the layer is applied, so that the pair measures what the layer costs an unguarded route.
+    router
+        .layer(security.layer())
+        .merge(Router::new().route("/nolayer", get(bare)))
 }
 
 async fn run() -> Result<(), String> {

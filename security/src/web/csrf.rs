@@ -144,8 +144,9 @@ pub(crate) struct CsrfKey {
     pub(crate) enabled: bool,
     /// `SECURITY_CSRF_PROTECT`: every unsafe request that a cookie authenticates is checked.
     pub(crate) protect: bool,
-    pub(crate) missing: String,
-    pub(crate) invalid: String,
+    /// The refusals' texts, shared: the layer clones this key into every request.
+    pub(crate) missing: std::sync::Arc<str>,
+    pub(crate) invalid: std::sync::Arc<str>,
     pub(crate) json_http_status: bool,
 }
 
@@ -190,13 +191,13 @@ impl CsrfKey {
     /// `{"errors": {"csrf_token": [...]}}` with HTTP 400, or a 400 page.
     pub(crate) fn refusal(&self, err: CsrfError, json: bool) -> Response {
         let message = match err {
-            CsrfError::Missing => &self.missing,
-            _ => &self.invalid,
+            CsrfError::Missing => &*self.missing,
+            _ => &*self.invalid,
         };
         tracing::info!(reason = %err, "security: CSRF check failed");
         if json {
             let mut errors = crate::web::response::FormErrors::new();
-            errors.insert("csrf_token".into(), vec![message.clone()]);
+            errors.insert("csrf_token".into(), vec![message.to_owned()]);
             let mut r = crate::web::response::json_errors(&errors, self.json_http_status);
             *r.status_mut() = http::StatusCode::BAD_REQUEST;
             r

@@ -380,14 +380,24 @@ impl<U: SecurityUser> Runtime<U> {
 }
 
 /// Every `Cookie` header of the request, joined.
-pub(crate) fn cookie_header(parts: &Parts) -> String {
-    parts
+pub(crate) fn cookie_header(parts: &Parts) -> std::borrow::Cow<'_, str> {
+    let mut values = parts
         .headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ")
+        .filter_map(|v| v.to_str().ok());
+    // One header (what browsers send over HTTP/1.1) is borrowed, not copied.
+    match (values.next(), values.next()) {
+        (None, _) => std::borrow::Cow::Borrowed(""),
+        (Some(only), None) => std::borrow::Cow::Borrowed(only),
+        (Some(first), Some(second)) => std::borrow::Cow::Owned(
+            [first, second]
+                .into_iter()
+                .chain(values)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    }
 }
 
 /// `Authorization: Basic base64(user:password)`, split at the first `:`.

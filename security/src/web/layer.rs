@@ -161,6 +161,7 @@ where
                 flask_cookie,
                 device_cookie: None,
             });
+            drop(cookies);
             parts.extensions.insert(session.clone());
             parts.extensions.insert(security.clone());
             parts.extensions.insert(auth);

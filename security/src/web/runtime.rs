@@ -146,8 +146,18 @@ impl<U: SecurityUser> Runtime<U> {
             clock: Arc::clone(&clock),
             enabled: config.csrf_enabled,
             protect: config.csrf_protect,
-            missing: config.messages.get(MessageKey::CsrfMissing).text.clone(),
-            invalid: config.messages.get(MessageKey::CsrfInvalid).text.clone(),
+            missing: config
+                .messages
+                .get(MessageKey::CsrfMissing)
+                .text
+                .as_str()
+                .into(),
+            invalid: config
+                .messages
+                .get(MessageKey::CsrfInvalid)
+                .text
+                .as_str()
+                .into(),
             json_http_status: config.json_http_status_codes,
         };
         let outbox = crate::mail::outbox::Outbox::new(

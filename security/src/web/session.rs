@@ -401,12 +401,19 @@ fn truncate(mut text: String, max: usize) -> String {
 /// Reads one cookie from a `Cookie` header value: the first of that name, its value without
 /// the double quotes that may surround it (Werkzeug quotes some values). Pairs the `cookie`
 /// crate cannot parse (no `=`, an empty name) are skipped, as browsers and Werkzeug do.
+///
+/// The `cookie` crate's `split_parse` rule (pairs split at `;`, name and value trimmed), without
+/// building a `Cookie` for every pair: the layer reads two cookies on every request.
 pub(crate) fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    cookie::Cookie::split_parse(header)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == name)
-        .and_then(|cookie| cookie.value_raw())
-        .map(|value| {
+    header
+        .split(';')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            let key = key.trim();
+            (!key.is_empty()).then(|| (key, value.trim()))
+        })
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| {
             value
                 .strip_prefix('"')
                 .and_then(|inner| inner.strip_suffix('"'))
@@ -465,6 +472,51 @@ impl CookieSpec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_cookie_reads_what_the_cookie_crate_reads() {
+        // The reference: the `cookie` crate's parse, as `read_cookie` used to call it.
+        fn reference<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+            cookie::Cookie::split_parse(header)
+                .filter_map(Result::ok)
+                .find(|cookie| cookie.name() == name)
+                .and_then(|cookie| cookie.value_raw())
+                .map(|value| {
+                    value
+                        .strip_prefix('"')
+                        .and_then(|inner| inner.strip_suffix('"'))
+                        .unwrap_or(value)
+                })
+        }
+        let headers = [
+            "",
+            ";",
+            " ; ;",
+            "session=abc",
+            "session=abc; remember=def",
+            " session = abc ;remember= def ",
+            "session=",
+            "session",
+            "=abc; session=x",
+            "other=1; session=\"quoted\"; session=second",
+            "session=\"half",
+            "session=a=b=c",
+            "sessionx=1; xsession=2; session=3",
+            "  ;session=v1.eyJ1IjoiMSJ9.tag;;remember=r",
+            "session=\t tab \t",
+            "session=\"\"",
+            "\"session\"=abc",
+        ];
+        for header in headers {
+            for name in ["session", "remember", "other", "\"session\"", ""] {
+                assert_eq!(
+                    read_cookie(header, name),
+                    reference(header, name),
+                    "{header:?} {name:?}"
+                );
+            }
+        }
+    }
 
     fn signer() -> Signer {
         Signer::new(b"secret", "session")
