@@ -2,4 +2,5 @@
 //! secrets out of logs (`redact`).
 
 pub mod cookie_codec;
+pub(crate) mod memo;
 pub(crate) mod redact;

@@ -311,7 +311,7 @@ impl<U: SecurityUser, F: FlowForm + Send> FromRequest<Runtime<U>> for Submitted<
 
 impl<U: SecurityUser> Ctx<U> {
     fn new(sec: Runtime<U>, parts: Parts) -> Result<Self, FlowError> {
-        let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+        let session = crate::web::scope::session(&parts).cloned().ok_or_else(|| {
             FlowError::answer(crate::web::guard::Rejection::missing_layer::<U>().into_response())
         })?;
         let json = has_json_body(&parts);

@@ -16,7 +16,6 @@ use crate::store::model::SecurityUser;
 use crate::tokens::links::Link;
 use crate::web::request::has_json_body;
 use crate::web::runtime::Runtime;
-use crate::web::session::Session;
 use context::Failure;
 
 pub(crate) mod change;
@@ -97,7 +96,7 @@ async fn render_failure<U: SecurityUser>(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let json = has_json_body(&parts);
-    let session = parts.extensions.get::<Session>().cloned();
+    let session = crate::web::scope::session(&parts).cloned();
     let mut response = next.run(Request::from_parts(parts, body)).await;
     match response.extensions_mut().remove::<Failure>() {
         Some(failure) => failure.render(sec.config(), json, session.as_ref()),

@@ -21,14 +21,14 @@
 //! back after the eviction.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hashlink::LruCache;
 
-use crate::store::datastore::{DatastoreError, UserWithRoles};
-use crate::store::loader::{IdentityLoader, Loaded};
+use crate::store::datastore::DatastoreError;
+use crate::store::loader::{Identity, IdentityLoader, Loaded};
 use crate::store::model::SecurityUser;
 
 /// At most this many users; on overflow the least recently used goes.
@@ -38,7 +38,7 @@ const MAX_KEYS: usize = 64;
 
 struct Entry<U: SecurityUser> {
     at: Instant,
-    identity: UserWithRoles<U>,
+    identity: Arc<Identity<U>>,
     /// Revocation key → (when read, revoked).
     keys: HashMap<String, (Instant, bool)>,
 }
@@ -63,7 +63,8 @@ impl<U: SecurityUser> IdentityCache<U> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn hit(&self, user: &str, keys: &[String]) -> Option<Loaded<U>> {
+    /// The cached answer for `user` and `keys`, when every part of it is younger than the TTL.
+    pub(crate) fn hit(&self, user: &str, keys: &[String]) -> Option<Loaded<U>> {
         let mut entries = self.lock();
         let entry = entries.get(user)?;
         if entry.at.elapsed() >= self.ttl {
@@ -77,14 +78,14 @@ impl<U: SecurityUser> IdentityCache<U> {
             }
             revoked |= *key_revoked;
         }
-        Some(Some((entry.identity.clone(), revoked)))
+        Some(Some((Arc::clone(&entry.identity), revoked)))
     }
 
     pub(crate) async fn get_or_load(
         &self,
         id: &U::Id,
         keys: &[String],
-        loader: &std::sync::Arc<IdentityLoader<U>>,
+        loader: &Arc<IdentityLoader<U>>,
     ) -> Result<Loaded<U>, DatastoreError> {
         self.get_or_load_with(&id.to_string(), keys, loader.load(id, keys))
             .await
@@ -119,7 +120,7 @@ impl<U: SecurityUser> IdentityCache<U> {
                         user.to_owned(),
                         Entry {
                             at: now,
-                            identity: identity.clone(),
+                            identity: Arc::clone(identity),
                             keys: HashMap::new(),
                         },
                     );
@@ -128,7 +129,7 @@ impl<U: SecurityUser> IdentityCache<U> {
                     return Ok(loaded);
                 };
                 entry.at = now;
-                entry.identity = identity.clone();
+                entry.identity = Arc::clone(identity);
                 if entry.keys.len() + keys.len() > MAX_KEYS {
                     entry.keys.clear();
                 }
@@ -184,7 +185,7 @@ mod tests {
 
     fn loaded(email: &str) -> Result<Loaded<User>, DatastoreError> {
         Ok(Some((
-            UserWithRoles {
+            Identity::new(crate::store::datastore::UserWithRoles {
                 user: User {
                     id: 1,
                     email: email.to_owned(),
@@ -193,13 +194,13 @@ mod tests {
                     confirmed_at: None,
                 },
                 roles: Vec::new(),
-            },
+            }),
             false,
         )))
     }
 
     fn email(answer: Loaded<User>) -> String {
-        answer.expect("a user").0.user.email
+        answer.expect("a user").0.found.user.email.clone()
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@
 //! batches concurrent loads into one SeaORM `IN (…)` query, and the data loaders on crates.io
 //! batch by a timer (adding latency to every request) or need a runtime of their own.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::oneshot;
 
@@ -25,7 +25,33 @@ const MAX_BATCH: usize = 256;
 
 /// What one request learns: the user and roles, if the user exists, and whether a key it
 /// named was revoked.
-pub(crate) type Loaded<U> = Option<(UserWithRoles<U>, bool)>;
+pub(crate) type Loaded<U> = Option<(Arc<Identity<U>>, bool)>;
+
+/// A loaded user with its roles, shared (not copied) by the requests of one batch and, with
+/// the identity cache, by every request until the entry goes.
+pub(crate) struct Identity<U: SecurityUser> {
+    /// The user and its roles, as the guards and extractors hand them on.
+    pub(crate) found: Arc<UserWithRoles<U>>,
+    /// The account fingerprint of `found`, computed by the first request that checks one
+    /// (an HMAC: a cached identity then costs none per request).
+    fingerprint: OnceLock<String>,
+}
+
+impl<U: SecurityUser> Identity<U> {
+    pub(crate) fn new(found: UserWithRoles<U>) -> Arc<Self> {
+        Arc::new(Identity {
+            found: Arc::new(found),
+            fingerprint: OnceLock::new(),
+        })
+    }
+
+    /// The fingerprint, computed by `compute` the first time.
+    pub(crate) fn fingerprint(&self, compute: impl FnOnce(&U) -> String) -> &str {
+        self.fingerprint
+            .get_or_init(|| compute(&self.found.user))
+            .as_str()
+    }
+}
 
 type Reply<U> = oneshot::Sender<Result<Loaded<U>, DatastoreError>>;
 
@@ -129,10 +155,15 @@ impl<U: SecurityUser> IdentityLoader<U> {
 fn answer<U: SecurityUser>(batch: Vec<Request<U>>, result: Result<Identities<U>, DatastoreError>) {
     match result {
         Ok((found, revoked)) => {
+            // One shared identity per user of the batch, whoever asked for it.
+            let found: std::collections::HashMap<String, Arc<Identity<U>>> = found
+                .into_iter()
+                .map(|(id, identity)| (id, Identity::new(identity)))
+                .collect();
             for request in batch {
                 let loaded = found.get(&request.id.to_string()).map(|identity| {
                     let is_revoked = request.keys.iter().any(|k| revoked.contains(k));
-                    (identity.clone(), is_revoked)
+                    (Arc::clone(identity), is_revoked)
                 });
                 let _ = request.reply.send(Ok(loaded));
             }

@@ -220,6 +220,20 @@ impl Serializer {
         }
     }
 
+    /// Verifies `token`'s signature and returns its payload and when it was signed (Unix
+    /// seconds), whatever its age: for a caller that checks the age itself (and may remember
+    /// the answer, which does not depend on the time).
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] for a bad signature, a malformed token or a payload that is not a
+    /// JSON array of strings.
+    pub fn loads_issued(&self, token: &str) -> Result<(Vec<String>, i64), TokenError> {
+        let (p, age) = self.verify(token, EPOCH)?;
+        let issued = i64::try_from(i128::from(EPOCH) - age).map_err(|_| TokenError::Invalid)?;
+        let json = decode_payload(p).ok_or(TokenError::Invalid)?;
+        Ok((parse_string_list(&json).ok_or(TokenError::Invalid)?, issued))
+    }
+
     /// How old a correctly signed token is at `now`, in seconds (negative when dated in the
     /// future; saturating at the ends of `i64`).
     ///

@@ -227,17 +227,8 @@ fn key_of(
     parts: &Parts,
 ) -> Result<(CsrfKey, crate::web::session::Session), crate::web::guard::Rejection> {
     let missing = || crate::web::guard::Rejection::MissingLayer { user_type: None };
-    let key = parts
-        .extensions
-        .get::<CsrfKey>()
-        .cloned()
-        .ok_or_else(missing)?;
-    let session = parts
-        .extensions
-        .get::<crate::web::session::Session>()
-        .cloned()
-        .ok_or_else(missing)?;
-    Ok((key, session))
+    let scope = crate::web::scope::RequestScope::of(parts).ok_or_else(missing)?;
+    Ok((scope.csrf.clone(), scope.session.clone()))
 }
 
 /// Requires the CSRF token of the session in the `X-CSRFToken` header, for a handler of the
@@ -298,10 +289,8 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for CsrfForm
     async fn from_request(req: Request<Body>, _state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         let (key, session) = key_of(&parts).map_err(IntoResponse::into_response)?;
-        let limit = parts
-            .extensions
-            .get::<BodyLimit>()
-            .map_or(2 * 1024 * 1024, |l| l.0);
+        let limit = crate::web::scope::RequestScope::of(&parts)
+            .map_or(2 * 1024 * 1024, |scope| scope.body_limit);
         let bytes = crate::web::request::read_body(body, limit, false).await?;
         let token = header_token(&parts)
             .map(str::to_owned)
@@ -330,10 +319,6 @@ pub(crate) fn form_token(body: &[u8]) -> Option<String> {
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty())
 }
-
-/// `SECURITY_MAX_BODY_SIZE`, for the extractors that read a body.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BodyLimit(pub usize);
 
 #[cfg(test)]
 mod tests {

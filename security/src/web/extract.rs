@@ -16,10 +16,8 @@ use crate::web::runtime::Runtime;
 use crate::web::session::{Flash, Session};
 
 fn security<U: SecurityUser>(parts: &Parts) -> Result<Runtime<U>, Rejection> {
-    parts
-        .extensions
-        .get::<Runtime<U>>()
-        .cloned()
+    crate::web::scope::UserScope::<U>::of(parts)
+        .map(|scope| scope.runtime.clone())
         .ok_or_else(Rejection::missing_layer::<U>)
 }
 
@@ -181,9 +179,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Session>()
+        crate::web::scope::session(parts)
             .cloned()
             .ok_or_else(missing_layer)
     }
@@ -198,10 +194,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Flashes {
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts
-            .extensions
-            .get::<Session>()
-            .ok_or_else(missing_layer)?;
+        let session = crate::web::scope::session(parts).ok_or_else(missing_layer)?;
         Ok(Flashes(session.take_flashes()))
     }
 }
@@ -222,14 +215,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts
-            .extensions
-            .get::<Session>()
-            .ok_or_else(missing_layer)?;
-        let csrf = parts
-            .extensions
-            .get::<crate::web::csrf::CsrfKey>()
-            .ok_or_else(missing_layer)?;
-        Ok(CsrfToken(csrf.token_for(session)))
+        let scope = crate::web::scope::RequestScope::of(parts).ok_or_else(missing_layer)?;
+        Ok(CsrfToken(scope.csrf.token_for(&scope.session)))
     }
 }

@@ -77,10 +77,10 @@ use crate::messages::MessageKey;
 use crate::redirect::verify_url_with_next;
 use crate::store::datastore::UserWithRoles;
 use crate::store::model::SecurityUser;
+use crate::web::identity::IdentitySlot;
 use crate::web::request::wants_json;
 use crate::web::response;
 use crate::web::runtime::Runtime;
-use crate::web::session::Session;
 
 /// An authentication mechanism that `#[auth_required(..)]` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -185,9 +185,9 @@ impl Freshness {
 pub(crate) enum Authentication {
     /// The session (or the remember-me cookie that restored it).
     Session,
-    /// An authentication token, issued at this time (`None` when it does not count:
-    /// `SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN = false`).
-    Token { issued_at: Option<i64> },
+    /// An authentication token (its issue time counts as the authentication time, unless
+    /// `SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN = false`; read only by a freshness check).
+    Token,
     /// HTTP Basic: a credential checked on every request.
     Basic,
 }
@@ -353,10 +353,8 @@ impl IntoResponse for Rejection {
 }
 
 async fn check(parts: &mut Parts, requirement: Requirement) -> Result<(), Rejection> {
-    let handle = parts
-        .extensions
-        .get::<AuthHandle>()
-        .cloned()
+    let handle = crate::web::scope::RequestScope::of(parts)
+        .map(|scope| scope.auth.clone())
         .ok_or(Rejection::MissingLayer { user_type: None })?;
     handle.0.check(parts, requirement).await
 }
@@ -449,7 +447,7 @@ impl<U: SecurityUser> Runtime<U> {
     pub(crate) fn unauthenticated(&self, parts: &Parts) -> Rejection {
         let config = self.config();
         if config.flash_messages
-            && let Some(session) = parts.extensions.get::<Session>()
+            && let Some(session) = crate::web::scope::session(parts)
         {
             let msg = config.messages.get(MessageKey::Login);
             session.flash(msg.category.clone(), msg.text.clone());
@@ -478,7 +476,7 @@ impl<U: SecurityUser> Runtime<U> {
         let answer = match &config.unauthorized_view {
             Some(view) => {
                 if config.flash_messages
-                    && let Some(session) = parts.extensions.get::<Session>()
+                    && let Some(session) = crate::web::scope::session(parts)
                 {
                     session.flash(msg.category.clone(), msg.text.clone());
                 }
@@ -564,7 +562,7 @@ impl<U: SecurityUser> Runtime<U> {
             response::json_error(StatusCode::UNAUTHORIZED, payload)
         } else {
             if config.flash_messages
-                && let Some(session) = parts.extensions.get::<Session>()
+                && let Some(session) = crate::web::scope::session(parts)
             {
                 session.flash(msg.category.clone(), msg.text.clone());
             }
@@ -583,18 +581,22 @@ impl<U: SecurityUser> Runtime<U> {
         let Some(window) = freshness.window(self.config()) else {
             return Ok(());
         };
-        let how = parts
-            .extensions
-            .get::<Authentication>()
-            .copied()
+        let how = IdentitySlot::<U>::of(parts)
+            .and_then(IdentitySlot::authentication)
             .unwrap_or(Authentication::Session);
         let now = self.now();
         let fresh = match how {
             Authentication::Basic => true,
-            Authentication::Token { issued_at } => {
+            Authentication::Token => {
+                let issued_at = self
+                    .config()
+                    .freshness_allow_auth_token
+                    .then(|| self.request_token(parts))
+                    .flatten()
+                    .and_then(|token| self.token_issued_at(&token));
                 fresh_until(now, window, issued_at, None).is_some()
             }
-            Authentication::Session => match parts.extensions.get::<Session>() {
+            Authentication::Session => match crate::web::scope::session(parts) {
                 Some(session) => {
                     let (authenticated_at, grace_until) = session.freshness_marks();
                     match fresh_until(now, window, authenticated_at, grace_until) {
@@ -628,7 +630,9 @@ impl<U: SecurityUser> Runtime<U> {
                 .await
                 .map_err(crate::Error::from),
             Method::Token => self.token_identity(parts).await.map_err(crate::Error::from),
-            Method::Basic => self.basic_identity(parts).await,
+            // Boxed: a password check's state (hashing, the brute-force counters) would
+            // otherwise be part of every guard's future, copied into its box per request.
+            Method::Basic => Box::pin(self.basic_identity(parts)).await,
         }
         .map_err(|e| match e {
             crate::Error::Throttled { retry_after } => self.too_many(parts, retry_after),
@@ -637,20 +641,12 @@ impl<U: SecurityUser> Runtime<U> {
         let Some(found) = found.and_then(|found| self.pin(parts, found)) else {
             return Ok(None);
         };
-        if parts.extensions.get::<Authentication>().is_none() {
-            let how = match mechanism {
+        if let Some(slot) = IdentitySlot::<U>::of(parts) {
+            slot.record_authentication(|| match mechanism {
                 Method::Session => Authentication::Session,
                 Method::Basic => Authentication::Basic,
-                Method::Token => Authentication::Token {
-                    issued_at: self
-                        .config()
-                        .freshness_allow_auth_token
-                        .then(|| self.request_token(parts))
-                        .flatten()
-                        .and_then(|token| self.token_issued_at(&token)),
-                },
-            };
-            parts.extensions.insert(how);
+                Method::Token => Authentication::Token,
+            });
         }
         Ok(Some(found))
     }

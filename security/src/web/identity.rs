@@ -20,12 +20,25 @@ use tokio::sync::OnceCell;
 use crate::events::AuthMechanism;
 use crate::store::datastore::{DatastoreError, UserWithRoles};
 use crate::store::model::SecurityUser;
+use crate::web::guard::Authentication;
 use crate::web::request::client_ip;
 use crate::web::runtime::{Runtime, TokenUse};
+use crate::web::scope::UserScope;
 use crate::web::session::{RememberAction, Session, read_cookie};
 
-/// The identity the session (or remember cookie) gives this request, resolved once.
-pub(crate) struct IdentitySlot<U: SecurityUser>(Arc<OnceCell<Option<Arc<UserWithRoles<U>>>>>);
+/// Who the request's user is, found once per request: the session's identity, the user the
+/// first authenticating guard pinned, and how that guard authenticated it.
+pub(crate) struct IdentitySlot<U: SecurityUser>(Arc<Slot<U>>);
+
+struct Slot<U: SecurityUser> {
+    /// The identity the session (or remember cookie) gives the request, resolved once.
+    session: OnceCell<Option<Arc<UserWithRoles<U>>>>,
+    /// The user the first mechanism that authenticated named (every later guard and
+    /// extractor of the request agrees on it).
+    pinned: std::sync::OnceLock<Arc<UserWithRoles<U>>>,
+    /// How the pinned user was authenticated.
+    how: std::sync::OnceLock<Authentication>,
+}
 
 impl<U: SecurityUser> Clone for IdentitySlot<U> {
     fn clone(&self) -> Self {
@@ -35,16 +48,30 @@ impl<U: SecurityUser> Clone for IdentitySlot<U> {
 
 impl<U: SecurityUser> Default for IdentitySlot<U> {
     fn default() -> Self {
-        IdentitySlot(Arc::new(OnceCell::new()))
+        IdentitySlot(Arc::new(Slot {
+            session: OnceCell::new(),
+            pinned: std::sync::OnceLock::new(),
+            how: std::sync::OnceLock::new(),
+        }))
     }
 }
 
-/// The user a token or Basic guard authenticated for this request only.
-pub(crate) struct RequestUser<U: SecurityUser>(pub Arc<UserWithRoles<U>>);
+impl<U: SecurityUser> IdentitySlot<U> {
+    /// The slot of the request; `None` without the layer.
+    pub(crate) fn of(parts: &Parts) -> Option<&IdentitySlot<U>> {
+        UserScope::<U>::of(parts).map(|scope| &scope.identity)
+    }
 
-impl<U: SecurityUser> Clone for RequestUser<U> {
-    fn clone(&self) -> Self {
-        RequestUser(Arc::clone(&self.0))
+    /// How the pinned user was authenticated (a request without a guard that recorded one
+    /// was authenticated by its session).
+    pub(crate) fn authentication(&self) -> Option<Authentication> {
+        self.0.how.get().copied()
+    }
+
+    /// Records how the pinned user was authenticated, unless a guard already did;
+    /// `how` is asked only then.
+    pub(crate) fn record_authentication(&self, how: impl FnOnce() -> Authentication) {
+        self.0.how.get_or_init(how);
     }
 }
 
@@ -66,13 +93,14 @@ impl<U: SecurityUser> Runtime<U> {
         &self,
         parts: &Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        let Some(slot) = parts.extensions.get::<IdentitySlot<U>>().cloned() else {
+        let Some(slot) = IdentitySlot::<U>::of(parts).cloned() else {
             return Ok(None);
         };
-        let Some(session) = parts.extensions.get::<Session>().cloned() else {
+        let Some(session) = crate::web::scope::session(parts).cloned() else {
             return Ok(None);
         };
         slot.0
+            .session
             .get_or_try_init(|| self.load_session_identity(session, parts))
             .await
             .cloned()
@@ -83,17 +111,11 @@ impl<U: SecurityUser> Runtime<U> {
         session: Session,
         parts: &Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        let (user_id, fingerprint, login_at, sid, forget, remembered_by) = {
-            let state = session.lock();
-            (
-                state.data.user_id.clone(),
-                state.data.fingerprint.clone(),
-                state.data.login_at,
-                state.data.id.clone(),
-                state.data.forget,
-                state.data.remembered_by.clone(),
-            )
-        };
+        // The data as the request found it (shared, not copied).
+        let data = Arc::clone(&session.lock().data);
+        let (fingerprint, login_at, sid, forget) =
+            (&data.fingerprint, data.login_at, &data.id, data.forget);
+        let (user_id, remembered_by) = (data.user_id.clone(), data.remembered_by.clone());
         let config = &self.config();
         if let Some(user_id) = user_id {
             let lifetime = config.permanent_session_lifetime.seconds() as i64;
@@ -108,8 +130,8 @@ impl<U: SecurityUser> Runtime<U> {
                 }
                 _ => None,
             };
-            if let Some((found, revoked)) = found {
-                let current = self.fingerprint(&found.user);
+            if let Some((identity, revoked)) = found {
+                let current = self.identity_fingerprint(&identity);
                 if !revoked
                     && fingerprint.as_deref().is_some_and(|fp| {
                         crate::crypto::cookie_codec::constant_time_eq(
@@ -117,18 +139,18 @@ impl<U: SecurityUser> Runtime<U> {
                             current.as_bytes(),
                         )
                     })
-                    && self.may_authenticate(&found.user)
+                    && self.may_authenticate(&identity.found.user)
                 {
-                    return Ok(Some(Arc::new(found)));
+                    return Ok(Some(Arc::clone(&identity.found)));
                 }
             }
             // Deleted, deactivated, password changed elsewhere, logged out, or expired:
             // anonymous now.
             session.drop_user();
         } else if let Some(cookie) = session.flask_cookie()
-            && let Some(found) = self.take_over_flask_session(&session, &cookie).await?
+            && let Some(found) = Box::pin(self.take_over_flask_session(&session, &cookie)).await?
         {
-            return Ok(Some(Arc::new(found)));
+            return Ok(Some(found));
         }
         if forget {
             return Ok(None);
@@ -138,7 +160,8 @@ impl<U: SecurityUser> Runtime<U> {
             return Ok(None);
         };
         let max_age = Some(config.remember_cookie_duration.seconds());
-        match self.check_token(token, max_age, TokenUse::Remember).await? {
+        // Boxed, as the Flask take-over above: rare paths, kept out of every request's future.
+        match Box::pin(self.check_token(token, max_age, TokenUse::Remember)).await? {
             Some(checked) => {
                 let found = checked.found;
                 session.login(
@@ -156,7 +179,7 @@ impl<U: SecurityUser> Runtime<U> {
                     session.set_remember(RememberAction::Set(token));
                     session.set_remembered_by(key);
                 }
-                Ok(Some(Arc::new(found)))
+                Ok(Some(found))
             }
             None => {
                 // Never try a dead cookie again.
@@ -178,7 +201,7 @@ impl<U: SecurityUser> Runtime<U> {
         &self,
         session: &Session,
         cookie: &str,
-    ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
         let config = &self.config();
         let now = self.now();
         let lifetime = config.permanent_session_lifetime.seconds();
@@ -202,10 +225,12 @@ impl<U: SecurityUser> Runtime<U> {
         let found = self
             .load_identity_keyed(&id, std::slice::from_ref(&key))
             .await?;
-        let Some((found, false)) = found.filter(|(f, _)| self.may_authenticate(&f.user)) else {
+        let Some((identity, false)) = found.filter(|(f, _)| self.may_authenticate(&f.found.user))
+        else {
             session.refuse_flask_cookie();
             return Ok(None);
         };
+        let found = Arc::clone(&identity.found);
         if !crate::compat::flask_session_current(
             &self.flask_accounts(),
             &found.user,
@@ -269,7 +294,7 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(self
             .check_token(&token, max_age, TokenUse::Auth)
             .await?
-            .map(|checked| Arc::new(checked.found)))
+            .map(|checked| checked.found))
     }
 
     pub(crate) async fn basic_identity(
@@ -334,7 +359,7 @@ impl<U: SecurityUser> Runtime<U> {
             return Ok(None);
         }
         self.credential_passed(&client, &user, standing, None).await;
-        Ok(self.load_identity(&user.id()).await?.map(Arc::new))
+        Ok(self.load_identity(&user.id()).await?)
     }
 
     /// Pins the identity of the request: every guard and extractor of one request agrees on one
@@ -342,20 +367,18 @@ impl<U: SecurityUser> Runtime<U> {
     /// else.
     pub(crate) fn pin(
         &self,
-        parts: &mut Parts,
+        parts: &Parts,
         found: Arc<UserWithRoles<U>>,
     ) -> Option<Arc<UserWithRoles<U>>> {
-        if let Some(RequestUser(pinned)) = parts.extensions.get::<RequestUser<U>>() {
-            if pinned.user.id() == found.user.id() {
-                return Some(Arc::clone(pinned));
-            }
-            tracing::info!(
-                "security: two mechanisms of one request named different users; refused"
-            );
-            return None;
+        let Some(slot) = IdentitySlot::<U>::of(parts) else {
+            return Some(found);
+        };
+        let pinned = slot.0.pinned.get_or_init(|| Arc::clone(&found));
+        if pinned.user.id() == found.user.id() {
+            return Some(Arc::clone(pinned));
         }
-        parts.extensions.insert(RequestUser(Arc::clone(&found)));
-        Some(found)
+        tracing::info!("security: two mechanisms of one request named different users; refused");
+        None
     }
 
     /// The identity of the request for the role guards and `CurrentUser`: the one a guard
@@ -364,7 +387,7 @@ impl<U: SecurityUser> Runtime<U> {
         &self,
         parts: &mut Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        if let Some(RequestUser(found)) = parts.extensions.get::<RequestUser<U>>() {
+        if let Some(found) = IdentitySlot::<U>::of(parts).and_then(|slot| slot.0.pinned.get()) {
             return Ok(Some(Arc::clone(found)));
         }
         Ok(self

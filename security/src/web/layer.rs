@@ -20,9 +20,8 @@ use crate::web::identity::{IdentitySlot, JsonAuthToken, cookie_header};
 use crate::web::request::has_json_body;
 use crate::web::response;
 use crate::web::runtime::Runtime;
-use crate::web::session::{
-    CookieSpec, RememberAction, Session, SessionData, SessionState, read_cookie,
-};
+use crate::web::scope::{RequestScope, UserScope};
+use crate::web::session::{CookieSpec, RememberAction, Session, SessionState, read_cookie};
 
 /// See [`Security::layer`](crate::Security::layer).
 pub struct SecurityLayer<U: SecurityUser> {
@@ -112,7 +111,9 @@ where
                 && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
                 && declared.is_some_and(|length| length <= config.max_body_size)
             {
-                match Limited::new(body, config.max_body_size).collect().await {
+                // Boxed, as the other rare paths below: the state of what they await would
+                // otherwise be part of every request's future, and copied into its box.
+                match Box::pin(Limited::new(body, config.max_body_size).collect()).await {
                     Ok(collected) => {
                         let bytes = collected.to_bytes();
                         let key = config.token_authentication_key.as_str();
@@ -141,8 +142,7 @@ where
 
             let cookies = cookie_header(&parts);
             let raw_session = read_cookie(&cookies, &config.session_cookie_name);
-            let decoded =
-                raw_session.and_then(|v| SessionData::decode(v, security.session_signer()));
+            let decoded = raw_session.and_then(|v| security.decode_session(v));
             let unreadable = raw_session.filter(|_| decoded.is_none());
             let flask_cookie = unreadable
                 .filter(|_| config.flask_compat)
@@ -162,14 +162,16 @@ where
                 device_cookie: None,
             });
             drop(cookies);
-            parts.extensions.insert(session.clone());
-            parts.extensions.insert(security.clone());
-            parts.extensions.insert(auth);
-            parts.extensions.insert(security.csrf().clone());
-            parts
-                .extensions
-                .insert(crate::web::csrf::BodyLimit(config.max_body_size));
-            parts.extensions.insert(IdentitySlot::<U>::default());
+            parts.extensions.insert(RequestScope {
+                session: session.clone(),
+                auth,
+                csrf: security.csrf().clone(),
+                body_limit: config.max_body_size,
+            });
+            parts.extensions.insert(UserScope {
+                runtime: security.clone(),
+                identity: IdentitySlot::<U>::default(),
+            });
 
             // `SECURITY_CSRF_PROTECT`: an unsafe request that the session or the remember
             // cookie authenticates carries the session's CSRF token.
@@ -178,13 +180,13 @@ where
                 && cookie_authenticated
                 && crate::web::csrf::is_unsafe(&parts.method)
             {
-                match protect(
+                match Box::pin(protect(
                     &security,
                     &session,
                     &parts,
                     body,
                     !decoded_user && has_remember,
-                )
+                ))
                 .await
                 {
                     Ok(body) => body,
@@ -200,7 +202,7 @@ where
                 // Take a Flask session over now, whatever the route, so that its user is not
                 // logged out by a page that never asks who they are. After a database error the
                 // cookie stays as it is, for the next request.
-                if let Err(err) = security.session_identity(&parts).await {
+                if let Err(err) = Box::pin(security.session_identity(&parts)).await {
                     tracing::warn!(error = %err, "could not check a Flask session cookie");
                 }
             }
@@ -300,7 +302,7 @@ fn write_cookies<U: SecurityUser>(
                 headers.push(spec.clear());
             }
         } else {
-            let value = state.data.encode_bounded(security.session_signer());
+            let value = state.data_mut().encode_bounded(security.session_signer());
             headers.push(spec.set(&value, None));
         }
     }

@@ -11,5 +11,6 @@ pub mod redirect;
 pub mod request;
 pub mod response;
 pub(crate) mod runtime;
+pub(crate) mod scope;
 pub mod session;
 pub mod views;

@@ -23,9 +23,23 @@ use crate::web::csrf::{Csrf, CsrfKey};
 use crate::web::session::{RememberAction, Session};
 use crate::web::views::{EmailContext, RegisterField, Templates, email_template};
 
+/// How many verified session cookies, and how many verified tokens, an instance remembers
+/// (each about 600 bytes).
+const MEMO_CAPACITY: usize = 10_000;
+
+/// What a correctly signed token (an authentication token, a remember-me cookie) holds.
+pub(crate) struct VerifiedToken {
+    /// Its payload: user id, fingerprint and, for a remember-me cookie, its own id.
+    payload: Vec<String>,
+    /// When it was signed (Unix seconds).
+    issued: i64,
+    /// Its revocation key.
+    key: String,
+}
+
 /// A token that checked out.
 pub(crate) struct Checked<U: SecurityUser> {
-    pub found: UserWithRoles<U>,
+    pub found: Arc<UserWithRoles<U>>,
     /// Of this library's current format for its use.
     pub current_format: bool,
     /// Its revocation key.
@@ -48,6 +62,10 @@ pub(crate) struct Inner<U: SecurityUser> {
     passwords: Passwords,
     tokens: Tokens,
     session_signer: Signer,
+    /// Session cookies already verified, decoded.
+    sessions: crate::crypto::memo::Verified<crate::web::session::SessionData>,
+    /// Authentication tokens and remember-me cookies already verified.
+    verified_tokens: crate::crypto::memo::Verified<VerifiedToken>,
     csrf: CsrfKey,
     templates: Templates,
     events: broadcast::Sender<Event<U>>,
@@ -174,6 +192,8 @@ impl<U: SecurityUser> Runtime<U> {
         Runtime {
             inner: Arc::new(Inner {
                 session_signer: Signer::new(secret.as_bytes(), "session"),
+                sessions: crate::crypto::memo::Verified::new(MEMO_CAPACITY),
+                verified_tokens: crate::crypto::memo::Verified::new(MEMO_CAPACITY),
                 csrf,
                 tokens,
                 datastore,
@@ -214,6 +234,17 @@ impl<U: SecurityUser> Runtime<U> {
     /// The signer of session cookies.
     pub(crate) fn session_signer(&self) -> &Signer {
         &self.inner.session_signer
+    }
+
+    /// The session a session cookie's value holds, if its signature is good (remembered: see
+    /// [`Verified`](crate::crypto::memo::Verified)).
+    pub(crate) fn decode_session(
+        &self,
+        value: &str,
+    ) -> Option<Arc<crate::web::session::SessionData>> {
+        self.inner.sessions.get_or_verify(value, |value| {
+            crate::web::session::SessionData::decode(value, &self.inner.session_signer)
+        })
     }
 
     /// The durable mail queue.
@@ -381,16 +412,33 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(self
             .check_token(token, max_age, TokenUse::Auth)
             .await?
-            .map(|checked| checked.found))
+            .map(|checked| Arc::unwrap_or_clone(checked.found)))
     }
 
     /// When a token of [`Runtime::check_token`]'s format (an authentication token, a
     /// remember-me cookie) was issued: the itsdangerous timestamp it carries, in unix seconds
     /// (what a freshness check counts as its authentication time), if the signature is ours.
     pub(crate) fn token_issued_at(&self, token: &str) -> Option<i64> {
-        let now = self.now();
-        let age = self.inner.tokens.remember.age(token, now).ok()?;
-        Some(now.saturating_sub(age))
+        self.verify_token(token).map(|verified| verified.issued)
+    }
+
+    /// What a token of [`Runtime::check_token`]'s format holds, if its signature is good
+    /// (remembered: see [`Verified`](crate::crypto::memo::Verified)); its age is the caller's
+    /// to check.
+    fn verify_token(&self, token: &str) -> Option<Arc<VerifiedToken>> {
+        self.inner.verified_tokens.get_or_verify(token, |token| {
+            let (payload, issued) = self.inner.tokens.remember.loads_issued(token).ok()?;
+            let key = match payload.as_slice() {
+                [id, _] => self.token_key(id, token),
+                [id, _, nonce] => self.token_key(id, nonce),
+                _ => return None,
+            };
+            Some(VerifiedToken {
+                payload,
+                issued,
+                key,
+            })
+        })
     }
 
     /// Checks a token used as `usage`: the user, whether the token is of this library's
@@ -402,9 +450,15 @@ impl<U: SecurityUser> Runtime<U> {
         max_age: Option<u64>,
         usage: TokenUse,
     ) -> Result<Option<Checked<U>>, DatastoreError> {
-        let Ok(payload) = self.inner.tokens.remember.loads(token, max_age, self.now()) else {
+        let Some(verified) = self.verify_token(token) else {
             return Ok(None);
         };
+        // A token exactly `max_age` seconds old is still valid (itsdangerous' rule).
+        let age = self.now().saturating_sub(verified.issued);
+        if max_age.is_some_and(|max| i128::from(age) > i128::from(max)) {
+            return Ok(None);
+        }
+        let payload = &verified.payload;
         let (id_text, fp, nonce) = match (payload.as_slice(), usage) {
             ([id, fp], _) => (id, fp, None),
             ([id, fp, nonce], TokenUse::Remember) => (id, fp, Some(nonce.as_str())),
@@ -413,20 +467,21 @@ impl<U: SecurityUser> Runtime<U> {
         let Ok(id) = id_text.parse::<U::Id>() else {
             return Ok(None);
         };
-        let key = self.token_key(id_text, nonce.unwrap_or(token));
-        let Some((found, revoked)) = self
+        let key = verified.key.clone();
+        let Some((identity, revoked)) = self
             .load_identity_keyed(&id, std::slice::from_ref(&key))
             .await?
         else {
             return Ok(None);
         };
-        let current = self.fingerprint(&found.user);
+        let current = self.identity_fingerprint(&identity);
         let ours = crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
+        let found = Arc::clone(&identity.found);
         let legacy = !ours
             && nonce.is_none()
             && self.inner.config.flask_compat
             && LegacyPayload::PasswordDigest.matches(
-                &payload,
+                payload,
                 found.user.email(),
                 found.user.password(),
             );
@@ -614,11 +669,11 @@ impl<U: SecurityUser> Runtime<U> {
     pub(crate) async fn load_identity(
         &self,
         id: &U::Id,
-    ) -> Result<Option<UserWithRoles<U>>, DatastoreError> {
+    ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
         Ok(self
             .load_identity_keyed(id, &[])
             .await?
-            .map(|(found, _)| found))
+            .map(|(identity, _)| Arc::clone(&identity.found)))
     }
 
     /// Loads a user and its roles, and whether one of the revocation `keys` (of a session, of
@@ -633,6 +688,14 @@ impl<U: SecurityUser> Runtime<U> {
             return cache.get_or_load(id, keys, &self.inner.loader).await;
         }
         self.inner.loader.load(id, keys).await
+    }
+
+    /// The account fingerprint of a loaded identity, computed once per load (or cache entry).
+    pub(crate) fn identity_fingerprint<'a>(
+        &self,
+        identity: &'a crate::store::loader::Identity<U>,
+    ) -> &'a str {
+        identity.fingerprint(|user| self.fingerprint(user))
     }
 
     /// After the user's password hash was replaced by a re-hash of the same password (another

@@ -146,7 +146,8 @@ impl std::fmt::Debug for RememberAction {
 
 #[derive(Default)]
 pub(crate) struct SessionState {
-    pub data: SessionData,
+    /// What the cookie holds: shared with the decoded-cookie memo until a change copies it.
+    pub data: Arc<SessionData>,
     pub changed: bool,
     pub had_cookie: bool,
     pub remember: RememberAction,
@@ -156,6 +157,13 @@ pub(crate) struct SessionState {
     pub flask_cookie: Option<String>,
     /// A new device cookie to send (the brute-force protection's, after a login).
     pub device_cookie: Option<String>,
+}
+
+impl SessionState {
+    /// The session's data, to change (copied first when the memo shares it).
+    pub(crate) fn data_mut(&mut self) -> &mut SessionData {
+        Arc::make_mut(&mut self.data)
+    }
 }
 
 impl std::fmt::Debug for SessionState {
@@ -200,12 +208,12 @@ impl Session {
     /// characters (a message that quotes what a visitor typed is cut).
     pub fn flash(&self, category: impl Into<String>, message: impl Into<String>) {
         let mut state = self.lock();
-        state.data.flashes.push(Flash {
+        state.data_mut().flashes.push(Flash {
             category: truncate(category.into(), 64),
             message: truncate(message.into(), MAX_FLASH_LENGTH),
         });
         let excess = state.data.flashes.len().saturating_sub(MAX_FLASHES);
-        state.data.flashes.drain(..excess);
+        state.data_mut().flashes.drain(..excess);
         state.changed = true;
     }
 
@@ -216,7 +224,7 @@ impl Session {
             return Vec::new();
         }
         state.changed = true;
-        std::mem::take(&mut state.data.flashes)
+        std::mem::take(&mut state.data_mut().flashes)
     }
 
     /// The id of the logged-in user as the session holds it (not yet checked against the
@@ -232,7 +240,7 @@ impl Session {
             return secret.clone();
         }
         let secret = crate::web::csrf::Csrf::new_secret();
-        state.data.csrf = Some(secret.clone());
+        state.data_mut().csrf = Some(secret.clone());
         state.changed = true;
         secret
     }
@@ -259,8 +267,8 @@ impl Session {
     ) {
         let mut state = self.lock();
         state.flask_cookie = None;
-        let flashes = std::mem::take(&mut state.data.flashes);
-        state.data = SessionData {
+        let flashes = std::mem::take(&mut state.data_mut().flashes);
+        state.data = Arc::new(SessionData {
             user_id: Some(user_id),
             fingerprint: Some(fingerprint),
             login_at: Some(login_at),
@@ -271,7 +279,7 @@ impl Session {
             remembered_by: None,
             authenticated_at: None,
             grace_until: None,
-        };
+        });
         state.changed = true;
     }
 
@@ -280,7 +288,7 @@ impl Session {
     pub(crate) fn set_authenticated_at(&self, at: i64) {
         let mut state = self.lock();
         if state.data.user_id.is_some() {
-            state.data.authenticated_at = Some(at);
+            state.data_mut().authenticated_at = Some(at);
             state.changed = true;
         }
     }
@@ -296,7 +304,7 @@ impl Session {
     pub(crate) fn set_grace_until(&self, until: i64) {
         let mut state = self.lock();
         if state.data.user_id.is_some() && state.data.grace_until != Some(until) {
-            state.data.grace_until = Some(until);
+            state.data_mut().grace_until = Some(until);
             state.changed = true;
         }
     }
@@ -304,7 +312,7 @@ impl Session {
     /// Marks the session as restored from the remember-me cookie with this revocation key.
     pub(crate) fn set_remembered_by(&self, key: String) {
         let mut state = self.lock();
-        state.data.remembered_by = Some(key);
+        state.data_mut().remembered_by = Some(key);
         state.changed = true;
     }
 
@@ -313,8 +321,9 @@ impl Session {
     pub(crate) fn refresh_fingerprint(&self, fingerprint: String) {
         let mut state = self.lock();
         if state.data.user_id.is_some() {
-            state.data.fingerprint = Some(fingerprint);
-            state.data.id = Some(random_token(16));
+            let data = state.data_mut();
+            data.fingerprint = Some(fingerprint);
+            data.id = Some(random_token(16));
             state.changed = true;
         }
     }
@@ -323,13 +332,13 @@ impl Session {
     /// cookie.
     pub(crate) fn logout(&self) {
         let mut state = self.lock();
-        let flashes = std::mem::take(&mut state.data.flashes);
+        let flashes = std::mem::take(&mut state.data_mut().flashes);
         let forget = state.had_remember_cookie;
-        state.data = SessionData {
+        state.data = Arc::new(SessionData {
             flashes,
             forget,
             ..SessionData::default()
-        };
+        });
         state.changed = true;
         if state.had_remember_cookie {
             state.remember = RememberAction::Clear;
@@ -343,11 +352,12 @@ impl Session {
     pub(crate) fn drop_user(&self) {
         let mut state = self.lock();
         if state.data.user_id.is_some() {
-            state.data.user_id = None;
-            state.data.fingerprint = None;
-            state.data.login_at = None;
-            state.data.authenticated_at = None;
-            state.data.grace_until = None;
+            let data = state.data_mut();
+            data.user_id = None;
+            data.fingerprint = None;
+            data.login_at = None;
+            data.authenticated_at = None;
+            data.grace_until = None;
             state.changed = true;
         }
     }

@@ -1,0 +1,116 @@
+//! What a signed value (a session cookie, an authentication token) was verified to hold,
+//! remembered by the value's exact text: a client sends the same cookie or token on every
+//! request, and its signature check and decoding are then done once, not per request.
+//! Verifying and decoding are pure functions of the value and the secret key, so a remembered
+//! answer is the answer; what the value grants (its age, the account it names) is still checked
+//! on every request by the caller.
+//!
+//! The map hashes with the standard library's randomly keyed SipHash and compares keys in
+//! constant time, so that a probe with a forged value learns nothing from timing about the
+//! values held. Only values whose signature checked out are kept, so a flood of forged ones
+//! cannot evict them. Bounded: past its capacity, the least recently used goes. Written over
+//! `hashlink` (already used by the identity cache) rather than a cache crate, for the
+//! constant-time key.
+
+use std::hash::{Hash, Hasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hashlink::LruCache;
+
+/// Signed values already verified, with what they hold (`V`).
+pub(crate) struct Verified<V> {
+    entries: Mutex<LruCache<SecretKey, Arc<V>, RandomState>>,
+}
+
+/// A signed value as a map key, compared in constant time.
+struct SecretKey(Box<str>);
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        crate::crypto::cookie_codec::constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for SecretKey {}
+
+impl Hash for SecretKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<V> Verified<V> {
+    /// A memo of at most `capacity` values.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Verified {
+            entries: Mutex::new(LruCache::with_hasher(capacity, RandomState::new())),
+        }
+    }
+
+    /// What `value` holds: remembered, or `verify(value)` now (remembered when `Some`).
+    pub(crate) fn get_or_verify(
+        &self,
+        value: &str,
+        verify: impl FnOnce(&str) -> Option<V>,
+    ) -> Option<Arc<V>> {
+        let key = SecretKey(value.into());
+        if let Some(hit) = self.lock().get(&key) {
+            return Some(Arc::clone(hit));
+        }
+        let verified = Arc::new(verify(value)?);
+        self.lock().insert(key, Arc::clone(&verified));
+        Some(verified)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LruCache<SecretKey, Arc<V>, RandomState>> {
+        // A poisoned lock only means a panic elsewhere; the map is plain data.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_value_is_verified_once_and_a_refused_one_every_time() {
+        let memo = Verified::<String>::new(2);
+        let calls = Cell::new(0);
+        let verify = |v: &str| {
+            calls.set(calls.get() + 1);
+            v.starts_with("good").then(|| v.to_uppercase())
+        };
+        assert_eq!(
+            memo.get_or_verify("good-1", verify)
+                .as_deref()
+                .map(String::as_str),
+            Some("GOOD-1")
+        );
+        assert_eq!(
+            memo.get_or_verify("good-1", verify)
+                .as_deref()
+                .map(String::as_str),
+            Some("GOOD-1")
+        );
+        assert_eq!(calls.get(), 1);
+        assert!(memo.get_or_verify("forged", verify).is_none());
+        assert!(memo.get_or_verify("forged", verify).is_none());
+        assert_eq!(calls.get(), 3, "a refused value is not remembered");
+    }
+
+    #[test]
+    fn the_least_recently_used_value_goes_past_the_capacity() {
+        let memo = Verified::<usize>::new(2);
+        let calls = Cell::new(0);
+        let verify = |v: &str| {
+            calls.set(calls.get() + 1);
+            Some(v.len())
+        };
+        for value in ["a", "bb", "a", "ccc", "a", "bb"] {
+            memo.get_or_verify(value, verify);
+        }
+        // a, bb, (a hit), ccc evicts bb, (a hit), bb again.
+        assert_eq!(calls.get(), 4);
+    }
+}
