@@ -24,7 +24,10 @@
 #   BENCH_HASH_DURATION     seconds measured for /basic, /hash and /login (default 5)
 #   BENCH_ROUNDS            rounds over all the routes, interleaved; medians shown (default 3)
 #   BENCH_CACHE_TTL         the cached mode's SECURITY_IDENTITY_CACHE_TTL (default "5 seconds")
-#   BENCH_MODES             "nocache cache login" (default), or some of them
+#   BENCH_MODES             "nocache cache login flood" (default), or some of them
+#   BENCH_FLOOD_CONNECTIONS the flood's wrk connections sending wrong passwords (default 32)
+#   BENCH_PROBE_CONNECTIONS connections of the guarded GET measured idle and during the flood
+#                           (default 4: a light load whose p99 shows the waiting)
 #   BENCH_LOGIN_LIMITS      the throttled login run's SECURITY_RATE_LIMITS
 #                           (default {"login_failed": "10/m/ip,5/15m/key"})
 #   BENCH_PORT              the server's port (default 18080)
@@ -51,7 +54,9 @@ HASH_CONNS="${BENCH_HASH_CONNECTIONS:-4}"
 HASH_DURATION="${BENCH_HASH_DURATION:-5}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CACHE_TTL="${BENCH_CACHE_TTL:-5 seconds}"
-MODES="${BENCH_MODES:-nocache cache login}"
+MODES="${BENCH_MODES:-nocache cache login flood}"
+FLOOD_CONNS="${BENCH_FLOOD_CONNECTIONS:-32}"
+PROBE_CONNS="${BENCH_PROBE_CONNECTIONS:-4}"
 DEFAULT_LOGIN_LIMITS='{"login_failed": "10/m/ip,5/15m/key"}'
 LOGIN_LIMITS="${BENCH_LOGIN_LIMITS:-$DEFAULT_LOGIN_LIMITS}"
 PORT="${BENCH_PORT:-18080}"
@@ -66,7 +71,8 @@ die() {
     exit 1
 }
 
-for v in DURATION WARMUP CONNS HASH_CONNS HASH_DURATION ROUNDS PORT SERVER_CPU CLIENT_CPU; do
+for v in DURATION WARMUP CONNS HASH_CONNS HASH_DURATION ROUNDS PORT SERVER_CPU CLIENT_CPU \
+    FLOOD_CONNS PROBE_CONNS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 [[ "$DURATION" -gt 0 && "$HASH_DURATION" -gt 0 && "$ROUNDS" -gt 0 ]] ||
@@ -398,12 +404,83 @@ run_login() {
     printf '(load average after: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# --- flood: wrong passwords as fast as they come, and a guarded GET beside them ---------------------
+# FLOOD_CONNS connections post wrong passwords (JSON /login) for the whole run while a light load
+# (PROBE_CONNS connections) reads /session; its p99 is compared with the same load on the idle
+# server, and the server's resident memory (VmRSS, sampled every 0.2 s) with its idle size plus
+# what the hashing may hold: one argon2id memory cost per hashing permit (one per core the server
+# may use: taskset gives it one). Protection off, then on (the throttled flood is refused before
+# any hash).
+WRONG_LUA="$WORK/wrong.lua"
+cat >"$WRONG_LUA" <<LUA
+wrk.method = "POST"
+wrk.body = '{"email": "$EMAIL", "password": "not the password"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+ARGON2_KIB=19456 # the default argon2id memory cost (OWASP: m=19 MiB, t=2, p=1)
+HASH_PERMITS=1   # available_parallelism() of a server pinned to one core
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
+
+run_flood() {
+    printf '\n== flood: %s connections of wrong passwords (JSON POST /login) beside a guarded GET (load average before: %s)\n' \
+        "$FLOOD_CONNS" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-10s %11s %11s %7s %10s %10s %10s %9s  %s\n' protection 'idle p99' 'flood p99' 'x idle' \
+        'idle MiB' 'peak MiB' 'bound MiB' 'logins/s' notes
+    local variant idle_p99 flood_p99 idle_rss peak rss flood_pid bound logins
+    for variant in off on; do
+        if [[ "$variant" == on ]]; then
+            start_server "" "${LOGIN_ENV[@]}" "${THROTTLE_ENV[@]}"
+        else
+            start_server "" "${LOGIN_ENV[@]}"
+        fi
+        run_wrk /session "$PROBE_CONNS" "$DURATION"
+        idle_p99="$P99_MS"
+        idle_rss="$(rss_kib)"
+        # The flood runs a little longer than the probe, which starts once it is under way.
+        taskset -c "$CLIENT_CPU" wrk -t1 "-c$FLOOD_CONNS" "-d$((DURATION + WARMUP + 3))s" --timeout 30s \
+            -s "$WRONG_LUA" "http://127.0.0.1:$PORT/login" >"$WORK/flood.out" 2>&1 &
+        flood_pid=$!
+        sleep 1
+        peak="$idle_rss"
+        (
+            while kill -0 "$flood_pid" 2>/dev/null; do
+                rss_kib
+                sleep 0.2
+            done
+        ) >"$WORK/rss.samples" &
+        local sampler=$!
+        run_wrk /session "$PROBE_CONNS" "$DURATION"
+        flood_p99="$P99_MS"
+        wait "$flood_pid" || true
+        wait "$sampler" 2>/dev/null || true
+        for rss in $(cat "$WORK/rss.samples"); do
+            [[ "$rss" -gt "$peak" ]] && peak="$rss"
+        done
+        logins="$(awk '/^Requests\/sec:/ {print $2}' "$WORK/flood.out")"
+        stop_server
+        bound=$((idle_rss + HASH_PERMITS * ARGON2_KIB))
+        awk -v v="$variant" -v i="$idle_p99" -v f="$flood_p99" -v ir="$idle_rss" -v pk="$peak" \
+            -v b="$bound" -v l="${logins:-0}" -v e="$ERRS" 'BEGIN {
+            printf "%-10s %11.2f %11.2f %7.2f %10.1f %10.1f %10.1f %9.1f  %s%s\n", v, i, f,
+                (i > 0 ? f / i : 0), ir / 1024, pk / 1024, b / 1024, l,
+                (pk <= b ? "memory within bound" : "MEMORY ABOVE BOUND"), (e != "" ? "; " e : "")
+        }'
+        [[ -n "$ERRS" ]] && FAILED_ROUTES="$FAILED_ROUTES flood-$variant:/session"
+    done
+    printf '(load average after: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 for mode in $MODES; do
     case "$mode" in
     nocache) ttl="" label="identity cache off" ;;
     cache) ttl="$CACHE_TTL" label="SECURITY_IDENTITY_CACHE_TTL=\"$CACHE_TTL\"" ;;
     login)
         run_login
+        continue
+        ;;
+    flood)
+        run_flood
         continue
         ;;
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
