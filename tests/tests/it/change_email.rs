@@ -411,6 +411,73 @@ async fn the_old_address_links_die(backend: Backend) {
     assert!(app.has_password(NEW, "password").await);
 }
 
+/// With the identity cache on, the change drops the user's cached identity here and, through
+/// the invalidation channel (PostgreSQL), on the other instances: the sessions bound to the
+/// old address end everywhere, not when the entry expires.
+async fn the_change_drops_the_cached_identity_everywhere(backend: Backend) {
+    const TTL: (&str, &str) = ("SECURITY_IDENTITY_CACHE_TTL", "60 seconds");
+    let app = app_with(&backend, &[TTL]).await;
+    let mut c = logged_in(&app, MATT).await;
+    let other_device = logged_in(&app, MATT).await;
+    let copy = cookie_header(&other_device);
+    let (_other, other_router) = other_instance(&app).await;
+    let bus = matches!(backend, Backend::Postgres(_));
+    // Cached on both instances.
+    assert_eq!(status_on(&app.router, &copy).await, StatusCode::OK);
+    if bus {
+        assert_eq!(status_on(&other_router, &copy).await, StatusCode::OK);
+    }
+    request(&mut c, NEW).await;
+    c.get(&link(&app, NEW)).await.assert_redirect("/");
+    assert_eq!(status_on(&app.router, &copy).await, StatusCode::FOUND);
+    assert!(logged_in_as(&mut c, NEW).await);
+    if bus {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while status_on(&other_router, &copy).await != StatusCode::FOUND {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the other instance still has the old identity"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn cookie_header(c: &Client) -> String {
+    c.cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.value))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `/profile` (login required) with these cookies, on a router.
+async fn status_on(router: &axum::Router, cookie: &str) -> StatusCode {
+    use tower::ServiceExt;
+    router
+        .clone()
+        .oneshot(
+            http::Request::get("/profile")
+                .header("cookie", cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A second instance of the app on the same database, with the same configuration.
+async fn other_instance(app: &TestApp) -> (security::Security<security_tests::User>, axum::Router) {
+    let config = app.security.config().clone();
+    let other = security::Security::<security_tests::User>::builder(app.db.db.clone(), config)
+        .build()
+        .await
+        .unwrap();
+    let router = security_tests::router(&other);
+    (other, router)
+}
+
 // --- generic responses, CSRF, freshness ------------------------------------------------------
 
 async fn generic_mode_answers_a_taken_address_as_a_free_one(backend: Backend) {
@@ -539,6 +606,7 @@ backend_tests!(
     a_link_dies_when_its_address_is_taken_or_the_account_changes,
     concurrent_requests_each_bind_their_own_address,
     the_old_address_links_die,
+    the_change_drops_the_cached_identity_everywhere,
     generic_mode_answers_a_taken_address_as_a_free_one,
     csrf_is_required,
     a_stale_or_missing_authentication_is_refused,
