@@ -217,7 +217,12 @@ impl<U: SecurityUser> Security<U> {
     /// [`crate::datastore::DatastoreError::DuplicateEmail`] when another account has the
     /// address, or a database failure.
     pub async fn set_email(&self, user: &U, new_email: &str) -> Result<bool, Error> {
-        if !self.rt.datastore().change_email(user, new_email, None).await? {
+        if !self
+            .rt
+            .datastore()
+            .change_email(user, new_email, None)
+            .await?
+        {
             return Ok(false);
         }
         self.rt.invalidate(&user.id());

@@ -70,9 +70,7 @@ fn json<U: SecurityUser>(ctx: &Ctx<U>) -> bool {
 /// The request's user, authenticated by session or token and fresh: 5.9's
 /// `auth_required(within=FRESHNESS, grace=FRESHNESS_GRACE_PERIOD)`. Anonymous: the login
 /// redirect (browser) or 401 (JSON); stale: the verify redirect or 401 `reauth_required`.
-async fn fresh_user<U: SecurityUser>(
-    ctx: &mut Ctx<U>,
-) -> Result<Arc<UserWithRoles<U>>, FlowError> {
+async fn fresh_user<U: SecurityUser>(ctx: &mut Ctx<U>) -> Result<Arc<UserWithRoles<U>>, FlowError> {
     let wants_json = json(ctx);
     let requirement = Requirement::AnyOf(METHODS, Some(Freshness::CONFIGURED));
     if let Err(rejection) = ctx.sec.check(&mut ctx.parts, requirement).await {
@@ -91,7 +89,10 @@ async fn fresh_user<U: SecurityUser>(
 fn current_email_json<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Value {
     let mut body = ctx.user_json(user);
     if let Value::Object(map) = &mut body {
-        map.insert("current_email".into(), Value::String(user.email().to_owned()));
+        map.insert(
+            "current_email".into(),
+            Value::String(user.email().to_owned()),
+        );
     }
     body
 }
@@ -306,7 +307,11 @@ fn mask(email: &str) -> String {
 
 /// A refused link: the message flashed, and a redirect to `SECURITY_CHANGE_EMAIL_ERROR_VIEW`
 /// (else the change-email page).
-fn refused<U: SecurityUser>(ctx: &Ctx<U>, key: MessageKey, within: &str) -> axum::response::Response {
+fn refused<U: SecurityUser>(
+    ctx: &Ctx<U>,
+    key: MessageKey,
+    within: &str,
+) -> axum::response::Response {
     ctx.flash(key, &[("within", within)]);
     let config = ctx.config();
     let target = config

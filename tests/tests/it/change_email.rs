@@ -73,7 +73,11 @@ async fn the_request_mails_the_new_address_only(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<h1>Change Email</h1>"), "{}", page.body);
     assert!(has_field(&page.body, "email"));
-    assert!(page.body.contains("action=\"/change-email\""), "{}", page.body);
+    assert!(
+        page.body.contains("action=\"/change-email\""),
+        "{}",
+        page.body
+    );
     let r = request(&mut c, NEW).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_flash(&r.body, "success", &sent(NEW));
@@ -82,10 +86,16 @@ async fn the_request_mails_the_new_address_only(backend: Backend) {
     let mail = &mails[0];
     assert!(mail.to.contains(NEW), "{}", mail.to);
     assert_eq!(mail.subject, SUBJECT);
-    assert!(mail.link("/change-email/").starts_with("http://localhost/change-email/"));
+    assert!(
+        mail.link("/change-email/")
+            .starts_with("http://localhost/change-email/")
+    );
     for part in [&mail.text, &mail.html] {
         assert!(part.contains("This link will expire in 2 hours."), "{part}");
-        assert!(part.contains("Your currently registered email is matt@lp.com."), "{part}");
+        assert!(
+            part.contains("Your currently registered email is matt@lp.com."),
+            "{part}"
+        );
     }
     // Nothing changes until the link is opened.
     assert_eq!(app.user(MATT).await.email, MATT);
@@ -98,16 +108,30 @@ async fn bad_addresses_are_refused_in_html_and_json(backend: Backend) {
     for (email, message) in [
         ("not-an-address", "Invalid email address".to_owned()),
         ("", "Email not provided".to_owned()),
-        ("joe@lp.com", "joe@lp.com is already associated with an account.".to_owned()),
-        ("JOE@lp.com", "JOE@lp.com is already associated with an account.".to_owned()),
-        (MATT, "matt@lp.com is already associated with an account.".to_owned()),
-        ("Matt@LP.com", "Matt@LP.com is already associated with an account.".to_owned()),
+        (
+            "joe@lp.com",
+            "joe@lp.com is already associated with an account.".to_owned(),
+        ),
+        (
+            "JOE@lp.com",
+            "JOE@lp.com is already associated with an account.".to_owned(),
+        ),
+        (
+            MATT,
+            "matt@lp.com is already associated with an account.".to_owned(),
+        ),
+        (
+            "Matt@LP.com",
+            "Matt@LP.com is already associated with an account.".to_owned(),
+        ),
     ] {
         let r = request(&mut c, email).await;
         assert_eq!(r.status, StatusCode::OK, "{email}");
         assert!(r.body.contains(&message), "{email}: {}", r.body);
         assert!(!r.body.contains(&sent(email)), "{email}");
-        let r = c.post_json("/change-email", json!({ "email": email })).await;
+        let r = c
+            .post_json("/change-email", json!({ "email": email }))
+            .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{email}: {}", r.body);
         let answer = r.json();
         assert_eq!(answer["response"]["errors"], json!([message]), "{answer}");
@@ -139,7 +163,9 @@ async fn json_requests_answer_the_current_email(backend: Backend) {
             http::Request::post("/change-email")
                 .header("Content-Type", "application/json")
                 .header("Authentication-Token", &token)
-                .body(axum::body::Body::from(json!({"email": "joe2@lp.com"}).to_string()))
+                .body(axum::body::Body::from(
+                    json!({"email": "joe2@lp.com"}).to_string(),
+                ))
                 .unwrap(),
         )
         .await;
@@ -178,7 +204,11 @@ async fn the_link_changes_the_address_once(backend: Backend) {
     // The old address is told, the new one masked.
     let notices = app.mails_with(MATT, NOTICE);
     assert_eq!(notices.len(), 1, "{:#?}", app.mails());
-    assert!(notices[0].text.contains("n***@lp.com"), "{}", notices[0].text);
+    assert!(
+        notices[0].text.contains("n***@lp.com"),
+        "{}",
+        notices[0].text
+    );
     assert!(!notices[0].text.contains(NEW), "{}", notices[0].text);
     assert!(app.mails_with(NEW, NOTICE).is_empty());
     let changed: Vec<_> = drain(&mut events)
@@ -221,7 +251,10 @@ async fn the_link_needs_no_login_and_changes_only_its_user(backend: Backend) {
     let mut anon = app.client();
     anon.get(&path).await.assert_redirect("/");
     assert!(anonymous(&mut anon).await);
-    assert_eq!(app.user("jill2@lp.com").await.username.as_deref(), Some("jill"));
+    assert_eq!(
+        app.user("jill2@lp.com").await.username.as_deref(),
+        Some("jill")
+    );
     assert!(app.mails_with(MATT, NOTICE).is_empty(), "the notice is off");
 }
 
@@ -239,7 +272,11 @@ async fn an_expired_link_is_refused(backend: Backend) {
     let mut c = logged_in(&app, MATT).await;
     request(&mut c, NEW).await;
     let mail = app.mails_with(NEW, SUBJECT).remove(0);
-    assert!(mail.text.contains("This link will expire in 10 minutes."), "{}", mail.text);
+    assert!(
+        mail.text.contains("This link will expire in 10 minutes."),
+        "{}",
+        mail.text
+    );
     let path = link(&app, NEW);
     app.clock.advance(9 * 60);
     let ok = app.client().get(&path).await;
@@ -381,10 +418,7 @@ async fn the_old_address_links_die(backend: Backend) {
     )
     .await;
     let reset = reset_link(&app, MATT).await;
-    let r = app
-        .client()
-        .post_form("/confirm", &[("email", MATT)])
-        .await;
+    let r = app.client().post_form("/confirm", &[("email", MATT)]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let confirm = app
         .mails_with(MATT, CONFIRM_SUBJECT)
@@ -481,7 +515,10 @@ async fn other_instance(app: &TestApp) -> (security::Security<security_tests::Us
 // --- generic responses, CSRF, freshness ------------------------------------------------------
 
 async fn generic_mode_answers_a_taken_address_as_a_free_one(backend: Backend) {
-    for key in ["SECURITY_RETURN_GENERIC_RESPONSES", "SECURITY_GENERIC_RESPONSES"] {
+    for key in [
+        "SECURITY_RETURN_GENERIC_RESPONSES",
+        "SECURITY_GENERIC_RESPONSES",
+    ] {
         let app = app_with(&backend, &[(key, "true")]).await;
         let mut c = logged_in(&app, MATT).await;
         let free = request(&mut c, NEW).await;
@@ -493,7 +530,9 @@ async fn generic_mode_answers_a_taken_address_as_a_free_one(backend: Backend) {
             "{key}"
         );
         let free = c.post_json("/change-email", json!({"email": NEW})).await;
-        let taken = c.post_json("/change-email", json!({"email": "joe@lp.com"})).await;
+        let taken = c
+            .post_json("/change-email", json!({"email": "joe@lp.com"}))
+            .await;
         assert_eq!(free.status, taken.status);
         assert_eq!(free.answer(), taken.answer(), "{key}");
         assert_eq!(app.mails_with(NEW, SUBJECT).len(), 2);
@@ -589,9 +628,14 @@ async fn the_cli_sets_an_address(backend: Backend) {
         let err = set_email(&app, old, new).await.unwrap_err();
         assert!(matches!(err, CliError::Refused(_)), "{new}: {err}");
     }
-    let err = set_email(&app, "nobody@lp.com", "x@lp.com").await.unwrap_err();
+    let err = set_email(&app, "nobody@lp.com", "x@lp.com")
+        .await
+        .unwrap_err();
     assert!(matches!(err, CliError::NoSuchUser(_)), "{err}");
-    assert_eq!(app.user("joe@lp.com").await.username.as_deref(), Some("joe"));
+    assert_eq!(
+        app.user("joe@lp.com").await.username.as_deref(),
+        Some("joe")
+    );
     assert_eq!(app.user(NEW).await.username.as_deref(), Some("matt"));
 }
 
