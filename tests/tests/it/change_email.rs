@@ -396,6 +396,40 @@ async fn concurrent_requests_each_bind_their_own_address(backend: Backend) {
     assert_eq!(app.user(MATT).await.username.as_deref(), Some("matt"));
 }
 
+/// Racing uses: the same link opened twice at once, and two links of one account opened at
+/// once, change the address exactly once.
+async fn racing_links_change_the_address_once(backend: Backend) {
+    let app = app_with(&backend, &[("SECURITY_SEND_CHANGE_EMAIL_NOTICE", "false")]).await;
+    let mut c = logged_in(&app, MATT).await;
+    request(&mut c, NEW).await;
+    let path = link(&app, NEW);
+    let (mut one, mut two) = (app.client(), app.client());
+    let (a, b) = tokio::join!(one.get(&path), two.get(&path));
+    let mut places = vec![a.location(), b.location()];
+    places.sort();
+    assert_eq!(places, vec!["/".to_owned(), "/change-email".to_owned()]);
+    assert_eq!(app.user(NEW).await.username.as_deref(), Some("matt"));
+
+    let mut c = logged_in(&app, NEW).await;
+    request(&mut c, "a@lp.com").await;
+    request(&mut c, "b@lp.com").await;
+    let (first, second) = (link(&app, "a@lp.com"), link(&app, "b@lp.com"));
+    let (a, b) = tokio::join!(one.get(&first), two.get(&second));
+    let won: Vec<_> = [("a@lp.com", a), ("b@lp.com", b)]
+        .into_iter()
+        .filter(|(_, r)| r.location() == "/")
+        .map(|(email, _)| email)
+        .collect();
+    assert_eq!(won.len(), 1, "exactly one link wins");
+    assert_eq!(app.user(won[0]).await.username.as_deref(), Some("matt"));
+    let store = app.security.datastore();
+    for other in ["a@lp.com", "b@lp.com", NEW] {
+        if other != won[0] {
+            assert!(store.find_user_by_email(other).await.unwrap().is_none(), "{other}");
+        }
+    }
+}
+
 async fn assert_refused_for(app: &TestApp, path: &str, email: &str) {
     let mut c = logged_in(app, email).await;
     c.get(path).await.assert_redirect("/change-email");
@@ -443,6 +477,26 @@ async fn the_old_address_links_die(backend: Backend) {
         "Invalid confirmation token.",
     );
     assert!(app.has_password(NEW, "password").await);
+}
+
+/// A passwordless login link mailed to the old address dies with it.
+async fn the_old_address_login_links_die(backend: Backend) {
+    let app = app_with(&backend, &[("SECURITY_PASSWORDLESS", "true")]).await;
+    let pending = send_login_link(&app, MATT).await;
+    let mut c = app.client();
+    let used = send_login_link(&app, MATT).await;
+    c.get(&used).await.assert_redirect("/");
+    request(&mut c, NEW).await;
+    c.get(&link(&app, NEW)).await.assert_redirect("/");
+    assert!(logged_in_as(&mut c, NEW).await);
+    let mut anon = app.client();
+    anon.get(&pending).await.assert_redirect("/login");
+    assert_flash(
+        &anon.get("/login").await.body,
+        "error",
+        "Invalid login token.",
+    );
+    assert!(anonymous(&mut anon).await);
 }
 
 /// With the identity cache on, the change drops the user's cached identity here and, through
@@ -649,7 +703,9 @@ backend_tests!(
     bad_links_are_refused,
     a_link_dies_when_its_address_is_taken_or_the_account_changes,
     concurrent_requests_each_bind_their_own_address,
+    racing_links_change_the_address_once,
     the_old_address_links_die,
+    the_old_address_login_links_die,
     the_change_drops_the_cached_identity_everywhere,
     generic_mode_answers_a_taken_address_as_a_free_one,
     csrf_is_required,
