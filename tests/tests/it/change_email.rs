@@ -425,7 +425,10 @@ async fn racing_links_change_the_address_once(backend: Backend) {
     let store = app.security.datastore();
     for other in ["a@lp.com", "b@lp.com", NEW] {
         if other != won[0] {
-            assert!(store.find_user_by_email(other).await.unwrap().is_none(), "{other}");
+            assert!(
+                store.find_user_by_email(other).await.unwrap().is_none(),
+                "{other}"
+            );
         }
     }
 }
