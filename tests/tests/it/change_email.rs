@@ -647,6 +647,27 @@ async fn a_stale_or_missing_authentication_is_refused(backend: Backend) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
+/// The messages are configurable like the others.
+async fn the_messages_are_configurable(backend: Backend) {
+    let app = app_with(
+        &backend,
+        &[
+            ("SECURITY_MSG_CHANGE_EMAIL_SENT", "Look in %(email)s"),
+            ("SECURITY_MSG_CHANGE_EMAIL_CONFIRMED", "All done"),
+            ("SECURITY_MSG_API_ERROR", "No such luck"),
+        ],
+    )
+    .await;
+    let mut c = logged_in(&app, MATT).await;
+    let r = request(&mut c, NEW).await;
+    assert_flash(&r.body, "success", "Look in new@lp.com");
+    let path = link(&app, NEW);
+    c.get(&path).await.assert_redirect("/");
+    assert_flash(&c.get("/").await.body, "success", "All done");
+    c.get(&path).await.assert_redirect("/change-email");
+    assert_flash(&c.get("/").await.body, "error", "No such luck");
+}
+
 async fn it_is_off_by_default(backend: Backend) {
     let app = TestApp::new(&backend, &[]).await;
     let mut c = logged_in(&app, MATT).await;
@@ -713,6 +734,7 @@ backend_tests!(
     generic_mode_answers_a_taken_address_as_a_free_one,
     csrf_is_required,
     a_stale_or_missing_authentication_is_refused,
+    the_messages_are_configurable,
     it_is_off_by_default,
     the_cli_sets_an_address,
 );
