@@ -26,7 +26,8 @@
 //! ```
 //!
 //! Verbs: `users create EMAIL [--password P] [--username U] [--active|--inactive]`,
-//! `users activate|deactivate|delete|show|unlock EMAIL`, `roles create NAME [--description D]`,
+//! `users activate|deactivate|delete|show|unlock EMAIL`, `users set-email OLD NEW`,
+//! `roles create NAME [--description D]`,
 //! `roles add|remove EMAIL ROLE`. Every refusal is an [`CliError`] (exit non-zero).
 
 use std::str::FromStr;
@@ -96,6 +97,14 @@ pub enum UsersCommand {
         /// The e-mail address.
         email: String,
     },
+    /// Change a user's e-mail address (refused when the new one is invalid or taken); the
+    /// user's sessions, tokens and mailed links end.
+    SetEmail {
+        /// The current e-mail address.
+        old: String,
+        /// The new e-mail address.
+        new: String,
+    },
 }
 
 impl std::fmt::Debug for UsersCommand {
@@ -125,6 +134,7 @@ impl std::fmt::Debug for UsersCommand {
                     UsersCommand::Show { email } => ("Show", email),
                     UsersCommand::Unlock { email } => ("Unlock", email),
                     UsersCommand::Create { email, .. } => ("Create", email),
+                    UsersCommand::SetEmail { old, .. } => ("SetEmail", old),
                 };
                 f.debug_struct(verb).field("email", email).finish()
             }
@@ -278,6 +288,35 @@ where
             } else {
                 format!("User '{}' was not locked\n", user.email())
             })
+        }
+        Command::Users(UsersCommand::SetEmail { old, new }) => {
+            let new = new.trim().to_owned();
+            if !crate::flows::context::valid_email(&new) {
+                return Err(CliError::Refused(format!("invalid e-mail address `{new}`")));
+            }
+            let user = find(old).await?;
+            let refused_taken = |email: &str| {
+                CliError::Refused(format!("{email} is already associated with an account"))
+            };
+            if crate::store::datastore::canonical(&new)
+                == crate::store::datastore::canonical(user.email())
+            {
+                return Err(refused_taken(&new));
+            }
+            match security.set_email(&user, &new).await {
+                Ok(true) => Ok(format!(
+                    "User '{}' now has the e-mail address '{new}'\n",
+                    user.email()
+                )),
+                Ok(false) => Err(CliError::Refused(format!(
+                    "the address of '{}' changed meanwhile; nothing was done",
+                    user.email()
+                ))),
+                Err(crate::Error::Datastore(DatastoreError::DuplicateEmail { email })) => {
+                    Err(refused_taken(&email))
+                }
+                Err(other) => Err(other.into()),
+            }
         }
         Command::Users(UsersCommand::Delete { email }) => {
             let user = find(email).await?;

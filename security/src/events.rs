@@ -106,6 +106,24 @@ pub enum Event<U> {
         /// How.
         reason: UnlockReason,
     },
+    /// Change-email instructions were sent to a new address (Flask-Security 5.9's
+    /// `change_email_instructions_sent`).
+    ChangeEmailInstructionsSent {
+        /// The user (with the address it still has).
+        user: U,
+        /// The address asked for, which the mail went to.
+        new_email: String,
+        /// The token of the mailed link.
+        token: String,
+    },
+    /// A user's e-mail address changed (Flask-Security 5.9's `change_email_confirmed`; also
+    /// after `users set-email`).
+    EmailChanged {
+        /// The user, with the new address.
+        user: U,
+        /// The address it had before.
+        old_email: String,
+    },
 }
 
 /// How a credential was presented.
@@ -173,6 +191,8 @@ impl<U> Event<U> {
             Event::AuthenticationFailed { .. } => "user-failed-authn",
             Event::AccountLocked { .. } => "account-locked",
             Event::AccountUnlocked { .. } => "account-unlocked",
+            Event::ChangeEmailInstructionsSent { .. } => "change-email-instructions-sent",
+            Event::EmailChanged { .. } => "change-email-confirmed",
         }
     }
 
@@ -190,7 +210,9 @@ impl<U> Event<U> {
             | Event::PasswordChanged { user }
             | Event::ResetPasswordInstructionsSent { user, .. }
             | Event::AccountLocked { user, .. }
-            | Event::AccountUnlocked { user, .. } => user,
+            | Event::AccountUnlocked { user, .. }
+            | Event::ChangeEmailInstructionsSent { user, .. }
+            | Event::EmailChanged { user, .. } => user,
             Event::AuthenticationFailed { user, .. } => return user.as_ref(),
         })
     }
@@ -223,6 +245,15 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
             }
             Event::AccountUnlocked { reason, .. } => {
                 d.field("reason", reason);
+            }
+            Event::ChangeEmailInstructionsSent {
+                new_email, token, ..
+            } => {
+                d.field("new_email", new_email)
+                    .field("token", &Redacted(Some(token)));
+            }
+            Event::EmailChanged { old_email, .. } => {
+                d.field("old_email", old_email);
             }
             _ => {}
         }

@@ -205,6 +205,36 @@ impl<U: SecurityUser> Security<U> {
             .unlock_account(user, crate::events::UnlockReason::Admin)
             .await?)
     }
+
+    /// Changes a user's e-mail address at once, without the mailed link of the change-email
+    /// view (an administrator's change: `users set-email`). The address must be valid and
+    /// free; `confirmed_at` is left as it is. Every session, remember cookie, auth token and
+    /// pending mailed link of the account ends (they are bound to the address), the cached
+    /// identity is dropped on every instance, and [`crate::Event::EmailChanged`] is emitted.
+    /// `false` when the stored address was no longer `user`'s (changed meanwhile).
+    ///
+    /// # Errors
+    /// [`crate::datastore::DatastoreError::DuplicateEmail`] when another account has the
+    /// address, or a database failure.
+    pub async fn set_email(&self, user: &U, new_email: &str) -> Result<bool, Error> {
+        if !self
+            .rt
+            .datastore()
+            .change_email(user, new_email, None)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.rt.invalidate(&user.id());
+        if let Some(changed) = self.rt.datastore().find_user_by_id(&user.id()).await? {
+            tracing::info!(user = %changed.id(), "security: e-mail address changed");
+            self.rt.emit(crate::events::Event::EmailChanged {
+                user: changed,
+                old_email: user.email().to_owned(),
+            });
+        }
+        Ok(true)
+    }
 }
 
 /// Builds a [`Security`]: `Security::builder(db, config)…build()?`.

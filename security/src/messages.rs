@@ -127,6 +127,18 @@ pub enum MessageKey {
     /// `Reauthentication successful` (info): Flask-Security 5.9's flash after the password was
     /// given again at `SECURITY_VERIFY_URL`.
     ReauthenticationSuccessful,
+    /// `Input not appropriate for requested API` (error): Flask-Security 5.9's answer to a
+    /// change-email link that is invalid, used, or whose new address was taken meanwhile.
+    ApiError,
+    /// `Confirmation must be completed within %(within)s. Please start over.` (error):
+    /// Flask-Security 5.9's expired change-email link.
+    ChangeEmailExpired,
+    /// `Change of email address confirmed` (success): Flask-Security 5.9's change-email link
+    /// was used.
+    ChangeEmailConfirmed,
+    /// `Instructions to confirm your new email address have been sent to %(email)s.`
+    /// (success): Flask-Security 5.9's change-email request.
+    ChangeEmailSent,
 }
 
 /// One row of the message table.
@@ -152,7 +164,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 45;
+const COUNT: usize = 49;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -427,6 +439,30 @@ const TABLE: [Entry; COUNT] = {
             "REAUTHENTICATION_SUCCESSFUL",
             "Reauthentication successful",
             "info",
+        ),
+        entry(
+            K::ApiError,
+            "API_ERROR",
+            "Input not appropriate for requested API",
+            "error",
+        ),
+        entry(
+            K::ChangeEmailExpired,
+            "CHANGE_EMAIL_EXPIRED",
+            "Confirmation must be completed within %(within)s. Please start over.",
+            "error",
+        ),
+        entry(
+            K::ChangeEmailConfirmed,
+            "CHANGE_EMAIL_CONFIRMED",
+            "Change of email address confirmed",
+            "success",
+        ),
+        entry(
+            K::ChangeEmailSent,
+            "CHANGE_EMAIL_SENT",
+            "Instructions to confirm your new email address have been sent to %(email)s.",
+            "success",
         ),
     ]
 };

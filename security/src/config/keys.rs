@@ -602,6 +602,45 @@ config_keys! {
     /// `SECURITY_POST_VERIFY_VIEW`), default none: where to go after re-authenticating without
     /// a `next`; none = `post_login_view`.
     post_verify_url: Option<String> = None, "SECURITY_POST_VERIFY_URL" => opt_text;
+
+    // --- Change of e-mail address (Flask-Security 5.9's `CHANGE_EMAIL`) ----------------------
+    /// `SECURITY_CHANGE_EMAIL` (5.9), default `false`: the change-email view at
+    /// `change_email_url`: a fresh user asks for a new address, a link goes to it, and the
+    /// address changes when the link is opened.
+    change_email: bool = false, "SECURITY_CHANGE_EMAIL" => boolean;
+    /// `SECURITY_CHANGE_EMAIL_URL` (5.9), default `/change-email`; the mailed link is
+    /// `<change_email_url>/<token>`.
+    change_email_url: String = "/change-email".into(), "SECURITY_CHANGE_EMAIL_URL" => text;
+    /// `SECURITY_CHANGE_EMAIL_WITHIN` (5.9), default `2 hours`: how long a change-email link
+    /// stays valid.
+    change_email_within: Within = Within::known("2 hours", 7_200),
+        "SECURITY_CHANGE_EMAIL_WITHIN" => within;
+    /// `SECURITY_CHANGE_EMAIL_SALT` (5.9), default `change-email-salt`: the salt of
+    /// change-email links.
+    change_email_salt: Secret = Secret::from("change-email-salt"),
+        "SECURITY_CHANGE_EMAIL_SALT" => secret;
+    /// `SECURITY_CHANGE_EMAIL_TEMPLATE` (5.9), default `security/change_email.html`.
+    change_email_template: String = "security/change_email.html".into(),
+        "SECURITY_CHANGE_EMAIL_TEMPLATE" => text;
+    /// `SECURITY_CHANGE_EMAIL_SUBJECT` (5.9), default `Confirm your new email address`: the
+    /// subject of the mail with the link, sent to the new address.
+    change_email_subject: String = "Confirm your new email address".into(),
+        "SECURITY_CHANGE_EMAIL_SUBJECT" => text;
+    /// `SECURITY_POST_CHANGE_EMAIL_VIEW` (5.9), default none: where a confirmed change goes;
+    /// none = `post_login_view`.
+    post_change_email_view: Option<String> = None,
+        "SECURITY_POST_CHANGE_EMAIL_VIEW" => opt_text;
+    /// `SECURITY_CHANGE_EMAIL_ERROR_VIEW` (5.9), default none: where a refused link goes;
+    /// none = the change-email page.
+    change_email_error_view: Option<String> = None,
+        "SECURITY_CHANGE_EMAIL_ERROR_VIEW" => opt_text;
+    /// `SECURITY_SEND_CHANGE_EMAIL_NOTICE` (**port addition**), default `true`: when a change
+    /// is confirmed, tell the old address (the new one shown masked, `m***@example.org`).
+    send_change_email_notice: bool = true, "SECURITY_SEND_CHANGE_EMAIL_NOTICE" => boolean;
+    /// `SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE` (**port addition**), default `Your email
+    /// address has been changed`: the subject of the notice to the old address.
+    email_subject_change_email_notice: String = "Your email address has been changed".into(),
+        "SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE" => text;
 }
 
 /// Other names of keys: (alias, key). An alias sets the same field as its key.

@@ -156,6 +156,12 @@ impl Config {
         self.prefixed(self.unlock_url.trim_end_matches('/'))
     }
 
+    /// The full path of the change-email view: `url_prefix` + `change_email_url` (its links
+    /// are `<this>/<token>`).
+    pub fn change_email_path(&self) -> String {
+        self.prefixed(self.change_email_url.trim_end_matches('/'))
+    }
+
     /// The full path of the change-password view: `url_prefix` + `change_url`.
     pub fn change_path(&self) -> String {
         self.prefixed(&self.change_url)

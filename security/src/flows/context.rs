@@ -591,6 +591,7 @@ impl<U: SecurityUser> Ctx<U> {
                     &config.verify_path(),
                     self.query_next().as_deref(),
                 ),
+                change_email: config.change_email_path(),
             },
             features: Features {
                 registerable: config.registerable,

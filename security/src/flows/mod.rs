@@ -19,6 +19,7 @@ use crate::web::runtime::Runtime;
 use context::Failure;
 
 pub(crate) mod change;
+pub(crate) mod change_email;
 pub(crate) mod confirm;
 pub(crate) mod context;
 pub(crate) mod login;
@@ -58,6 +59,9 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.freshness.is_some() {
         router = verify::routes(router, &config);
+    }
+    if config.change_email {
+        router = change_email::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

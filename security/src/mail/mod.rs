@@ -132,11 +132,17 @@ pub enum EmailKind {
     /// `unlock_instructions` (**port addition**): the account locked after repeated failed
     /// logins; the mail holds the unlock link.
     UnlockInstructions,
+    /// `change_email_instructions` (Flask-Security 5.9): to the *new* address of a change of
+    /// address, with the link that confirms it.
+    ChangeEmailInstructions,
+    /// `change_email_notice` (**port addition**): to the *old* address, once a change of
+    /// address was confirmed.
+    ChangeEmailNotice,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 8] = [
+    pub const ALL: [EmailKind; 10] = [
         EmailKind::Welcome,
         EmailKind::ConfirmationInstructions,
         EmailKind::LoginInstructions,
@@ -145,6 +151,8 @@ impl EmailKind {
         EmailKind::ChangeNotice,
         EmailKind::WelcomeExisting,
         EmailKind::UnlockInstructions,
+        EmailKind::ChangeEmailInstructions,
+        EmailKind::ChangeEmailNotice,
     ];
 
     /// The kind whose [`EmailKind::template_name`] is `name`.
@@ -165,6 +173,8 @@ impl EmailKind {
             EmailKind::ChangeNotice => "change_notice",
             EmailKind::WelcomeExisting => "welcome_existing",
             EmailKind::UnlockInstructions => "unlock_instructions",
+            EmailKind::ChangeEmailInstructions => "change_email_instructions",
+            EmailKind::ChangeEmailNotice => "change_email_notice",
         }
     }
 
@@ -183,6 +193,8 @@ impl EmailKind {
             EmailKind::ResetNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
             EmailKind::ChangeNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
             EmailKind::UnlockInstructions => "SECURITY_EMAIL_SUBJECT_UNLOCK",
+            EmailKind::ChangeEmailInstructions => "SECURITY_CHANGE_EMAIL_SUBJECT",
+            EmailKind::ChangeEmailNotice => "SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE",
         }
     }
 
@@ -196,6 +208,8 @@ impl EmailKind {
             EmailKind::ResetNotice => &config.email_subject_password_notice,
             EmailKind::ChangeNotice => &config.email_subject_password_change_notice,
             EmailKind::UnlockInstructions => &config.email_subject_unlock,
+            EmailKind::ChangeEmailInstructions => &config.change_email_subject,
+            EmailKind::ChangeEmailNotice => &config.email_subject_change_email_notice,
         }
     }
 }

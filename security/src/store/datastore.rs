@@ -963,6 +963,94 @@ impl<U: SecurityUser> Datastore<U> {
         Ok(true)
     }
 
+    /// Changes the user's e-mail address to `new_email` (stored in NFC), only if the stored
+    /// address is still `user`'s (a compare-and-set: of two racing changes one wins, and a
+    /// change made from a stale copy of the account does nothing), and only if no other
+    /// account has `new_email` (compared as [`canonical`] forms, in the same transaction,
+    /// serializable where the backend has it). With `confirmed_at`, the address is marked
+    /// confirmed then too (when the model has the field). `Ok(true)` when changed, `Ok(false)`
+    /// when the stored address was no longer `user`'s; nothing is written unless it changed.
+    ///
+    /// # Errors
+    /// [`DatastoreError::DuplicateEmail`] when another account has the address, or a database
+    /// failure.
+    pub async fn change_email(
+        &self,
+        user: &U,
+        new_email: &str,
+        confirmed_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, DatastoreError> {
+        let email = nfc(new_email);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_change_email(user, &email, confirmed_at).await {
+                Err(DatastoreError::Database(err)) => {
+                    if matches!(
+                        err.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) {
+                        return Err(DatastoreError::DuplicateEmail { email });
+                    }
+                    if attempt >= 5 || !is_transient(&err) {
+                        return Err(DatastoreError::Database(err));
+                    }
+                    tracing::debug!(attempt, error = %err, "retrying a conflicting change of address");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_change_email(
+        &self,
+        user: &U,
+        email: &str,
+        confirmed_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, DatastoreError> {
+        let isolation = match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => None,
+            _ => Some(IsolationLevel::Serializable),
+        };
+        let txn = self.db.begin_with_config(isolation, None).await?;
+        let others = self.matching(&txn, U::email_column(), email).await?;
+        if others.iter().any(|other| other.id() != user.id()) {
+            txn.rollback().await?;
+            return Err(DatastoreError::DuplicateEmail {
+                email: email.to_owned(),
+            });
+        }
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_email(&mut model, email.to_owned());
+        if let Some(at) = confirmed_at
+            && U::column(Field::ConfirmedAt).is_some()
+        {
+            U::set_confirmed_at(&mut model, Some(at));
+        }
+        let result = U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .filter(U::email_column().eq(user.email()))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        // Another transaction may have taken the address meanwhile (SQLite serialises writers;
+        // the others fail one of the two at commit): look again inside this one.
+        let holders = self.matching(&txn, U::email_column(), email).await?;
+        if holders.len() != 1 {
+            txn.rollback().await?;
+            return Err(DatastoreError::DuplicateEmail {
+                email: email.to_owned(),
+            });
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Marks the user confirmed at `now`, once: `true` when this call confirmed the user,
     /// `false` when it was confirmed already (also when a concurrent request won).
     ///

@@ -238,11 +238,12 @@ pub fn needed_tables(config: &crate::config::Config) -> Vec<&'static str> {
         || config.confirmable
         || config.recoverable
         || config.passwordless
-        || config.changeable && config.send_password_change_email;
+        || config.changeable && config.send_password_change_email
+        || config.change_email;
     if mails {
         tables.push("security_outbox");
     }
-    if config.passwordless || config.flask_compat || config.lockable {
+    if config.passwordless || config.flask_compat || config.lockable || config.change_email {
         tables.push("security_used_token");
     }
     let throttled = config.lockable || !config.rate_limits.is_empty();

@@ -2,6 +2,7 @@
 //! purpose ([`Tokens`]), mailed links and when they are valid ([`links`]), and what
 //! Flask-Security 1.7.4's tokens carried ([`legacy`]).
 
+pub(crate) mod change_email;
 pub(crate) mod legacy;
 pub(crate) mod links;
 pub mod serializer;

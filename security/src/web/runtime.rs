@@ -833,8 +833,19 @@ impl<U: SecurityUser> Runtime<U> {
         user: &U,
         ctx: EmailContext,
     ) -> Result<bool, MailError> {
+        self.send_mail_to(kind, user.email(), ctx).await
+    }
+
+    /// [`Runtime::send_mail_with`] to the address `to` rather than the user's stored one (the
+    /// new address of a change of address).
+    pub(crate) async fn send_mail_to(
+        &self,
+        kind: EmailKind,
+        to: &str,
+        ctx: EmailContext,
+    ) -> Result<bool, MailError> {
         let config = &self.inner.config;
-        if !self.mail_allowed(user.email()).await {
+        if !self.mail_allowed(to).await {
             return Ok(false);
         }
         let subject = kind.subject(config);
@@ -846,7 +857,7 @@ impl<U: SecurityUser> Runtime<U> {
         let mail = OutgoingMail {
             kind,
             from: config.email_sender.clone(),
-            to: user.email().to_owned(),
+            to: to.to_owned(),
             subject: subject.to_owned(),
             text,
             html,

@@ -53,6 +53,9 @@ pub enum ViewName {
     /// `security/verify.html` (`SECURITY_VERIFY_TEMPLATE`, Flask-Security 5.9): the password
     /// again, for a fresh authentication.
     Verify,
+    /// `security/change_email.html` (`SECURITY_CHANGE_EMAIL_TEMPLATE`, Flask-Security 5.9):
+    /// ask for a new e-mail address.
+    ChangeEmail,
 }
 
 impl ViewName {
@@ -67,6 +70,7 @@ impl ViewName {
             ViewName::SendConfirmation => "SECURITY_SEND_CONFIRMATION_TEMPLATE",
             ViewName::SendLogin => "SECURITY_SEND_LOGIN_TEMPLATE",
             ViewName::Verify => "SECURITY_VERIFY_TEMPLATE",
+            ViewName::ChangeEmail => "SECURITY_CHANGE_EMAIL_TEMPLATE",
         }
     }
 
@@ -81,11 +85,12 @@ impl ViewName {
             ViewName::SendConfirmation => &config.send_confirmation_template,
             ViewName::SendLogin => &config.send_login_template,
             ViewName::Verify => &config.verify_template,
+            ViewName::ChangeEmail => &config.change_email_template,
         }
     }
 
     /// Every page.
-    pub const ALL: [ViewName; 8] = [
+    pub const ALL: [ViewName; 9] = [
         ViewName::LoginUser,
         ViewName::RegisterUser,
         ViewName::ForgotPassword,
@@ -94,6 +99,7 @@ impl ViewName {
         ViewName::SendConfirmation,
         ViewName::SendLogin,
         ViewName::Verify,
+        ViewName::ChangeEmail,
     ];
 
     /// The built-in template's name.
@@ -107,6 +113,7 @@ impl ViewName {
             ViewName::SendConfirmation => "security/send_confirmation.html",
             ViewName::SendLogin => "security/send_login.html",
             ViewName::Verify => "security/verify.html",
+            ViewName::ChangeEmail => "security/change_email.html",
         }
     }
 
@@ -120,6 +127,7 @@ impl ViewName {
             ViewName::ChangePassword => "Change password",
             ViewName::SendConfirmation => "Resend confirmation instructions",
             ViewName::Verify => "Reauthenticate",
+            ViewName::ChangeEmail => "Change Email",
         }
     }
 }
@@ -144,6 +152,8 @@ pub struct Urls {
     /// Re-authentication (Flask-Security 5.9's verify view), with the request's `?next=` (the
     /// verify page's form action).
     pub verify: String,
+    /// Change of e-mail address (Flask-Security 5.9's change-email view).
+    pub change_email: String,
 }
 
 /// Which optional features are on (the menu shows links to them).
@@ -471,6 +481,7 @@ mod defaults {
         SendConfirmation => "security/send_confirmation.html",
         SendLogin => "security/send_login.html",
         Verify => "security/verify.html",
+        ChangeEmail => "security/change_email.html",
     }
 
     macro_rules! emails {
@@ -515,6 +526,12 @@ mod defaults {
         UnlockText: "security/email/unlock_instructions.txt",
         UnlockHtml: "security/email/unlock_instructions.html"
             => "security/email/unlock_instructions",
+        ChangeEmailText: "security/email/change_email_instructions.txt",
+        ChangeEmailHtml: "security/email/change_email_instructions.html"
+            => "security/email/change_email_instructions",
+        ChangeEmailNoticeText: "security/email/change_email_notice.txt",
+        ChangeEmailNoticeHtml: "security/email/change_email_notice.html"
+            => "security/email/change_email_notice",
     }
 
     pub(super) fn register(t: &mut Templates) {
@@ -553,6 +570,7 @@ mod tests {
             (ViewName::SendConfirmation, "send_confirmation_form"),
             (ViewName::SendLogin, "send_login_form"),
             (ViewName::Verify, "verify_form"),
+            (ViewName::ChangeEmail, "change_email_form"),
         ] {
             let html = t.render_page(view.default_template(), ctx(view)).unwrap();
             assert!(

@@ -6,6 +6,7 @@
 
 mod auth;
 mod change;
+mod change_email;
 mod common;
 mod compat;
 mod confirm;
