@@ -106,6 +106,26 @@ pub enum Event<U> {
         /// How.
         reason: UnlockReason,
     },
+    // --- API keys (`SECURITY_API_KEYS`) ---
+    /// A user created an API key (the key itself is never in an event).
+    ApiKeyCreated {
+        /// The owner.
+        user: U,
+        /// The key's public lookup id.
+        id: String,
+        /// The key's name.
+        name: String,
+    },
+    /// An API key was revoked (by its owner, the `api-keys revoke` command, or
+    /// [`crate::Security::revoke_all_api_keys`]).
+    ApiKeyRevoked {
+        /// The owner.
+        user: U,
+        /// The key's public lookup id.
+        id: String,
+        /// The key's name.
+        name: String,
+    },
 }
 
 /// How a credential was presented.
@@ -173,6 +193,8 @@ impl<U> Event<U> {
             Event::AuthenticationFailed { .. } => "user-failed-authn",
             Event::AccountLocked { .. } => "account-locked",
             Event::AccountUnlocked { .. } => "account-unlocked",
+            Event::ApiKeyCreated { .. } => "api-key-created",
+            Event::ApiKeyRevoked { .. } => "api-key-revoked",
         }
     }
 
@@ -190,7 +212,9 @@ impl<U> Event<U> {
             | Event::PasswordChanged { user }
             | Event::ResetPasswordInstructionsSent { user, .. }
             | Event::AccountLocked { user, .. }
-            | Event::AccountUnlocked { user, .. } => user,
+            | Event::AccountUnlocked { user, .. }
+            | Event::ApiKeyCreated { user, .. }
+            | Event::ApiKeyRevoked { user, .. } => user,
             Event::AuthenticationFailed { user, .. } => return user.as_ref(),
         })
     }
@@ -223,6 +247,9 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
             }
             Event::AccountUnlocked { reason, .. } => {
                 d.field("reason", reason);
+            }
+            Event::ApiKeyCreated { id, name, .. } | Event::ApiKeyRevoked { id, name, .. } => {
+                d.field("id", id).field("name", name);
             }
             _ => {}
         }

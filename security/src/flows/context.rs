@@ -591,6 +591,7 @@ impl<U: SecurityUser> Ctx<U> {
                     &config.verify_path(),
                     self.query_next().as_deref(),
                 ),
+                api_keys: config.api_keys_path(),
             },
             features: Features {
                 registerable: config.registerable,
@@ -603,6 +604,8 @@ impl<U: SecurityUser> Ctx<U> {
             reset_password_token: None,
             extra_fields: Vec::new(),
             extra: Default::default(),
+            api_keys: Vec::new(),
+            new_api_key: None,
         };
         adjust(&mut ctx);
         let body = self

@@ -19,6 +19,7 @@ use crate::web::runtime::Runtime;
 use crate::web::session::Session;
 use context::Failure;
 
+pub(crate) mod api_keys;
 pub(crate) mod change;
 pub(crate) mod confirm;
 pub(crate) mod context;
@@ -59,6 +60,10 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.freshness.is_some() {
         router = verify::routes(router, &config);
+    }
+    // API keys (`SECURITY_API_KEYS`).
+    if config.api_keys {
+        router = api_keys::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

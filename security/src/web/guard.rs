@@ -91,6 +91,8 @@ pub enum Method {
     Token,
     /// HTTP Basic authentication.
     Basic,
+    /// An API key sent as `Authorization: Bearer …` (`SECURITY_API_KEYS`); never fresh.
+    ApiKey,
 }
 
 /// What a guard asks of the request.
@@ -190,6 +192,8 @@ pub(crate) enum Authentication {
     Token { issued_at: Option<i64> },
     /// HTTP Basic: a credential checked on every request.
     Basic,
+    /// An API key: never fresh (it is a standing credential, not a recent authentication).
+    ApiKey,
 }
 
 /// Flask-Security 5.9's `check_and_update_authn_fresh` for a session or a token, in unix
@@ -504,6 +508,29 @@ impl<U: SecurityUser> Runtime<U> {
         }
     }
 
+    /// A Bearer API key was sent and refused (malformed, unknown, revoked, expired, or its
+    /// user may not authenticate): 401 with `API_KEY_INVALID`, in 5.9's JSON error shape or as
+    /// text, and a `WWW-Authenticate: Bearer` challenge (RFC 6750's `invalid_token`).
+    fn api_key_refused(&self, parts: &Parts, realm: Option<&str>) -> Rejection {
+        let message = self.config().messages.format(MessageKey::ApiKeyInvalid, &[]);
+        let mut answer = if wants_json(parts) {
+            response::json_error(
+                StatusCode::UNAUTHORIZED,
+                response::error_payload(std::slice::from_ref(&message), &Default::default()),
+            )
+        } else {
+            (StatusCode::UNAUTHORIZED, message).into_response()
+        };
+        answer.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+        Rejection::Unauthorized {
+            answer: Answer::new(answer),
+            realm: realm.map(str::to_owned),
+        }
+    }
+
     fn too_many(&self, parts: &Parts, retry_after: u64) -> Rejection {
         let within = crate::messages::duration_text(retry_after);
         let message = self
@@ -591,6 +618,7 @@ impl<U: SecurityUser> Runtime<U> {
         let now = self.now();
         let fresh = match how {
             Authentication::Basic => true,
+            Authentication::ApiKey => false,
             Authentication::Token { issued_at } => {
                 fresh_until(now, window, issued_at, None).is_some()
             }
@@ -629,6 +657,10 @@ impl<U: SecurityUser> Runtime<U> {
                 .map_err(crate::Error::from),
             Method::Token => self.token_identity(parts).await.map_err(crate::Error::from),
             Method::Basic => self.basic_identity(parts).await,
+            Method::ApiKey => self
+                .api_key_identity(parts)
+                .await
+                .map_err(crate::Error::from),
         }
         .map_err(|e| match e {
             crate::Error::Throttled { retry_after } => self.too_many(parts, retry_after),
@@ -641,6 +673,7 @@ impl<U: SecurityUser> Runtime<U> {
             let how = match mechanism {
                 Method::Session => Authentication::Session,
                 Method::Basic => Authentication::Basic,
+                Method::ApiKey => Authentication::ApiKey,
                 Method::Token => Authentication::Token {
                     issued_at: self
                         .config()
@@ -717,6 +750,12 @@ impl<U: SecurityUser> Runtime<U> {
                 let realm = methods
                     .contains(&Method::Basic)
                     .then_some(config.default_http_auth_realm.as_str());
+                if methods.contains(&Method::ApiKey)
+                    && config.api_keys
+                    && crate::web::api_keys::bearer(parts).is_some()
+                {
+                    return Err(self.api_key_refused(parts, realm));
+                }
                 Err(self.unauthorized(parts, realm))
             }
         }

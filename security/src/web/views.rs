@@ -53,6 +53,9 @@ pub enum ViewName {
     /// `security/verify.html` (`SECURITY_VERIFY_TEMPLATE`, Flask-Security 5.9): the password
     /// again, for a fresh authentication.
     Verify,
+    /// `security/api_keys.html` (`SECURITY_API_KEYS_TEMPLATE`, port addition): the user's API
+    /// keys, a form to create one, and the key just created.
+    ApiKeys,
 }
 
 impl ViewName {
@@ -67,6 +70,7 @@ impl ViewName {
             ViewName::SendConfirmation => "SECURITY_SEND_CONFIRMATION_TEMPLATE",
             ViewName::SendLogin => "SECURITY_SEND_LOGIN_TEMPLATE",
             ViewName::Verify => "SECURITY_VERIFY_TEMPLATE",
+            ViewName::ApiKeys => "SECURITY_API_KEYS_TEMPLATE",
         }
     }
 
@@ -81,11 +85,12 @@ impl ViewName {
             ViewName::SendConfirmation => &config.send_confirmation_template,
             ViewName::SendLogin => &config.send_login_template,
             ViewName::Verify => &config.verify_template,
+            ViewName::ApiKeys => &config.api_keys_template,
         }
     }
 
     /// Every page.
-    pub const ALL: [ViewName; 8] = [
+    pub const ALL: [ViewName; 9] = [
         ViewName::LoginUser,
         ViewName::RegisterUser,
         ViewName::ForgotPassword,
@@ -94,6 +99,7 @@ impl ViewName {
         ViewName::SendConfirmation,
         ViewName::SendLogin,
         ViewName::Verify,
+        ViewName::ApiKeys,
     ];
 
     /// The built-in template's name.
@@ -107,6 +113,7 @@ impl ViewName {
             ViewName::SendConfirmation => "security/send_confirmation.html",
             ViewName::SendLogin => "security/send_login.html",
             ViewName::Verify => "security/verify.html",
+            ViewName::ApiKeys => "security/api_keys.html",
         }
     }
 
@@ -120,6 +127,7 @@ impl ViewName {
             ViewName::ChangePassword => "Change password",
             ViewName::SendConfirmation => "Resend confirmation instructions",
             ViewName::Verify => "Reauthenticate",
+            ViewName::ApiKeys => "API keys",
         }
     }
 }
@@ -144,6 +152,8 @@ pub struct Urls {
     /// Re-authentication (Flask-Security 5.9's verify view), with the request's `?next=` (the
     /// verify page's form action).
     pub verify: String,
+    /// The API keys view (`SECURITY_API_KEYS_URL`).
+    pub api_keys: String,
 }
 
 /// Which optional features are on (the menu shows links to them).
@@ -201,6 +211,10 @@ pub struct ViewContext {
     pub extra_fields: Vec<ExtraField>,
     /// Values added by context processors.
     pub extra: BTreeMap<String, String>,
+    /// The user's API keys (API keys page only).
+    pub api_keys: Vec<crate::web::api_keys::ApiKey>,
+    /// The API key just created, shown this once (API keys page only).
+    pub new_api_key: Option<String>,
 }
 
 impl ViewContext {
@@ -279,6 +293,8 @@ impl std::fmt::Debug for ViewContext {
             )
             .field("extra_fields", &self.extra_fields)
             .field("extra", &self.extra)
+            .field("api_keys", &self.api_keys)
+            .field("new_api_key", &Redacted(self.new_api_key.as_deref()))
             .finish_non_exhaustive()
     }
 }
@@ -471,6 +487,7 @@ mod defaults {
         SendConfirmation => "security/send_confirmation.html",
         SendLogin => "security/send_login.html",
         Verify => "security/verify.html",
+        ApiKeys => "security/api_keys.html",
     }
 
     macro_rules! emails {
@@ -553,6 +570,7 @@ mod tests {
             (ViewName::SendConfirmation, "send_confirmation_form"),
             (ViewName::SendLogin, "send_login_form"),
             (ViewName::Verify, "verify_form"),
+            (ViewName::ApiKeys, "api_key_form"),
         ] {
             let html = t.render_page(view.default_template(), ctx(view)).unwrap();
             assert!(
