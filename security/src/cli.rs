@@ -415,9 +415,10 @@ async fn run_api_keys<U: SecurityUser>(
                         None => "never expires".to_owned(),
                     },
                 };
-                let used = key
-                    .last_used_at
-                    .map_or_else(|| "never used".to_owned(), |at| format!("last used {}", time(at)));
+                let used = key.last_used_at.map_or_else(
+                    || "never used".to_owned(),
+                    |at| format!("last used {}", time(at)),
+                );
                 out.push_str(&format!(
                     "{}\t{}\t{}_…\tcreated {}\t{state}\t{used}\n",
                     key.id,

@@ -484,7 +484,12 @@ const TABLE: [Entry; COUNT] = {
             "Invalid expiry: give a duration such as \"30 days\" or a future date and time.",
             "error",
         ),
-        entry(K::ApiKeyNotFound, "API_KEY_NOT_FOUND", "No such API key.", "error"),
+        entry(
+            K::ApiKeyNotFound,
+            "API_KEY_NOT_FOUND",
+            "No such API key.",
+            "error",
+        ),
     ]
 };
 

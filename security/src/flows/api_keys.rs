@@ -177,9 +177,11 @@ async fn create<U: SecurityUser>(
         Err(ApiKeyError::Database(err)) => return Err(err.into()),
         Err(refusal) => {
             let (field, key, args): (&str, MessageKey, Vec<(&str, &str)>) = match &refusal {
-                ApiKeyError::NameTaken(_) => {
-                    ("name", MessageKey::ApiKeyNameTaken, vec![("name", name.trim())])
-                }
+                ApiKeyError::NameTaken(_) => (
+                    "name",
+                    MessageKey::ApiKeyNameTaken,
+                    vec![("name", name.trim())],
+                ),
                 ApiKeyError::ExpiryInvalid => {
                     let field = if form.expires_at.is_some() && form.expires_in.is_none() {
                         "expires_at"

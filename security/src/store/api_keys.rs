@@ -85,7 +85,10 @@ pub(crate) async fn create_table<C: ConnectionTrait>(db: &C) -> Result<(), DbErr
 }
 
 /// The key with this lookup id.
-pub(crate) async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<api_key::Model>, DbErr> {
+pub(crate) async fn find(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<api_key::Model>, DbErr> {
     api_key::Entity::find_by_id(id.to_owned()).one(db).await
 }
 

@@ -512,7 +512,10 @@ impl<U: SecurityUser> Runtime<U> {
     /// user may not authenticate): 401 with `API_KEY_INVALID`, in 5.9's JSON error shape or as
     /// text, and a `WWW-Authenticate: Bearer` challenge (RFC 6750's `invalid_token`).
     fn api_key_refused(&self, parts: &Parts, realm: Option<&str>) -> Rejection {
-        let message = self.config().messages.format(MessageKey::ApiKeyInvalid, &[]);
+        let message = self
+            .config()
+            .messages
+            .format(MessageKey::ApiKeyInvalid, &[]);
         let mut answer = if wants_json(parts) {
             response::json_error(
                 StatusCode::UNAUTHORIZED,

@@ -115,7 +115,11 @@ async fn created_is_shown_once_listed_without_secret_and_stored_as_a_digest(back
     // The HTML list neither.
     let page = c.get("/api-keys").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("ci") && !page.body.contains(secret), "{}", page.body);
+    assert!(
+        page.body.contains("ci") && !page.body.contains(secret),
+        "{}",
+        page.body
+    );
 
     // At rest: a digest, no part of the secret.
     let stored = rows(&app).await;
@@ -124,7 +128,10 @@ async fn created_is_shown_once_listed_without_secret_and_stored_as_a_digest(back
     assert_eq!(row.id, id);
     assert_eq!(row.user_id, app.user("matt@lp.com").await.id.to_string());
     for column in [&row.id, &row.name, &row.digest, &row.user_id] {
-        assert!(!column.contains(secret) && !column.contains(&key), "{column}");
+        assert!(
+            !column.contains(secret) && !column.contains(&key),
+            "{column}"
+        );
     }
     assert_ne!(row.digest, secret);
 
@@ -135,7 +142,10 @@ async fn created_is_shown_once_listed_without_secret_and_stored_as_a_digest(back
             _ => None,
         })
         .collect();
-    assert_eq!(created_events, [("matt@lp.com".to_owned(), id, "ci".to_owned())]);
+    assert_eq!(
+        created_events,
+        [("matt@lp.com".to_owned(), id, "ci".to_owned())]
+    );
 }
 
 async fn a_key_authenticates_only_routes_that_name_api_key(backend: Backend) {
@@ -146,7 +156,10 @@ async fn a_key_authenticates_only_routes_that_name_api_key(backend: Backend) {
         .unwrap()
         .to_owned();
     let r = bearer(&app, "/api", &key).await;
-    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "API matt@lp.com"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (StatusCode::OK, "API matt@lp.com")
+    );
     let r = bearer(&app, "/token_or_key", &key).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
@@ -162,7 +175,11 @@ async fn a_key_authenticates_only_routes_that_name_api_key(backend: Backend) {
     for path in ["/change", "/verify", "/api-keys"] {
         let r = bearer(&app, path, &key).await;
         assert_eq!(r.status, StatusCode::FOUND, "{path}: {}", r.body);
-        assert!(r.location().starts_with("/login"), "{path}: {}", r.location());
+        assert!(
+            r.location().starts_with("/login"),
+            "{path}: {}",
+            r.location()
+        );
     }
     let mut keyed = app.client();
     let r = keyed
@@ -170,7 +187,9 @@ async fn a_key_authenticates_only_routes_that_name_api_key(backend: Backend) {
             http::Request::post("/api-keys")
                 .header("Authorization", format!("Bearer {key}"))
                 .header("Content-Type", "application/json")
-                .body(axum::body::Body::from(json!({ "name": "more" }).to_string()))
+                .body(axum::body::Body::from(
+                    json!({ "name": "more" }).to_string(),
+                ))
                 .unwrap(),
         )
         .await;
@@ -230,9 +249,17 @@ async fn malformed_keys_are_refused_without_a_query(backend: Backend) {
     ] {
         let r = bearer_json(&app, "/api", bad).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}: {}", r.body);
-        assert_eq!(r.json()["response"]["errors"], json!([INVALID]), "{}", r.body);
+        assert_eq!(
+            r.json()["response"]["errors"],
+            json!([INVALID]),
+            "{}",
+            r.body
+        );
         let r = bearer(&app, "/api", bad).await;
-        assert_eq!((r.status, r.body.as_str()), (StatusCode::UNAUTHORIZED, INVALID));
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (StatusCode::UNAUTHORIZED, INVALID)
+        );
         assert!(
             r.headers["www-authenticate"]
                 .to_str()
@@ -362,7 +389,12 @@ async fn bad_input_is_a_form_error_and_changes_nothing(backend: Backend) {
         let r = c.post_json("/api-keys", body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
         let response = &r.json()["response"];
-        assert_eq!(response["field_errors"][field], json!([message]), "{}", r.body);
+        assert_eq!(
+            response["field_errors"][field],
+            json!([message]),
+            "{}",
+            r.body
+        );
         assert_eq!(response["errors"], json!([message]));
     }
     let r = c
@@ -468,11 +500,12 @@ async fn cli_lists_and_revokes_and_revoke_all_ends_every_key(backend: Backend) {
     assert_eq!(err.to_string(), "no such API key");
     // By id too.
     let two_id = two["id"].as_str().unwrap();
-    assert!(app
-        .security
-        .revoke_api_key(&app.user("matt@lp.com").await, two_id)
-        .await
-        .is_ok());
+    assert!(
+        app.security
+            .revoke_api_key(&app.user("matt@lp.com").await, two_id)
+            .await
+            .is_ok()
+    );
     let three = create(&mut c, json!({ "name": "three" })).await;
     let revoked = app
         .security
@@ -490,7 +523,12 @@ async fn off_by_default(backend: Backend) {
     assert_eq!(c.get("/api-keys").await.status, StatusCode::NOT_FOUND);
     let r = c.post_json("/api-keys", json!({ "name": "ci" })).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = bearer(&app, "/api", "fsk_0000000000000000_00000000000000000000000000000000000000").await;
+    let r = bearer(
+        &app,
+        "/api",
+        "fsk_0000000000000000_00000000000000000000000000000000000000",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(
         !security::schema::needed_tables(&security::Config::default())
