@@ -326,7 +326,11 @@ impl<U: SecurityUser> Runtime<U> {
             .find(|row| row.id == which || by_name && row.name == which)
             .ok_or(ApiKeyError::NotFound)?;
         let revoked = self
-            .revoke_rows(user, std::slice::from_ref(&row), Some(std::slice::from_ref(&row.id)))
+            .revoke_rows(
+                user,
+                std::slice::from_ref(&row),
+                Some(std::slice::from_ref(&row.id)),
+            )
             .await?;
         revoked.into_iter().next().ok_or(ApiKeyError::NotFound)
     }
