@@ -40,7 +40,7 @@ pub(crate) enum Kind {
     AuthTokenRequired,
     /// `#[http_auth_required]`, `#[http_auth_required("realm")]`.
     HttpAuthRequired,
-    /// `#[auth_required("session", "token", "basic")]`.
+    /// `#[auth_required("session", "token", "basic", "api_key")]`.
     AuthRequired,
 }
 
@@ -58,12 +58,13 @@ impl Kind {
 }
 
 /// The mechanisms `#[auth_required(..)]` accepts: the string, the `Method` variant.
-const METHODS: [(&str, &str); 3] = [
+const METHODS: [(&str, &str); 4] = [
     ("session", "Session"),
     ("token", "Token"),
     ("basic", "Basic"),
+    ("api_key", "ApiKey"),
 ];
-const METHOD_LIST: &str = "`\"session\"`, `\"token\"` and `\"basic\"`";
+const METHOD_LIST: &str = "`\"session\"`, `\"token\"`, `\"basic\"` and `\"api_key\"`";
 
 /// The named arguments of `#[auth_required(..)]`.
 const FRESHNESS_KEYS: [&str; 2] = ["within", "grace"];

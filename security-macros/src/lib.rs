@@ -183,8 +183,9 @@ pub fn http_auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Requires any one of the authentication methods, tried in the order written: `"session"`,
-/// `"token"`, `"basic"`. Adds a `security::guard::AuthRequired` argument (Flask-Security's
-/// `@auth_required`).
+/// `"token"`, `"basic"`, `"api_key"` (an API key sent as `Authorization: Bearer …`, with
+/// `SECURITY_API_KEYS`; it authenticates only handlers that name it, and is never fresh). Adds
+/// a `security::guard::AuthRequired` argument (Flask-Security's `@auth_required`).
 ///
 /// ```
 /// # use security::prelude::*;

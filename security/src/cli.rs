@@ -27,8 +27,9 @@
 //!
 //! Verbs: `users create EMAIL [--password P] [--username U] [--active|--inactive]`,
 //! `users activate|deactivate|delete|show|unlock EMAIL`, `users set-email OLD NEW`,
-//! `roles create NAME [--description D]`,
-//! `roles add|remove EMAIL ROLE`. Every refusal is an [`CliError`] (exit non-zero).
+//! `roles create NAME [--description D]`, `roles add|remove EMAIL ROLE`,
+//! `api-keys list EMAIL`, `api-keys revoke EMAIL NAME|ID`. Every refusal is an [`CliError`]
+//! (exit non-zero).
 
 use std::str::FromStr;
 
@@ -49,6 +50,26 @@ pub enum Command {
     /// Manage roles.
     #[command(subcommand)]
     Roles(RolesCommand),
+    /// Manage users' API keys (`SECURITY_API_KEYS`).
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(ApiKeysCommand),
+}
+
+/// `api-keys …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ApiKeysCommand {
+    /// List a user's API keys (never the keys themselves).
+    List {
+        /// The user's e-mail address.
+        email: String,
+    },
+    /// Revoke one of a user's API keys.
+    Revoke {
+        /// The user's e-mail address.
+        email: String,
+        /// The key's name or id.
+        key: String,
+    },
 }
 
 /// `users …`. Its `Debug` output leaves out the password of `create`.
@@ -216,6 +237,7 @@ where
             .ok_or(CliError::NoSuchUser(email))
     };
     match command {
+        Command::ApiKeys(command) => run_api_keys(security, command).await,
         Command::Users(UsersCommand::Create {
             email,
             password,
@@ -393,6 +415,68 @@ where
             security.forget_identity(&user.id());
             Ok(format!(
                 "Role '{role}' removed from user '{}' successfully\n",
+                user.email()
+            ))
+        }
+    }
+}
+
+/// `api-keys list|revoke`.
+async fn run_api_keys<U: SecurityUser>(
+    security: &Security<U>,
+    command: ApiKeysCommand,
+) -> Result<String, CliError> {
+    let store = security.datastore();
+    let email = match &command {
+        ApiKeysCommand::List { email } | ApiKeysCommand::Revoke { email, .. } => email.clone(),
+    };
+    let user = store
+        .find_user_by_email(&email)
+        .await?
+        .ok_or(CliError::NoSuchUser(email))?;
+    let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let api_error = |err: crate::ApiKeyError| match err {
+        crate::ApiKeyError::Database(err) => CliError::Runtime(err.into()),
+        other => CliError::Refused(other.to_string()),
+    };
+    match command {
+        ApiKeysCommand::List { .. } => {
+            let keys = security.list_api_keys(&user).await?;
+            if keys.is_empty() {
+                return Ok(format!("User '{}' has no API keys\n", user.email()));
+            }
+            let mut out = String::new();
+            for key in keys {
+                let state = match key.revoked_at {
+                    Some(at) => format!("revoked {}", time(at)),
+                    None => match key.expires_at {
+                        Some(at) => format!("expires {}", time(at)),
+                        None => "never expires".to_owned(),
+                    },
+                };
+                let used = key.last_used_at.map_or_else(
+                    || "never used".to_owned(),
+                    |at| format!("last used {}", time(at)),
+                );
+                out.push_str(&format!(
+                    "{}\t{}\t{}_…\tcreated {}\t{state}\t{used}\n",
+                    key.id,
+                    key.name,
+                    key.start,
+                    time(key.created_at)
+                ));
+            }
+            Ok(out)
+        }
+        ApiKeysCommand::Revoke { key, .. } => {
+            let revoked = security
+                .revoke_api_key(&user, &key)
+                .await
+                .map_err(api_error)?;
+            Ok(format!(
+                "API key '{}' ({}) of user '{}' has been revoked\n",
+                revoked.name,
+                revoked.id,
                 user.email()
             ))
         }

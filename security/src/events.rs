@@ -124,6 +124,26 @@ pub enum Event<U> {
         /// The address it had before.
         old_email: String,
     },
+    // --- API keys (`SECURITY_API_KEYS`) ---
+    /// A user created an API key (the key itself is never in an event).
+    ApiKeyCreated {
+        /// The owner.
+        user: U,
+        /// The key's public lookup id.
+        id: String,
+        /// The key's name.
+        name: String,
+    },
+    /// An API key was revoked (by its owner, the `api-keys revoke` command, or
+    /// [`crate::Security::revoke_all_api_keys`]).
+    ApiKeyRevoked {
+        /// The owner.
+        user: U,
+        /// The key's public lookup id.
+        id: String,
+        /// The key's name.
+        name: String,
+    },
 }
 
 /// How a credential was presented.
@@ -193,6 +213,8 @@ impl<U> Event<U> {
             Event::AccountUnlocked { .. } => "account-unlocked",
             Event::ChangeEmailInstructionsSent { .. } => "change-email-instructions-sent",
             Event::EmailChanged { .. } => "change-email-confirmed",
+            Event::ApiKeyCreated { .. } => "api-key-created",
+            Event::ApiKeyRevoked { .. } => "api-key-revoked",
         }
     }
 
@@ -212,7 +234,9 @@ impl<U> Event<U> {
             | Event::AccountLocked { user, .. }
             | Event::AccountUnlocked { user, .. }
             | Event::ChangeEmailInstructionsSent { user, .. }
-            | Event::EmailChanged { user, .. } => user,
+            | Event::EmailChanged { user, .. }
+            | Event::ApiKeyCreated { user, .. }
+            | Event::ApiKeyRevoked { user, .. } => user,
             Event::AuthenticationFailed { user, .. } => return user.as_ref(),
         })
     }
@@ -254,6 +278,9 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
             }
             Event::EmailChanged { old_email, .. } => {
                 d.field("old_email", old_email);
+            }
+            Event::ApiKeyCreated { id, name, .. } | Event::ApiKeyRevoked { id, name, .. } => {
+                d.field("id", id).field("name", name);
             }
             _ => {}
         }

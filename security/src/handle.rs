@@ -235,6 +235,77 @@ impl<U: SecurityUser> Security<U> {
         }
         Ok(true)
     }
+
+    // --- API keys (`SECURITY_API_KEYS`) ---------------------------------------------------------
+
+    /// The user's API keys, oldest first, revoked ones included; never a key or its digest.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn list_api_keys(&self, user: &U) -> Result<Vec<crate::ApiKey>, Error> {
+        Ok(self.rt.list_api_keys(user).await?)
+    }
+
+    /// Creates an API key named `name` for `user`, expiring at `expires_at` (`None`: never),
+    /// and emits [`Event::ApiKeyCreated`]. The returned key is the only copy: the table keeps
+    /// a keyed digest.
+    ///
+    /// ```no_run
+    /// # async fn example(security: security::Security<security::doc_support::User>,
+    /// #     user: security::doc_support::User) -> Result<(), security::ApiKeyError> {
+    /// let created = security.create_api_key(&user, "deploy", None).await?;
+    /// println!("{}", created.key); // fsk_…, shown once
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A blank or too long name, a name the user's unrevoked keys already have, an expiry not
+    /// in the future ([`crate::ApiKeyError`]), or a database failure.
+    pub async fn create_api_key(
+        &self,
+        user: &U,
+        name: &str,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<crate::CreatedApiKey, crate::ApiKeyError> {
+        self.rt
+            .create_api_key(user, name, expires_at.map(|t| t.timestamp()))
+            .await
+    }
+
+    /// Revokes the user's unrevoked API key whose id (or name) is `id_or_name`, on every
+    /// instance at once, and emits [`Event::ApiKeyRevoked`].
+    ///
+    /// # Errors
+    /// [`crate::ApiKeyError::NotFound`] when the user has no such unrevoked key; a database
+    /// failure.
+    pub async fn revoke_api_key(
+        &self,
+        user: &U,
+        id_or_name: &str,
+    ) -> Result<crate::ApiKey, crate::ApiKeyError> {
+        self.rt.revoke_api_key(user, id_or_name, true).await
+    }
+
+    /// Revokes every unrevoked API key of the user (for a reset of the account's access), and
+    /// emits [`Event::ApiKeyRevoked`] for each; returns them. Works whether or not
+    /// `SECURITY_API_KEYS` is on, as long as the table exists; without the table it does
+    /// nothing.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn revoke_all_api_keys(&self, user: &U) -> Result<Vec<crate::ApiKey>, Error> {
+        if !self.rt.config().api_keys {
+            let missing = crate::schema::missing_tables(
+                self.rt.datastore().connection(),
+                &[crate::store::api_keys::TABLE],
+            )
+            .await?;
+            if !missing.is_empty() {
+                return Ok(Vec::new());
+            }
+        }
+        Ok(self.rt.revoke_all_api_keys(user).await?)
+    }
 }
 
 /// Builds a [`Security`]: `Security::builder(db, config)…build()?`.

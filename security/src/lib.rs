@@ -100,6 +100,8 @@ pub use security_macros::{
 };
 pub use session::{Flash, Session};
 pub use web::views::FieldValidator;
+// API keys (`SECURITY_API_KEYS`).
+pub use web::api_keys::{ApiKey, ApiKeyError, CreatedApiKey};
 
 /// Everything an app usually needs: `use security::prelude::*;`.
 pub mod prelude {

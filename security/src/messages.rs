@@ -139,6 +139,25 @@ pub enum MessageKey {
     /// `Instructions to confirm your new email address have been sent to %(email)s.`
     /// (success): Flask-Security 5.9's change-email request.
     ChangeEmailSent,
+    // --- API keys (`SECURITY_API_KEYS`, port additions) ---
+    /// `Invalid or expired API key.` (error). **Port addition**: a Bearer key that is malformed,
+    /// unknown, revoked or expired, or whose user may not authenticate (401).
+    ApiKeyInvalid,
+    /// `API key %(name)s created. Copy it now: it will not be shown again.` (success). **Port
+    /// addition**.
+    ApiKeyCreated,
+    /// `API key %(name)s revoked.` (info). **Port addition**.
+    ApiKeyRevoked,
+    /// `Give the key a name of at most %(length)s characters.` (error). **Port addition**: a
+    /// blank or too long name.
+    ApiKeyNameInvalid,
+    /// `You already have an API key named %(name)s.` (error). **Port addition**.
+    ApiKeyNameTaken,
+    /// `Invalid expiry: give a duration such as "30 days" or a future date and time.` (error).
+    /// **Port addition**: `expires_in` or `expires_at` unreadable or not in the future.
+    ApiKeyExpiryInvalid,
+    /// `No such API key.` (error). **Port addition**: revoking a key that is not the user's.
+    ApiKeyNotFound,
 }
 
 /// One row of the message table.
@@ -164,7 +183,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 49;
+const COUNT: usize = 56;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -463,6 +482,49 @@ const TABLE: [Entry; COUNT] = {
             "CHANGE_EMAIL_SENT",
             "Instructions to confirm your new email address have been sent to %(email)s.",
             "success",
+        ),
+        // API keys (`SECURITY_API_KEYS`).
+        entry(
+            K::ApiKeyInvalid,
+            "API_KEY_INVALID",
+            "Invalid or expired API key.",
+            "error",
+        ),
+        entry(
+            K::ApiKeyCreated,
+            "API_KEY_CREATED",
+            "API key %(name)s created. Copy it now: it will not be shown again.",
+            "success",
+        ),
+        entry(
+            K::ApiKeyRevoked,
+            "API_KEY_REVOKED",
+            "API key %(name)s revoked.",
+            "info",
+        ),
+        entry(
+            K::ApiKeyNameInvalid,
+            "API_KEY_NAME_INVALID",
+            "Give the key a name of at most %(length)s characters.",
+            "error",
+        ),
+        entry(
+            K::ApiKeyNameTaken,
+            "API_KEY_NAME_TAKEN",
+            "You already have an API key named %(name)s.",
+            "error",
+        ),
+        entry(
+            K::ApiKeyExpiryInvalid,
+            "API_KEY_EXPIRY_INVALID",
+            "Invalid expiry: give a duration such as \"30 days\" or a future date and time.",
+            "error",
+        ),
+        entry(
+            K::ApiKeyNotFound,
+            "API_KEY_NOT_FOUND",
+            "No such API key.",
+            "error",
         ),
     ]
 };

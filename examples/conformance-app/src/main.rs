@@ -118,6 +118,13 @@ async fn multi_auth(flashes: Flashes, user: Option<CurrentUser<User>>) -> Respon
     page(flashes, user, "Session, Token, Basic auth")
 }
 
+/// API keys (`SECURITY_API_KEYS`): a key sent as `Authorization: Bearer …` reaches this
+/// route, and only routes that name the `"api_key"` mechanism.
+#[auth_required("api_key")]
+async fn api_key(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
+    page(flashes, user, "API key")
+}
+
 async fn post_logout(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Post Logout")
 }
@@ -211,6 +218,7 @@ fn app(security: &Security<User>) -> Router {
         .route("/unauthorized", get(unauthorized))
         .route("/page1", get(page1))
         .route("/fresh", get(fresh).post(fresh))
+        .route("/api_key", get(api_key))
         .merge(security.router())
         .layer(security.layer())
 }

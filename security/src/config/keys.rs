@@ -641,6 +641,23 @@ config_keys! {
     /// address has been changed`: the subject of the notice to the old address.
     email_subject_change_email_notice: String = "Your email address has been changed".into(),
         "SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE" => text;
+    // --- API keys (port additions; off unless set) ---------------------------------------------
+    /// `SECURITY_API_KEYS` (**port addition**), default `false`: users create named API keys at
+    /// `api_keys_url` (each shown once), and a key sent as `Authorization: Bearer …`
+    /// authenticates the handlers guarded with `#[auth_required("api_key", ..)]`, and only
+    /// those. Needs the table `security_api_key`.
+    api_keys: bool = false, "SECURITY_API_KEYS" => boolean;
+    /// `SECURITY_API_KEYS_URL` (**port addition**), default `/api-keys`: the list (GET) and
+    /// create (POST) view; `<api_keys_url>/<id>/revoke` revokes a key.
+    api_keys_url: String = "/api-keys".into(), "SECURITY_API_KEYS_URL" => text;
+    /// `SECURITY_API_KEY_PREFIX` (**port addition**), default `fsk`: the first part of every
+    /// key (`fsk_<id>_<secret>`), so that secret scanners can recognise a leaked one. Keys
+    /// made under another prefix stop working when it changes.
+    api_key_prefix: String = "fsk".into(), "SECURITY_API_KEY_PREFIX" => text;
+    /// `SECURITY_API_KEYS_TEMPLATE` (**port addition**), default `security/api_keys.html`: the
+    /// page that lists, creates and revokes the user's keys.
+    api_keys_template: String = "security/api_keys.html".into(),
+        "SECURITY_API_KEYS_TEMPLATE" => text;
 }
 
 /// Other names of keys: (alias, key). An alias sets the same field as its key.

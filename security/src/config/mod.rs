@@ -178,6 +178,12 @@ impl Config {
     pub fn verify_path(&self) -> String {
         self.prefixed(&self.verify_url)
     }
+
+    /// The full path of the API keys view: `url_prefix` + `api_keys_url` (`/api-keys` by
+    /// default).
+    pub fn api_keys_path(&self) -> String {
+        self.prefixed(&self.api_keys_url)
+    }
 }
 
 #[cfg(test)]

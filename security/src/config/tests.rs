@@ -1202,3 +1202,37 @@ fn the_verify_url_is_checked_while_freshness_is_on() {
     assert_eq!(c.verify_template, "my/verify.html");
     assert_eq!(c.post_verify_url.as_deref(), Some("/fresh"));
 }
+
+#[test]
+fn api_key_settings_are_read_and_checked() {
+    let c = Config::default();
+    assert!(!c.api_keys, "off by default");
+    assert_eq!(
+        (c.api_keys_url.as_str(), c.api_key_prefix.as_str()),
+        ("/api-keys", "fsk")
+    );
+    let c = Config::from_vars([
+        ("SECURITY_API_KEYS", "true"),
+        ("SECURITY_API_KEYS_URL", "/keys"),
+        ("SECURITY_API_KEY_PREFIX", "acme_live"),
+    ])
+    .unwrap();
+    assert!(c.api_keys);
+    assert_eq!(c.api_keys_path(), "/keys");
+    let mut ok = valid();
+    ok.api_keys = true;
+    ok.validate().unwrap();
+    for bad in ["", "fs-k", "f k"] {
+        let mut c = valid();
+        c.api_key_prefix = bad.into();
+        assert_eq!(
+            invalid_key(c.validate()).0,
+            "SECURITY_API_KEY_PREFIX",
+            "{bad:?}"
+        );
+    }
+    let mut clash = valid();
+    clash.api_keys = true;
+    clash.api_keys_url = "/login".into();
+    assert_eq!(invalid_key(clash.validate()).0, "SECURITY_API_KEYS_URL");
+}

@@ -178,6 +178,23 @@ impl Config {
             }
         }
 
+        // API keys: the prefix is the first part of `<prefix>_<id>_<secret>`.
+        let prefix = &self.api_key_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 32
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return fail(
+                "SECURITY_API_KEY_PREFIX",
+                format!(
+                    "`{}` must be 1 to 32 letters, digits or `_`, e.g. `fsk`",
+                    prefix.escape_debug()
+                ),
+            );
+        }
+
         // Names that go into headers, cookies and mail.
         if !is_token(&self.token_authentication_header) {
             return fail(
@@ -350,7 +367,7 @@ impl Config {
     }
 
     /// The security URLs: (key, url, whether its feature is on).
-    fn routes(&self) -> [(&'static str, &str, bool); 8] {
+    fn routes(&self) -> [(&'static str, &str, bool); 9] {
         [
             ("SECURITY_LOGIN_URL", &self.login_url, true),
             ("SECURITY_LOGOUT_URL", &self.logout_url, true),
@@ -372,6 +389,7 @@ impl Config {
                 &self.verify_url,
                 self.freshness.is_some(),
             ),
+            ("SECURITY_API_KEYS_URL", &self.api_keys_url, self.api_keys),
         ]
     }
 

@@ -592,6 +592,7 @@ impl<U: SecurityUser> Ctx<U> {
                     self.query_next().as_deref(),
                 ),
                 change_email: config.change_email_path(),
+                api_keys: config.api_keys_path(),
             },
             features: Features {
                 registerable: config.registerable,
@@ -604,6 +605,8 @@ impl<U: SecurityUser> Ctx<U> {
             reset_password_token: None,
             extra_fields: Vec::new(),
             extra: Default::default(),
+            api_keys: Vec::new(),
+            new_api_key: None,
         };
         adjust(&mut ctx);
         let body = self

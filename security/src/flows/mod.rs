@@ -18,6 +18,7 @@ use crate::web::request::has_json_body;
 use crate::web::runtime::Runtime;
 use context::Failure;
 
+pub(crate) mod api_keys;
 pub(crate) mod change;
 pub(crate) mod change_email;
 pub(crate) mod confirm;
@@ -62,6 +63,10 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.change_email {
         router = change_email::routes(router, &config);
+    }
+    // API keys (`SECURITY_API_KEYS`).
+    if config.api_keys {
+        router = api_keys::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

@@ -3,6 +3,7 @@
 //! cached identity look-up the guards use (`loader`, `cache`), and the channel that tells
 //! the other instances which cached identities to drop (`bus`).
 
+pub(crate) mod api_keys;
 pub(crate) mod bus;
 pub(crate) mod cache;
 pub mod datastore;

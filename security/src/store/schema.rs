@@ -10,6 +10,9 @@
 //!   `SECURITY_THROTTLE_STORE` is `database` (keyed digests, a count and an end time; see
 //!   [`crate::throttle::DatabaseStore`]).
 //!
+//! - `security_api_key`: with `SECURITY_API_KEYS`, the users' API keys (a lookup id and a keyed
+//!   digest of the secret, never the key; see [`api_key`]).
+//!
 //! Create them with [`create_tables`] (idempotent), or in the app's own migrations from the
 //! entities of this module.
 
@@ -172,6 +175,9 @@ pub mod flask_account {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+// --- API keys (`SECURITY_API_KEYS`) ---------------------------------------------------------
+pub use super::api_keys::api_key;
+
 /// Creates the runtime's tables (and their indexes) if they do not exist.
 ///
 /// # Errors
@@ -225,6 +231,8 @@ async fn create_tables_on<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
             db.execute(&index).await?;
         }
     }
+    // API keys (`SECURITY_API_KEYS`).
+    super::api_keys::create_table(db).await?;
     Ok(())
 }
 
@@ -255,6 +263,10 @@ pub fn needed_tables(config: &crate::config::Config) -> Vec<&'static str> {
     }
     if config.flask_compat {
         tables.push("security_flask_account");
+    }
+    // API keys (`SECURITY_API_KEYS`).
+    if config.api_keys {
+        tables.push(super::api_keys::TABLE);
     }
     tables
 }

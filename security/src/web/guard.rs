@@ -91,6 +91,8 @@ pub enum Method {
     Token,
     /// HTTP Basic authentication.
     Basic,
+    /// An API key sent as `Authorization: Bearer …` (`SECURITY_API_KEYS`); never fresh.
+    ApiKey,
 }
 
 /// What a guard asks of the request.
@@ -190,6 +192,8 @@ pub(crate) enum Authentication {
     Token,
     /// HTTP Basic: a credential checked on every request.
     Basic,
+    /// An API key: never fresh (it is a standing credential, not a recent authentication).
+    ApiKey,
 }
 
 /// Flask-Security 5.9's `check_and_update_authn_fresh` for a session or a token, in unix
@@ -502,6 +506,32 @@ impl<U: SecurityUser> Runtime<U> {
         }
     }
 
+    /// A Bearer API key was sent and refused (malformed, unknown, revoked, expired, or its
+    /// user may not authenticate): 401 with `API_KEY_INVALID`, in 5.9's JSON error shape or as
+    /// text, and a `WWW-Authenticate: Bearer` challenge (RFC 6750's `invalid_token`).
+    fn api_key_refused(&self, parts: &Parts, realm: Option<&str>) -> Rejection {
+        let message = self
+            .config()
+            .messages
+            .format(MessageKey::ApiKeyInvalid, &[]);
+        let mut answer = if wants_json(parts) {
+            response::json_error(
+                StatusCode::UNAUTHORIZED,
+                response::error_payload(std::slice::from_ref(&message), &Default::default()),
+            )
+        } else {
+            (StatusCode::UNAUTHORIZED, message).into_response()
+        };
+        answer.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+        Rejection::Unauthorized {
+            answer: Answer::new(answer),
+            realm: realm.map(str::to_owned),
+        }
+    }
+
     fn too_many(&self, parts: &Parts, retry_after: u64) -> Rejection {
         let within = crate::messages::duration_text(retry_after);
         let message = self
@@ -587,6 +617,7 @@ impl<U: SecurityUser> Runtime<U> {
         let now = self.now();
         let fresh = match how {
             Authentication::Basic => true,
+            Authentication::ApiKey => false,
             Authentication::Token => {
                 let issued_at = self
                     .config()
@@ -633,6 +664,10 @@ impl<U: SecurityUser> Runtime<U> {
             // Boxed: a password check's state (hashing, the brute-force counters) would
             // otherwise be part of every guard's future, copied into its box per request.
             Method::Basic => Box::pin(self.basic_identity(parts)).await,
+            // Boxed as Basic: a key's query and its last-use write stay out of other guards' futures.
+            Method::ApiKey => Box::pin(self.api_key_identity(parts))
+                .await
+                .map_err(crate::Error::from),
         }
         .map_err(|e| match e {
             crate::Error::Throttled { retry_after } => self.too_many(parts, retry_after),
@@ -645,6 +680,7 @@ impl<U: SecurityUser> Runtime<U> {
             slot.record_authentication(|| match mechanism {
                 Method::Session => Authentication::Session,
                 Method::Basic => Authentication::Basic,
+                Method::ApiKey => Authentication::ApiKey,
                 Method::Token => Authentication::Token,
             });
         }
@@ -713,6 +749,12 @@ impl<U: SecurityUser> Runtime<U> {
                 let realm = methods
                     .contains(&Method::Basic)
                     .then_some(config.default_http_auth_realm.as_str());
+                if methods.contains(&Method::ApiKey)
+                    && config.api_keys
+                    && crate::web::api_keys::bearer(parts).is_some()
+                {
+                    return Err(self.api_key_refused(parts, realm));
+                }
                 Err(self.unauthorized(parts, realm))
             }
         }

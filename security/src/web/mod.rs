@@ -1,6 +1,7 @@
 //! HTTP: the layer every request passes through, sessions, CSRF, request and response helpers,
 //! redirects, identities and the guards' decisions, the extractors, and the pages.
 
+pub(crate) mod api_keys;
 pub mod csrf;
 pub mod extract;
 pub mod guard;

@@ -56,6 +56,9 @@ pub enum ViewName {
     /// `security/change_email.html` (`SECURITY_CHANGE_EMAIL_TEMPLATE`, Flask-Security 5.9):
     /// ask for a new e-mail address.
     ChangeEmail,
+    /// `security/api_keys.html` (`SECURITY_API_KEYS_TEMPLATE`, port addition): the user's API
+    /// keys, a form to create one, and the key just created.
+    ApiKeys,
 }
 
 impl ViewName {
@@ -71,6 +74,7 @@ impl ViewName {
             ViewName::SendLogin => "SECURITY_SEND_LOGIN_TEMPLATE",
             ViewName::Verify => "SECURITY_VERIFY_TEMPLATE",
             ViewName::ChangeEmail => "SECURITY_CHANGE_EMAIL_TEMPLATE",
+            ViewName::ApiKeys => "SECURITY_API_KEYS_TEMPLATE",
         }
     }
 
@@ -86,11 +90,12 @@ impl ViewName {
             ViewName::SendLogin => &config.send_login_template,
             ViewName::Verify => &config.verify_template,
             ViewName::ChangeEmail => &config.change_email_template,
+            ViewName::ApiKeys => &config.api_keys_template,
         }
     }
 
     /// Every page.
-    pub const ALL: [ViewName; 9] = [
+    pub const ALL: [ViewName; 10] = [
         ViewName::LoginUser,
         ViewName::RegisterUser,
         ViewName::ForgotPassword,
@@ -100,6 +105,7 @@ impl ViewName {
         ViewName::SendLogin,
         ViewName::Verify,
         ViewName::ChangeEmail,
+        ViewName::ApiKeys,
     ];
 
     /// The built-in template's name.
@@ -114,6 +120,7 @@ impl ViewName {
             ViewName::SendLogin => "security/send_login.html",
             ViewName::Verify => "security/verify.html",
             ViewName::ChangeEmail => "security/change_email.html",
+            ViewName::ApiKeys => "security/api_keys.html",
         }
     }
 
@@ -128,6 +135,7 @@ impl ViewName {
             ViewName::SendConfirmation => "Resend confirmation instructions",
             ViewName::Verify => "Reauthenticate",
             ViewName::ChangeEmail => "Change Email",
+            ViewName::ApiKeys => "API keys",
         }
     }
 }
@@ -154,6 +162,8 @@ pub struct Urls {
     pub verify: String,
     /// Change of e-mail address (Flask-Security 5.9's change-email view).
     pub change_email: String,
+    /// The API keys view (`SECURITY_API_KEYS_URL`).
+    pub api_keys: String,
 }
 
 /// Which optional features are on (the menu shows links to them).
@@ -211,6 +221,10 @@ pub struct ViewContext {
     pub extra_fields: Vec<ExtraField>,
     /// Values added by context processors.
     pub extra: BTreeMap<String, String>,
+    /// The user's API keys (API keys page only).
+    pub api_keys: Vec<crate::web::api_keys::ApiKey>,
+    /// The API key just created, shown this once (API keys page only).
+    pub new_api_key: Option<String>,
 }
 
 impl ViewContext {
@@ -289,6 +303,8 @@ impl std::fmt::Debug for ViewContext {
             )
             .field("extra_fields", &self.extra_fields)
             .field("extra", &self.extra)
+            .field("api_keys", &self.api_keys)
+            .field("new_api_key", &Redacted(self.new_api_key.as_deref()))
             .finish_non_exhaustive()
     }
 }
@@ -482,6 +498,7 @@ mod defaults {
         SendLogin => "security/send_login.html",
         Verify => "security/verify.html",
         ChangeEmail => "security/change_email.html",
+        ApiKeys => "security/api_keys.html",
     }
 
     macro_rules! emails {
@@ -571,6 +588,7 @@ mod tests {
             (ViewName::SendLogin, "send_login_form"),
             (ViewName::Verify, "verify_form"),
             (ViewName::ChangeEmail, "change_email_form"),
+            (ViewName::ApiKeys, "api_key_form"),
         ] {
             let html = t.render_page(view.default_template(), ctx(view)).unwrap();
             assert!(

@@ -4,6 +4,7 @@
 //! One module per account flow (`register`, `confirm`, `recover`, `change`, `passwordless`;
 //! login and logout are in `auth`, beside the guards), with what they share in `common`.
 
+mod api_keys;
 mod auth;
 mod change;
 mod change_email;

@@ -65,6 +65,11 @@ async fn any(State(state): State<AppState>) -> &'static str {
     state.name
 }
 
+#[auth_required("token", "api_key")]
+async fn api(State(state): State<AppState>) -> &'static str {
+    state.name
+}
+
 // Outer first: the token guard runs, then the roles guard, then the user's extractors.
 #[auth_token_required]
 #[roles_required("admin")]
@@ -103,6 +108,10 @@ fn main() {
         <__security_methods_any_0 as MethodList>::METHODS,
         [Method::Token, Method::Session, Method::Basic]
     );
+    assert_eq!(
+        <__security_methods_api_0 as MethodList>::METHODS,
+        [Method::Token, Method::ApiKey]
+    );
 
     let _app: Router = Router::new()
         .route("/profile", get(profile))
@@ -113,6 +122,7 @@ fn main() {
         .route("/basic", get(basic))
         .route("/realm", get(basic_realm))
         .route("/any", get(any))
+        .route("/api", get(api))
         .route("/stacked", post(stacked))
         .route("/admin", get(admin::index))
         .with_state(AppState { name: "app" });
