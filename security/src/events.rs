@@ -105,6 +105,12 @@ pub enum Event<U> {
         user: U,
         /// How.
         reason: UnlockReason,
+    },    /// A user changed their username (Flask-Security 5.9's `username_changed`).
+    UsernameChanged {
+        /// The user, with the new username.
+        user: U,
+        /// The username before the change (`None`: there was none).
+        old_username: Option<String>,
     },
 }
 
@@ -173,6 +179,7 @@ impl<U> Event<U> {
             Event::AuthenticationFailed { .. } => "user-failed-authn",
             Event::AccountLocked { .. } => "account-locked",
             Event::AccountUnlocked { .. } => "account-unlocked",
+            Event::UsernameChanged { .. } => "username-changed",
         }
     }
 
@@ -190,7 +197,8 @@ impl<U> Event<U> {
             | Event::PasswordChanged { user }
             | Event::ResetPasswordInstructionsSent { user, .. }
             | Event::AccountLocked { user, .. }
-            | Event::AccountUnlocked { user, .. } => user,
+            | Event::AccountUnlocked { user, .. }
+            | Event::UsernameChanged { user, .. } => user,
             Event::AuthenticationFailed { user, .. } => return user.as_ref(),
         })
     }
@@ -223,6 +231,9 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
             }
             Event::AccountUnlocked { reason, .. } => {
                 d.field("reason", reason);
+            }
+            Event::UsernameChanged { old_username, .. } => {
+                d.field("old_username", old_username);
             }
             _ => {}
         }

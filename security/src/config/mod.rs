@@ -172,6 +172,12 @@ impl Config {
     pub fn verify_path(&self) -> String {
         self.prefixed(&self.verify_url)
     }
+
+    /// The full path of the change-username view (Flask-Security 5.9): `url_prefix` +
+    /// `change_username_url`.
+    pub fn change_username_path(&self) -> String {
+        self.prefixed(&self.change_username_url)
+    }
 }
 
 #[cfg(test)]

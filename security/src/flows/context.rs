@@ -591,6 +591,7 @@ impl<U: SecurityUser> Ctx<U> {
                     &config.verify_path(),
                     self.query_next().as_deref(),
                 ),
+                change_username: config.change_username_path(),
             },
             features: Features {
                 registerable: config.registerable,
@@ -598,6 +599,7 @@ impl<U: SecurityUser> Ctx<U> {
                 confirmable: config.confirmable,
                 passwordless: config.passwordless,
                 changeable: config.changeable,
+                username: config.username_enable,
             },
             user_email,
             reset_password_token: None,

@@ -20,6 +20,7 @@ use crate::web::session::Session;
 use context::Failure;
 
 pub(crate) mod change;
+pub(crate) mod change_username;
 pub(crate) mod confirm;
 pub(crate) mod context;
 pub(crate) mod login;
@@ -59,6 +60,9 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.freshness.is_some() {
         router = verify::routes(router, &config);
+    }
+    if config.change_username {
+        router = change_username::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

@@ -132,11 +132,13 @@ pub enum EmailKind {
     /// `unlock_instructions` (**port addition**): the account locked after repeated failed
     /// logins; the mail holds the unlock link.
     UnlockInstructions,
+    /// `change_username_notice` (Flask-Security 5.9): after a username change.
+    UsernameChangeNotice,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 8] = [
+    pub const ALL: [EmailKind; 9] = [
         EmailKind::Welcome,
         EmailKind::ConfirmationInstructions,
         EmailKind::LoginInstructions,
@@ -145,6 +147,7 @@ impl EmailKind {
         EmailKind::ChangeNotice,
         EmailKind::WelcomeExisting,
         EmailKind::UnlockInstructions,
+        EmailKind::UsernameChangeNotice,
     ];
 
     /// The kind whose [`EmailKind::template_name`] is `name`.
@@ -165,6 +168,7 @@ impl EmailKind {
             EmailKind::ChangeNotice => "change_notice",
             EmailKind::WelcomeExisting => "welcome_existing",
             EmailKind::UnlockInstructions => "unlock_instructions",
+            EmailKind::UsernameChangeNotice => "change_username_notice",
         }
     }
 
@@ -183,6 +187,7 @@ impl EmailKind {
             EmailKind::ResetNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
             EmailKind::ChangeNotice => "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
             EmailKind::UnlockInstructions => "SECURITY_EMAIL_SUBJECT_UNLOCK",
+            EmailKind::UsernameChangeNotice => "SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE",
         }
     }
 
@@ -196,6 +201,7 @@ impl EmailKind {
             EmailKind::ResetNotice => &config.email_subject_password_notice,
             EmailKind::ChangeNotice => &config.email_subject_password_change_notice,
             EmailKind::UnlockInstructions => &config.email_subject_unlock,
+            EmailKind::UsernameChangeNotice => &config.email_subject_username_change_notice,
         }
     }
 }

@@ -53,6 +53,9 @@ pub enum ViewName {
     /// `security/verify.html` (`SECURITY_VERIFY_TEMPLATE`, Flask-Security 5.9): the password
     /// again, for a fresh authentication.
     Verify,
+    /// `security/change_username.html` (`SECURITY_CHANGE_USERNAME_TEMPLATE`, Flask-Security
+    /// 5.9).
+    ChangeUsername,
 }
 
 impl ViewName {
@@ -67,6 +70,7 @@ impl ViewName {
             ViewName::SendConfirmation => "SECURITY_SEND_CONFIRMATION_TEMPLATE",
             ViewName::SendLogin => "SECURITY_SEND_LOGIN_TEMPLATE",
             ViewName::Verify => "SECURITY_VERIFY_TEMPLATE",
+            ViewName::ChangeUsername => "SECURITY_CHANGE_USERNAME_TEMPLATE",
         }
     }
 
@@ -81,11 +85,12 @@ impl ViewName {
             ViewName::SendConfirmation => &config.send_confirmation_template,
             ViewName::SendLogin => &config.send_login_template,
             ViewName::Verify => &config.verify_template,
+            ViewName::ChangeUsername => &config.change_username_template,
         }
     }
 
     /// Every page.
-    pub const ALL: [ViewName; 8] = [
+    pub const ALL: [ViewName; 9] = [
         ViewName::LoginUser,
         ViewName::RegisterUser,
         ViewName::ForgotPassword,
@@ -94,6 +99,7 @@ impl ViewName {
         ViewName::SendConfirmation,
         ViewName::SendLogin,
         ViewName::Verify,
+        ViewName::ChangeUsername,
     ];
 
     /// The built-in template's name.
@@ -107,6 +113,7 @@ impl ViewName {
             ViewName::SendConfirmation => "security/send_confirmation.html",
             ViewName::SendLogin => "security/send_login.html",
             ViewName::Verify => "security/verify.html",
+            ViewName::ChangeUsername => "security/change_username.html",
         }
     }
 
@@ -120,6 +127,7 @@ impl ViewName {
             ViewName::ChangePassword => "Change password",
             ViewName::SendConfirmation => "Resend confirmation instructions",
             ViewName::Verify => "Reauthenticate",
+            ViewName::ChangeUsername => "Change Username",
         }
     }
 }
@@ -144,6 +152,8 @@ pub struct Urls {
     /// Re-authentication (Flask-Security 5.9's verify view), with the request's `?next=` (the
     /// verify page's form action).
     pub verify: String,
+    /// Change username (Flask-Security 5.9).
+    pub change_username: String,
 }
 
 /// Which optional features are on (the menu shows links to them).
@@ -159,6 +169,8 @@ pub struct Features {
     pub passwordless: bool,
     /// `SECURITY_CHANGEABLE`.
     pub changeable: bool,
+    /// `SECURITY_USERNAME_ENABLE` (Flask-Security 5.9): the login page has a `username` field.
+    pub username: bool,
 }
 
 /// An extra field of the registration form, added by the app.
@@ -471,6 +483,7 @@ mod defaults {
         SendConfirmation => "security/send_confirmation.html",
         SendLogin => "security/send_login.html",
         Verify => "security/verify.html",
+        ChangeUsername => "security/change_username.html",
     }
 
     macro_rules! emails {
@@ -515,6 +528,9 @@ mod defaults {
         UnlockText: "security/email/unlock_instructions.txt",
         UnlockHtml: "security/email/unlock_instructions.html"
             => "security/email/unlock_instructions",
+        ChangeUsernameNoticeText: "security/email/change_username_notice.txt",
+        ChangeUsernameNoticeHtml: "security/email/change_username_notice.html"
+            => "security/email/change_username_notice",
     }
 
     pub(super) fn register(t: &mut Templates) {
@@ -553,6 +569,7 @@ mod tests {
             (ViewName::SendConfirmation, "send_confirmation_form"),
             (ViewName::SendLogin, "send_login_form"),
             (ViewName::Verify, "verify_form"),
+            (ViewName::ChangeUsername, "change_username_form"),
         ] {
             let html = t.render_page(view.default_template(), ctx(view)).unwrap();
             assert!(
@@ -635,7 +652,7 @@ mod tests {
                 !text.trim().is_empty() && !html.trim().is_empty(),
                 "{kind:?}"
             );
-            if !matches!(kind, EmailKind::ResetNotice) {
+            if !matches!(kind, EmailKind::ResetNotice | EmailKind::UsernameChangeNotice) {
                 assert!(
                     text.contains("http://localhost/x/token"),
                     "{kind:?}: {text}"
