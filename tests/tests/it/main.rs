@@ -22,3 +22,4 @@ mod review;
 mod throttle;
 mod throttle_store;
 mod tokens;
+mod username;
