@@ -1,8 +1,8 @@
 //! Change username (Flask-Security 5.9's `change_username.py`, `ChangeUsernameForm`).
 //!
 //! Served at `SECURITY_CHANGE_USERNAME_URL` when `SECURITY_CHANGE_USERNAME` is on, to a user
-//! whose authentication is fresh ([`Fresh`]: a stale one is sent to re-authenticate, as 5.9's
-//! `auth_required(within=FRESHNESS)` does). The new name is checked by 5.9's rules
+//! whose session is fresh (`SECURITY_FRESHNESS`: a stale one is sent to re-authenticate, as
+//! 5.9's `auth_required(within=FRESHNESS)` does; JSON gets 401). The new name is checked by 5.9's rules
 //! ([`crate::username`]) and must be nobody's, the user's own current name included
 //! (`USERNAME_ALREADY_ASSOCIATED`); an empty one clears the username unless
 //! `SECURITY_USERNAME_REQUIRED` (`USERNAME_NOT_PROVIDED`). A success mails
@@ -12,18 +12,21 @@
 //! `USERNAME_CHANGE` flash, or in JSON the user. The page's JSON has `current_username`.
 //! Errors are 5.9's: the page again, or 400 with `errors` and `field_errors`.
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use http::StatusCode;
 use serde_json::Value;
 
-use super::context::{Ctx, FlowForm, FlowResult, Input, Submitted};
+use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
 use crate::config::Config;
 use crate::events::Event;
-use crate::extract::Fresh;
+use crate::guard::Freshness;
 use crate::mail::EmailKind;
 use crate::messages::MessageKey;
-use crate::store::datastore::DatastoreError;
+use crate::store::datastore::{DatastoreError, UserWithRoles};
 use crate::store::model::SecurityUser;
 use crate::web::request::wants_json;
 use crate::web::response::{self, FormErrors};
@@ -75,9 +78,30 @@ async fn page<U: SecurityUser>(ctx: &Ctx<U>, user: &U, errors: FormErrors) -> Fl
     ctx.page(ViewName::ChangeUsername, values, errors).await
 }
 
+/// 5.9's `auth_required(within=FRESHNESS)` on the view: the session's user, or the login
+/// redirect (JSON: 401); an authentication that is not fresh enough gets the stale answer
+/// (the verify view with `next`; JSON: 401 with `reauth_required`).
+async fn fresh_user<U: SecurityUser>(ctx: &Ctx<U>) -> Result<Arc<UserWithRoles<U>>, FlowError> {
+    let Some(identity) = ctx.current_user().await? else {
+        if json(ctx) {
+            return Err(FlowError::answer(response::unauthorized(
+                None,
+                true,
+                ctx.config().json_http_status_codes,
+            )));
+        }
+        return Err(FlowError::answer(ctx.sec.login_redirect(&ctx.parts)));
+    };
+    ctx.sec
+        .check_fresh(&ctx.parts, Freshness::CONFIGURED)
+        .map_err(|stale| FlowError::answer(stale.into_response()))?;
+    Ok(identity)
+}
+
 /// `GET /change-username`: the page (fresh authentication required).
-async fn change_username_page<U: SecurityUser>(fresh: Fresh<U>, ctx: Ctx<U>) -> FlowResult {
-    let user = fresh.user();
+async fn change_username_page<U: SecurityUser>(ctx: Ctx<U>) -> FlowResult {
+    let identity = fresh_user(&ctx).await?;
+    let user = &identity.user;
     if json(&ctx) {
         return Ok(ctx.json_ok(page_json(&ctx, user)));
     }
@@ -86,10 +110,10 @@ async fn change_username_page<U: SecurityUser>(fresh: Fresh<U>, ctx: Ctx<U>) -> 
 
 /// `POST /change-username`: the new username.
 async fn change_username<U: SecurityUser>(
-    fresh: Fresh<U>,
     Submitted { ctx, form }: Submitted<U, ChangeUsernameForm>,
 ) -> FlowResult {
-    let user = fresh.user();
+    let identity = fresh_user(&ctx).await?;
+    let user = &identity.user;
     let config = ctx.config();
     let mut errors = FormErrors::new();
     let typed = form.username.unwrap_or_default();
