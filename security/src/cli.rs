@@ -253,9 +253,9 @@ where
                 DatastoreError::DuplicateEmail { email } => {
                     CliError::Refused(format!("{email} is already associated with an account"))
                 }
-                DatastoreError::DuplicateUsername { username } => CliError::Refused(format!(
-                    "{username} is already associated with an account"
-                )),
+                DatastoreError::DuplicateUsername { username } => {
+                    CliError::Refused(format!("{username} is already associated with an account"))
+                }
                 other => CliError::Datastore(other),
             })?;
             Ok(format!("User created successfully: {}\n", user.email()))

@@ -105,7 +105,8 @@ pub enum Event<U> {
         user: U,
         /// How.
         reason: UnlockReason,
-    },    /// A user changed their username (Flask-Security 5.9's `username_changed`).
+    },
+    /// A user changed their username (Flask-Security 5.9's `username_changed`).
     UsernameChanged {
         /// The user, with the new username.
         user: U,

@@ -148,7 +148,10 @@ mod tests {
         );
         assert_eq!(check("dude_1"), Err(UsernameProblem::DisallowedCharacters));
         // Letters of any script, and digits of any script, are fine.
-        assert_eq!(check("Łukasz٣"), Ok(Some(normalize(Some(NormalizeForm::Nfkd), "Łukasz٣"))));
+        assert_eq!(
+            check("Łukasz٣"),
+            Ok(Some(normalize(Some(NormalizeForm::Nfkd), "Łukasz٣")))
+        );
     }
 
     #[test]

@@ -60,7 +60,8 @@ fn page_json<U: SecurityUser>(ctx: &Ctx<U>, user: &U) -> Value {
     if let Value::Object(map) = &mut body {
         map.insert(
             "current_username".into(),
-            user.username().map_or(Value::Null, |n| Value::String(n.into())),
+            user.username()
+                .map_or(Value::Null, |n| Value::String(n.into())),
         );
     }
     body
@@ -118,7 +119,12 @@ async fn change_username<U: SecurityUser>(
     let mut errors = FormErrors::new();
     let typed = form.username.unwrap_or_default();
     let new = if typed.trim().is_empty() && config.username_required {
-        ctx.error(&mut errors, "username", MessageKey::UsernameNotProvided, &[]);
+        ctx.error(
+            &mut errors,
+            "username",
+            MessageKey::UsernameNotProvided,
+            &[],
+        );
         None
     } else {
         match crate::username::validate(config, &typed) {

@@ -103,7 +103,11 @@ async fn form_failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowR
     let remember = ctx.input.owned("remember").unwrap_or_default();
     ctx.page(
         ViewName::LoginUser,
-        vec![("email", email), ("username", username), ("remember", remember)],
+        vec![
+            ("email", email),
+            ("username", username),
+            ("remember", remember),
+        ],
         errors,
     )
     .await

@@ -252,8 +252,8 @@ async fn username_field<U: SecurityUser>(
     errors: &mut FormErrors,
 ) -> Result<Option<(String, String)>, super::context::FlowError> {
     let config = ctx.config();
-    let Some(column) = U::column(crate::store::model::Field::Username)
-        .filter(|_| config.username_enable)
+    let Some(column) =
+        U::column(crate::store::model::Field::Username).filter(|_| config.username_enable)
     else {
         return Ok(None);
     };
@@ -273,7 +273,13 @@ async fn username_field<U: SecurityUser>(
             return Ok(None);
         }
     };
-    if ctx.sec.datastore().find_user_by_username(&name).await?.is_some() {
+    if ctx
+        .sec
+        .datastore()
+        .find_user_by_username(&name)
+        .await?
+        .is_some()
+    {
         ctx.error(
             errors,
             "username",
@@ -282,7 +288,10 @@ async fn username_field<U: SecurityUser>(
         );
         return Ok(None);
     }
-    Ok(Some((sea_orm::IdenStatic::as_str(&column).to_owned(), name)))
+    Ok(Some((
+        sea_orm::IdenStatic::as_str(&column).to_owned(),
+        name,
+    )))
 }
 
 async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowResult {

@@ -17,8 +17,8 @@ use std::marker::PhantomData;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func};
 use sea_orm::IdenStatic;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, IsolationLevel, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef,
@@ -763,10 +763,9 @@ impl<U: SecurityUser> Datastore<U> {
                         });
                     }
                     if matches!(
-                            err.sql_err(),
-                            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                        )
-                    {
+                        err.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) {
                         return Err(DatastoreError::DuplicateEmail { email });
                     }
                     if attempt >= 5 || !is_transient(&err) {

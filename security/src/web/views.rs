@@ -652,7 +652,10 @@ mod tests {
                 !text.trim().is_empty() && !html.trim().is_empty(),
                 "{kind:?}"
             );
-            if !matches!(kind, EmailKind::ResetNotice | EmailKind::UsernameChangeNotice) {
+            if !matches!(
+                kind,
+                EmailKind::ResetNotice | EmailKind::UsernameChangeNotice
+            ) {
                 assert!(
                     text.contains("http://localhost/x/token"),
                     "{kind:?}: {text}"

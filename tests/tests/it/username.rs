@@ -19,7 +19,10 @@ const ENABLED: &[(&str, &str)] = &[
 const CHANGE: &[(&str, &str)] = &[
     ("SECURITY_USERNAME_ENABLE", "true"),
     ("SECURITY_CHANGE_USERNAME", "true"),
-    ("SECURITY_POST_CHANGE_USERNAME_VIEW", "/post_change_username"),
+    (
+        "SECURITY_POST_CHANGE_USERNAME_VIEW",
+        "/post_change_username",
+    ),
 ];
 
 const PASSWORD: &str = "awesome sunset";
@@ -46,7 +49,10 @@ async fn register_json(c: &mut Client, email: &str, username: Option<&str>) -> R
 
 async fn login_json(app: &TestApp, username: &str) -> Resp {
     app.client()
-        .post_json("/login", json!({"username": username, "password": PASSWORD}))
+        .post_json(
+            "/login",
+            json!({"username": username, "password": PASSWORD}),
+        )
         .await
 }
 
@@ -90,7 +96,10 @@ async fn register_and_log_in_by_username(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
-    assert_eq!(stored_username(&app, "dude@lp.com").await.as_deref(), Some("dude"));
+    assert_eq!(
+        stored_username(&app, "dude@lp.com").await.as_deref(),
+        Some("dude")
+    );
     // HTML login by username (any case).
     let mut c = app.client();
     let r = c
@@ -103,7 +112,10 @@ async fn register_and_log_in_by_username(backend: Backend) {
     assert_eq!(r.json()["meta"]["code"], 200, "{}", r.body);
     let r = app
         .client()
-        .post_json("/login", json!({"email": "dude@lp.com", "password": PASSWORD}))
+        .post_json(
+            "/login",
+            json!({"email": "dude@lp.com", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(r.json()["meta"]["code"], 200, "{}", r.body);
     // The e-mail field takes only an address now.
@@ -121,7 +133,10 @@ async fn register_and_log_in_by_username(backend: Backend) {
     // Wrong password, unknown name.
     let r = app
         .client()
-        .post_json("/login", json!({"username": "dude", "password": "wrong one"}))
+        .post_json(
+            "/login",
+            json!({"username": "dude", "password": "wrong one"}),
+        )
         .await;
     assert_eq!(field_error(&r, "password"), "Invalid password");
     let r = login_json(&app, "nobodyhere").await;
@@ -137,7 +152,12 @@ async fn usernames_match_ignoring_case_and_compatibility_forms(backend: Backend)
         stored_username(&app, "dude@lp.com").await.as_deref(),
         Some("imnumberi")
     );
-    for typed in ["Imnumber\u{2160}", "ImnumberI", "IMNUMBERi", "imnumber\u{2170}"] {
+    for typed in [
+        "Imnumber\u{2160}",
+        "ImnumberI",
+        "IMNUMBERi",
+        "imnumber\u{2170}",
+    ] {
         let r = login_json(&app, typed).await;
         assert_eq!(r.json()["meta"]["code"], 200, "{typed}: {}", r.body);
     }
@@ -152,8 +172,14 @@ async fn usernames_match_ignoring_case_and_compatibility_forms(backend: Backend)
     .await;
     let r = register_json(&mut app.client(), "dude@lp.com", Some("Imnumber\u{2160}")).await;
     assert_eq!(r.json()["meta"]["code"], 200, "{}", r.body);
-    assert_eq!(login_json(&app, "ImnumberI").await.json()["meta"]["code"], 400);
-    assert_eq!(login_json(&app, "IMNUMBER\u{2160}").await.json()["meta"]["code"], 200);
+    assert_eq!(
+        login_json(&app, "ImnumberI").await.json()["meta"]["code"],
+        400
+    );
+    assert_eq!(
+        login_json(&app, "IMNUMBER\u{2160}").await.json()["meta"]["code"],
+        200
+    );
 }
 
 async fn registration_refuses_bad_usernames_and_writes_nothing(backend: Backend) {
@@ -231,7 +257,11 @@ async fn racing_registrations_of_one_username_give_one_account(backend: Backend)
             first.body,
             second.body
         );
-        let loser = if code(&first) == Some(200) { &second } else { &first };
+        let loser = if code(&first) == Some(200) {
+            &second
+        } else {
+            &first
+        };
         assert!(
             field_error(loser, "username").ends_with("is already associated with an account."),
             "{}",
@@ -272,8 +302,16 @@ async fn change_username_validates_mails_and_emits(backend: Backend) {
     let mut c = logged_in_matt(&app).await;
     let page = c.get("/change-username").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("<h1>Change Username</h1>"), "{}", page.body);
-    assert!(page.body.contains("Current username is: matt"), "{}", page.body);
+    assert!(
+        page.body.contains("<h1>Change Username</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Current username is: matt"),
+        "{}",
+        page.body
+    );
     assert!(has_field(&page.body, "username"));
     let r = c.post_form("/change-username", &[("username", "me")]).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -282,11 +320,22 @@ async fn change_username_validates_mails_and_emits(backend: Backend) {
         .post_form("/change-username", &[("username", "<b>markup</b>")])
         .await;
     assert!(r.body.contains(ILLEGAL), "{}", r.body);
-    let r = c.post_form("/change-username", &[("username", "joe")]).await;
+    let r = c
+        .post_form("/change-username", &[("username", "joe")])
+        .await;
     assert!(r.body.contains(INVALID_LENGTH), "{}", r.body);
-    let r = c.post_form("/change-username", &[("username", "Dave")]).await;
-    assert!(r.body.contains(&taken("Dave")), "another's name: {}", r.body);
-    assert_eq!(stored_username(&app, "matt@lp.com").await.as_deref(), Some("matt"));
+    let r = c
+        .post_form("/change-username", &[("username", "Dave")])
+        .await;
+    assert!(
+        r.body.contains(&taken("Dave")),
+        "another's name: {}",
+        r.body
+    );
+    assert_eq!(
+        stored_username(&app, "matt@lp.com").await.as_deref(),
+        Some("matt")
+    );
     assert!(app.mails_with("matt@lp.com", CHANGED_SUBJECT).is_empty());
 
     let r = c
@@ -317,12 +366,18 @@ async fn change_username_validates_mails_and_emits(backend: Backend) {
     // The new name logs in, the old one does not.
     let r = app
         .client()
-        .post_json("/login", json!({"username": "memynewusername", "password": "password"}))
+        .post_json(
+            "/login",
+            json!({"username": "memynewusername", "password": "password"}),
+        )
         .await;
     assert_eq!(r.json()["meta"]["code"], 200, "{}", r.body);
     let r = app
         .client()
-        .post_json("/login", json!({"username": "matt", "password": "password"}))
+        .post_json(
+            "/login",
+            json!({"username": "matt", "password": "password"}),
+        )
         .await;
     assert_eq!(r.json()["meta"]["code"], 400);
     // The current name again: taken (5.9).
@@ -346,11 +401,19 @@ async fn change_username_in_json(backend: Backend) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let mut c = app.client();
     let r = c
-        .post_json("/login", json!({"email": "matt@lp.com", "password": "password"}))
+        .post_json(
+            "/login",
+            json!({"email": "matt@lp.com", "password": "password"}),
+        )
         .await;
     assert_eq!(r.json()["meta"]["code"], 200);
     let r = c.get_with("/change-username", &[JSON]).await;
-    assert_eq!(r.json()["response"]["current_username"], "matt", "{}", r.body);
+    assert_eq!(
+        r.json()["response"]["current_username"],
+        "matt",
+        "{}",
+        r.body
+    );
     let r = c
         .post_json("/change-username", json!({"username": "my"}))
         .await;
@@ -379,12 +442,17 @@ async fn change_username_can_require_a_username(backend: Backend) {
     )
     .await;
     let mut c = logged_in_matt(&app).await;
-    let r = c.post_json("/change-username", json!({"username": ""})).await;
+    let r = c
+        .post_json("/change-username", json!({"username": ""}))
+        .await;
     assert_eq!(
         r.json()["response"]["field_errors"]["username"],
         json!([NOT_PROVIDED])
     );
-    assert_eq!(stored_username(&app, "matt@lp.com").await.as_deref(), Some("matt"));
+    assert_eq!(
+        stored_username(&app, "matt@lp.com").await.as_deref(),
+        Some("matt")
+    );
 }
 
 async fn change_username_needs_a_fresh_authentication(backend: Backend) {
@@ -412,7 +480,10 @@ async fn change_username_needs_a_fresh_authentication(backend: Backend) {
     let r = c.get_with("/change-username", &[JSON]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.json()["response"]["reauth_required"], true);
-    assert_eq!(stored_username(&app, "matt@lp.com").await.as_deref(), Some("matt"));
+    assert_eq!(
+        stored_username(&app, "matt@lp.com").await.as_deref(),
+        Some("matt")
+    );
     // After re-authenticating, the change goes through.
     c.post_form("/verify", &[("password", "password")]).await;
     let r = c
@@ -433,7 +504,10 @@ async fn change_username_needs_the_csrf_token(backend: Backend) {
         .post_json("/change-username", json!({"username": "forgedname"}))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert_eq!(stored_username(&app, "matt@lp.com").await.as_deref(), Some("matt"));
+    assert_eq!(
+        stored_username(&app, "matt@lp.com").await.as_deref(),
+        Some("matt")
+    );
     assert!(app.mails_with("matt@lp.com", CHANGED_SUBJECT).is_empty());
 }
 
@@ -459,7 +533,9 @@ async fn the_cli_normalises_and_validates_usernames(backend: Backend) {
         Some("romani")
     );
     // Short names are the forms' concern (1.7.4's fixtures have `joe`).
-    run(&app.security, create("bob@lp.com", "bob")).await.unwrap();
+    run(&app.security, create("bob@lp.com", "bob"))
+        .await
+        .unwrap();
     for (email, name) in [
         ("evil@lp.com", "<script>x</script>"),
         ("space@lp.com", "hi there"),
@@ -467,7 +543,12 @@ async fn the_cli_normalises_and_validates_usernames(backend: Backend) {
     ] {
         let err = run(&app.security, create(email, name)).await.unwrap_err();
         assert!(err.to_string().contains(name) || !err.to_string().is_empty());
-        let found = app.security.datastore().find_user_by_email(email).await.unwrap();
+        let found = app
+            .security
+            .datastore()
+            .find_user_by_email(email)
+            .await
+            .unwrap();
         assert!(found.is_none(), "{name} was accepted");
     }
 }
@@ -479,7 +560,10 @@ async fn without_usernames_nothing_changes(backend: Backend) {
     assert!(!c.get("/login").await.body.contains("username"));
     let r = app
         .client()
-        .post_json("/login", json!({"username": "matt", "password": "password"}))
+        .post_json(
+            "/login",
+            json!({"username": "matt", "password": "password"}),
+        )
         .await;
     assert_eq!(field_error(&r, "email"), "Email not provided");
     assert_eq!(
