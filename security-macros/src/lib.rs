@@ -18,7 +18,7 @@ mod user;
 ///
 /// Fields are found by Flask-Security's names: `id`, `email`, `password`, `active` (required),
 /// `confirmed_at`, `last_login_at`, `current_login_at`, `last_login_ip`, `current_login_ip`,
-/// `login_count` and `fs_uniquifier` (optional). A field named otherwise is mapped with
+/// `login_count`, `fs_uniquifier` and `username` (optional). A field named otherwise is mapped with
 /// `#[security(email)]` and so on (`#[security(uniquifier)]` also works); a field marked
 /// `#[security(skip)]` is never taken by its name. Any other field is the app's own.
 ///

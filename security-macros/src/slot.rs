@@ -33,6 +33,9 @@ pub(crate) enum Slot {
     LoginCount,
     /// The per-user random value mixed into sessions and tokens.
     Uniquifier,
+    /// The user name (Flask-Security 5.9's `username`: a login identity when
+    /// `SECURITY_USERNAME_ENABLE` is on).
+    Username,
     /// The role's unique name.
     Name,
     /// The role's description.
@@ -111,6 +114,8 @@ pub(crate) enum Feature {
     Trackable,
     /// Per-user revocation of every session and token.
     Uniquifier,
+    /// Usernames (`SECURITY_USERNAME_ENABLE`).
+    Username,
 }
 
 impl Feature {
@@ -119,7 +124,7 @@ impl Feature {
         match self {
             Feature::Confirmable => Some("Confirmable"),
             Feature::Trackable => Some("Trackable"),
-            Feature::Uniquifier => None,
+            Feature::Uniquifier | Feature::Username => None,
         }
     }
 
@@ -177,7 +182,7 @@ use Feature::{Confirmable, Trackable};
 use Kind::{Count, Email, Flag, Id, Name, Text, Timestamp};
 
 /// The table, in the order of [`Slot`]'s variants.
-const TABLE: [Facts; 13] = [
+const TABLE: [Facts; 14] = [
     facts(Slot::Id, "id", true, Id, None, None),
     facts(Slot::Email, "email", true, Email, None, None),
     facts(Slot::Password, "password", true, Text, None, None),
@@ -242,13 +247,21 @@ const TABLE: [Facts; 13] = [
             Some("Uniquifier"),
         )
     },
+    facts(
+        Slot::Username,
+        "username",
+        false,
+        Text,
+        Some(Feature::Username),
+        Some("Username"),
+    ),
     facts(Slot::Name, "name", true, Name, None, None),
     facts(Slot::Description, "description", false, Text, None, None),
 ];
 
 impl Slot {
     /// Every slot, in table order.
-    pub(crate) const ALL: [Slot; 13] = [
+    pub(crate) const ALL: [Slot; 14] = [
         Slot::Id,
         Slot::Email,
         Slot::Password,
@@ -260,6 +273,7 @@ impl Slot {
         Slot::CurrentLoginIp,
         Slot::LoginCount,
         Slot::Uniquifier,
+        Slot::Username,
         Slot::Name,
         Slot::Description,
     ];
@@ -277,6 +291,7 @@ impl Slot {
         Slot::CurrentLoginIp,
         Slot::LoginCount,
         Slot::Uniquifier,
+        Slot::Username,
     ];
 
     /// The slots of a role model (Flask-Security's `RoleMixin` fields).

@@ -268,11 +268,25 @@ where
                         "the user model has no `username` column".into(),
                     ));
                 }
+                // 5.9's username rules, but for the length limits, which are the forms'
+                // (an administrator may create the short `joe` of 1.7.4's fixtures). The
+                // datastore stores the name folded and refuses one that is taken.
+                let config = security.config();
+                let name = match crate::username::validate(config, &name) {
+                    Ok(normal) => normal.unwrap_or_default(),
+                    Err(crate::username::UsernameProblem::InvalidLength) => {
+                        crate::username::normalize(config.username_normalize_form, &name)
+                    }
+                    Err(problem) => return Err(CliError::Refused(problem.message(config))),
+                };
                 new = new.field("username", name);
             }
             let user = store.create_user(new).await.map_err(|e| match e {
                 DatastoreError::DuplicateEmail { email } => {
                     CliError::Refused(format!("{email} is already associated with an account"))
+                }
+                DatastoreError::DuplicateUsername { username } => {
+                    CliError::Refused(format!("{username} is already associated with an account"))
                 }
                 other => CliError::Datastore(other),
             })?;

@@ -144,6 +144,13 @@ pub enum Event<U> {
         /// The key's name.
         name: String,
     },
+    /// A user changed their username (Flask-Security 5.9's `username_changed`).
+    UsernameChanged {
+        /// The user, with the new username.
+        user: U,
+        /// The username before the change (`None`: there was none).
+        old_username: Option<String>,
+    },
 }
 
 /// How a credential was presented.
@@ -215,6 +222,7 @@ impl<U> Event<U> {
             Event::EmailChanged { .. } => "change-email-confirmed",
             Event::ApiKeyCreated { .. } => "api-key-created",
             Event::ApiKeyRevoked { .. } => "api-key-revoked",
+            Event::UsernameChanged { .. } => "username-changed",
         }
     }
 
@@ -236,7 +244,8 @@ impl<U> Event<U> {
             | Event::ChangeEmailInstructionsSent { user, .. }
             | Event::EmailChanged { user, .. }
             | Event::ApiKeyCreated { user, .. }
-            | Event::ApiKeyRevoked { user, .. } => user,
+            | Event::ApiKeyRevoked { user, .. }
+            | Event::UsernameChanged { user, .. } => user,
             Event::AuthenticationFailed { user, .. } => return user.as_ref(),
         })
     }
@@ -281,6 +290,9 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
             }
             Event::ApiKeyCreated { id, name, .. } | Event::ApiKeyRevoked { id, name, .. } => {
                 d.field("id", id).field("name", name);
+            }
+            Event::UsernameChanged { old_username, .. } => {
+                d.field("old_username", old_username);
             }
             _ => {}
         }

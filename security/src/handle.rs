@@ -564,9 +564,28 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         if let Some(permits) = self.hash_concurrency {
             passwords = passwords.with_concurrency(permits);
         }
+        // Usernames (5.9): the model must have the field; `username` becomes an identity
+        // attribute when it is not one already.
+        let mut identity_attributes = config.user_identity_attributes.clone();
+        if config.username_enable || config.change_username {
+            let Some(column) = U::column(crate::store::model::Field::Username) else {
+                return Err(ConfigError::Invalid {
+                    key: "SECURITY_USERNAME_ENABLE".into(),
+                    reason: format!(
+                        "the user model `{}` has no `username` field; add `username: Option<String>` (with a unique index) or turn usernames off",
+                        std::any::type_name::<U>()
+                    ),
+                });
+            };
+            let name = sea_orm::IdenStatic::as_str(&column);
+            if config.username_enable && !identity_attributes.iter().any(|a| a == name) {
+                identity_attributes.push(name.to_owned());
+            }
+        }
         let datastore = Datastore::new(self.db, passwords.clone())
             .with_flask_compat(config.flask_compat)
-            .identity_attributes(&config.user_identity_attributes)
+            .username_normalization(config.username_normalize_form)
+            .identity_attributes(&identity_attributes)
             .map_err(|name| ConfigError::Invalid {
                 key: "SECURITY_USER_IDENTITY_ATTRIBUTES".into(),
                 reason: format!("`{name}` is not a column of the user entity"),

@@ -73,6 +73,7 @@ pub mod doc_support;
 mod error;
 pub mod events;
 pub mod testing;
+pub mod username;
 
 pub use crypto::cookie_codec;
 pub use store::{datastore, entities, model, schema};

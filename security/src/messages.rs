@@ -158,6 +158,21 @@ pub enum MessageKey {
     ApiKeyExpiryInvalid,
     /// `No such API key.` (error). **Port addition**: revoking a key that is not the user's.
     ApiKeyNotFound,
+    /// `You successfully changed your username` (success): Flask-Security 5.9, after
+    /// `SECURITY_CHANGE_USERNAME_URL`.
+    UsernameChange,
+    /// `Username must be at least %(min)d characters and less than %(max)d characters`
+    /// (error): Flask-Security 5.9.
+    UsernameInvalidLength,
+    /// `Username contains illegal characters` (error): Flask-Security 5.9, markup or blanks
+    /// around the name.
+    UsernameIllegalCharacters,
+    /// `Username can contain only letters and numbers` (error): Flask-Security 5.9.
+    UsernameDisallowedCharacters,
+    /// `Username not provided` (error): Flask-Security 5.9, with `SECURITY_USERNAME_REQUIRED`.
+    UsernameNotProvided,
+    /// `%(username)s is already associated with an account.` (error): Flask-Security 5.9.
+    UsernameAlreadyAssociated,
 }
 
 /// One row of the message table.
@@ -183,7 +198,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 56;
+const COUNT: usize = 62;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -526,6 +541,42 @@ const TABLE: [Entry; COUNT] = {
             "No such API key.",
             "error",
         ),
+        entry(
+            K::UsernameChange,
+            "USERNAME_CHANGE",
+            "You successfully changed your username",
+            "success",
+        ),
+        entry(
+            K::UsernameInvalidLength,
+            "USERNAME_INVALID_LENGTH",
+            "Username must be at least %(min)d characters and less than %(max)d characters",
+            "error",
+        ),
+        entry(
+            K::UsernameIllegalCharacters,
+            "USERNAME_ILLEGAL_CHARACTERS",
+            "Username contains illegal characters",
+            "error",
+        ),
+        entry(
+            K::UsernameDisallowedCharacters,
+            "USERNAME_DISALLOWED_CHARACTERS",
+            "Username can contain only letters and numbers",
+            "error",
+        ),
+        entry(
+            K::UsernameNotProvided,
+            "USERNAME_NOT_PROVIDED",
+            "Username not provided",
+            "error",
+        ),
+        entry(
+            K::UsernameAlreadyAssociated,
+            "USERNAME_ALREADY_ASSOCIATED",
+            "%(username)s is already associated with an account.",
+            "error",
+        ),
     ]
 };
 
@@ -701,7 +752,7 @@ pub fn duration_text(seconds: u64) -> String {
     parts.join(" and ")
 }
 
-/// Python's `text % dict` for the `%(name)s` and `%%` forms only.
+/// Python's `text % dict` for the `%(name)s`, `%(name)d` and `%%` forms only.
 fn format_python(text: &str, args: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(text.len() + 32);
     let mut rest = text;
@@ -713,8 +764,12 @@ fn format_python(text: &str, args: &[(&str, &str)]) -> String {
             rest = after;
             continue;
         }
+        // `%(name)s`, and `%(name)d` (5.9's lengths), whose values are given as text.
         if let Some(inner) = tail.strip_prefix("%(")
-            && let Some((name, after)) = inner.split_once(")s")
+            && let Some((name, after)) = inner
+                .split_once(")s")
+                .filter(|(name, _)| !name.contains(')'))
+                .or_else(|| inner.split_once(")d"))
             && let Some((_, value)) = args.iter().find(|(n, _)| *n == name)
         {
             out.push_str(value);

@@ -17,7 +17,8 @@ pub mod user {
         /// E-mail address.
         #[sea_orm(unique)]
         pub email: String,
-        /// User name.
+        /// User name (stored folded, under a unique index: see `security::username`).
+        #[sea_orm(unique)]
         pub username: Option<String>,
         /// Password hash.
         pub password: Option<String>,

@@ -18,7 +18,9 @@ pub mod user {
         /// E-mail address.
         #[sea_orm(unique)]
         pub email: String,
-        /// User name (a `SECURITY_USER_IDENTITY_ATTRIBUTES` candidate).
+        /// User name (a `SECURITY_USER_IDENTITY_ATTRIBUTES` candidate; with
+        /// `SECURITY_USERNAME_ENABLE` a login identity, stored folded under a unique index).
+        #[sea_orm(unique)]
         pub username: Option<String>,
         /// Password hash.
         pub password: Option<String>,

@@ -133,6 +133,11 @@ async fn post_register(flashes: Flashes, user: Option<CurrentUser<User>>) -> Res
     page(flashes, user, "Post Register")
 }
 
+/// Flask-Security 5.9's `/post_change_username` (its tests' `conftest.py`): no protection.
+async fn post_change_username(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
+    page(flashes, user, "Post Change Username")
+}
+
 #[roles_required("admin")]
 async fn admin(flashes: Flashes, user: Option<CurrentUser<User>>) -> Response {
     page(flashes, user, "Admin Page")
@@ -219,6 +224,7 @@ fn app(security: &Security<User>) -> Router {
         .route("/page1", get(page1))
         .route("/fresh", get(fresh).post(fresh))
         .route("/api_key", get(api_key))
+        .route("/post_change_username", get(post_change_username))
         .merge(security.router())
         .layer(security.layer())
 }
@@ -282,7 +288,16 @@ async fn add_username_column(db: &DatabaseConnection) -> Result<(), sea_orm::DbE
                 .null(),
         )
         .to_owned();
-    db.execute(&statement).await.map(|_| ())
+    db.execute(&statement).await?;
+    // Usernames are unique (compared folded): the database enforces it, also between racing
+    // requests. A new, empty column has no duplicates to refuse the index.
+    let index = sea_orm::sea_query::Index::create()
+        .name("ix_user_username")
+        .table(user::Entity)
+        .col(user::Column::Username)
+        .unique()
+        .to_owned();
+    db.execute(&index).await.map(|_| ())
 }
 
 async fn start() -> Result<(Security<User>, DatabaseConnection), String> {

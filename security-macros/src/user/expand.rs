@@ -92,6 +92,7 @@ impl UserModel {
             Feature::Confirmable,
             Feature::Trackable,
             Feature::Uniquifier,
+            Feature::Username,
         ];
         let methods = features.map(|feature| feature_methods(feature, slots_of(self, feature)));
         let markers = features.map(|feature| {
@@ -179,7 +180,7 @@ fn feature_methods(feature: Feature, slots: Vec<(Slot, Option<&SlotField>)>) -> 
     let p = quote!(::security::__private);
     match feature {
         // One slot each: a getter, and a setter of the runtime's type.
-        Feature::Confirmable | Feature::Uniquifier => {
+        Feature::Confirmable | Feature::Uniquifier | Feature::Username => {
             let mut out = TokenStream::new();
             for (slot, field) in slots {
                 let Some(field) = field else { continue };

@@ -658,6 +658,43 @@ config_keys! {
     /// page that lists, creates and revokes the user's keys.
     api_keys_template: String = "security/api_keys.html".into(),
         "SECURITY_API_KEYS_TEMPLATE" => text;
+    // --- Usernames (Flask-Security 5.9) ----------------------------------------------------------
+    /// `SECURITY_USERNAME_ENABLE` (5.9), default `false`: usernames. The user model needs a
+    /// `username` field (under a unique index); the login form gets a `username` field (its
+    /// `email` field then takes only an e-mail address), registration a `username` field, and
+    /// `username` is added to `user_identity_attributes` when it is not there.
+    username_enable: bool = false, "SECURITY_USERNAME_ENABLE" => boolean;
+    /// `SECURITY_USERNAME_REQUIRED` (5.9), default `false`: registration and the change view
+    /// refuse an empty username (`USERNAME_NOT_PROVIDED`).
+    username_required: bool = false, "SECURITY_USERNAME_REQUIRED" => boolean;
+    /// `SECURITY_USERNAME_MIN_LENGTH` (5.9), default `4`: the shortest username, in characters
+    /// of its normal form.
+    username_min_length: usize = 4, "SECURITY_USERNAME_MIN_LENGTH" => length;
+    /// `SECURITY_USERNAME_MAX_LENGTH` (5.9), default `32`: the longest username.
+    username_max_length: usize = 32, "SECURITY_USERNAME_MAX_LENGTH" => length;
+    /// `SECURITY_USERNAME_NORMALIZE_FORM` (5.9), default `NFKD`: the Unicode form usernames
+    /// are normalised to before they are checked, stored and compared; `none`: as typed.
+    username_normalize_form: Option<NormalizeForm> = Some(NormalizeForm::Nfkd),
+        "SECURITY_USERNAME_NORMALIZE_FORM" => normalize_form;
+    /// `SECURITY_CHANGE_USERNAME` (5.9), default `false`: the change-username view (a fresh
+    /// authentication required).
+    change_username: bool = false, "SECURITY_CHANGE_USERNAME" => boolean;
+    /// `SECURITY_CHANGE_USERNAME_URL` (5.9), default `"/change-username"`.
+    change_username_url: String = "/change-username".into(), "SECURITY_CHANGE_USERNAME_URL" => text;
+    /// `SECURITY_CHANGE_USERNAME_TEMPLATE` (5.9), default `"security/change_username.html"`.
+    change_username_template: String = "security/change_username.html".into(),
+        "SECURITY_CHANGE_USERNAME_TEMPLATE" => text;
+    /// `SECURITY_POST_CHANGE_USERNAME_VIEW` (5.9), default none: where to go after a change;
+    /// none = `post_login_view`.
+    post_change_username_view: Option<String> = None,
+        "SECURITY_POST_CHANGE_USERNAME_VIEW" => opt_text;
+    /// `SECURITY_SEND_USERNAME_CHANGE_EMAIL` (5.9), default `true`: mail the user a notice of
+    /// the change (`change_username_notice`).
+    send_username_change_email: bool = true, "SECURITY_SEND_USERNAME_CHANGE_EMAIL" => boolean;
+    /// `SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE` (5.9), default
+    /// `"Your username has been changed"`.
+    email_subject_username_change_notice: String = "Your username has been changed".into(),
+        "SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE" => text;
 }
 
 /// Other names of keys: (alias, key). An alias sets the same field as its key.

@@ -184,6 +184,12 @@ impl Config {
     pub fn api_keys_path(&self) -> String {
         self.prefixed(&self.api_keys_url)
     }
+
+    /// The full path of the change-username view (Flask-Security 5.9): `url_prefix` +
+    /// `change_username_url`.
+    pub fn change_username_path(&self) -> String {
+        self.prefixed(&self.change_username_url)
+    }
 }
 
 #[cfg(test)]

@@ -593,6 +593,7 @@ impl<U: SecurityUser> Ctx<U> {
                 ),
                 change_email: config.change_email_path(),
                 api_keys: config.api_keys_path(),
+                change_username: config.change_username_path(),
             },
             features: Features {
                 registerable: config.registerable,
@@ -600,6 +601,7 @@ impl<U: SecurityUser> Ctx<U> {
                 confirmable: config.confirmable,
                 passwordless: config.passwordless,
                 changeable: config.changeable,
+                username: config.username_enable,
             },
             user_email,
             reset_password_token: None,

@@ -25,9 +25,10 @@ use crate::web::response::FormErrors;
 use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
-/// 1.7.4's `LoginForm`.
+/// 1.7.4's `LoginForm`, with 5.9's `username` (read when `SECURITY_USERNAME_ENABLE`).
 pub(crate) struct LoginForm {
     email: Option<String>,
+    username: Option<String>,
     password: Option<String>,
     remember: Option<bool>,
     next: Option<String>,
@@ -39,6 +40,7 @@ impl FlowForm for LoginForm {
     fn read(input: &Input) -> Self {
         LoginForm {
             email: input.owned("email"),
+            username: input.owned("username"),
             password: input.owned("password"),
             remember: input.flag("remember"),
             next: input.owned("next"),
@@ -97,10 +99,15 @@ async fn form_failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowR
         return Ok(ctx.json_errors(&errors));
     }
     let email = ctx.input.owned("email").unwrap_or_default();
+    let username = ctx.input.owned("username").unwrap_or_default();
     let remember = ctx.input.owned("remember").unwrap_or_default();
     ctx.page(
         ViewName::LoginUser,
-        vec![("email", email), ("remember", remember)],
+        vec![
+            ("email", email),
+            ("username", username),
+            ("remember", remember),
+        ],
         errors,
     )
     .await
@@ -155,9 +162,20 @@ async fn authenticate<U: SecurityUser>(
     }
     let email = form.email.as_deref().unwrap_or("");
     let password = form.password.as_deref().unwrap_or("");
-    if email.trim().is_empty() {
+    let usernames = ctx.config().username_enable;
+    if !usernames && email.trim().is_empty() {
         return Ok(refused(&mut errors, "email", MessageKey::EmailNotProvided));
     }
+    // With usernames (5.9), the identity is the e-mail address when one is given, else the
+    // username, each checked as its field checks it.
+    let identity = if usernames {
+        match username_identity(ctx, email, form.username.as_deref()) {
+            Ok(identity) => identity,
+            Err(errors) => return Ok(Checked::Refused(errors)),
+        }
+    } else {
+        Identity::Any(email)
+    };
     if password.trim().is_empty() {
         return Ok(refused(
             &mut errors,
@@ -177,7 +195,12 @@ async fn authenticate<U: SecurityUser>(
     };
     let datastore = ctx.sec.datastore();
     let passwords = ctx.sec.passwords();
-    let found = datastore.get_user(email).await?;
+    let (found, field) = match &identity {
+        Identity::Any(email) => (datastore.get_user(email).await?, "email"),
+        Identity::Email(email) => (datastore.find_user_by_email(email).await?, "email"),
+        Identity::Username(name) => (datastore.find_user_by_username(name).await?, "username"),
+        Identity::Missing => (None, ""),
+    };
     let standing = match ctx.sec.before_credential(client, found.as_ref()).await {
         Ok(standing) => standing,
         Err(throttled) => return Ok(Checked::Throttled(throttled)),
@@ -186,7 +209,7 @@ async fn authenticate<U: SecurityUser>(
         // The miss costs a password hash too, so that its time does not tell.
         passwords.dummy_verify(password).await;
         failed(ctx, client, None, &standing).await?;
-        return Ok(unknown(&mut errors, "email", MessageKey::UserDoesNotExist));
+        return Ok(unknown(&mut errors, field, MessageKey::UserDoesNotExist));
     };
     if standing.locked() {
         // No password check on a locked account: the answer and its time are the same
@@ -252,6 +275,46 @@ async fn authenticate<U: SecurityUser>(
         bound_hash,
         standing,
     })
+}
+
+/// Who the login form names.
+enum Identity<'a> {
+    /// Any identity attribute, in the `email` field (1.7.4).
+    Any(&'a str),
+    /// An e-mail address (5.9 with usernames).
+    Email(&'a str),
+    /// A username, in its normal form (5.9 with usernames).
+    Username(String),
+    /// Neither (5.9 with usernames): nobody.
+    Missing,
+}
+
+/// 5.9's identity fields with usernames: an `email` given must be an address
+/// (`INVALID_EMAIL_ADDRESS`), a `username` must pass the username rules.
+fn username_identity<'a, U: SecurityUser>(
+    ctx: &Ctx<U>,
+    email: &'a str,
+    username: Option<&str>,
+) -> Result<Identity<'a>, FormErrors> {
+    let mut errors = FormErrors::new();
+    if !email.trim().is_empty() {
+        if !super::context::valid_email(email) {
+            ctx.error(&mut errors, "email", MessageKey::InvalidEmailAddress, &[]);
+            return Err(errors);
+        }
+        return Ok(Identity::Email(email));
+    }
+    match crate::username::validate(ctx.config(), username.unwrap_or("")) {
+        Ok(Some(name)) => Ok(Identity::Username(name)),
+        Ok(None) => Ok(Identity::Missing),
+        Err(problem) => {
+            errors
+                .entry("username".to_owned())
+                .or_default()
+                .push(problem.message(ctx.config()));
+            Err(errors)
+        }
+    }
 }
 
 /// Counts a failed password (or one refused because the account is locked).

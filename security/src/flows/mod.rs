@@ -21,6 +21,7 @@ use context::Failure;
 pub(crate) mod api_keys;
 pub(crate) mod change;
 pub(crate) mod change_email;
+pub(crate) mod change_username;
 pub(crate) mod confirm;
 pub(crate) mod context;
 pub(crate) mod login;
@@ -67,6 +68,9 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     // API keys (`SECURITY_API_KEYS`).
     if config.api_keys {
         router = api_keys::routes(router, &config);
+    }
+    if config.change_username {
+        router = change_username::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

@@ -23,7 +23,7 @@ use crate::store::model::SecurityUser;
 use crate::tokens::links::Link;
 use crate::web::response::FormErrors;
 use crate::web::runtime::Runtime;
-use crate::web::views::{EmailContext, ViewName};
+use crate::web::views::{EmailContext, ExtraField, ViewName};
 
 /// 1.7.4's `RegisterForm` (the app's extra fields are read by name from the input).
 pub(crate) struct RegisterForm {
@@ -93,6 +93,9 @@ async fn register<U: SecurityUser>(
         ctx.flash(MessageKey::InvalidRedirect, &[]);
     }
     let mut extra = Vec::new();
+    if let Some((column, name)) = username_field(&ctx, &mut errors).await? {
+        extra.push((column, sea_orm::Value::String(Some(name))));
+    }
     for field in ctx.sec.register_fields() {
         let value = ctx.input.text(&field.spec.name).unwrap_or("").trim();
         match (field.validate)(value) {
@@ -133,6 +136,16 @@ async fn register<U: SecurityUser>(
                 "email",
                 MessageKey::EmailAlreadyAssociated,
                 &[("email", &email)],
+            );
+            return failed(&ctx, errors).await;
+        }
+        Err(DatastoreError::DuplicateUsername { username }) => {
+            // Lost a race with another registration of the username.
+            ctx.error(
+                &mut errors,
+                "username",
+                MessageKey::UsernameAlreadyAssociated,
+                &[("username", &username)],
             );
             return failed(&ctx, errors).await;
         }
@@ -230,19 +243,77 @@ async fn registered_again<U: SecurityUser>(
     answer_generic(ctx, typed).await
 }
 
+/// 5.9's `username` field (with `SECURITY_USERNAME_ENABLE`): required with
+/// `SECURITY_USERNAME_REQUIRED` (`USERNAME_NOT_PROVIDED`), else an empty one means none; the
+/// username rules; nobody's (`USERNAME_ALREADY_ASSOCIATED`). The user column and the name in
+/// its normal form, when one is to be stored.
+async fn username_field<U: SecurityUser>(
+    ctx: &Ctx<U>,
+    errors: &mut FormErrors,
+) -> Result<Option<(String, String)>, super::context::FlowError> {
+    let config = ctx.config();
+    let Some(column) =
+        U::column(crate::store::model::Field::Username).filter(|_| config.username_enable)
+    else {
+        return Ok(None);
+    };
+    let typed = ctx.input.text("username").unwrap_or("");
+    if config.username_required && typed.trim().is_empty() {
+        ctx.error(errors, "username", MessageKey::UsernameNotProvided, &[]);
+        return Ok(None);
+    }
+    let name = match crate::username::validate(config, typed) {
+        Ok(Some(name)) => name,
+        Ok(None) => return Ok(None),
+        Err(problem) => {
+            errors
+                .entry("username".to_owned())
+                .or_default()
+                .push(problem.message(config));
+            return Ok(None);
+        }
+    };
+    if ctx
+        .sec
+        .datastore()
+        .find_user_by_username(&name)
+        .await?
+        .is_some()
+    {
+        ctx.error(
+            errors,
+            "username",
+            MessageKey::UsernameAlreadyAssociated,
+            &[("username", &name)],
+        );
+        return Ok(None);
+    }
+    Ok(Some((
+        sea_orm::IdenStatic::as_str(&column).to_owned(),
+        name,
+    )))
+}
+
 async fn page<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowResult {
     let mut values = vec![("email", ctx.input.owned("email").unwrap_or_default())];
+    let usernames = ctx.config().username_enable;
+    if usernames {
+        values.push(("username", ctx.input.owned("username").unwrap_or_default()));
+    }
     for field in ctx.sec.register_fields() {
         values.push((
             field.spec.name.as_str(),
             ctx.input.owned(&field.spec.name).unwrap_or_default(),
         ));
     }
-    let fields = ctx
-        .sec
-        .register_fields()
-        .iter()
-        .map(|f| f.spec.clone())
+    let username = usernames.then(|| ExtraField {
+        name: "username".into(),
+        label: "Username".into(),
+        kind: "text".into(),
+    });
+    let fields = username
+        .into_iter()
+        .chain(ctx.sec.register_fields().iter().map(|f| f.spec.clone()))
         .collect();
     ctx.page_with(ViewName::RegisterUser, values, errors, |view| {
         view.extra_fields = fields;

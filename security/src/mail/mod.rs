@@ -138,11 +138,13 @@ pub enum EmailKind {
     /// `change_email_notice` (**port addition**): to the *old* address, once a change of
     /// address was confirmed.
     ChangeEmailNotice,
+    /// `change_username_notice` (Flask-Security 5.9): after a username change.
+    UsernameChangeNotice,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 10] = [
+    pub const ALL: [EmailKind; 11] = [
         EmailKind::Welcome,
         EmailKind::ConfirmationInstructions,
         EmailKind::LoginInstructions,
@@ -153,6 +155,7 @@ impl EmailKind {
         EmailKind::UnlockInstructions,
         EmailKind::ChangeEmailInstructions,
         EmailKind::ChangeEmailNotice,
+        EmailKind::UsernameChangeNotice,
     ];
 
     /// The kind whose [`EmailKind::template_name`] is `name`.
@@ -175,6 +178,7 @@ impl EmailKind {
             EmailKind::UnlockInstructions => "unlock_instructions",
             EmailKind::ChangeEmailInstructions => "change_email_instructions",
             EmailKind::ChangeEmailNotice => "change_email_notice",
+            EmailKind::UsernameChangeNotice => "change_username_notice",
         }
     }
 
@@ -195,6 +199,7 @@ impl EmailKind {
             EmailKind::UnlockInstructions => "SECURITY_EMAIL_SUBJECT_UNLOCK",
             EmailKind::ChangeEmailInstructions => "SECURITY_CHANGE_EMAIL_SUBJECT",
             EmailKind::ChangeEmailNotice => "SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE",
+            EmailKind::UsernameChangeNotice => "SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE",
         }
     }
 
@@ -210,6 +215,7 @@ impl EmailKind {
             EmailKind::UnlockInstructions => &config.email_subject_unlock,
             EmailKind::ChangeEmailInstructions => &config.change_email_subject,
             EmailKind::ChangeEmailNotice => &config.email_subject_change_email_notice,
+            EmailKind::UsernameChangeNotice => &config.email_subject_username_change_notice,
         }
     }
 }

@@ -17,6 +17,7 @@ use std::marker::PhantomData;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use sea_orm::IdenStatic;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
@@ -36,6 +37,13 @@ pub enum DatastoreError {
     DuplicateEmail {
         /// The address as given.
         email: String,
+    },
+    /// Another user already has this username (compared in its folded form, see
+    /// [`crate::username`]).
+    #[error("{username} is already associated with an account")]
+    DuplicateUsername {
+        /// The username as given.
+        username: String,
     },
     /// A role with this name exists already.
     #[error("a role named `{name}` already exists")]
@@ -238,6 +246,8 @@ pub struct Datastore<U: SecurityUser> {
     identity_columns: Vec<U::Column>,
     /// `SECURITY_FLASK_COMPAT`: a deletion also ends the Flask session cookies of the id.
     flask_compat: bool,
+    /// `SECURITY_USERNAME_NORMALIZE_FORM`: usernames are stored and looked up folded in it.
+    username_form: Option<crate::config::NormalizeForm>,
     _user: PhantomData<fn() -> U>,
 }
 
@@ -248,6 +258,7 @@ impl<U: SecurityUser> Clone for Datastore<U> {
             passwords: self.passwords.clone(),
             identity_columns: self.identity_columns.clone(),
             flask_compat: self.flask_compat,
+            username_form: self.username_form,
             _user: PhantomData,
         }
     }
@@ -265,7 +276,96 @@ impl<U: SecurityUser> Datastore<U> {
             passwords,
             identity_columns: vec![U::email_column()],
             flask_compat: false,
+            username_form: Some(crate::config::NormalizeForm::Nfkd),
             _user: PhantomData,
+        }
+    }
+
+    /// The Unicode form usernames are normalised to before they are folded, stored and
+    /// looked up (`SECURITY_USERNAME_NORMALIZE_FORM`; NFKD by default, `None`: as typed).
+    #[must_use]
+    pub fn username_normalization(mut self, form: Option<crate::config::NormalizeForm>) -> Self {
+        self.username_form = form;
+        self
+    }
+
+    /// The username column of the user entity, when the model has one.
+    fn username_column() -> Option<U::Column> {
+        U::column(Field::Username)
+    }
+
+    /// `name` as the username column stores it ([`crate::username::fold`]); `None` for an
+    /// empty name (no username: NULL, which a unique index lets any number of rows have).
+    pub fn stored_username(&self, name: &str) -> Option<String> {
+        let folded = crate::username::fold(self.username_form, name);
+        (!folded.is_empty()).then_some(folded)
+    }
+
+    /// Finds a user by username: the stored (folded) names are compared for equality with
+    /// the folded `name` (`newusernameⅠ` and `NEWUSERNAMEI` name the same account), a
+    /// look-up that the column's unique index serves. `None` when the model has no
+    /// username column.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn find_user_by_username(&self, name: &str) -> Result<Option<U>, DatastoreError> {
+        let (Some(column), Some(folded)) = (Self::username_column(), self.stored_username(name))
+        else {
+            return Ok(None);
+        };
+        if folded.contains('\0') {
+            return Ok(None);
+        }
+        Ok(U::Entity::find()
+            .filter(column.eq(folded))
+            .order_by_asc(U::id_column())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Sets (or, with `None` or an empty name, clears) the user's username, stored folded.
+    /// The database's unique index decides between two users racing for one name: the loser
+    /// gets [`DatastoreError::DuplicateUsername`] and nothing changes for it.
+    ///
+    /// # Errors
+    /// [`DatastoreError::DuplicateUsername`], [`DatastoreError::BadField`] when the model
+    /// has no username field, or a database failure.
+    pub async fn set_username(&self, user: &U, name: Option<&str>) -> Result<(), DatastoreError> {
+        if Self::username_column().is_none() {
+            return Err(DatastoreError::BadField {
+                field: "username".into(),
+                source: None,
+            });
+        }
+        let stored = name.and_then(|name| self.stored_username(name));
+        if let Some(stored) = &stored
+            && let Some(owner) = self.find_user_by_username(stored).await?
+            && owner.id() != user.id()
+        {
+            return Err(DatastoreError::DuplicateUsername {
+                username: name.unwrap_or_default().to_owned(),
+            });
+        }
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_username(&mut model, stored.clone());
+        let result = U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()))
+            .exec(&self.db)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let Some(stored) = &stored
+                    && let Some(owner) = self.find_user_by_username(stored).await?
+                    && owner.id() != user.id()
+                {
+                    return Err(DatastoreError::DuplicateUsername {
+                        username: name.unwrap_or_default().to_owned(),
+                    });
+                }
+                Err(err.into())
+            }
         }
     }
 
@@ -404,7 +504,14 @@ impl<U: SecurityUser> Datastore<U> {
         if identifier.is_empty() {
             return Ok(None);
         }
+        let username = Self::username_column().map(|c| c.as_str());
         for column in &self.identity_columns {
+            if Some(column.as_str()) == username {
+                if let Some(user) = self.find_user_by_username(identifier).await? {
+                    return Ok(Some(user));
+                }
+                continue;
+            }
             let found = self.matching(&self.db, *column, identifier).await?;
             if let Some(user) = found.into_iter().next() {
                 return Ok(Some(user));
@@ -589,6 +696,31 @@ impl<U: SecurityUser> Datastore<U> {
             }
         }
         let email = nfc(&new.email);
+        // A username (an extra field in the username column) is stored folded; one that
+        // another account has is refused before anything is written.
+        let username_column = Self::username_column().map(|c| c.as_str());
+        let mut username = None;
+        let mut extra = Vec::with_capacity(new.extra.len());
+        for (field, value) in new.extra {
+            let is_username = U::Column::from_str(&field)
+                .ok()
+                .is_some_and(|c| Some(c.as_str()) == username_column);
+            match value {
+                Value::String(name) if is_username => {
+                    let stored = name.as_deref().and_then(|n| self.stored_username(n));
+                    username = Some((name.unwrap_or_default(), stored.clone()));
+                    extra.push((field, Value::String(stored)));
+                }
+                value => extra.push((field, value)),
+            }
+        }
+        if let Some((typed, Some(stored))) = &username
+            && self.find_user_by_username(stored).await?.is_some()
+        {
+            return Err(DatastoreError::DuplicateUsername {
+                username: typed.clone(),
+            });
+        }
         let mut model = <U::ActiveModel as ActiveModelTrait>::default();
         U::set_email(&mut model, email.clone());
         U::set_password(&mut model, hash);
@@ -596,7 +728,7 @@ impl<U: SecurityUser> Datastore<U> {
         if U::FIELDS.has(Field::Uniquifier) {
             U::set_uniquifier(&mut model, crate::crypto::cookie_codec::random_token(24));
         }
-        for (field, value) in new.extra {
+        for (field, value) in extra {
             let column = U::Column::from_str(&field).map_err(|_| DatastoreError::BadField {
                 field: field.clone(),
                 source: None,
@@ -619,12 +751,21 @@ impl<U: SecurityUser> Datastore<U> {
                     // creations: tell a lost race from a transient conflict and a real fault.
                     // The database's own unique index may be stricter than the folded
                     // comparison (MySQL's default collations ignore accents): a duplicate too.
-                    if self.find_user_by_email(&email).await?.is_some()
-                        || matches!(
-                            err.sql_err(),
-                            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                        )
+                    if self.find_user_by_email(&email).await?.is_some() {
+                        return Err(DatastoreError::DuplicateEmail { email });
+                    }
+                    // The username's unique index refused the row: a lost race for the name.
+                    if let Some((typed, Some(stored))) = &username
+                        && self.find_user_by_username(stored).await?.is_some()
                     {
+                        return Err(DatastoreError::DuplicateUsername {
+                            username: typed.clone(),
+                        });
+                    }
+                    if matches!(
+                        err.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) {
                         return Err(DatastoreError::DuplicateEmail { email });
                     }
                     if attempt >= 5 || !is_transient(&err) {

@@ -66,11 +66,14 @@ pub enum Field {
     LoginCount,
     /// `fs_uniquifier` (optional: per-user revocation of every session and token).
     Uniquifier,
+    /// `username` (needed by `SECURITY_USERNAME_ENABLE`): stored in the folded form of
+    /// [`crate::username::fold`], under a unique index.
+    Username,
 }
 
 impl Field {
     /// Every optional field.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::ConfirmedAt,
         Field::LastLoginAt,
         Field::CurrentLoginAt,
@@ -78,6 +81,7 @@ impl Field {
         Field::CurrentLoginIp,
         Field::LoginCount,
         Field::Uniquifier,
+        Field::Username,
     ];
 
     /// The fields `SECURITY_TRACKABLE` needs.
@@ -99,6 +103,7 @@ impl Field {
             Field::CurrentLoginIp => "current_login_ip",
             Field::LoginCount => "login_count",
             Field::Uniquifier => "fs_uniquifier",
+            Field::Username => "username",
         }
     }
 
@@ -209,6 +214,10 @@ pub trait SecurityUser: FromQueryResult + Clone + Debug + Send + Sync + 'static 
     fn uniquifier(&self) -> Option<&str> {
         None
     }
+    /// The user name, as stored (`None` when unset or when the model has none).
+    fn username(&self) -> Option<&str> {
+        None
+    }
 
     /// The column of the primary key.
     fn id_column() -> Self::Column;
@@ -244,6 +253,10 @@ pub trait SecurityUser: FromQueryResult + Clone + Debug + Send + Sync + 'static 
     }
     /// Sets the uniquifier (does nothing when the model has none).
     fn set_uniquifier(model: &mut Self::ActiveModel, value: String) {
+        let _ = (model, value);
+    }
+    /// Sets (or clears) the user name (does nothing when the model has none).
+    fn set_username(model: &mut Self::ActiveModel, value: Option<String>) {
         let _ = (model, value);
     }
 }

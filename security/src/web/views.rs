@@ -59,6 +59,9 @@ pub enum ViewName {
     /// `security/api_keys.html` (`SECURITY_API_KEYS_TEMPLATE`, port addition): the user's API
     /// keys, a form to create one, and the key just created.
     ApiKeys,
+    /// `security/change_username.html` (`SECURITY_CHANGE_USERNAME_TEMPLATE`, Flask-Security
+    /// 5.9).
+    ChangeUsername,
 }
 
 impl ViewName {
@@ -75,6 +78,7 @@ impl ViewName {
             ViewName::Verify => "SECURITY_VERIFY_TEMPLATE",
             ViewName::ChangeEmail => "SECURITY_CHANGE_EMAIL_TEMPLATE",
             ViewName::ApiKeys => "SECURITY_API_KEYS_TEMPLATE",
+            ViewName::ChangeUsername => "SECURITY_CHANGE_USERNAME_TEMPLATE",
         }
     }
 
@@ -91,11 +95,12 @@ impl ViewName {
             ViewName::Verify => &config.verify_template,
             ViewName::ChangeEmail => &config.change_email_template,
             ViewName::ApiKeys => &config.api_keys_template,
+            ViewName::ChangeUsername => &config.change_username_template,
         }
     }
 
     /// Every page.
-    pub const ALL: [ViewName; 10] = [
+    pub const ALL: [ViewName; 11] = [
         ViewName::LoginUser,
         ViewName::RegisterUser,
         ViewName::ForgotPassword,
@@ -106,6 +111,7 @@ impl ViewName {
         ViewName::Verify,
         ViewName::ChangeEmail,
         ViewName::ApiKeys,
+        ViewName::ChangeUsername,
     ];
 
     /// The built-in template's name.
@@ -121,6 +127,7 @@ impl ViewName {
             ViewName::Verify => "security/verify.html",
             ViewName::ChangeEmail => "security/change_email.html",
             ViewName::ApiKeys => "security/api_keys.html",
+            ViewName::ChangeUsername => "security/change_username.html",
         }
     }
 
@@ -136,6 +143,7 @@ impl ViewName {
             ViewName::Verify => "Reauthenticate",
             ViewName::ChangeEmail => "Change Email",
             ViewName::ApiKeys => "API keys",
+            ViewName::ChangeUsername => "Change Username",
         }
     }
 }
@@ -164,6 +172,8 @@ pub struct Urls {
     pub change_email: String,
     /// The API keys view (`SECURITY_API_KEYS_URL`).
     pub api_keys: String,
+    /// Change username (Flask-Security 5.9).
+    pub change_username: String,
 }
 
 /// Which optional features are on (the menu shows links to them).
@@ -179,6 +189,8 @@ pub struct Features {
     pub passwordless: bool,
     /// `SECURITY_CHANGEABLE`.
     pub changeable: bool,
+    /// `SECURITY_USERNAME_ENABLE` (Flask-Security 5.9): the login page has a `username` field.
+    pub username: bool,
 }
 
 /// An extra field of the registration form, added by the app.
@@ -499,6 +511,7 @@ mod defaults {
         Verify => "security/verify.html",
         ChangeEmail => "security/change_email.html",
         ApiKeys => "security/api_keys.html",
+        ChangeUsername => "security/change_username.html",
     }
 
     macro_rules! emails {
@@ -549,6 +562,9 @@ mod defaults {
         ChangeEmailNoticeText: "security/email/change_email_notice.txt",
         ChangeEmailNoticeHtml: "security/email/change_email_notice.html"
             => "security/email/change_email_notice",
+        ChangeUsernameNoticeText: "security/email/change_username_notice.txt",
+        ChangeUsernameNoticeHtml: "security/email/change_username_notice.html"
+            => "security/email/change_username_notice",
     }
 
     pub(super) fn register(t: &mut Templates) {
@@ -589,6 +605,7 @@ mod tests {
             (ViewName::Verify, "verify_form"),
             (ViewName::ChangeEmail, "change_email_form"),
             (ViewName::ApiKeys, "api_key_form"),
+            (ViewName::ChangeUsername, "change_username_form"),
         ] {
             let html = t.render_page(view.default_template(), ctx(view)).unwrap();
             assert!(
@@ -671,7 +688,10 @@ mod tests {
                 !text.trim().is_empty() && !html.trim().is_empty(),
                 "{kind:?}"
             );
-            if !matches!(kind, EmailKind::ResetNotice) {
+            if !matches!(
+                kind,
+                EmailKind::ResetNotice | EmailKind::UsernameChangeNotice
+            ) {
                 assert!(
                     text.contains("http://localhost/x/token"),
                     "{kind:?}: {text}"

@@ -24,3 +24,4 @@ mod review;
 mod throttle;
 mod throttle_store;
 mod tokens;
+mod username;

@@ -87,6 +87,7 @@ fn main() {
             .with(Field::CurrentLoginIp)
             .with(Field::LoginCount)
             .with(Field::Uniquifier)
+            .with(Field::Username)
     );
 
     let at = "2024-05-06T07:08:09Z".parse::<sea_orm::prelude::DateTimeUtc>().unwrap();
