@@ -38,10 +38,13 @@
 //!
 //! # Threads
 //!
-//! Hashing is deliberately slow. The `async` methods run it with
-//! [`tokio::task::spawn_blocking`] and at most a fixed number at a time (a semaphore whose
-//! permit is taken *before* the blocking task is spawned, so a burst of logins waits cheaply
-//! instead of piling up blocking threads). The `*_blocking` methods do the same work on the
+//! Hashing is deliberately slow. The `async` methods run it on threads of its own, one per
+//! permit, and at most a fixed number at a time (a semaphore whose permit is taken *before* the
+//! work is handed over, so a burst of logins waits cheaply instead of piling up threads). On
+//! Linux those threads run at a lower CPU priority (nice +10, [`HASH_NICE`]): under a flood of
+//! logins (or of wrong passwords) the async workers that serve every other request keep the
+//! CPU, and the hashes take what is left; the memory they hold stays within the permits times
+//! one hash's cost. The `*_blocking` methods do the same work on the
 //! calling thread, for the command line and benchmarks.
 //!
 //! # Example
@@ -276,6 +279,69 @@ struct Normalization {
 /// What `dummy_verify` hashes once to get a hash of the configured cost.
 const DUMMY_PASSWORD: &str = "dummy password for timing equalisation";
 
+/// How much lower than the process the hashing threads' CPU priority is (a nice value, Linux).
+pub const HASH_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that hash: as many as there are permits, so that a permitted job never waits for
+/// a thread. Written by hand (a dozen lines over a channel): a thread-pool crate would add a
+/// dependency to set each thread's priority at start, which is all this needs.
+struct HashPool {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    fn start(threads: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..threads.max(1) {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("security-hash-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        };
+                        job();
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "could not start a password hashing thread");
+            }
+        }
+        HashPool {
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .map_err(|_| HashError::Cancelled)
+    }
+}
+
+/// Lowers the calling thread's CPU priority by [`HASH_NICE`]. On Linux the nice value belongs
+/// to each thread: `setpriority(PRIO_PROCESS, tid)` changes this thread only.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let tid = rustix::thread::gettid();
+    let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+    if let Err(err) = rustix::process::setpriority_process(Some(tid), current + HASH_NICE) {
+        tracing::debug!(error = %err, "could not lower a hashing thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// Hashes and verifies passwords off the async worker threads, with bounded concurrency.
 ///
 /// A cheap [`Clone`] handle: clones share the configuration and the concurrency limit.
@@ -295,6 +361,8 @@ struct Inner {
     /// How passwords are normalised: see [`Passwords::with_normalization`].
     normalize: Normalization,
     semaphore: Arc<Semaphore>,
+    /// The hashing threads, started on first use.
+    pool: OnceLock<HashPool>,
     /// A hash of [`DUMMY_PASSWORD`] with the configured scheme, made on first use.
     dummy: OnceLock<String>,
     #[cfg(test)]
@@ -356,6 +424,7 @@ impl Passwords {
                 rescue,
                 normalize,
                 semaphore: Arc::new(Semaphore::new(permits)),
+                pool: OnceLock::new(),
                 dummy: OnceLock::new(),
                 #[cfg(test)]
                 probe: tests::Probe::default(),
@@ -783,7 +852,7 @@ impl Passwords {
         }
     }
 
-    /// Runs `f` on a blocking thread once a permit is free; the permit is held until `f` ends
+    /// Runs `f` on a hashing thread once a permit is free; the permit is held until `f` ends
     /// (even if the caller's future is dropped meanwhile).
     async fn run<T, F>(&self, f: F) -> Result<T, HashError>
     where
@@ -795,19 +864,21 @@ impl Passwords {
             .await
             .map_err(|_| HashError::Cancelled)?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pool = self
+            .inner
+            .pool
+            .get_or_init(|| HashPool::start(self.inner.permits));
+        pool.submit(Box::new(move || {
             let _permit = permit;
             #[cfg(test)]
             let _busy = this.inner.probe.enter();
-            f(&this)
-        })
-        .await
-        .map_err(|err| {
-            if err.is_panic() {
-                tracing::error!("a password hashing task panicked");
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&this))) {
+                Ok(done) => drop(tx.send(done)),
+                Err(_) => tracing::error!("a password hashing task panicked"),
             }
-            HashError::Cancelled
-        })
+        }))?;
+        rx.await.map_err(|_| HashError::Cancelled)
     }
 
     /// The secret given to `scheme` for `password`: raw for plaintext, the HMAC for 1.7.4's
