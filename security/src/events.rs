@@ -106,6 +106,44 @@ pub enum Event<U> {
         /// How.
         reason: UnlockReason,
     },
+    /// Sessions, remember cookies and tokens of an account were ended all at once (sign out
+    /// everywhere, `users revoke-sessions`, `users reset-access`, revoke all tokens).
+    SessionsRevoked {
+        /// The account (as it is after the revocation).
+        user: U,
+        /// Why.
+        reason: RevocationReason,
+        /// Whether the session of the request that asked was re-issued and stays.
+        kept_current: bool,
+    },
+}
+
+/// Why the sessions and tokens of an account were ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevocationReason {
+    /// The user asked to be signed out everywhere else (`SECURITY_SIGN_OUT_EVERYWHERE_URL`).
+    SignOutEverywhere,
+    /// `users revoke-sessions` or [`crate::Security::revoke_sessions`].
+    RevokeSessions,
+    /// `users reset-access` or [`crate::Security::reset_access`]: sessions, tokens and
+    /// refresh tokens.
+    ResetAccess,
+    /// [`crate::Security::revoke_tokens`]: the authentication and refresh tokens only (a model
+    /// with `fs_token_uniquifier`).
+    RevokeTokens,
+}
+
+impl RevocationReason {
+    /// `sign-out-everywhere`, `revoke-sessions`, `reset-access` or `revoke-tokens`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::SignOutEverywhere => "sign-out-everywhere",
+            RevocationReason::RevokeSessions => "revoke-sessions",
+            RevocationReason::ResetAccess => "reset-access",
+            RevocationReason::RevokeTokens => "revoke-tokens",
+        }
+    }
 }
 
 /// How a credential was presented.
@@ -173,6 +211,7 @@ impl<U> Event<U> {
             Event::AuthenticationFailed { .. } => "user-failed-authn",
             Event::AccountLocked { .. } => "account-locked",
             Event::AccountUnlocked { .. } => "account-unlocked",
+            Event::SessionsRevoked { .. } => "sessions-revoked",
         }
     }
 
@@ -190,7 +229,8 @@ impl<U> Event<U> {
             | Event::PasswordChanged { user }
             | Event::ResetPasswordInstructionsSent { user, .. }
             | Event::AccountLocked { user, .. }
-            | Event::AccountUnlocked { user, .. } => user,
+            | Event::AccountUnlocked { user, .. }
+            | Event::SessionsRevoked { user, .. } => user,
             Event::AuthenticationFailed { user, .. } => return user.as_ref(),
         })
     }
@@ -223,6 +263,14 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
             }
             Event::AccountUnlocked { reason, .. } => {
                 d.field("reason", reason);
+            }
+            Event::SessionsRevoked {
+                reason,
+                kept_current,
+                ..
+            } => {
+                d.field("reason", reason)
+                    .field("kept_current", kept_current);
             }
             _ => {}
         }

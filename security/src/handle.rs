@@ -205,6 +205,35 @@ impl<U: SecurityUser> Security<U> {
             .unlock_account(user, crate::events::UnlockReason::Admin)
             .await?)
     }
+
+    /// Ends every session, remember cookie, authentication token and refresh token of the
+    /// account, on every instance (`users revoke-sessions`): the account gets a new
+    /// `fs_uniquifier`, or, for a model without one, a new value in `security_account_epoch`.
+    /// Emits [`crate::Event::SessionsRevoked`].
+    ///
+    /// # Errors
+    /// A database failure; a model without `fs_uniquifier` whose `security_account_epoch`
+    /// table is missing (create it with [`crate::schema::create_tables`]).
+    pub async fn revoke_sessions(&self, user: &U) -> Result<(), Error> {
+        self.rt
+            .revoke_everything(user, crate::events::RevocationReason::RevokeSessions, None)
+            .await?;
+        Ok(())
+    }
+
+    /// Flask-Security 5.9's `reset_user_access` (`users reset-access`): every session,
+    /// remember cookie, authentication token and refresh token of the account stops working;
+    /// the password stays. (Two-factor secrets, recovery codes and passkeys, which this version
+    /// does not have yet, will be removed here too.) Emits [`crate::Event::SessionsRevoked`].
+    ///
+    /// # Errors
+    /// As [`Security::revoke_sessions`].
+    pub async fn reset_access(&self, user: &U) -> Result<(), Error> {
+        self.rt
+            .revoke_everything(user, crate::events::RevocationReason::ResetAccess, None)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Builds a [`Security`]: `Security::builder(db, config)…build()?`.
@@ -372,6 +401,15 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         if self.throttle_store.is_some() {
             needed.retain(|table| *table != "security_throttle");
         }
+        // Without `fs_uniquifier`, ending an account's sessions needs a per-account value.
+        let has_uniquifier = U::FIELDS.has(crate::store::model::Field::Uniquifier);
+        if self.config.sign_out_everywhere && !has_uniquifier {
+            needed.push("security_account_epoch");
+        }
+        let account_epochs = !has_uniquifier
+            && crate::store::schema::missing_tables(&self.db, &["security_account_epoch"])
+                .await?
+                .is_empty();
         let missing = crate::store::schema::missing_tables(&self.db, &needed).await?;
         if !missing.is_empty() {
             return Err(Error::MissingTables { tables: missing });
@@ -385,12 +423,13 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             }),
             None => crate::web::limits::open(&self.config, &self.db).await?,
         };
-        Ok(self.build_checked(throttle)?)
+        Ok(self.build_checked(throttle, account_epochs)?)
     }
 
     fn build_checked(
         self,
         throttle: Option<crate::web::limits::Throttle>,
+        account_epochs: bool,
     ) -> Result<Security<U>, ConfigError> {
         let config = self.config;
         config.validate()?;
@@ -465,6 +504,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         }
         let datastore = Datastore::new(self.db, passwords.clone())
             .with_flask_compat(config.flask_compat)
+            .with_account_epochs(account_epochs)
             .identity_attributes(&config.user_identity_attributes)
             .map_err(|name| ConfigError::Invalid {
                 key: "SECURITY_USER_IDENTITY_ATTRIBUTES".into(),

@@ -127,6 +127,13 @@ pub enum MessageKey {
     /// `Reauthentication successful` (info): Flask-Security 5.9's flash after the password was
     /// given again at `SECURITY_VERIFY_URL`.
     ReauthenticationSuccessful,
+    /// `Refresh token is invalid (%(reason)s)` (error): Flask-Security 5.9's refusal of a
+    /// refresh token; the reason is `INVALID`, `NOT_FOUND`, `GEN_MISMATCH`, `EXPIRED` or
+    /// `REVOKED`.
+    RefreshTokenInvalid,
+    /// `You have been signed out of every other session.` (success). **Port addition**: the
+    /// flash after `SECURITY_SIGN_OUT_EVERYWHERE_URL`.
+    SignedOutEverywhere,
 }
 
 /// One row of the message table.
@@ -152,7 +159,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 45;
+const COUNT: usize = 47;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -427,6 +434,18 @@ const TABLE: [Entry; COUNT] = {
             "REAUTHENTICATION_SUCCESSFUL",
             "Reauthentication successful",
             "info",
+        ),
+        entry(
+            K::RefreshTokenInvalid,
+            "REFRESH_TOKEN_INVALID",
+            "Refresh token is invalid (%(reason)s)",
+            "error",
+        ),
+        entry(
+            K::SignedOutEverywhere,
+            "SIGNED_OUT_EVERYWHERE",
+            "You have been signed out of every other session.",
+            "success",
         ),
     ]
 };

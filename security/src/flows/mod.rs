@@ -29,6 +29,9 @@ pub(crate) mod recover;
 pub(crate) mod register;
 pub(crate) mod unlock;
 pub(crate) mod verify;
+// Sessions and tokens: sign out everywhere, refresh tokens.
+pub(crate) mod refresh;
+pub(crate) mod sessions;
 
 /// The enabled views at the configured URLs.
 pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
@@ -59,6 +62,12 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.freshness.is_some() {
         router = verify::routes(router, &config);
+    }
+    if config.sign_out_everywhere {
+        router = sessions::routes(router, &config);
+    }
+    if config.refresh_token {
+        router = refresh::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

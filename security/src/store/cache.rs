@@ -193,6 +193,7 @@ mod tests {
                     confirmed_at: None,
                 },
                 roles: Vec::new(),
+                epoch: None,
             },
             false,
         )))

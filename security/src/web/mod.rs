@@ -10,6 +10,7 @@ pub(crate) mod limits;
 pub mod redirect;
 pub mod request;
 pub mod response;
+pub(crate) mod revoke;
 pub(crate) mod runtime;
 pub mod session;
 pub mod views;

@@ -283,40 +283,61 @@ impl<U: SecurityUser> Runtime<U> {
 
     /// [`Runtime::fingerprint`] as it will be once `password` is the stored hash.
     pub(crate) fn fingerprint_with(&self, user: &U, password: Option<&str>) -> String {
-        self.inner.tokens.binder.fingerprint(&[
+        self.fingerprint_in(user, password, None)
+    }
+
+    /// [`Runtime::fingerprint_with`] for an account whose per-account value
+    /// (`security_account_epoch`, models without a uniquifier) is `epoch`: an account without
+    /// one has the fingerprint it always had.
+    pub(crate) fn fingerprint_in(
+        &self,
+        user: &U,
+        password: Option<&str>,
+        epoch: Option<&str>,
+    ) -> String {
+        let id = user.id().to_string();
+        let mut parts: Vec<&[u8]> = vec![
             b"account-v2",
-            user.id().to_string().as_bytes(),
+            id.as_bytes(),
             user.email().as_bytes(),
             password.unwrap_or("").as_bytes(),
             user.uniquifier().unwrap_or("").as_bytes(),
-        ])
+        ];
+        if let Some(epoch) = epoch {
+            parts.push(b"epoch");
+            parts.push(epoch.as_bytes());
+        }
+        self.inner.tokens.binder.fingerprint(&parts)
+    }
+
+    /// The fingerprint of a loaded identity (its per-account value included).
+    pub(crate) fn fingerprint_of(&self, found: &UserWithRoles<U>) -> String {
+        self.fingerprint_in(&found.user, found.user.password(), found.epoch.as_deref())
     }
 
     /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
     /// password (or uniquifier, or address) changes, or until `SECURITY_TOKEN_MAX_AGE` passes
     /// when that is set.
     pub(crate) fn auth_token(&self, user: &U) -> String {
-        self.auth_token_bound(user, None)
+        self.auth_token_bound(user, None, None)
     }
 
-    /// [`Runtime::auth_token`] for a user whose stored hash is now `password_hash` when given.
-    pub(crate) fn auth_token_bound(&self, user: &U, password_hash: Option<&str>) -> String {
+    /// [`Runtime::auth_token`] for a user whose stored hash is now `password_hash` when given,
+    /// and whose per-account value is `epoch`.
+    pub(crate) fn auth_token_bound(
+        &self,
+        user: &U,
+        password_hash: Option<&str>,
+        epoch: Option<&str>,
+    ) -> String {
         let id = user.id().to_string();
-        let fp = match password_hash {
-            Some(hash) => self.fingerprint_with(user, Some(hash)),
-            None => self.fingerprint(user),
-        };
+        let fp = self.fingerprint_in(user, password_hash.or(user.password()), epoch);
         self.inner.tokens.remember.dumps(&[&id, &fp], self.now())
     }
 
-    /// A remember-me cookie for the user: like the authentication token, with a random id of
-    /// its own, so that a logout ends this cookie (and only it), and so that it is not an
-    /// authentication token.
-    pub(crate) fn remember_token(&self, user: &U) -> String {
-        self.remember_token_bound(user, &self.fingerprint(user)).0
-    }
-
-    /// A remember-me cookie bound to `fingerprint`, and its revocation key.
+    /// A remember-me cookie bound to `fingerprint`, and its revocation key: like the
+    /// authentication token, with a random id of its own, so that a logout ends this cookie
+    /// (and only it), and so that it is not an authentication token.
     fn remember_token_bound(&self, user: &U, fingerprint: &str) -> (String, String) {
         let id = user.id().to_string();
         let nonce = crate::crypto::cookie_codec::random_token(12);
@@ -328,9 +349,14 @@ impl<U: SecurityUser> Runtime<U> {
         (token, self.token_key(&id, &nonce))
     }
 
-    /// [`Runtime::remember_token`] and its revocation key.
-    pub(crate) fn remember_token_and_key(&self, user: &U) -> (String, String) {
-        self.remember_token_bound(user, &self.fingerprint(user))
+    /// A remember-me cookie for a loaded identity, and its revocation key.
+    pub(crate) fn remember_token_and_key(&self, found: &UserWithRoles<U>) -> (String, String) {
+        self.remember_token_bound(&found.user, &self.fingerprint_of(found))
+    }
+
+    /// A remember-me cookie bound to `fingerprint` (see [`Runtime::fingerprint_in`]).
+    pub(crate) fn remember_token_for(&self, user: &U, fingerprint: &str) -> String {
+        self.remember_token_bound(user, fingerprint).0
     }
 
     /// The revocation key of a session (`security_revocation`).
@@ -420,7 +446,7 @@ impl<U: SecurityUser> Runtime<U> {
         else {
             return Ok(None);
         };
-        let current = self.fingerprint(&found.user);
+        let current = self.fingerprint_of(&found);
         let ours = crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
         let legacy = !ours
             && nonce.is_none()
@@ -715,10 +741,9 @@ impl<U: SecurityUser> Runtime<U> {
             return Ok(false);
         }
         let remember = remember.unwrap_or(self.inner.config.default_remember_me);
-        let fingerprint = match password_hash {
-            Some(hash) => self.fingerprint_with(user, Some(hash)),
-            None => self.fingerprint(user),
-        };
+        let epoch = self.account_epoch(user).await?;
+        let fingerprint =
+            self.fingerprint_in(user, password_hash.or(user.password()), epoch.as_deref());
         session.login(user.id().to_string(), fingerprint.clone(), self.now());
         // A credential was checked (a password, a mailed link): the session is fresh.
         session.set_authenticated_at(self.now());
