@@ -1,7 +1,7 @@
 //! Refresh tokens (Flask-Security 5.9's `tokens.refresh`, `SECURITY_REFRESH_TOKEN`): `POST
 //! SECURITY_REFRESH_TOKEN_URL` (JSON only: a form post is 400) with `{"refresh_token": …}`,
-//! or with the `SECURITY_REFRESH_TOKEN_COOKIE_NAME` cookie (which then wins over the body, as
-//! in 5.9, and needs the CSRF token), answers a new `authentication_token` and the family's
+//! or, when `SECURITY_REFRESH_TOKEN_COOKIE_NAME` names a cookie, with that cookie only (as in
+//! 5.9; the body is then not read, and the CSRF token is required), answers a new `authentication_token` and the family's
 //! next refresh token (in `user.refresh_token`, or in the cookie). A refused token is 400 with
 //! `REFRESH_TOKEN_INVALID` and its reason. See [`crate::web::revoke`] for the token itself.
 
@@ -116,6 +116,7 @@ async fn refresh<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, RefreshF
             true,
         )));
     }
+    let cookie_configured = ctx.config().refresh_token_cookie_name.is_some();
     let from_cookie = cookie_token(&ctx);
     let token = match &from_cookie {
         Some(token) => {
@@ -130,6 +131,8 @@ async fn refresh<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, RefreshF
                 .map_err(|err| FlowError::answer(csrf.refusal(err, true)))?;
             token.clone()
         }
+        // With the cookie configured, only the cookie counts (5.9).
+        None if cookie_configured => return Ok(refused("This field is required.".into())),
         None => match form.refresh_token.filter(|t| !t.trim().is_empty()) {
             Some(token) => token,
             None => return Ok(refused("This field is required.".into())),
