@@ -33,6 +33,9 @@ pub(crate) enum Slot {
     LoginCount,
     /// The per-user random value mixed into sessions and tokens.
     Uniquifier,
+    /// The per-user random value mixed into authentication and refresh tokens only (5.9's
+    /// `fs_token_uniquifier`).
+    TokenUniquifier,
     /// The role's unique name.
     Name,
     /// The role's description.
@@ -177,7 +180,7 @@ use Feature::{Confirmable, Trackable};
 use Kind::{Count, Email, Flag, Id, Name, Text, Timestamp};
 
 /// The table, in the order of [`Slot`]'s variants.
-const TABLE: [Facts; 13] = [
+const TABLE: [Facts; 14] = [
     facts(Slot::Id, "id", true, Id, None, None),
     facts(Slot::Email, "email", true, Email, None, None),
     facts(Slot::Password, "password", true, Text, None, None),
@@ -242,13 +245,25 @@ const TABLE: [Facts; 13] = [
             Some("Uniquifier"),
         )
     },
+    Facts {
+        aliases: &["token_uniquifier"],
+        method: "token_uniquifier",
+        ..facts(
+            Slot::TokenUniquifier,
+            "fs_token_uniquifier",
+            false,
+            Text,
+            Some(Feature::Uniquifier),
+            Some("TokenUniquifier"),
+        )
+    },
     facts(Slot::Name, "name", true, Name, None, None),
     facts(Slot::Description, "description", false, Text, None, None),
 ];
 
 impl Slot {
     /// Every slot, in table order.
-    pub(crate) const ALL: [Slot; 13] = [
+    pub(crate) const ALL: [Slot; 14] = [
         Slot::Id,
         Slot::Email,
         Slot::Password,
@@ -260,6 +275,7 @@ impl Slot {
         Slot::CurrentLoginIp,
         Slot::LoginCount,
         Slot::Uniquifier,
+        Slot::TokenUniquifier,
         Slot::Name,
         Slot::Description,
     ];
@@ -277,6 +293,7 @@ impl Slot {
         Slot::CurrentLoginIp,
         Slot::LoginCount,
         Slot::Uniquifier,
+        Slot::TokenUniquifier,
     ];
 
     /// The slots of a role model (Flask-Security's `RoleMixin` fields).

@@ -74,6 +74,7 @@ impl<U: SecurityUser> Security<U> {
             hash_concurrency: None,
             argon2_cost: None,
             throttle_store: None,
+            token_expiry: None,
             _user: std::marker::PhantomData,
         }
     }
@@ -126,7 +127,10 @@ impl<U: SecurityUser> Security<U> {
 
     /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
     /// password (or uniquifier, or address) changes, or until `SECURITY_TOKEN_MAX_AGE` passes
-    /// when that is set.
+    /// when that is set. It knows the account only as `user` holds it: for a model without
+    /// `fs_uniquifier` whose sessions were once ended (`security_account_epoch` has a row), or
+    /// with `fs_token_uniquifier` still unset, the token is not valid (the views issue their
+    /// own tokens from the database).
     pub fn auth_token(&self, user: &U) -> String {
         self.rt.auth_token(user)
     }
@@ -234,6 +238,19 @@ impl<U: SecurityUser> Security<U> {
             .await?;
         Ok(())
     }
+
+    /// Ends every authentication token and refresh token of the account, and nothing else
+    /// (5.9's `set_token_uniquifier`): a model with `fs_token_uniquifier` gets a new one, and
+    /// its refresh-token families are revoked; sessions and remember cookies go on. `false`
+    /// (nothing done) for a model without `fs_token_uniquifier`, whose tokens are bound to
+    /// the account: end them with [`Security::revoke_sessions`]. Emits
+    /// [`crate::Event::SessionsRevoked`].
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn revoke_tokens(&self, user: &U) -> Result<bool, Error> {
+        Ok(self.rt.revoke_tokens(user).await?)
+    }
 }
 
 /// Builds a [`Security`]: `Security::builder(db, config)…build()?`.
@@ -247,6 +264,7 @@ pub struct SecurityBuilder<U: SecurityUser> {
     hash_concurrency: Option<usize>,
     argon2_cost: Option<(u32, u32, u32)>,
     throttle_store: Option<Arc<dyn crate::throttle::ThrottleStore>>,
+    token_expiry: Option<crate::web::runtime::TokenExpiry<U>>,
     _user: std::marker::PhantomData<fn() -> U>,
 }
 
@@ -257,6 +275,32 @@ impl<U: SecurityUser> std::fmt::Debug for SecurityBuilder<U> {
 }
 
 impl<U: SecurityUser> SecurityBuilder<U> {
+    /// A per-user limit on the age of authentication tokens (5.9's
+    /// `SECURITY_TOKEN_EXPIRE_TIMESTAMP`): a token older than what `expiry` answers for its
+    /// user is refused; `None` = no limit of its own. With `SECURITY_TOKEN_MAX_AGE`, the
+    /// shorter wins.
+    ///
+    /// ```no_run
+    /// # async fn example(db: sea_orm::DatabaseConnection) -> Result<(), security::Error> {
+    /// # type User = security::doc_support::User;
+    /// use std::time::Duration;
+    /// let security = security::Security::<User>::builder(db, security::Config::from_env()?)
+    ///     .token_expiry(|user: &User| {
+    ///         user.email.ends_with("@contractor.example").then(|| Duration::from_secs(3600))
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// # let _ = security; Ok(())
+    /// # }
+    /// ```
+    pub fn token_expiry<F>(mut self, expiry: F) -> Self
+    where
+        F: Fn(&U) -> Option<std::time::Duration> + Send + Sync + 'static,
+    {
+        self.token_expiry = Some(Arc::new(expiry));
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -531,6 +575,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 clock: self.clock,
                 register_fields: self.register_fields,
                 throttle,
+                token_expiry: self.token_expiry,
             }),
         })
     }

@@ -66,11 +66,15 @@ pub enum Field {
     LoginCount,
     /// `fs_uniquifier` (optional: per-user revocation of every session and token).
     Uniquifier,
+    /// `fs_token_uniquifier` (optional, 5.9): authentication and refresh tokens are bound to
+    /// it instead of the account, so a password change keeps them, and rotating it
+    /// ([`crate::Security::revoke_tokens`]) ends them without touching sessions.
+    TokenUniquifier,
 }
 
 impl Field {
     /// Every optional field.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::ConfirmedAt,
         Field::LastLoginAt,
         Field::CurrentLoginAt,
@@ -78,6 +82,7 @@ impl Field {
         Field::CurrentLoginIp,
         Field::LoginCount,
         Field::Uniquifier,
+        Field::TokenUniquifier,
     ];
 
     /// The fields `SECURITY_TRACKABLE` needs.
@@ -99,6 +104,7 @@ impl Field {
             Field::CurrentLoginIp => "current_login_ip",
             Field::LoginCount => "login_count",
             Field::Uniquifier => "fs_uniquifier",
+            Field::TokenUniquifier => "fs_token_uniquifier",
         }
     }
 
@@ -209,6 +215,11 @@ pub trait SecurityUser: FromQueryResult + Clone + Debug + Send + Sync + 'static 
     fn uniquifier(&self) -> Option<&str> {
         None
     }
+    /// The per-user token uniquifier, 5.9's `fs_token_uniquifier` (`None` when the model has
+    /// none, or it was not set yet).
+    fn token_uniquifier(&self) -> Option<&str> {
+        None
+    }
 
     /// The column of the primary key.
     fn id_column() -> Self::Column;
@@ -244,6 +255,10 @@ pub trait SecurityUser: FromQueryResult + Clone + Debug + Send + Sync + 'static 
     }
     /// Sets the uniquifier (does nothing when the model has none).
     fn set_uniquifier(model: &mut Self::ActiveModel, value: String) {
+        let _ = (model, value);
+    }
+    /// Sets the token uniquifier (does nothing when the model has none).
+    fn set_token_uniquifier(model: &mut Self::ActiveModel, value: String) {
         let _ = (model, value);
     }
 }

@@ -103,7 +103,8 @@ impl<U: SecurityUser> Runtime<U> {
     }
 
     /// A new authentication token for the user, whose stored hash is now `password_hash`
-    /// when given.
+    /// when given. A model with `fs_token_uniquifier` gets its value now if it has none yet
+    /// (5.9 sets it lazily too).
     ///
     /// # Errors
     /// A database failure.
@@ -113,7 +114,83 @@ impl<U: SecurityUser> Runtime<U> {
         password_hash: Option<&str>,
     ) -> Result<String, DatastoreError> {
         let epoch = self.account_epoch(user).await?;
+        let fresh;
+        let user = match self.with_token_uniquifier(user).await? {
+            Some(reloaded) => {
+                fresh = reloaded;
+                &fresh
+            }
+            None => user,
+        };
         Ok(self.auth_token_bound(user, password_hash, epoch.as_deref()))
+    }
+
+    /// For a model with `fs_token_uniquifier` whose value is not set: sets one and returns
+    /// the account as it is now; `None` when nothing was to be done.
+    async fn with_token_uniquifier(&self, user: &U) -> Result<Option<U>, DatastoreError> {
+        if !U::FIELDS.has(Field::TokenUniquifier)
+            || user.token_uniquifier().is_some_and(|v| !v.is_empty())
+        {
+            return Ok(None);
+        }
+        self.rotate_token_uniquifier(user, true).await?;
+        self.invalidate(&user.id());
+        Ok(self.datastore().find_user_by_id(&user.id()).await?)
+    }
+
+    /// Gives the account a new `fs_token_uniquifier` (only when it has none, with
+    /// `only_unset`: two requests setting it lazily at once agree on one).
+    async fn rotate_token_uniquifier(
+        &self,
+        user: &U,
+        only_unset: bool,
+    ) -> Result<(), DatastoreError> {
+        use sea_orm::sea_query::ExprTrait;
+        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+        let Some(column) = U::column(Field::TokenUniquifier) else {
+            return Ok(());
+        };
+        let mut model = <U::ActiveModel as ActiveModelTrait>::default();
+        U::set_token_uniquifier(&mut model, random_token(24));
+        let mut update = U::Entity::update_many()
+            .set(model)
+            .filter(U::id_column().eq(user.id()));
+        if only_unset {
+            update = update.filter(column.is_null().or(column.eq("")));
+        }
+        update.exec(self.datastore().connection()).await?;
+        Ok(())
+    }
+
+    /// Ends the account's authentication and refresh tokens only (a model with
+    /// `fs_token_uniquifier`); `false` for a model without one (nothing done).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub(crate) async fn revoke_tokens(&self, user: &U) -> Result<bool, DatastoreError> {
+        if !U::FIELDS.has(Field::TokenUniquifier) {
+            return Ok(false);
+        }
+        self.rotate_token_uniquifier(user, false).await?;
+        if self.config().refresh_token {
+            sessions::revoke_user(
+                self.datastore().connection(),
+                &user.id().to_string(),
+                self.now(),
+            )
+            .await?;
+        }
+        self.invalidate(&user.id());
+        tracing::info!(user = %user.id(), "security: ended the account's tokens");
+        let reloaded = self.datastore().find_user_by_id(&user.id()).await?;
+        if let Some(user) = reloaded {
+            self.emit(Event::SessionsRevoked {
+                user,
+                reason: RevocationReason::RevokeTokens,
+                kept_current: true,
+            });
+        }
+        Ok(true)
     }
 
     /// Binds the request's session (and its browser's remember cookie, if it had one) to the
@@ -161,6 +238,9 @@ impl<U: SecurityUser> Runtime<U> {
             sessions::rotate_epoch(db, &id_text).await?;
         } else {
             return Err(no_epoch_table());
+        }
+        if U::FIELDS.has(Field::TokenUniquifier) {
+            self.rotate_token_uniquifier(user, false).await?;
         }
         if self.config().refresh_token {
             sessions::revoke_user(db, &id_text, now).await?;
@@ -240,8 +320,17 @@ impl<U: SecurityUser> Runtime<U> {
         name: &str,
     ) -> Result<String, DatastoreError> {
         let epoch = self.account_epoch(user).await?;
-        let fingerprint =
-            self.fingerprint_in(user, password_hash.or(user.password()), epoch.as_deref());
+        let fresh;
+        let user = match self.with_token_uniquifier(user).await? {
+            Some(reloaded) => {
+                fresh = reloaded;
+                &fresh
+            }
+            None => user,
+        };
+        let fingerprint = self
+            .token_fingerprint_in(user, password_hash.or(user.password()), epoch.as_deref())
+            .unwrap_or_default();
         let user_id = user.id().to_string();
         let family = random_token(16);
         let token = self.refresh_token_text(&user_id, &fingerprint, &family, 1);
@@ -314,8 +403,12 @@ impl<U: SecurityUser> Runtime<U> {
         if !self.may_authenticate(&found.user) {
             return Ok(Err(RefreshError::Invalid));
         }
-        let current = self.fingerprint_of(&found);
-        if !constant_time_eq(current.as_bytes(), payload.fingerprint.as_bytes()) {
+        let current = self
+            .token_fingerprint_in(&found.user, found.user.password(), found.epoch.as_deref())
+            .unwrap_or_default();
+        if current.is_empty()
+            || !constant_time_eq(current.as_bytes(), payload.fingerprint.as_bytes())
+        {
             // The password changed, or the account's sessions were ended, since the login.
             return Ok(Err(RefreshError::Revoked));
         }

@@ -59,7 +59,14 @@ pub(crate) struct Inner<U: SecurityUser> {
     loader: Arc<crate::store::loader::IdentityLoader<U>>,
     outbox: Arc<crate::mail::outbox::Outbox>,
     throttle: Option<crate::web::limits::Throttle>,
+    /// The per-user limit on the age of authentication tokens, when the app set one.
+    token_expiry: Option<TokenExpiry<U>>,
 }
+
+/// The app's per-user limit on the age of authentication tokens
+/// ([`crate::SecurityBuilder::token_expiry`]): `None` = only `SECURITY_TOKEN_MAX_AGE`.
+pub(crate) type TokenExpiry<U> =
+    Arc<dyn Fn(&U) -> Option<std::time::Duration> + Send + Sync + 'static>;
 
 /// What the layer, the guards and the views share: configuration, datastore, keys, tokens,
 /// the identity cache, the outbox, templates and events. A cheap `Clone` handle; the app holds
@@ -95,6 +102,8 @@ pub(crate) struct RuntimeParts<U: SecurityUser> {
     pub register_fields: Vec<RegisterField>,
     /// The brute-force protection, when configured.
     pub throttle: Option<crate::web::limits::Throttle>,
+    /// The per-user limit on the age of authentication tokens.
+    pub token_expiry: Option<TokenExpiry<U>>,
 }
 
 impl<U: SecurityUser> Runtime<U> {
@@ -110,6 +119,7 @@ impl<U: SecurityUser> Runtime<U> {
             clock,
             register_fields,
             throttle,
+            token_expiry,
         } = parts;
         let secret = config.secret_key.expose();
         let tokens = Tokens {
@@ -187,6 +197,7 @@ impl<U: SecurityUser> Runtime<U> {
                 loader,
                 outbox,
                 throttle,
+                token_expiry,
                 config,
             }),
         }
@@ -310,6 +321,40 @@ impl<U: SecurityUser> Runtime<U> {
         self.inner.tokens.binder.fingerprint(&parts)
     }
 
+    /// What authentication and refresh tokens are bound to: with `fs_token_uniquifier`, that
+    /// value alone (a password change keeps them; `None` while it is not set, and then no
+    /// token is valid); otherwise the account fingerprint ([`Runtime::fingerprint_in`]).
+    pub(crate) fn token_fingerprint_in(
+        &self,
+        user: &U,
+        password: Option<&str>,
+        epoch: Option<&str>,
+    ) -> Option<String> {
+        if U::FIELDS.has(crate::store::model::Field::TokenUniquifier) {
+            let value = user.token_uniquifier().filter(|v| !v.is_empty())?;
+            let id = user.id().to_string();
+            return Some(self.inner.tokens.binder.fingerprint(&[
+                b"token-v1",
+                id.as_bytes(),
+                value.as_bytes(),
+            ]));
+        }
+        Some(self.fingerprint_in(user, password, epoch))
+    }
+
+    /// Whether the authentication token is within the app's per-user limit on its age
+    /// ([`crate::SecurityBuilder::token_expiry`]; `SECURITY_TOKEN_MAX_AGE` is checked with the
+    /// signature).
+    pub(crate) fn within_user_token_limit(&self, user: &U, token: &str) -> bool {
+        let Some(limit) = self.inner.token_expiry.as_ref().and_then(|hook| hook(user)) else {
+            return true;
+        };
+        match self.inner.tokens.remember.age(token, self.now()) {
+            Ok(age) => u64::try_from(age).unwrap_or(0) <= limit.as_secs(),
+            Err(_) => false,
+        }
+    }
+
     /// The fingerprint of a loaded identity (its per-account value included).
     pub(crate) fn fingerprint_of(&self, found: &UserWithRoles<U>) -> String {
         self.fingerprint_in(&found.user, found.user.password(), found.epoch.as_deref())
@@ -331,7 +376,9 @@ impl<U: SecurityUser> Runtime<U> {
         epoch: Option<&str>,
     ) -> String {
         let id = user.id().to_string();
-        let fp = self.fingerprint_in(user, password_hash.or(user.password()), epoch);
+        let fp = self
+            .token_fingerprint_in(user, password_hash.or(user.password()), epoch)
+            .unwrap_or_default();
         self.inner.tokens.remember.dumps(&[&id, &fp], self.now())
     }
 
@@ -446,8 +493,20 @@ impl<U: SecurityUser> Runtime<U> {
         else {
             return Ok(None);
         };
-        let current = self.fingerprint_of(&found);
-        let ours = crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
+        // An authentication token is bound to the token fingerprint, a remember cookie to the
+        // account's.
+        let current = if usage == TokenUse::Auth {
+            self.token_fingerprint_in(
+                &found.user,
+                found.user.password(),
+                found.epoch.as_deref(),
+            )
+        } else {
+            Some(self.fingerprint_of(&found))
+        };
+        let ours = current.is_some_and(|current| {
+            crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes())
+        });
         let legacy = !ours
             && nonce.is_none()
             && self.inner.config.flask_compat
@@ -457,6 +516,9 @@ impl<U: SecurityUser> Runtime<U> {
                 found.user.password(),
             );
         if revoked || !(ours || legacy) || !self.may_authenticate(&found.user) {
+            return Ok(None);
+        }
+        if usage == TokenUse::Auth && !self.within_user_token_limit(&found.user, token) {
             return Ok(None);
         }
         if legacy {

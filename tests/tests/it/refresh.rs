@@ -320,8 +320,198 @@ async fn token_max_age_limits_auth_tokens_and_refresh_renews_them(backend: Backe
     assert!(token_works(&app, &auth).await);
 }
 
+async fn the_per_user_limit_and_token_max_age_the_shorter_wins(backend: Backend) {
+    let vars = vars(BODY, &[("SECURITY_TOKEN_MAX_AGE", "10 minutes")]);
+    let app = TestApp::build(&backend, &vars, |builder| {
+        builder.token_expiry(|user: &security_tests::User| {
+            Some(std::time::Duration::from_secs(if user.email == "matt@lp.com" {
+                5 * 60
+            } else {
+                30 * 60
+            }))
+        })
+    })
+    .await;
+    let (matt, refresh_matt) = json_login(&app).await;
+    let joe = app.client().token("joe@lp.com", "password").await;
+    app.clock.advance(4 * MINUTE);
+    assert!(token_works(&app, &matt).await);
+    assert!(token_works(&app, &joe).await);
+    app.clock.advance(2 * MINUTE);
+    assert!(!token_works(&app, &matt).await, "matt's own limit: 5 minutes");
+    assert!(token_works(&app, &joe).await);
+    app.clock.advance(5 * MINUTE);
+    assert!(!token_works(&app, &joe).await, "TOKEN_MAX_AGE: 10 minutes");
+    // A refresh gives matt a token good for five minutes again.
+    let (matt, _) = refreshed(&refresh(&app, &refresh_matt).await);
+    assert!(token_works(&app, &matt).await);
+    app.clock.advance(6 * MINUTE);
+    assert!(!token_works(&app, &matt).await);
+}
+
+// --- fs_token_uniquifier ------------------------------------------------------------------------
+
+/// A user model with 5.9's `fs_token_uniquifier` (and no `fs_uniquifier`), in a table of its
+/// own.
+mod token_user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, security::SecurityUser)]
+    #[sea_orm(table_name = "token_user")]
+    #[security(
+        role = security::entities::role::Entity,
+        user_roles = security::entities::roles_users::Entity
+    )]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub password: Option<String>,
+        pub active: bool,
+        pub fs_token_uniquifier: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+async fn with_fs_token_uniquifier_tokens_outlive_a_password_change(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::new(&backend, &[]).await;
+    let db = app.db.db.clone();
+    let schema = sea_orm::Schema::new(db.get_database_backend());
+    db.execute(&schema.create_table_from_entity(token_user::Entity))
+        .await
+        .expect("token_user");
+    let mut all: std::collections::BTreeMap<&str, &str> =
+        security_tests::BASE_VARS.iter().copied().collect();
+    all.extend(BODY.iter().copied());
+    all.insert("SECURITY_CHANGEABLE", "true");
+    let config = security::Config::from_vars(all).expect("config");
+    let (m, t, p) = security_tests::TEST_ARGON2_COST;
+    let security = security::Security::<token_user::Model>::builder(db, config)
+        .argon2_cost(m, t, p)
+        .clock(app.clock.clone())
+        .build()
+        .await
+        .expect("security");
+    let store = security.datastore();
+    store
+        .create_user(security::datastore::NewUser::new(
+            "tok@lp.com",
+            Some("password"),
+        ))
+        .await
+        .expect("user");
+    let router = axum::Router::new()
+        .merge(security.router())
+        .layer(security.layer());
+    let login = || async {
+        let r = client_for(router.clone())
+            .post_json(
+                "/login",
+                json!({"email": "tok@lp.com", "password": "password"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let user = &r.json()["response"]["user"];
+        (
+            user["authentication_token"].as_str().unwrap().to_owned(),
+            user["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    };
+    let works = |token: String| {
+        let security = security.clone();
+        async move {
+            security
+                .user_from_auth_token(&token, None)
+                .await
+                .expect("db")
+                .is_some()
+        }
+    };
+    let refresh = |token: String| {
+        let router = router.clone();
+        async move {
+            client_for(router)
+                .post_json(URL, json!({ "refresh_token": token }))
+                .await
+        }
+    };
+    let (auth, token) = login().await;
+    assert!(works(auth.clone()).await);
+    let user = store
+        .find_user_by_email("tok@lp.com")
+        .await
+        .expect("db")
+        .expect("user");
+    assert!(user.fs_token_uniquifier.is_some(), "set at the first token");
+    // A browser session beside the tokens.
+    let mut browser = client_for(router.clone()).with_token_page("/login");
+    browser
+        .login("tok@lp.com", "password", false)
+        .await
+        .assert_redirect("/");
+    let mut browser = browser.with_token_page("/verify");
+    let r = browser
+        .post_form(
+            "/change",
+            &[
+                ("password", "password"),
+                ("new_password", "awesome sunset"),
+                ("new_password_confirm", "awesome sunset"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
+    // The password change kept the tokens (5.9's `test_token_uniquifier`).
+    assert!(works(auth.clone()).await);
+    let (auth, token) = refreshed(&refresh(token).await);
+    assert!(works(auth.clone()).await);
+    // Revoking the tokens ends them and their refresh tokens, not the session.
+    let user = store
+        .find_user_by_email("tok@lp.com")
+        .await
+        .expect("db")
+        .expect("user");
+    assert!(security.revoke_tokens(&user).await.expect("revoke"));
+    assert!(!works(auth).await);
+    refused(&refresh(token).await, &invalid("REVOKED"));
+    assert_eq!(browser.get("/verify").await.status, StatusCode::OK);
+    // reset-access ends everything, the session too.
+    let r = client_for(router.clone())
+        .post_json(
+            "/login",
+            json!({"email": "tok@lp.com", "password": "awesome sunset"}),
+        )
+        .await;
+    let auth = r.json()["response"]["user"]["authentication_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(works(auth.clone()).await);
+    security.reset_access(&user).await.expect("reset");
+    assert!(!works(auth).await);
+    assert_eq!(browser.get("/verify").await.status, StatusCode::FOUND);
+}
+
+async fn without_fs_token_uniquifier_revoke_tokens_does_nothing(backend: Backend) {
+    let app = TestApp::new(&backend, BODY).await;
+    let (auth, token) = json_login(&app).await;
+    let user = app.user("matt@lp.com").await;
+    assert!(!app.security.revoke_tokens(&user).await.expect("revoke"));
+    assert!(token_works(&app, &auth).await);
+    refreshed(&refresh(&app, &token).await);
+}
+
 backend_tests!(
     a_refresh_token_rotates_on_every_use,
+    the_per_user_limit_and_token_max_age_the_shorter_wins,
+    with_fs_token_uniquifier_tokens_outlive_a_password_change,
+    without_fs_token_uniquifier_revoke_tokens_does_nothing,
     bad_refresh_requests_are_refused,
     an_idle_refresh_token_expires,
     a_family_expires_at_its_maximum_age_whatever_its_use,
