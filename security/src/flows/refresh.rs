@@ -48,8 +48,7 @@ pub(crate) fn set_cookie(config: &Config, response: &mut Response, token: &str) 
         return;
     };
     let attrs = &config.refresh_token_cookie;
-    let max_age =
-        i64::try_from(config.refresh_token_max_age.seconds()).unwrap_or(i64::MAX / 4);
+    let max_age = i64::try_from(config.refresh_token_max_age.seconds()).unwrap_or(i64::MAX / 4);
     let cookie = cookie::Cookie::build((name.to_owned(), token.to_owned()))
         .path("/")
         .http_only(attrs.httponly)
@@ -107,7 +106,9 @@ fn refused(message: String) -> Response {
 }
 
 /// `POST /refresh-token`.
-async fn refresh<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, RefreshForm>) -> FlowResult {
+async fn refresh<U: SecurityUser>(
+    Submitted { ctx, form }: Submitted<U, RefreshForm>,
+) -> FlowResult {
     if !ctx.json {
         return Err(FlowError::answer(response::bad_request(
             StatusCode::BAD_REQUEST,
@@ -156,7 +157,10 @@ async fn refresh<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, RefreshF
         }
         Err(reason) => {
             tracing::info!(reason = reason.name(), "security: refresh token refused");
-            let message = ctx.msg(MessageKey::RefreshTokenInvalid, &[("reason", reason.name())]);
+            let message = ctx.msg(
+                MessageKey::RefreshTokenInvalid,
+                &[("reason", reason.name())],
+            );
             Ok(refused(message))
         }
     }

@@ -248,8 +248,7 @@ impl<U: SecurityUser> Runtime<U> {
         if self.config().flask_compat {
             // A Flask session cookie signed before now is refused from now on.
             let hash = user.password().unwrap_or("").to_owned();
-            crate::compat::record_password(&self.flask_accounts(), user, &hash, Some(now))
-                .await?;
+            crate::compat::record_password(&self.flask_accounts(), user, &hash, Some(now)).await?;
         }
         self.invalidate(&id);
         let reloaded = datastore.find_user_by_id(&id).await?;
@@ -288,16 +287,31 @@ impl<U: SecurityUser> Runtime<U> {
         self.keyed_digest(&[b"refresh-token", token.as_bytes()])
     }
 
-    fn refresh_token_text(&self, user_id: &str, fingerprint: &str, family: &str, generation: i32) -> String {
+    fn refresh_token_text(
+        &self,
+        user_id: &str,
+        fingerprint: &str,
+        family: &str,
+        generation: i32,
+    ) -> String {
         let nonce = random_token(16);
         self.refresh_serializer().dumps(
-            &[user_id, fingerprint, family, &generation.to_string(), &nonce],
+            &[
+                user_id,
+                fingerprint,
+                family,
+                &generation.to_string(),
+                &nonce,
+            ],
             self.now(),
         )
     }
 
     fn refresh_payload(&self, token: &str) -> Option<Payload> {
-        let payload = self.refresh_serializer().loads(token, None, self.now()).ok()?;
+        let payload = self
+            .refresh_serializer()
+            .loads(token, None, self.now())
+            .ok()?;
         match payload.as_slice() {
             [user_id, fingerprint, family, generation, _nonce] => Some(Payload {
                 user_id: user_id.clone(),
@@ -335,8 +349,8 @@ impl<U: SecurityUser> Runtime<U> {
         let family = random_token(16);
         let token = self.refresh_token_text(&user_id, &fingerprint, &family, 1);
         let now = self.now();
-        let max_age = i64::try_from(self.config().refresh_token_max_age.seconds())
-            .unwrap_or(i64::MAX / 4);
+        let max_age =
+            i64::try_from(self.config().refresh_token_max_age.seconds()).unwrap_or(i64::MAX / 4);
         sessions::create_family(
             self.datastore().connection(),
             sessions::NewFamily {
@@ -386,8 +400,8 @@ impl<U: SecurityUser> Runtime<U> {
         if !constant_time_eq(row.digest.as_bytes(), digest.as_bytes()) {
             return Ok(Err(RefreshError::Invalid));
         }
-        let idle = i64::try_from(self.config().refresh_token_max_idle.seconds())
-            .unwrap_or(i64::MAX / 4);
+        let idle =
+            i64::try_from(self.config().refresh_token_max_idle.seconds()).unwrap_or(i64::MAX / 4);
         if row.expires_at < now || now.saturating_sub(row.last_used_at) > idle {
             return Ok(Err(RefreshError::Expired));
         }
@@ -412,7 +426,8 @@ impl<U: SecurityUser> Runtime<U> {
             // The password changed, or the account's sessions were ended, since the login.
             return Ok(Err(RefreshError::Revoked));
         }
-        let next = self.refresh_token_text(&payload.user_id, &current, &row.family, row.generation + 1);
+        let next =
+            self.refresh_token_text(&payload.user_id, &current, &row.family, row.generation + 1);
         let won = sessions::exchange(
             db,
             &row.family,

@@ -496,11 +496,7 @@ impl<U: SecurityUser> Runtime<U> {
         // An authentication token is bound to the token fingerprint, a remember cookie to the
         // account's.
         let current = if usage == TokenUse::Auth {
-            self.token_fingerprint_in(
-                &found.user,
-                found.user.password(),
-                found.epoch.as_deref(),
-            )
+            self.token_fingerprint_in(&found.user, found.user.password(), found.epoch.as_deref())
         } else {
             Some(self.fingerprint_of(&found))
         };

@@ -41,7 +41,10 @@ async fn json_login(app: &TestApp) -> (String, String) {
     let user = &r.json()["response"]["user"];
     (
         user["authentication_token"].as_str().unwrap().to_owned(),
-        user["refresh_token"].as_str().expect("refresh_token").to_owned(),
+        user["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned(),
     )
 }
 
@@ -274,6 +277,19 @@ async fn the_cookie_variant_rotates_needs_csrf_and_logout_deletes_it(backend: Ba
     // Without the CSRF token the cookie is not enough.
     let r = c.clone().without_csrf().post_json(URL, json!({})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Nor is the cookie alone, without a session to hold a CSRF token (a cross-site post).
+    let mut bare = client_for(app.router.clone());
+    bare.cookies.insert(
+        "fs_refresh".into(),
+        security_tests::Cookie {
+            value: first.clone(),
+            persistent: true,
+            raw: String::new(),
+        },
+    );
+    let r = bare.post_json(URL, json!({})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("CSRF"), "{}", r.body);
     // With it: a new auth token, and the cookie rotates.
     let r = c.post_json(URL, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -302,7 +318,9 @@ async fn the_cookie_variant_rotates_needs_csrf_and_logout_deletes_it(backend: Ba
     refused(&r, &invalid("REVOKED"));
     // With the cookie configured, a token in the body is not read (5.9).
     let mut fresh = client_for(app.router.clone());
-    let r = fresh.post_json(URL, json!({ "refresh_token": second })).await;
+    let r = fresh
+        .post_json(URL, json!({ "refresh_token": second }))
+        .await;
     refused(&r, "This field is required.");
 }
 
@@ -324,11 +342,13 @@ async fn the_per_user_limit_and_token_max_age_the_shorter_wins(backend: Backend)
     let vars = vars(BODY, &[("SECURITY_TOKEN_MAX_AGE", "10 minutes")]);
     let app = TestApp::build(&backend, &vars, |builder| {
         builder.token_expiry(|user: &security_tests::User| {
-            Some(std::time::Duration::from_secs(if user.email == "matt@lp.com" {
-                5 * 60
-            } else {
-                30 * 60
-            }))
+            Some(std::time::Duration::from_secs(
+                if user.email == "matt@lp.com" {
+                    5 * 60
+                } else {
+                    30 * 60
+                },
+            ))
         })
     })
     .await;
@@ -338,7 +358,10 @@ async fn the_per_user_limit_and_token_max_age_the_shorter_wins(backend: Backend)
     assert!(token_works(&app, &matt).await);
     assert!(token_works(&app, &joe).await);
     app.clock.advance(2 * MINUTE);
-    assert!(!token_works(&app, &matt).await, "matt's own limit: 5 minutes");
+    assert!(
+        !token_works(&app, &matt).await,
+        "matt's own limit: 5 minutes"
+    );
     assert!(token_works(&app, &joe).await);
     app.clock.advance(5 * MINUTE);
     assert!(!token_works(&app, &joe).await, "TOKEN_MAX_AGE: 10 minutes");

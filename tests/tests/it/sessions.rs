@@ -122,12 +122,25 @@ async fn signing_out_everywhere_ends_the_others_and_keeps_this_session(backend: 
 async fn the_remember_cookie_of_this_browser_is_reissued(backend: Backend) {
     let app = TestApp::new(&backend, ON).await;
     let mut me = logged_in(&app, true).await;
-    let old = me.cookies.get("remember_token").expect("remember").value.clone();
+    let old = me
+        .cookies
+        .get("remember_token")
+        .expect("remember")
+        .value
+        .clone();
     me.post_form(URL, &[]).await.assert_redirect("/");
-    let new = me.cookies.get("remember_token").expect("remember").value.clone();
+    let new = me
+        .cookies
+        .get("remember_token")
+        .expect("remember")
+        .value
+        .clone();
     assert_ne!(old, new, "re-issued");
     me.clear_session_cookies();
-    assert!(logged_in_as(&mut me, "matt@lp.com").await, "the new one works");
+    assert!(
+        logged_in_as(&mut me, "matt@lp.com").await,
+        "the new one works"
+    );
     // The old one does not.
     let mut stale = app.client();
     stale.cookies.insert(
