@@ -135,7 +135,7 @@ impl<U: SecurityUser> Runtime<U> {
         }
         self.rotate_token_uniquifier(user, true).await?;
         self.invalidate(&user.id());
-        Ok(self.datastore().find_user_by_id(&user.id()).await?)
+        self.datastore().find_user_by_id(&user.id()).await
     }
 
     /// Gives the account a new `fs_token_uniquifier` (only when it has none, with
