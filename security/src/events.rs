@@ -113,7 +113,8 @@ pub enum Event<U> {
         user: U,
         /// Why.
         reason: RevocationReason,
-        /// Whether the session of the request that asked was re-issued and stays.
+        /// Whether a session stays: the re-issued one of the request that asked (sign out
+        /// everywhere), or every one ([`RevocationReason::RevokeTokens`] ends tokens only).
         kept_current: bool,
     },
 }
