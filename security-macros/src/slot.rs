@@ -36,6 +36,9 @@ pub(crate) enum Slot {
     /// The user name (Flask-Security 5.9's `username`: a login identity when
     /// `SECURITY_USERNAME_ENABLE` is on).
     Username,
+    /// The per-user random value mixed into authentication and refresh tokens only (5.9's
+    /// `fs_token_uniquifier`).
+    TokenUniquifier,
     /// The role's unique name.
     Name,
     /// The role's description.
@@ -182,7 +185,7 @@ use Feature::{Confirmable, Trackable};
 use Kind::{Count, Email, Flag, Id, Name, Text, Timestamp};
 
 /// The table, in the order of [`Slot`]'s variants.
-const TABLE: [Facts; 14] = [
+const TABLE: [Facts; 15] = [
     facts(Slot::Id, "id", true, Id, None, None),
     facts(Slot::Email, "email", true, Email, None, None),
     facts(Slot::Password, "password", true, Text, None, None),
@@ -255,13 +258,25 @@ const TABLE: [Facts; 14] = [
         Some(Feature::Username),
         Some("Username"),
     ),
+    Facts {
+        aliases: &["token_uniquifier"],
+        method: "token_uniquifier",
+        ..facts(
+            Slot::TokenUniquifier,
+            "fs_token_uniquifier",
+            false,
+            Text,
+            Some(Feature::Uniquifier),
+            Some("TokenUniquifier"),
+        )
+    },
     facts(Slot::Name, "name", true, Name, None, None),
     facts(Slot::Description, "description", false, Text, None, None),
 ];
 
 impl Slot {
     /// Every slot, in table order.
-    pub(crate) const ALL: [Slot; 14] = [
+    pub(crate) const ALL: [Slot; 15] = [
         Slot::Id,
         Slot::Email,
         Slot::Password,
@@ -274,6 +289,7 @@ impl Slot {
         Slot::LoginCount,
         Slot::Uniquifier,
         Slot::Username,
+        Slot::TokenUniquifier,
         Slot::Name,
         Slot::Description,
     ];
@@ -292,6 +308,7 @@ impl Slot {
         Slot::LoginCount,
         Slot::Uniquifier,
         Slot::Username,
+        Slot::TokenUniquifier,
     ];
 
     /// The slots of a role model (Flask-Security's `RoleMixin` fields).

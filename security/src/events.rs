@@ -151,6 +151,45 @@ pub enum Event<U> {
         /// The username before the change (`None`: there was none).
         old_username: Option<String>,
     },
+    /// Sessions, remember cookies and tokens of an account were ended all at once (sign out
+    /// everywhere, `users revoke-sessions`, `users reset-access`, revoke all tokens).
+    SessionsRevoked {
+        /// The account (as it is after the revocation).
+        user: U,
+        /// Why.
+        reason: RevocationReason,
+        /// Whether a session stays: the re-issued one of the request that asked (sign out
+        /// everywhere), or every one ([`RevocationReason::RevokeTokens`] ends tokens only).
+        kept_current: bool,
+    },
+}
+
+/// Why the sessions and tokens of an account were ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevocationReason {
+    /// The user asked to be signed out everywhere else (`SECURITY_SIGN_OUT_EVERYWHERE_URL`).
+    SignOutEverywhere,
+    /// `users revoke-sessions` or [`crate::Security::revoke_sessions`].
+    RevokeSessions,
+    /// `users reset-access` or [`crate::Security::reset_access`]: sessions, tokens and
+    /// refresh tokens.
+    ResetAccess,
+    /// [`crate::Security::revoke_tokens`]: the authentication and refresh tokens only (a model
+    /// with `fs_token_uniquifier`).
+    RevokeTokens,
+}
+
+impl RevocationReason {
+    /// `sign-out-everywhere`, `revoke-sessions`, `reset-access` or `revoke-tokens`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::SignOutEverywhere => "sign-out-everywhere",
+            RevocationReason::RevokeSessions => "revoke-sessions",
+            RevocationReason::ResetAccess => "reset-access",
+            RevocationReason::RevokeTokens => "revoke-tokens",
+        }
+    }
 }
 
 /// How a credential was presented.
@@ -223,6 +262,7 @@ impl<U> Event<U> {
             Event::ApiKeyCreated { .. } => "api-key-created",
             Event::ApiKeyRevoked { .. } => "api-key-revoked",
             Event::UsernameChanged { .. } => "username-changed",
+            Event::SessionsRevoked { .. } => "sessions-revoked",
         }
     }
 
@@ -245,7 +285,8 @@ impl<U> Event<U> {
             | Event::EmailChanged { user, .. }
             | Event::ApiKeyCreated { user, .. }
             | Event::ApiKeyRevoked { user, .. }
-            | Event::UsernameChanged { user, .. } => user,
+            | Event::UsernameChanged { user, .. }
+            | Event::SessionsRevoked { user, .. } => user,
             Event::AuthenticationFailed { user, .. } => return user.as_ref(),
         })
     }
@@ -293,6 +334,14 @@ impl<U: crate::store::model::SecurityUser> std::fmt::Debug for Event<U> {
             }
             Event::UsernameChanged { old_username, .. } => {
                 d.field("old_username", old_username);
+            }
+            Event::SessionsRevoked {
+                reason,
+                kept_current,
+                ..
+            } => {
+                d.field("reason", reason)
+                    .field("kept_current", kept_current);
             }
             _ => {}
         }

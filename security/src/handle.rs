@@ -74,6 +74,7 @@ impl<U: SecurityUser> Security<U> {
             hash_concurrency: None,
             argon2_cost: None,
             throttle_store: None,
+            token_expiry: None,
             _user: std::marker::PhantomData,
         }
     }
@@ -126,7 +127,10 @@ impl<U: SecurityUser> Security<U> {
 
     /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
     /// password (or uniquifier, or address) changes, or until `SECURITY_TOKEN_MAX_AGE` passes
-    /// when that is set.
+    /// when that is set. It knows the account only as `user` holds it: for a model without
+    /// `fs_uniquifier` whose sessions were once ended (`security_account_epoch` has a row), or
+    /// with `fs_token_uniquifier` still unset, the token is not valid (the views issue their
+    /// own tokens from the database).
     pub fn auth_token(&self, user: &U) -> String {
         self.rt.auth_token(user)
     }
@@ -306,6 +310,48 @@ impl<U: SecurityUser> Security<U> {
         }
         Ok(self.rt.revoke_all_api_keys(user).await?)
     }
+
+    /// Ends every session, remember cookie, authentication token and refresh token of the
+    /// account, on every instance (`users revoke-sessions`): the account gets a new
+    /// `fs_uniquifier`, or, for a model without one, a new value in `security_account_epoch`.
+    /// Emits [`crate::Event::SessionsRevoked`].
+    ///
+    /// # Errors
+    /// A database failure; a model without `fs_uniquifier` whose `security_account_epoch`
+    /// table is missing (create it with [`crate::schema::create_tables`]).
+    pub async fn revoke_sessions(&self, user: &U) -> Result<(), Error> {
+        self.rt
+            .revoke_everything(user, crate::events::RevocationReason::RevokeSessions, None)
+            .await?;
+        Ok(())
+    }
+
+    /// Flask-Security 5.9's `reset_user_access` (`users reset-access`): every session,
+    /// remember cookie, authentication token and refresh token of the account stops working;
+    /// the password stays. (Two-factor secrets, recovery codes and passkeys, which this version
+    /// does not have yet, will be removed here too.) Emits [`crate::Event::SessionsRevoked`].
+    ///
+    /// # Errors
+    /// As [`Security::revoke_sessions`].
+    pub async fn reset_access(&self, user: &U) -> Result<(), Error> {
+        self.rt
+            .revoke_everything(user, crate::events::RevocationReason::ResetAccess, None)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every authentication token and refresh token of the account, and nothing else
+    /// (5.9's `set_token_uniquifier`): a model with `fs_token_uniquifier` gets a new one, and
+    /// its refresh-token families are revoked; sessions and remember cookies go on. `false`
+    /// (nothing done) for a model without `fs_token_uniquifier`, whose tokens are bound to
+    /// the account: end them with [`Security::revoke_sessions`]. Emits
+    /// [`crate::Event::SessionsRevoked`].
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn revoke_tokens(&self, user: &U) -> Result<bool, Error> {
+        Ok(self.rt.revoke_tokens(user).await?)
+    }
 }
 
 /// Builds a [`Security`]: `Security::builder(db, config)…build()?`.
@@ -319,6 +365,7 @@ pub struct SecurityBuilder<U: SecurityUser> {
     hash_concurrency: Option<usize>,
     argon2_cost: Option<(u32, u32, u32)>,
     throttle_store: Option<Arc<dyn crate::throttle::ThrottleStore>>,
+    token_expiry: Option<crate::web::runtime::TokenExpiry<U>>,
     _user: std::marker::PhantomData<fn() -> U>,
 }
 
@@ -329,6 +376,32 @@ impl<U: SecurityUser> std::fmt::Debug for SecurityBuilder<U> {
 }
 
 impl<U: SecurityUser> SecurityBuilder<U> {
+    /// A per-user limit on the age of authentication tokens (5.9's
+    /// `SECURITY_TOKEN_EXPIRE_TIMESTAMP`): a token older than what `expiry` answers for its
+    /// user is refused; `None` = no limit of its own. With `SECURITY_TOKEN_MAX_AGE`, the
+    /// shorter wins.
+    ///
+    /// ```no_run
+    /// # async fn example(db: sea_orm::DatabaseConnection) -> Result<(), security::Error> {
+    /// # type User = security::doc_support::User;
+    /// use std::time::Duration;
+    /// let security = security::Security::<User>::builder(db, security::Config::from_env()?)
+    ///     .token_expiry(|user: &User| {
+    ///         user.email.ends_with("@contractor.example").then(|| Duration::from_secs(3600))
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// # let _ = security; Ok(())
+    /// # }
+    /// ```
+    pub fn token_expiry<F>(mut self, expiry: F) -> Self
+    where
+        F: Fn(&U) -> Option<std::time::Duration> + Send + Sync + 'static,
+    {
+        self.token_expiry = Some(Arc::new(expiry));
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -473,6 +546,15 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         if self.throttle_store.is_some() {
             needed.retain(|table| *table != "security_throttle");
         }
+        // Without `fs_uniquifier`, ending an account's sessions needs a per-account value.
+        let has_uniquifier = U::FIELDS.has(crate::store::model::Field::Uniquifier);
+        if self.config.sign_out_everywhere && !has_uniquifier {
+            needed.push("security_account_epoch");
+        }
+        let account_epochs = !has_uniquifier
+            && crate::store::schema::missing_tables(&self.db, &["security_account_epoch"])
+                .await?
+                .is_empty();
         let missing = crate::store::schema::missing_tables(&self.db, &needed).await?;
         if !missing.is_empty() {
             return Err(Error::MissingTables { tables: missing });
@@ -486,12 +568,13 @@ impl<U: SecurityUser> SecurityBuilder<U> {
             }),
             None => crate::web::limits::open(&self.config, &self.db).await?,
         };
-        Ok(self.build_checked(throttle)?)
+        Ok(self.build_checked(throttle, account_epochs)?)
     }
 
     fn build_checked(
         self,
         throttle: Option<crate::web::limits::Throttle>,
+        account_epochs: bool,
     ) -> Result<Security<U>, ConfigError> {
         let config = self.config;
         config.validate()?;
@@ -585,6 +668,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         let datastore = Datastore::new(self.db, passwords.clone())
             .with_flask_compat(config.flask_compat)
             .username_normalization(config.username_normalize_form)
+            .with_account_epochs(account_epochs)
             .identity_attributes(&identity_attributes)
             .map_err(|name| ConfigError::Invalid {
                 key: "SECURITY_USER_IDENTITY_ATTRIBUTES".into(),
@@ -611,6 +695,7 @@ impl<U: SecurityUser> SecurityBuilder<U> {
                 clock: self.clock,
                 register_fields: self.register_fields,
                 throttle,
+                token_expiry: self.token_expiry,
             }),
         })
     }

@@ -88,7 +88,7 @@ pub mod cli;
 pub use config::{Config, ConfigError};
 pub use datastore::{Datastore, DatastoreError, NewUser, UserWithRoles};
 pub use error::Error;
-pub use events::{AuthMechanism, Event, UnlockReason};
+pub use events::{AuthMechanism, Event, RevocationReason, UnlockReason};
 pub use extract::{CsrfToken, CurrentUser, Flashes, Fresh};
 pub use guard::Rejection;
 pub use handle::{RegisterField, Security, SecurityBuilder};

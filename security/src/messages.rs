@@ -173,6 +173,13 @@ pub enum MessageKey {
     UsernameNotProvided,
     /// `%(username)s is already associated with an account.` (error): Flask-Security 5.9.
     UsernameAlreadyAssociated,
+    /// `Refresh token is invalid (%(reason)s)` (error): Flask-Security 5.9's refusal of a
+    /// refresh token; the reason is `INVALID`, `NOT_FOUND`, `GEN_MISMATCH`, `EXPIRED` or
+    /// `REVOKED`.
+    RefreshTokenInvalid,
+    /// `You have been signed out of every other session.` (success). **Port addition**: the
+    /// flash after `SECURITY_SIGN_OUT_EVERYWHERE_URL`.
+    SignedOutEverywhere,
 }
 
 /// One row of the message table.
@@ -198,7 +205,7 @@ const fn entry(
 }
 
 /// The number of message keys.
-const COUNT: usize = 62;
+const COUNT: usize = 64;
 
 /// The message table (1.7.4's keys, texts and categories), in the declaration order of
 /// [`MessageKey`]: row `i` is the variant whose discriminant is `i` (checked at compile time
@@ -576,6 +583,18 @@ const TABLE: [Entry; COUNT] = {
             "USERNAME_ALREADY_ASSOCIATED",
             "%(username)s is already associated with an account.",
             "error",
+        ),
+        entry(
+            K::RefreshTokenInvalid,
+            "REFRESH_TOKEN_INVALID",
+            "Refresh token is invalid (%(reason)s)",
+            "error",
+        ),
+        entry(
+            K::SignedOutEverywhere,
+            "SIGNED_OUT_EVERYWHERE",
+            "You have been signed out of every other session.",
+            "success",
         ),
     ]
 };

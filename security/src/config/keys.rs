@@ -9,6 +9,7 @@ use super::load::{
 };
 use super::load::{account_limit, rate_limits, throttle_backend, unlock_strategy};
 use super::load::{freshness, grace_period};
+use super::tokens::{RefreshTokenCookie, cookie_name, refresh_cookie};
 use super::{
     LimitScope, NormalizeForm, RateLimit, RateLimits, SameSite, Secret, ThrottleBackend,
     UnlockStrategy, Within,
@@ -695,6 +696,43 @@ config_keys! {
     /// `"Your username has been changed"`.
     email_subject_username_change_notice: String = "Your username has been changed".into(),
         "SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE" => text;
+    // --- Sessions and tokens (5.9's refresh tokens; sign out everywhere) -----------------------
+    /// `SECURITY_SIGN_OUT_EVERYWHERE` (**port addition**), default `false`: serve
+    /// `sign_out_everywhere_url`, where a logged-in user (fresh authentication, CSRF) ends
+    /// every other session, remember cookie, authentication token and refresh token of the
+    /// account; the current session is re-issued and stays.
+    sign_out_everywhere: bool = false, "SECURITY_SIGN_OUT_EVERYWHERE" => boolean;
+    /// `SECURITY_SIGN_OUT_EVERYWHERE_URL` (**port addition**), default
+    /// `"/sign-out-everywhere"`.
+    sign_out_everywhere_url: String = "/sign-out-everywhere".into(),
+        "SECURITY_SIGN_OUT_EVERYWHERE_URL" => text;
+    /// `SECURITY_REFRESH_TOKEN` (5.9), default `false`: a JSON login also returns a refresh
+    /// token (in `user.refresh_token`, or in the `refresh_token_cookie_name` cookie), which
+    /// `refresh_token_url` exchanges for a new authentication token and a new refresh token.
+    refresh_token: bool = false, "SECURITY_REFRESH_TOKEN" => boolean;
+    /// `SECURITY_REFRESH_TOKEN_URL` (5.9), default `"/refresh-token"` (POST, JSON only).
+    refresh_token_url: String = "/refresh-token".into(), "SECURITY_REFRESH_TOKEN_URL" => text;
+    /// `SECURITY_REFRESH_TOKEN_SALT` (5.9), default `"refresh-token-salt"`.
+    refresh_token_salt: Secret = "refresh-token-salt".into(),
+        "SECURITY_REFRESH_TOKEN_SALT" => secret;
+    /// `SECURITY_REFRESH_TOKEN_MAX_AGE` (5.9), default `90 days`: the life of a refresh-token
+    /// family from the login that started it (rotation does not extend it).
+    refresh_token_max_age: Within = Within::known("90 days", 7_776_000),
+        "SECURITY_REFRESH_TOKEN_MAX_AGE" => duration;
+    /// `SECURITY_REFRESH_TOKEN_MAX_IDLE` (5.9), default `7 days`: a refresh token not used for
+    /// this long expires (`EXPIRED`).
+    refresh_token_max_idle: Within = Within::known("7 days", 604_800),
+        "SECURITY_REFRESH_TOKEN_MAX_IDLE" => duration;
+    /// `SECURITY_REFRESH_TOKEN_COOKIE_NAME` (5.9), default `"fs_refresh"`: the cookie the
+    /// refresh token travels in; `none` = in the JSON body (`user.refresh_token` of the
+    /// answers, `refresh_token` of the requests).
+    refresh_token_cookie_name: Option<String> = Some("fs_refresh".into()),
+        "SECURITY_REFRESH_TOKEN_COOKIE_NAME" => cookie_name;
+    /// `SECURITY_REFRESH_TOKEN_COOKIE` (5.9), default
+    /// `{"samesite": "Strict", "httponly": true, "secure": true}`: the refresh cookie's
+    /// attributes, a JSON object.
+    refresh_token_cookie: RefreshTokenCookie = RefreshTokenCookie::default(),
+        "SECURITY_REFRESH_TOKEN_COOKIE" => refresh_cookie;
 }
 
 /// Other names of keys: (alias, key). An alias sets the same field as its key.

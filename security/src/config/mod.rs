@@ -75,11 +75,13 @@ use crate::messages::MessageKey;
 mod keys;
 mod load;
 mod secret;
+mod tokens;
 mod validate;
 mod values;
 
 pub use keys::Config;
 pub use secret::Secret;
+pub use tokens::RefreshTokenCookie;
 pub use values::{
     LimitScope, NormalizeForm, RateLimit, RateLimits, SameSite, ThrottleBackend, UnlockStrategy,
     Within,

@@ -72,6 +72,7 @@ fn every_key_sets_its_field_and_an_empty_value_resets_it() {
             "1/h",
             "time",
             "memory",
+            r#"{"samesite": "Lax"}"#,
         ]
         .into_iter()
         .find_map(|value| {

@@ -15,7 +15,6 @@ use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
 use crate::web::runtime::Runtime;
-use crate::web::session::RememberAction;
 use crate::web::views::ViewName;
 
 /// 1.7.4's `ChangePasswordForm`.
@@ -102,11 +101,7 @@ async fn change_password<U: SecurityUser>(
     };
     ctx.sec.password_changed(&user).await?;
     // This session goes on; this browser's remember cookie is re-issued; everything else ends.
-    ctx.session.refresh_fingerprint(ctx.sec.fingerprint(&user));
-    if ctx.session.lock().had_remember_cookie {
-        ctx.session
-            .set_remember(RememberAction::Set(ctx.sec.remember_token(&user)));
-    }
+    ctx.sec.reissue_session(&ctx.session, &user).await?;
     let config = ctx.config();
     let mut mail_failed = None;
     if config.send_password_change_email {

@@ -41,7 +41,6 @@ use crate::web::guard::{Authenticator, Freshness, Method, Rejection, Requirement
 use crate::web::request::wants_json;
 use crate::web::response::{self, FormErrors};
 use crate::web::runtime::Runtime;
-use crate::web::session::RememberAction;
 use crate::web::views::{EmailContext, ViewName};
 
 /// 5.9's `ChangeEmailForm`: the new address.
@@ -250,11 +249,8 @@ async fn confirm_change<U: SecurityUser>(Path(link): Path<String>, ctx: Ctx<U>) 
     };
     tracing::info!(user = %changed.id(), "security: e-mail address changed");
     if session_user.is_some() {
-        ctx.session.refresh_fingerprint(sec.fingerprint(&changed));
-        if ctx.session.lock().had_remember_cookie {
-            ctx.session
-                .set_remember(RememberAction::Set(sec.remember_token(&changed)));
-        }
+        // This session goes on (and this browser's remember cookie), bound to the new address.
+        sec.reissue_session(&ctx.session, &changed).await?;
     }
     if config.send_change_email_notice {
         notify_old_address(&ctx, &changed, &old_email).await;

@@ -644,11 +644,11 @@ impl<U: SecurityUser> Ctx<U> {
     }
 
     /// `{"user": {"id": "<id>", "authentication_token": "<token>"}}`.
-    pub(crate) fn user_json_with_token(&self, user: &U) -> Value {
-        json!({ "user": {
+    pub(crate) async fn user_json_with_token(&self, user: &U) -> Result<Value, FlowError> {
+        Ok(json!({ "user": {
             "id": user.id().to_string(),
-            "authentication_token": self.sec.auth_token(user),
-        } })
+            "authentication_token": self.sec.auth_token_for(user, None).await?,
+        } }))
     }
 
     /// The text of a required field: `None` and a `*_NOT_PROVIDED` error when it is blank.

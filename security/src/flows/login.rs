@@ -85,11 +85,28 @@ async fn login<U: SecurityUser>(Submitted { ctx, form }: Submitted<U, LoginForm>
         .credential_passed(&client, &user, standing, Some(&ctx.session))
         .await;
     if ctx.json {
-        let token = ctx.sec.auth_token_bound(&user, bound_hash.as_deref());
-        return Ok(ctx.json_ok(serde_json::json!({ "user": {
+        let token = ctx.sec.auth_token_for(&user, bound_hash.as_deref()).await?;
+        let mut body = serde_json::json!({ "user": {
             "id": user.id().to_string(),
             "authentication_token": token,
-        } })));
+        } });
+        let refresh = if ctx.config().refresh_token {
+            let refresh = ctx
+                .sec
+                .new_refresh_token(&user, bound_hash.as_deref(), "default")
+                .await?;
+            if ctx.config().refresh_token_cookie_name.is_none() {
+                body["user"]["refresh_token"] = serde_json::json!(refresh);
+            }
+            Some(refresh)
+        } else {
+            None
+        };
+        let mut answer = ctx.json_ok(body);
+        if let Some(refresh) = refresh {
+            super::refresh::set_cookie(ctx.config(), &mut answer, &refresh);
+        }
+        return Ok(answer);
     }
     Ok(ctx.post_redirect(&ctx.config().post_login_view.clone()))
 }

@@ -5,7 +5,8 @@
 //! only in this browser: a copy of either is refused afterwards (`security_revocation`). The
 //! methods are `SECURITY_LOGOUT_METHODS` (Flask-Security 5.9's key; `GET, POST` by default):
 //! a `POST` carries the CSRF token, so another site cannot log a visitor out; a JSON `POST`
-//! gets 5.9's JSON answer.
+//! gets 5.9's JSON answer. With `SECURITY_REFRESH_TOKEN`, the refresh token of a JSON body's
+//! `refresh_token` and of the refresh cookie is revoked, and the cookie deleted.
 
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
@@ -31,19 +32,32 @@ async fn logout<U: SecurityUser>(ctx: Ctx<U>, posted: bool) -> FlowResult {
     let cookies = crate::web::identity::cookie_header(&ctx.parts);
     let remember = crate::web::session::read_cookie(&cookies, &ctx.config().remember_cookie_name);
     ctx.sec.revoke_session(&ctx.session, remember).await?;
+    // 5.9: a refresh token in the body, or the refresh cookie, is revoked with the logout.
+    let refresh_cookie = super::refresh::cookie_token(&ctx);
+    if ctx.config().refresh_token {
+        let given = ctx.input.owned("refresh_token").filter(|t| !t.is_empty());
+        for token in given.iter().chain(refresh_cookie.iter()) {
+            ctx.sec.revoke_refresh_token(token).await?;
+        }
+    }
     ctx.session.logout();
     if let Some(found) = user {
         ctx.sec.emit(Event::UserLoggedOut {
             user: found.user.clone(),
         });
     }
-    if ctx.json && posted {
-        return Ok(ctx.json_ok(serde_json::json!({})));
+    let mut answer = if ctx.json && posted {
+        ctx.json_ok(serde_json::json!({}))
+    } else {
+        match ctx.query_next().and_then(|next| ctx.safe(&next)) {
+            Some(target) => ctx.redirect(&target),
+            None => ctx.redirect(&ctx.config().post_logout_view.clone()),
+        }
+    };
+    if refresh_cookie.is_some() {
+        super::refresh::clear_cookie(ctx.config(), &mut answer);
     }
-    Ok(match ctx.query_next().and_then(|next| ctx.safe(&next)) {
-        Some(target) => ctx.redirect(&target),
-        None => ctx.redirect(&ctx.config().post_logout_view.clone()),
-    })
+    Ok(answer)
 }
 
 /// Adds the logout view, for the methods of `SECURITY_LOGOUT_METHODS`.

@@ -31,6 +31,9 @@ pub(crate) mod recover;
 pub(crate) mod register;
 pub(crate) mod unlock;
 pub(crate) mod verify;
+// Sessions and tokens: sign out everywhere, refresh tokens.
+pub(crate) mod refresh;
+pub(crate) mod sessions;
 
 /// The enabled views at the configured URLs.
 pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
@@ -71,6 +74,12 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     }
     if config.change_username {
         router = change_username::routes(router, &config);
+    }
+    if config.sign_out_everywhere {
+        router = sessions::routes(router, &config);
+    }
+    if config.refresh_token {
+        router = refresh::routes(router, &config);
     }
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config

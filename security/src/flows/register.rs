@@ -179,7 +179,7 @@ async fn register<U: SecurityUser>(
     }
     if ctx.json {
         return Ok(ctx.json_ok(if logged_in {
-            ctx.user_json_with_token(&user)
+            ctx.user_json_with_token(&user).await?
         } else {
             ctx.user_json(&user)
         }));

@@ -24,7 +24,6 @@ use crate::web::limits::{Client, Standing};
 use crate::web::request::wants_json;
 use crate::web::response::{self, FormErrors};
 use crate::web::runtime::Runtime;
-use crate::web::session::RememberAction;
 use crate::web::views::ViewName;
 
 /// 5.9's `VerifyForm`: the password (and, as 5.9 reads it, a `next` in the form).
@@ -196,11 +195,7 @@ async fn rehashed<U: SecurityUser>(
     }
     ctx.sec.password_rehashed(user, new_hash).await?;
     if let Some(user) = datastore.find_user_by_id(&user.id()).await? {
-        ctx.session.refresh_fingerprint(ctx.sec.fingerprint(&user));
-        if ctx.session.lock().had_remember_cookie {
-            ctx.session
-                .set_remember(RememberAction::Set(ctx.sec.remember_token(&user)));
-        }
+        ctx.sec.reissue_session(&ctx.session, &user).await?;
     }
     Ok(true)
 }

@@ -194,6 +194,7 @@ mod tests {
                     confirmed_at: None,
                 },
                 roles: Vec::new(),
+                epoch: None,
             }),
             false,
         )))

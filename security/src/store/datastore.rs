@@ -220,6 +220,9 @@ pub struct UserWithRoles<U> {
     pub user: U,
     /// The names of the user's roles, sorted.
     pub roles: Vec<String>,
+    /// The account's value in `security_account_epoch` (user models without `fs_uniquifier`
+    /// only), which the account fingerprint mixes in.
+    pub(crate) epoch: Option<String>,
 }
 
 impl<U: SecurityUser> std::fmt::Debug for UserWithRoles<U> {
@@ -248,6 +251,9 @@ pub struct Datastore<U: SecurityUser> {
     flask_compat: bool,
     /// `SECURITY_USERNAME_NORMALIZE_FORM`: usernames are stored and looked up folded in it.
     username_form: Option<crate::config::NormalizeForm>,
+    /// The identity query reads `security_account_epoch` (a model without `fs_uniquifier`,
+    /// and the table exists).
+    account_epochs: bool,
     _user: PhantomData<fn() -> U>,
 }
 
@@ -259,6 +265,7 @@ impl<U: SecurityUser> Clone for Datastore<U> {
             identity_columns: self.identity_columns.clone(),
             flask_compat: self.flask_compat,
             username_form: self.username_form,
+            account_epochs: self.account_epochs,
             _user: PhantomData,
         }
     }
@@ -277,6 +284,7 @@ impl<U: SecurityUser> Datastore<U> {
             identity_columns: vec![U::email_column()],
             flask_compat: false,
             username_form: Some(crate::config::NormalizeForm::Nfkd),
+            account_epochs: false,
             _user: PhantomData,
         }
     }
@@ -393,6 +401,18 @@ impl<U: SecurityUser> Datastore<U> {
     pub(crate) fn with_flask_compat(mut self, on: bool) -> Self {
         self.flask_compat = on;
         self
+    }
+
+    /// The identity query also reads each account's value in `security_account_epoch` (for a
+    /// user model without `fs_uniquifier`; the table must exist).
+    pub(crate) fn with_account_epochs(mut self, on: bool) -> Self {
+        self.account_epochs = on;
+        self
+    }
+
+    /// Whether the identity query reads `security_account_epoch`.
+    pub(crate) fn account_epochs(&self) -> bool {
+        self.account_epochs
     }
 
     /// The database connection.
@@ -567,7 +587,7 @@ impl<U: SecurityUser> Datastore<U> {
         ids: &[U::Id],
         keys: &[String],
     ) -> Result<Identities<U>, DatastoreError> {
-        use crate::store::schema::revocation;
+        use crate::store::schema::{account_epoch, revocation};
         use sea_orm::sea_query::{Alias, Condition};
         use sea_orm::{FromQueryResult, QueryTrait};
 
@@ -583,15 +603,35 @@ impl<U: SecurityUser> Datastore<U> {
             .join(JoinType::LeftJoin, Self::link_relation())
             .join(JoinType::LeftJoin, Self::role_relation())
             .select_also(<RoleEntity<U> as Default>::default());
-        if !keys.is_empty() {
+        let user_id_text = || {
             let user_id = Expr::col((<U::Entity as Default>::default(), U::id_column()));
             // PostgreSQL compares text to text only; SQLite and MySQL convert on their own
             // (and a cast would bring MySQL's collation rules into play).
-            let user_id = if backend == DatabaseBackend::Postgres {
+            if backend == DatabaseBackend::Postgres {
                 user_id.cast_as(Alias::new("TEXT"))
             } else {
                 user_id
-            };
+            }
+        };
+        if self.account_epochs {
+            // The per-account value: a primary-key left join in the same statement.
+            let on = Condition::all().add(
+                Expr::col((account_epoch::Entity, account_epoch::Column::UserId))
+                    .eq(user_id_text()),
+            );
+            QueryTrait::query(&mut select)
+                .join(
+                    sea_orm::sea_query::JoinType::LeftJoin,
+                    account_epoch::Entity,
+                    on,
+                )
+                .expr_as(
+                    Expr::col((account_epoch::Entity, account_epoch::Column::Epoch)),
+                    Alias::new("account_epoch"),
+                );
+        }
+        if !keys.is_empty() {
+            let user_id = user_id_text();
             let on = Condition::all()
                 .add(Expr::col((revocation::Entity, revocation::Column::UserId)).eq(user_id))
                 .add(
@@ -618,11 +658,17 @@ impl<U: SecurityUser> Datastore<U> {
             {
                 revoked.insert(key);
             }
+            let epoch = if self.account_epochs {
+                row.try_get::<Option<String>>("", "account_epoch")?
+            } else {
+                None
+            };
             let entry = found
                 .entry(user.id().to_string())
                 .or_insert_with(|| UserWithRoles {
                     user,
                     roles: Vec::new(),
+                    epoch,
                 });
             if let Some(role) = role {
                 entry.roles.push(role.name().to_owned());

@@ -46,9 +46,9 @@ impl<U: SecurityUser> Identity<U> {
     }
 
     /// The fingerprint, computed by `compute` the first time.
-    pub(crate) fn fingerprint(&self, compute: impl FnOnce(&U) -> String) -> &str {
+    pub(crate) fn fingerprint(&self, compute: impl FnOnce(&UserWithRoles<U>) -> String) -> &str {
         self.fingerprint
-            .get_or_init(|| compute(&self.found.user))
+            .get_or_init(|| compute(&self.found))
             .as_str()
     }
 }

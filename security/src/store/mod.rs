@@ -11,3 +11,4 @@ pub mod entities;
 pub(crate) mod loader;
 pub mod model;
 pub mod schema;
+pub(crate) mod sessions;

@@ -69,11 +69,15 @@ pub enum Field {
     /// `username` (needed by `SECURITY_USERNAME_ENABLE`): stored in the folded form of
     /// [`crate::username::fold`], under a unique index.
     Username,
+    /// `fs_token_uniquifier` (optional, 5.9): authentication and refresh tokens are bound to
+    /// it instead of the account, so a password change keeps them, and rotating it
+    /// ([`crate::Security::revoke_tokens`]) ends them without touching sessions.
+    TokenUniquifier,
 }
 
 impl Field {
     /// Every optional field.
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; 9] = [
         Field::ConfirmedAt,
         Field::LastLoginAt,
         Field::CurrentLoginAt,
@@ -82,6 +86,7 @@ impl Field {
         Field::LoginCount,
         Field::Uniquifier,
         Field::Username,
+        Field::TokenUniquifier,
     ];
 
     /// The fields `SECURITY_TRACKABLE` needs.
@@ -104,6 +109,7 @@ impl Field {
             Field::LoginCount => "login_count",
             Field::Uniquifier => "fs_uniquifier",
             Field::Username => "username",
+            Field::TokenUniquifier => "fs_token_uniquifier",
         }
     }
 
@@ -219,6 +225,12 @@ pub trait SecurityUser: FromQueryResult + Clone + Debug + Send + Sync + 'static 
         None
     }
 
+    /// The per-user token uniquifier, 5.9's `fs_token_uniquifier` (`None` when the model has
+    /// none, or it was not set yet).
+    fn token_uniquifier(&self) -> Option<&str> {
+        None
+    }
+
     /// The column of the primary key.
     fn id_column() -> Self::Column;
     /// The column of the e-mail address.
@@ -257,6 +269,11 @@ pub trait SecurityUser: FromQueryResult + Clone + Debug + Send + Sync + 'static 
     }
     /// Sets (or clears) the user name (does nothing when the model has none).
     fn set_username(model: &mut Self::ActiveModel, value: Option<String>) {
+        let _ = (model, value);
+    }
+
+    /// Sets the token uniquifier (does nothing when the model has none).
+    fn set_token_uniquifier(model: &mut Self::ActiveModel, value: String) {
         let _ = (model, value);
     }
 }

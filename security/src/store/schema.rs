@@ -8,7 +8,10 @@
 //!   changed, so that a Flask session cookie issued before the change is refused;
 //! - `security_throttle`: the brute-force protection's counters and locks when
 //!   `SECURITY_THROTTLE_STORE` is `database` (keyed digests, a count and an end time; see
-//!   [`crate::throttle::DatabaseStore`]).
+//!   [`crate::throttle::DatabaseStore`]);
+//! - `security_account_epoch`: for a user model without `fs_uniquifier`, the per-account value
+//!   that sign out everywhere and `users reset-access` replace;
+//! - `security_refresh_token`: the refresh-token families of `SECURITY_REFRESH_TOKEN`.
 //!
 //! - `security_api_key`: with `SECURITY_API_KEYS`, the users' API keys (a lookup id and a keyed
 //!   digest of the secret, never the key; see [`api_key`]).
@@ -177,6 +180,89 @@ pub mod flask_account {
 
 // --- API keys (`SECURITY_API_KEYS`) ---------------------------------------------------------
 pub use super::api_keys::api_key;
+/// `security_account_epoch`: for a user model without `fs_uniquifier`, a per-account value
+/// that the account fingerprint (what sessions, remember cookies and tokens are bound to)
+/// mixes in; replacing it (sign out everywhere, `users reset-access`) ends them all. An
+/// account without a row has none (its fingerprint is unchanged).
+pub mod account_epoch {
+    use sea_orm::entity::prelude::*;
+
+    /// One account's value.
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_account_epoch")]
+    pub struct Model {
+        /// The id of the user, as text: the identity query joins on it.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        /// A random value, replaced at each revocation.
+        pub epoch: String,
+    }
+
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Model")
+                .field("user_id", &self.user_id)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `security_refresh_token`: one row per refresh-token family (Flask-Security 5.9's
+/// `FsRefreshTracker`), with a keyed digest of the family's current token, never the token.
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+
+    /// A refresh-token family.
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_refresh_token")]
+    pub struct Model {
+        /// The family's random id (5.9's `refresh_family`).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub family: String,
+        /// The id of the user, as text.
+        #[sea_orm(indexed)]
+        pub user_id: String,
+        /// The name given at creation (`default` for a login).
+        pub name: String,
+        /// The generation of the current token: 1 at creation, +1 at each use.
+        pub generation: i32,
+        /// A keyed digest of the current token.
+        pub digest: String,
+        /// When the family was created (unix seconds).
+        pub created_at: i64,
+        /// When the family expires whatever its use (unix seconds).
+        pub expires_at: i64,
+        /// When its last token was issued (unix seconds): the idle expiry counts from it.
+        pub last_used_at: i64,
+        /// When it was revoked (logout, reuse of an older token, a reset), if it was.
+        pub revoked_at: Option<i64>,
+    }
+
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Model")
+                .field("user_id", &self.user_id)
+                .field("name", &self.name)
+                .field("generation", &self.generation)
+                .field("expires_at", &self.expires_at)
+                .field("last_used_at", &self.last_used_at)
+                .field("revoked_at", &self.revoked_at)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
 
 /// Creates the runtime's tables (and their indexes) if they do not exist.
 ///
@@ -206,6 +292,8 @@ async fn create_tables_on<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
         schema.create_table_from_entity(outbox::Entity),
         schema.create_table_from_entity(flask_account::Entity),
         schema.create_table_from_entity(throttle::Entity),
+        schema.create_table_from_entity(account_epoch::Entity),
+        schema.create_table_from_entity(refresh_token::Entity),
     ];
     for table in &mut tables {
         table.if_not_exists();
@@ -216,6 +304,7 @@ async fn create_tables_on<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
         .into_iter()
         .chain(schema.create_index_from_entity(outbox::Entity))
         .chain(schema.create_index_from_entity(throttle::Entity))
+        .chain(schema.create_index_from_entity(refresh_token::Entity))
     {
         if backend == sea_orm::DatabaseBackend::MySql {
             // MySQL has no `CREATE INDEX IF NOT EXISTS` (MariaDB has): an existing index is
@@ -267,6 +356,9 @@ pub fn needed_tables(config: &crate::config::Config) -> Vec<&'static str> {
     // API keys (`SECURITY_API_KEYS`).
     if config.api_keys {
         tables.push(super::api_keys::TABLE);
+    }
+    if config.refresh_token {
+        tables.push("security_refresh_token");
     }
     tables
 }

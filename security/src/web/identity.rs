@@ -166,7 +166,7 @@ impl<U: SecurityUser> Runtime<U> {
                 let found = checked.found;
                 session.login(
                     found.user.id().to_string(),
-                    self.fingerprint(&found.user),
+                    self.fingerprint_of(&found),
                     self.now(),
                 );
                 if checked.current_format {
@@ -175,7 +175,7 @@ impl<U: SecurityUser> Runtime<U> {
                 } else {
                     // A cookie of the old format (or Flask-Security's) is replaced by one that a
                     // logout can end on its own.
-                    let (token, key) = self.remember_token_and_key(&found.user);
+                    let (token, key) = self.remember_token_and_key(&found);
                     session.set_remember(RememberAction::Set(token));
                     session.set_remembered_by(key);
                 }
@@ -244,7 +244,7 @@ impl<U: SecurityUser> Runtime<U> {
         }
         session.login_with_id(
             found.user.id().to_string(),
-            self.fingerprint(&found.user),
+            self.fingerprint_of(&found),
             // Flask's lifetime runs from its signature; one dated in the future counts from now.
             issued.min(now),
             sid,

@@ -11,6 +11,7 @@ pub(crate) mod limits;
 pub mod redirect;
 pub mod request;
 pub mod response;
+pub(crate) mod revoke;
 pub(crate) mod runtime;
 pub(crate) mod scope;
 pub mod session;

@@ -77,7 +77,14 @@ pub(crate) struct Inner<U: SecurityUser> {
     loader: Arc<crate::store::loader::IdentityLoader<U>>,
     outbox: Arc<crate::mail::outbox::Outbox>,
     throttle: Option<crate::web::limits::Throttle>,
+    /// The per-user limit on the age of authentication tokens, when the app set one.
+    token_expiry: Option<TokenExpiry<U>>,
 }
+
+/// The app's per-user limit on the age of authentication tokens
+/// ([`crate::SecurityBuilder::token_expiry`]): `None` = only `SECURITY_TOKEN_MAX_AGE`.
+pub(crate) type TokenExpiry<U> =
+    Arc<dyn Fn(&U) -> Option<std::time::Duration> + Send + Sync + 'static>;
 
 /// What the layer, the guards and the views share: configuration, datastore, keys, tokens,
 /// the identity cache, the outbox, templates and events. A cheap `Clone` handle; the app holds
@@ -113,6 +120,8 @@ pub(crate) struct RuntimeParts<U: SecurityUser> {
     pub register_fields: Vec<RegisterField>,
     /// The brute-force protection, when configured.
     pub throttle: Option<crate::web::limits::Throttle>,
+    /// The per-user limit on the age of authentication tokens.
+    pub token_expiry: Option<TokenExpiry<U>>,
 }
 
 impl<U: SecurityUser> Runtime<U> {
@@ -128,6 +137,7 @@ impl<U: SecurityUser> Runtime<U> {
             clock,
             register_fields,
             throttle,
+            token_expiry,
         } = parts;
         let secret = config.secret_key.expose();
         let tokens = Tokens {
@@ -207,6 +217,7 @@ impl<U: SecurityUser> Runtime<U> {
                 loader,
                 outbox,
                 throttle,
+                token_expiry,
                 config,
             }),
         }
@@ -314,40 +325,94 @@ impl<U: SecurityUser> Runtime<U> {
 
     /// [`Runtime::fingerprint`] as it will be once `password` is the stored hash.
     pub(crate) fn fingerprint_with(&self, user: &U, password: Option<&str>) -> String {
-        self.inner.tokens.binder.fingerprint(&[
+        self.fingerprint_in(user, password, None)
+    }
+
+    /// [`Runtime::fingerprint_with`] for an account whose per-account value
+    /// (`security_account_epoch`, models without a uniquifier) is `epoch`: an account without
+    /// one has the fingerprint it always had.
+    pub(crate) fn fingerprint_in(
+        &self,
+        user: &U,
+        password: Option<&str>,
+        epoch: Option<&str>,
+    ) -> String {
+        let id = user.id().to_string();
+        let mut parts: Vec<&[u8]> = vec![
             b"account-v2",
-            user.id().to_string().as_bytes(),
+            id.as_bytes(),
             user.email().as_bytes(),
             password.unwrap_or("").as_bytes(),
             user.uniquifier().unwrap_or("").as_bytes(),
-        ])
+        ];
+        if let Some(epoch) = epoch {
+            parts.push(b"epoch");
+            parts.push(epoch.as_bytes());
+        }
+        self.inner.tokens.binder.fingerprint(&parts)
+    }
+
+    /// What authentication and refresh tokens are bound to: with `fs_token_uniquifier`, that
+    /// value alone (a password change keeps them; `None` while it is not set, and then no
+    /// token is valid); otherwise the account fingerprint ([`Runtime::fingerprint_in`]).
+    pub(crate) fn token_fingerprint_in(
+        &self,
+        user: &U,
+        password: Option<&str>,
+        epoch: Option<&str>,
+    ) -> Option<String> {
+        if U::FIELDS.has(crate::store::model::Field::TokenUniquifier) {
+            let value = user.token_uniquifier().filter(|v| !v.is_empty())?;
+            let id = user.id().to_string();
+            return Some(self.inner.tokens.binder.fingerprint(&[
+                b"token-v1",
+                id.as_bytes(),
+                value.as_bytes(),
+            ]));
+        }
+        Some(self.fingerprint_in(user, password, epoch))
+    }
+
+    /// Whether an authentication token `age` seconds old is within the app's per-user limit
+    /// ([`crate::SecurityBuilder::token_expiry`]; `SECURITY_TOKEN_MAX_AGE` is checked with the
+    /// signature).
+    pub(crate) fn within_user_token_limit(&self, user: &U, age: i64) -> bool {
+        let Some(limit) = self.inner.token_expiry.as_ref().and_then(|hook| hook(user)) else {
+            return true;
+        };
+        u64::try_from(age).unwrap_or(0) <= limit.as_secs()
+    }
+
+    /// The fingerprint of a loaded identity (its per-account value included).
+    pub(crate) fn fingerprint_of(&self, found: &UserWithRoles<U>) -> String {
+        self.fingerprint_in(&found.user, found.user.password(), found.epoch.as_deref())
     }
 
     /// The user's authentication token (1.7.4's `get_auth_token`). It stays valid until the
     /// password (or uniquifier, or address) changes, or until `SECURITY_TOKEN_MAX_AGE` passes
     /// when that is set.
     pub(crate) fn auth_token(&self, user: &U) -> String {
-        self.auth_token_bound(user, None)
+        self.auth_token_bound(user, None, None)
     }
 
-    /// [`Runtime::auth_token`] for a user whose stored hash is now `password_hash` when given.
-    pub(crate) fn auth_token_bound(&self, user: &U, password_hash: Option<&str>) -> String {
+    /// [`Runtime::auth_token`] for a user whose stored hash is now `password_hash` when given,
+    /// and whose per-account value is `epoch`.
+    pub(crate) fn auth_token_bound(
+        &self,
+        user: &U,
+        password_hash: Option<&str>,
+        epoch: Option<&str>,
+    ) -> String {
         let id = user.id().to_string();
-        let fp = match password_hash {
-            Some(hash) => self.fingerprint_with(user, Some(hash)),
-            None => self.fingerprint(user),
-        };
+        let fp = self
+            .token_fingerprint_in(user, password_hash.or(user.password()), epoch)
+            .unwrap_or_default();
         self.inner.tokens.remember.dumps(&[&id, &fp], self.now())
     }
 
-    /// A remember-me cookie for the user: like the authentication token, with a random id of
-    /// its own, so that a logout ends this cookie (and only it), and so that it is not an
-    /// authentication token.
-    pub(crate) fn remember_token(&self, user: &U) -> String {
-        self.remember_token_bound(user, &self.fingerprint(user)).0
-    }
-
-    /// A remember-me cookie bound to `fingerprint`, and its revocation key.
+    /// A remember-me cookie bound to `fingerprint`, and its revocation key: like the
+    /// authentication token, with a random id of its own, so that a logout ends this cookie
+    /// (and only it), and so that it is not an authentication token.
     fn remember_token_bound(&self, user: &U, fingerprint: &str) -> (String, String) {
         let id = user.id().to_string();
         let nonce = crate::crypto::cookie_codec::random_token(12);
@@ -359,9 +424,14 @@ impl<U: SecurityUser> Runtime<U> {
         (token, self.token_key(&id, &nonce))
     }
 
-    /// [`Runtime::remember_token`] and its revocation key.
-    pub(crate) fn remember_token_and_key(&self, user: &U) -> (String, String) {
-        self.remember_token_bound(user, &self.fingerprint(user))
+    /// A remember-me cookie for a loaded identity, and its revocation key.
+    pub(crate) fn remember_token_and_key(&self, found: &UserWithRoles<U>) -> (String, String) {
+        self.remember_token_bound(&found.user, &self.fingerprint_of(found))
+    }
+
+    /// A remember-me cookie bound to `fingerprint` (see [`Runtime::fingerprint_in`]).
+    pub(crate) fn remember_token_for(&self, user: &U, fingerprint: &str) -> String {
+        self.remember_token_bound(user, fingerprint).0
     }
 
     /// The revocation key of a session (`security_revocation`).
@@ -474,9 +544,22 @@ impl<U: SecurityUser> Runtime<U> {
         else {
             return Ok(None);
         };
-        let current = self.identity_fingerprint(&identity);
-        let ours = crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes());
         let found = Arc::clone(&identity.found);
+        // An authentication token is bound to the token fingerprint (with `fs_token_uniquifier`,
+        // that value alone), a remember cookie to the account's (computed once per identity).
+        let token_bound =
+            usage == TokenUse::Auth && U::FIELDS.has(crate::store::model::Field::TokenUniquifier);
+        let current: Option<std::borrow::Cow<'_, str>> = if token_bound {
+            self.token_fingerprint_in(&found.user, found.user.password(), found.epoch.as_deref())
+                .map(std::borrow::Cow::Owned)
+        } else {
+            Some(std::borrow::Cow::Borrowed(
+                self.identity_fingerprint(&identity),
+            ))
+        };
+        let ours = current.is_some_and(|current| {
+            crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes())
+        });
         let legacy = !ours
             && nonce.is_none()
             && self.inner.config.flask_compat
@@ -486,6 +569,9 @@ impl<U: SecurityUser> Runtime<U> {
                 found.user.password(),
             );
         if revoked || !(ours || legacy) || !self.may_authenticate(&found.user) {
+            return Ok(None);
+        }
+        if usage == TokenUse::Auth && !self.within_user_token_limit(&found.user, age) {
             return Ok(None);
         }
         if legacy {
@@ -695,7 +781,7 @@ impl<U: SecurityUser> Runtime<U> {
         &self,
         identity: &'a crate::store::loader::Identity<U>,
     ) -> &'a str {
-        identity.fingerprint(|user| self.fingerprint(user))
+        identity.fingerprint(|found| self.fingerprint_of(found))
     }
 
     /// After the user's password hash was replaced by a re-hash of the same password (another
@@ -778,10 +864,9 @@ impl<U: SecurityUser> Runtime<U> {
             return Ok(false);
         }
         let remember = remember.unwrap_or(self.inner.config.default_remember_me);
-        let fingerprint = match password_hash {
-            Some(hash) => self.fingerprint_with(user, Some(hash)),
-            None => self.fingerprint(user),
-        };
+        let epoch = self.account_epoch(user).await?;
+        let fingerprint =
+            self.fingerprint_in(user, password_hash.or(user.password()), epoch.as_deref());
         session.login(user.id().to_string(), fingerprint.clone(), self.now());
         // A credential was checked (a password, a mailed link): the session is fresh.
         session.set_authenticated_at(self.now());
