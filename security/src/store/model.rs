@@ -113,8 +113,8 @@ impl Field {
         }
     }
 
-    const fn bit(self) -> u8 {
-        1 << self as u8
+    const fn bit(self) -> u32 {
+        1 << self as u32
     }
 }
 
@@ -129,7 +129,8 @@ impl Field {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UserFields {
-    bits: u8,
+    /// One bit per [`Field`] (room for 32).
+    bits: u32,
 }
 
 impl UserFields {
@@ -538,5 +539,20 @@ impl<U: SecurityUser> std::fmt::Debug for UserRef<'_, U> {
         .field("id", &self.0.id())
         .field("email", &self.0.email())
         .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_optional_field_has_a_bit_of_its_own() {
+        for field in Field::ALL {
+            let fields = UserFields::NONE.with(field);
+            for other in Field::ALL {
+                assert_eq!(fields.has(other), other == field, "{field:?} / {other:?}");
+            }
+        }
     }
 }
