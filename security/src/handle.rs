@@ -327,9 +327,10 @@ impl<U: SecurityUser> Security<U> {
     }
 
     /// Flask-Security 5.9's `reset_user_access` (`users reset-access`): every session,
-    /// remember cookie, authentication token and refresh token of the account stops working;
-    /// the password stays. (Two-factor secrets, recovery codes and passkeys, which this version
-    /// does not have yet, will be removed here too.) Emits [`crate::Event::SessionsRevoked`].
+    /// remember cookie, authentication token, refresh token and API key of the account stops
+    /// working; the password stays. (Two-factor secrets, recovery codes and passkeys, which
+    /// this version does not have yet, will be removed here too.) Emits
+    /// [`crate::Event::SessionsRevoked`], and [`Event::ApiKeyRevoked`] for each key.
     ///
     /// # Errors
     /// As [`Security::revoke_sessions`].
@@ -337,6 +338,7 @@ impl<U: SecurityUser> Security<U> {
         self.rt
             .revoke_everything(user, crate::events::RevocationReason::ResetAccess, None)
             .await?;
+        self.revoke_all_api_keys(user).await?;
         Ok(())
     }
 

@@ -515,6 +515,22 @@ async fn cli_lists_and_revokes_and_revoke_all_ends_every_key(backend: Backend) {
     assert_eq!(revoked.len(), 1);
     let r = bearer(&app, "/api", three["key"].as_str().unwrap()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // `users reset-access` ends the keys with everything else.
+    let four = create(&mut c, json!({ "name": "four" })).await;
+    let key = four["key"].as_str().unwrap();
+    assert_eq!(bearer(&app, "/api", key).await.status, StatusCode::OK);
+    run(
+        &app.security,
+        Command::Users(security::cli::UsersCommand::ResetAccess {
+            email: "matt@lp.com".into(),
+        }),
+    )
+    .await
+    .expect("reset-access");
+    assert_eq!(
+        bearer(&app, "/api", key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 async fn off_by_default(backend: Backend) {
