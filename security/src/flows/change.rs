@@ -120,11 +120,7 @@ async fn change_password<U: SecurityUser>(
         return Ok(ctx.json_ok(ctx.user_json(&user)));
     }
     ctx.flash(MessageKey::PasswordChange, &[]);
-    let target = config
-        .post_change_view
-        .clone()
-        .unwrap_or_else(|| config.post_login_view.clone());
-    Ok(ctx.redirect(&target))
+    Ok(ctx.redirect_after(config.post_change_view.as_deref()))
 }
 
 /// Adds the change-password view.

@@ -260,11 +260,7 @@ async fn confirm_change<U: SecurityUser>(Path(link): Path<String>, ctx: Ctx<U>) 
         old_email,
     });
     ctx.flash(MessageKey::ChangeEmailConfirmed, &[]);
-    let target = config
-        .post_change_email_view
-        .clone()
-        .unwrap_or_else(|| config.post_login_view.clone());
-    Ok(ctx.redirect(&target))
+    Ok(ctx.redirect_after(config.post_change_email_view.as_deref()))
 }
 
 /// Tells the old address that the account's address changed (the new one masked), with a

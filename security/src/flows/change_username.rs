@@ -203,11 +203,7 @@ async fn changed<U: SecurityUser>(ctx: &Ctx<U>, before: &U) -> FlowResult {
         return Ok(ctx.json_ok(ctx.user_json(&user)));
     }
     ctx.flash(MessageKey::UsernameChange, &[]);
-    let target = config
-        .post_change_username_view
-        .clone()
-        .unwrap_or_else(|| config.post_login_view.clone());
-    Ok(ctx.redirect(&target))
+    Ok(ctx.redirect_after(config.post_change_username_view.as_deref()))
 }
 
 /// Adds the change-username view.

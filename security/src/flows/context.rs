@@ -464,6 +464,12 @@ impl<U: SecurityUser> Ctx<U> {
         self.redirect(default)
     }
 
+    /// A redirect to `view` (a `SECURITY_POST_*_VIEW` key's value), else to
+    /// `SECURITY_POST_LOGIN_VIEW`.
+    pub(crate) fn redirect_after(&self, view: Option<&str>) -> Response {
+        self.redirect(view.unwrap_or(self.config().post_login_view.as_str()))
+    }
+
     /// A 302 to a validated or configured target. Paths stay relative (never built from a
     /// `Host` header); with `SERVER_NAME` they are made absolute from it.
     pub(crate) fn redirect(&self, target: &str) -> Response {

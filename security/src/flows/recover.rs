@@ -225,11 +225,7 @@ async fn reset_password<U: SecurityUser>(
     if let Some(err) = mail_failed {
         return Err(err.into());
     }
-    let target = config
-        .post_reset_view
-        .clone()
-        .unwrap_or_else(|| config.post_login_view.clone());
-    Ok(ctx.redirect(&target))
+    Ok(ctx.redirect_after(config.post_reset_view.as_deref()))
 }
 
 /// Adds the recovery views.

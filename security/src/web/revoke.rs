@@ -102,6 +102,20 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(self.fingerprint_in(user, user.password(), epoch.as_deref()))
     }
 
+    /// The account as tokens are bound to it: with its `fs_token_uniquifier` set (reloaded
+    /// when this call set it), and its per-account value (`security_account_epoch`).
+    async fn token_subject<'a>(
+        &self,
+        user: &'a U,
+    ) -> Result<(std::borrow::Cow<'a, U>, Option<String>), DatastoreError> {
+        let epoch = self.account_epoch(user).await?;
+        let user = match self.with_token_uniquifier(user).await? {
+            Some(reloaded) => std::borrow::Cow::Owned(reloaded),
+            None => std::borrow::Cow::Borrowed(user),
+        };
+        Ok((user, epoch))
+    }
+
     /// A new authentication token for the user, whose stored hash is now `password_hash`
     /// when given. A model with `fs_token_uniquifier` gets its value now if it has none yet
     /// (5.9 sets it lazily too).
@@ -113,15 +127,8 @@ impl<U: SecurityUser> Runtime<U> {
         user: &U,
         password_hash: Option<&str>,
     ) -> Result<String, DatastoreError> {
-        let epoch = self.account_epoch(user).await?;
-        let fresh;
-        let user = match self.with_token_uniquifier(user).await? {
-            Some(reloaded) => {
-                fresh = reloaded;
-                &fresh
-            }
-            None => user,
-        };
+        let (user, epoch) = self.token_subject(user).await?;
+        let user = user.as_ref();
         Ok(self.auth_token_bound(user, password_hash, epoch.as_deref()))
     }
 
@@ -333,15 +340,8 @@ impl<U: SecurityUser> Runtime<U> {
         password_hash: Option<&str>,
         name: &str,
     ) -> Result<String, DatastoreError> {
-        let epoch = self.account_epoch(user).await?;
-        let fresh;
-        let user = match self.with_token_uniquifier(user).await? {
-            Some(reloaded) => {
-                fresh = reloaded;
-                &fresh
-            }
-            None => user,
-        };
+        let (user, epoch) = self.token_subject(user).await?;
+        let user = user.as_ref();
         let fingerprint = self
             .token_fingerprint_in(user, password_hash.or(user.password()), epoch.as_deref())
             .unwrap_or_default();
