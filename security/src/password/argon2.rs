@@ -26,21 +26,70 @@ fn argon2_context(params: &argon2::Params) -> argon2::Argon2<'static> {
     )
 }
 
+/// The most Argon2 memory a hashing thread keeps between hashes, in blocks of 1 KiB (32 MiB).
+/// Larger buffers are allocated per hash: glibc serves those from `mmap` and gives them back
+/// to the system when they are freed, which it does not do for the default 19 MiB once its
+/// dynamic threshold has risen.
+const KEPT_BLOCKS_MAX: usize = 32 * 1024;
+
+thread_local! {
+    /// Whether this thread keeps its Argon2 memory between hashes: only the hashing threads
+    /// (one per permit), so the process holds at most permits × one memory cost, whatever
+    /// the allocator does.
+    static KEEP_MEMORY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// This thread's Argon2 memory. Every block is written before it is read, so a reused
+    /// buffer needs no clearing for correctness.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Makes the calling thread keep one Argon2 buffer between hashes (a hashing thread).
+pub(super) fn keep_memory_on_this_thread() {
+    KEEP_MEMORY.set(true);
+}
+
+/// Argon2 of `secret` and `salt` into `out`, in this thread's kept memory when it keeps one.
+fn argon2_into(
+    context: &argon2::Argon2<'_>,
+    secret: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = context.params().block_count();
+    if !KEEP_MEMORY.get() || blocks > KEPT_BLOCKS_MAX {
+        return context.hash_password_into(secret, salt, out);
+    }
+    BLOCKS.with_borrow_mut(|kept| {
+        if kept.len() < blocks {
+            kept.resize_with(blocks, argon2::Block::default);
+        }
+        context.hash_password_into_with_memory(secret, salt, out, &mut kept[..blocks])
+    })
+}
+
 pub(super) fn hash_argon2(secret: &[u8], params: &argon2::Params) -> Result<String, HashError> {
-    use argon2::PasswordHasher as _;
+    use argon2::password_hash::phc;
     let salt = random_bytes::<16>()?;
-    argon2_context(params)
-        .hash_password_with_salt(secret, &salt)
-        .map(|hash| hash.to_string())
-        .map_err(backend)
+    let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&argon2_context(params), secret, &salt, &mut out).map_err(backend)?;
+    let hash = phc::PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: phc::ParamsString::try_from(params).map_err(backend)?,
+        salt: Some(phc::Salt::new(&salt).map_err(backend)?),
+        hash: Some(phc::Output::new(&out).map_err(backend)?),
+    };
+    Ok(hash.to_string())
 }
 
 pub(super) fn verify_argon2(secret: &[u8], stored: &str) -> bool {
-    use argon2::PasswordVerifier as _;
-    let Some(params) = argon2::PasswordHash::new(stored)
-        .ok()
-        .and_then(|hash| argon2::Params::try_from(&hash).ok())
-    else {
+    use subtle::ConstantTimeEq as _;
+    let Ok(hash) = argon2::PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&hash) else {
         return false;
     };
     if params.m_cost() > MAX_ARGON2_M_KIB {
@@ -50,9 +99,20 @@ pub(super) fn verify_argon2(secret: &[u8], stored: &str) -> bool {
         return too_costly("argon2", "t,p", params.t_cost().max(params.p_cost()).into());
     }
     // The algorithm, version and parameters come from the stored string.
-    argon2::Argon2::default()
-        .verify_password(secret, stored)
-        .is_ok()
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let expected = expected.as_bytes();
+    let mut buffer = [0u8; argon2::password_hash::phc::Output::MAX_LENGTH];
+    let Some(out) = buffer.get_mut(..expected.len()) else {
+        return false;
+    };
+    let context = argon2::Argon2::new(algorithm, version, params);
+    argon2_into(&context, secret, salt, out).is_ok() && bool::from(out.ct_eq(expected))
 }
 
 pub(super) fn argon2_needs_update(stored: &str, params: &argon2::Params) -> bool {

@@ -301,6 +301,7 @@ impl HashPool {
                 .name(format!("security-hash-{n}"))
                 .spawn(move || {
                     lower_priority();
+                    self::argon2::keep_memory_on_this_thread();
                     loop {
                         // The lock is held only while waiting for the next job.
                         let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {

@@ -322,6 +322,52 @@ fn argon2_without_salt_hashes_the_raw_password() {
     assert!(!verify_argon2(b"password", &peppered));
 }
 
+/// A hashing thread keeps one Argon2 buffer between hashes: whatever it held before (another
+/// size, another algorithm, another password), each result equals the argon2 crate's own.
+#[test]
+fn argon2_in_kept_memory_agrees_with_the_reference() {
+    use ::argon2::{
+        Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version,
+    };
+    let reference = |algorithm, m_cost, password: &[u8]| {
+        let params = Params::new(m_cost, 2, 1, None).unwrap();
+        Argon2::new(algorithm, Version::V0x13, params)
+            .hash_password_with_salt(password, b"saltsaltsalt1234")
+            .unwrap()
+            .to_string()
+    };
+    // Large, then small, then large again: the kept buffer grows, is used in part, is reused.
+    let vectors = [
+        (Algorithm::Argon2id, 19_456),
+        (Algorithm::Argon2i, 64),
+        (Algorithm::Argon2d, 8 * 1024),
+        (Algorithm::Argon2id, 19_456),
+    ];
+    std::thread::spawn(move || {
+        super::argon2::keep_memory_on_this_thread();
+        for (algorithm, m_cost) in vectors {
+            let stored = reference(algorithm, m_cost, b"correct horse");
+            assert!(verify_argon2(b"correct horse", &stored), "{stored}");
+            assert!(!verify_argon2(b"correct horsf", &stored), "{stored}");
+            // A hash made in kept memory verifies with the crate alone.
+            let ours = hash_argon2(b"battery staple", &default_argon2_params()).unwrap();
+            let parsed = ::argon2::PasswordHash::new(&ours).unwrap();
+            assert!(
+                Argon2::default()
+                    .verify_password(b"battery staple", &parsed)
+                    .is_ok()
+            );
+            assert!(
+                Argon2::default()
+                    .verify_password(b"battery stapler", &parsed)
+                    .is_err()
+            );
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn plaintext_compares_exactly() {
     let pw = Passwords::new(Scheme::Plaintext, None);
