@@ -277,18 +277,66 @@ fn listen(backend: &Backend, cache: Arc<dyn Forget>, stopped: oneshot::Receiver<
     }
 }
 
-/// Logs that the channel is down (once per outage).
+/// A listener's reconnection state: the next delay (1 s, then doubling up to 30 s) and whether
+/// the outage was logged (once per outage).
 #[cfg(any(feature = "postgres", feature = "redis"))]
-fn channel_down(what: &str, error: &dyn std::fmt::Display) {
-    tracing::warn!(
-        error = %error,
-        "identity invalidation channel down ({what}): until it is back, changes made on other \
-         instances are seen here only when the cached entry expires (SECURITY_IDENTITY_CACHE_TTL)"
-    );
+struct Backoff {
+    what: String,
+    delay: Duration,
+    down: bool,
 }
 
-/// Subscribes to [`CHANNEL`] until the bus is dropped, reconnecting (1 s, then doubling up to
-/// 30 s) after a failure and clearing the cache after every (re)connection.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+impl Backoff {
+    fn new(what: String) -> Self {
+        Backoff {
+            what,
+            delay: FIRST_DELAY,
+            down: false,
+        }
+    }
+
+    /// A (re)connection: whatever was published while this instance was not listening is
+    /// unknown, so the cache is cleared.
+    fn connected(&mut self, cache: &dyn Forget) {
+        cache.forget_all();
+        if self.down {
+            tracing::info!(
+                "identity invalidation channel back ({}); the identity cache was cleared",
+                self.what
+            );
+        }
+        self.down = false;
+        self.delay = FIRST_DELAY;
+    }
+
+    /// A failure: logged once per outage, then the delay. `false` when the bus was dropped
+    /// meanwhile (the listener ends).
+    async fn failed(
+        &mut self,
+        error: &(dyn std::fmt::Display + Sync),
+        stopped: &mut oneshot::Receiver<()>,
+    ) -> bool {
+        if !self.down {
+            tracing::warn!(
+                error = %error,
+                "identity invalidation channel down ({}): until it is back, changes made on                  other instances are seen here only when the cached entry expires \
+                 (SECURITY_IDENTITY_CACHE_TTL)",
+                self.what
+            );
+        }
+        self.down = true;
+        let delay = self.delay;
+        self.delay = (self.delay * 2).min(MAX_DELAY);
+        tokio::select! {
+            _ = stopped => false,
+            () = tokio::time::sleep(delay) => true,
+        }
+    }
+}
+
+/// Subscribes to [`CHANNEL`] until the bus is dropped, reconnecting after a failure
+/// ([`Backoff`]).
 #[cfg(feature = "redis")]
 async fn listen_redis(
     client: redis::Client,
@@ -297,9 +345,7 @@ async fn listen_redis(
 ) {
     use futures_util::StreamExt;
 
-    let what = format!("Redis SUBSCRIBE {CHANNEL}");
-    let mut delay = FIRST_DELAY;
-    let mut was_down = false;
+    let mut backoff = Backoff::new(format!("Redis SUBSCRIBE {CHANNEL}"));
     loop {
         let connect = async {
             let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
@@ -318,16 +364,7 @@ async fn listen_redis(
         };
         let error = match connected {
             Ok(pubsub) => {
-                // Whatever was published while this instance was not subscribed is unknown.
-                cache.forget_all();
-                if was_down {
-                    tracing::info!(
-                        "identity invalidation channel back ({what}); the identity cache was \
-                         cleared"
-                    );
-                }
-                was_down = false;
-                delay = FIRST_DELAY;
+                backoff.connected(&*cache);
                 let mut messages = pubsub.into_on_message();
                 loop {
                     let next = tokio::select! {
@@ -345,20 +382,14 @@ async fn listen_redis(
             }
             Err(err) => err,
         };
-        if !was_down {
-            channel_down(&what, &error);
+        if !backoff.failed(&error, &mut stopped).await {
+            return;
         }
-        was_down = true;
-        tokio::select! {
-            _ = &mut stopped => return,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(MAX_DELAY);
     }
 }
 
-/// Listens on [`CHANNEL`] until the bus is dropped, reconnecting (1 s, then
-/// doubling up to 30 s) after a failure and clearing the cache after every (re)connection.
+/// Listens on [`CHANNEL`] until the bus is dropped, reconnecting after a failure
+/// ([`Backoff`]).
 #[cfg(feature = "postgres")]
 async fn listen_pg(
     pool: sea_orm::sqlx::PgPool,
@@ -368,9 +399,7 @@ async fn listen_pg(
     use sea_orm::sqlx::Error as SqlxError;
     use sea_orm::sqlx::postgres::PgListener;
 
-    let what = format!("PostgreSQL LISTEN {CHANNEL}");
-    let mut delay = FIRST_DELAY;
-    let mut was_down = false;
+    let mut backoff = Backoff::new(format!("PostgreSQL LISTEN {CHANNEL}"));
     loop {
         let connect = async {
             let mut listener = PgListener::connect_with(&pool).await?;
@@ -383,16 +412,7 @@ async fn listen_pg(
         };
         let error = match connected {
             Ok(mut listener) => {
-                // Whatever was published while this instance was not listening is unknown.
-                cache.forget_all();
-                if was_down {
-                    tracing::info!(
-                        "identity invalidation channel back (PostgreSQL LISTEN {CHANNEL}); \
-                         the identity cache was cleared"
-                    );
-                }
-                was_down = false;
-                delay = FIRST_DELAY;
+                backoff.connected(&*cache);
                 loop {
                     let next = tokio::select! {
                         _ = &mut stopped => return,
@@ -417,14 +437,8 @@ async fn listen_pg(
         if matches!(error, SqlxError::PoolClosed) {
             return;
         }
-        if !was_down {
-            channel_down(&what, &error);
+        if !backoff.failed(&error, &mut stopped).await {
+            return;
         }
-        was_down = true;
-        tokio::select! {
-            _ = &mut stopped => return,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(MAX_DELAY);
     }
 }
