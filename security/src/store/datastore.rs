@@ -91,6 +91,31 @@ pub(crate) fn is_transient(err: &DbErr) -> bool {
     }
 }
 
+/// The retries of a write that concurrent transactions can make conflict: at most five
+/// attempts, 5 ms × the attempt number apart.
+struct Retry {
+    what: &'static str,
+    attempt: u64,
+}
+
+impl Retry {
+    fn new(what: &'static str) -> Self {
+        Retry { what, attempt: 0 }
+    }
+
+    /// Whether the write that failed with `err` is worth another attempt (after the pause);
+    /// if not, the caller answers with `err`.
+    async fn again(&mut self, err: &DbErr) -> bool {
+        self.attempt += 1;
+        if self.attempt >= 5 || !is_transient(err) {
+            return false;
+        }
+        tracing::debug!(attempt = self.attempt, error = %err, "retrying {}", self.what);
+        tokio::time::sleep(std::time::Duration::from_millis(5 * self.attempt)).await;
+        true
+    }
+}
+
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 fn transient_runtime(err: &sea_orm::RuntimeErr) -> bool {
     let sea_orm::RuntimeErr::SqlxError(err) = err else {
@@ -787,9 +812,8 @@ impl<U: SecurityUser> Datastore<U> {
                 })?;
         }
 
-        let mut attempt = 0;
+        let mut retry = Retry::new("a conflicting user creation");
         loop {
-            attempt += 1;
             match self.insert_user(model.clone(), &email, &roles).await {
                 Ok(user) => return Ok(user),
                 Err(DatastoreError::Database(err)) => {
@@ -814,11 +838,9 @@ impl<U: SecurityUser> Datastore<U> {
                     ) {
                         return Err(DatastoreError::DuplicateEmail { email });
                     }
-                    if attempt >= 5 || !is_transient(&err) {
+                    if !retry.again(&err).await {
                         return Err(DatastoreError::Database(err));
                     }
-                    tracing::debug!(attempt, error = %err, "retrying a conflicting user creation");
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
                 }
                 Err(other) => return Err(other),
             }
@@ -1168,9 +1190,8 @@ impl<U: SecurityUser> Datastore<U> {
         confirmed_at: Option<DateTime<Utc>>,
     ) -> Result<bool, DatastoreError> {
         let email = nfc(new_email);
-        let mut attempt = 0;
+        let mut retry = Retry::new("a conflicting change of address");
         loop {
-            attempt += 1;
             match self.try_change_email(user, &email, confirmed_at).await {
                 Err(DatastoreError::Database(err)) => {
                     if matches!(
@@ -1179,11 +1200,9 @@ impl<U: SecurityUser> Datastore<U> {
                     ) {
                         return Err(DatastoreError::DuplicateEmail { email });
                     }
-                    if attempt >= 5 || !is_transient(&err) {
+                    if !retry.again(&err).await {
                         return Err(DatastoreError::Database(err));
                     }
-                    tracing::debug!(attempt, error = %err, "retrying a conflicting change of address");
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
                 }
                 other => return other,
             }
