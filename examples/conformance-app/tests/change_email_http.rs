@@ -4,41 +4,10 @@
 
 mod support;
 
-use support::{App, PASSWORD, Response, SmtpSink, wait_until};
+use support::{App, PASSWORD, SmtpSink, decode_mail, session_cookie, wait_until};
 
 const EMAIL: &str = "matt@lp.com";
 const NEW: &str = "new@lp.com";
-
-/// The `session` cookie a response sets, as a `Cookie` header value.
-fn session_cookie(r: &Response) -> Option<String> {
-    r.cookie("session").map(|value| format!("session={value}"))
-}
-
-/// A raw mail with its quoted-printable soft breaks and escapes undone.
-fn decode_mail(raw: &str) -> String {
-    if !raw.to_ascii_lowercase().contains("quoted-printable") {
-        return raw.to_owned();
-    }
-    let bytes = raw.replace("=\r\n", "").replace("=\n", "").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-            Some(byte) if bytes[i] == b'=' => {
-                out.push(byte);
-                i += 3;
-            }
-            _ => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 #[test]
 fn change_email_over_http() {

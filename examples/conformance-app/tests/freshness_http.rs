@@ -7,14 +7,9 @@
 
 mod support;
 
-use support::{App, PASSWORD, Response};
+use support::{App, PASSWORD, session_cookie};
 
 const EMAIL: &str = "matt@lp.com";
-
-/// The `session` cookie a response sets, as a `Cookie` header value.
-fn session_cookie(r: &Response) -> Option<String> {
-    r.cookie("session").map(|value| format!("session={value}"))
-}
 
 const TWO_DAYS: i64 = 2 * 86_400;
 

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{App, PASSWORD, SmtpSink, free_port, request, wait_until};
+use support::{App, PASSWORD, SmtpSink, decode_mail, free_port, request, wait_until};
 
 // ---------------------------------------------------------------------------------------------
 // Mail relays (the sink is in `support`)
@@ -39,32 +39,6 @@ fn hanging_relay() -> (u16, Arc<AtomicUsize>) {
         }
     });
     (port, accepted)
-}
-
-/// Quoted-printable decoding (soft line breaks and `=XX`), if the message uses it.
-fn decode_mail(raw: &str) -> String {
-    if !raw.to_ascii_lowercase().contains("quoted-printable") {
-        return raw.to_owned();
-    }
-    let bytes = raw.replace("=\r\n", "").replace("=\n", "").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-            Some(byte) if bytes[i] == b'=' => {
-                out.push(byte);
-                i += 3;
-            }
-            _ => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------

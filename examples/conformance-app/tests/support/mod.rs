@@ -411,3 +411,50 @@ fn smtp_session(stream: TcpStream, store: &Mutex<Vec<String>>) -> std::io::Resul
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers of the tests
+
+/// Percent-encoding of a form value (everything but the unreserved characters).
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The `session` cookie a response sets, as a `Cookie` header value.
+pub fn session_cookie(r: &Response) -> Option<String> {
+    r.cookie("session").map(|value| format!("session={value}"))
+}
+
+/// A raw mail with its quoted-printable soft breaks and `=XX` escapes undone, if it uses them.
+pub fn decode_mail(raw: &str) -> String {
+    if !raw.to_ascii_lowercase().contains("quoted-printable") {
+        return raw.to_owned();
+    }
+    let bytes = raw.replace("=\r\n", "").replace("=\n", "").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(byte) if bytes[i] == b'=' => {
+                out.push(byte);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
