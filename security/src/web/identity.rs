@@ -123,7 +123,10 @@ impl<U: SecurityUser> Runtime<U> {
             let found = match (fresh, user_id.parse::<U::Id>(), &sid) {
                 (true, Ok(id), Some(sid)) => {
                     // The session's own key, and the remember cookie's it was restored from.
-                    let keys: Vec<String> = std::iter::once(self.session_key(&user_id, sid))
+                    let key = data
+                        .revocation_key
+                        .get_or_init(|| self.session_key(&user_id, sid));
+                    let keys: Vec<String> = std::iter::once(key.to_owned())
                         .chain(remembered_by)
                         .collect();
                     self.load_identity_keyed(&id, &keys).await?

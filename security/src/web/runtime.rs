@@ -979,6 +979,7 @@ impl<U: SecurityUser> Runtime<U> {
             remembered_by: None,
             authenticated_at: Some(self.now()),
             grace_until: None,
+            revocation_key: crate::web::session::KeyMemo::default(),
         };
         format!(
             "{}={}",

@@ -71,7 +71,38 @@ pub(crate) struct SessionData {
     /// 5.9's `fs_gexp`, the grace period).
     #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
     pub grace_until: Option<i64>,
+    /// The session's revocation key (a keyed digest of the user and session ids), computed at
+    /// most once per decoded cookie: the verified-cookie memo shares this data between the
+    /// requests that carry the same cookie. Not part of the cookie.
+    #[serde(skip)]
+    pub revocation_key: KeyMemo,
 }
+
+/// A value derived from the rest of a [`SessionData`], computed on first use. A clone starts
+/// empty, since it is made to be changed; equality ignores it.
+#[derive(Default)]
+pub(crate) struct KeyMemo(std::sync::OnceLock<String>);
+
+impl KeyMemo {
+    /// The value, computed by `make` on first use.
+    pub(crate) fn get_or_init(&self, make: impl FnOnce() -> String) -> &str {
+        self.0.get_or_init(make)
+    }
+}
+
+impl Clone for KeyMemo {
+    fn clone(&self) -> Self {
+        KeyMemo::default()
+    }
+}
+
+impl PartialEq for KeyMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeyMemo {}
 
 impl std::fmt::Debug for SessionData {
     /// The user and the flashes; the fingerprint, the session id and the CSRF secret redacted.
@@ -160,9 +191,12 @@ pub(crate) struct SessionState {
 }
 
 impl SessionState {
-    /// The session's data, to change (copied first when the memo shares it).
+    /// The session's data, to change (copied first when the memo shares it). What was derived
+    /// from it is forgotten.
     pub(crate) fn data_mut(&mut self) -> &mut SessionData {
-        Arc::make_mut(&mut self.data)
+        let data = Arc::make_mut(&mut self.data);
+        data.revocation_key = KeyMemo::default();
+        data
     }
 }
 
@@ -279,6 +313,7 @@ impl Session {
             remembered_by: None,
             authenticated_at: None,
             grace_until: None,
+            revocation_key: KeyMemo::default(),
         });
         state.changed = true;
     }
@@ -548,6 +583,7 @@ mod tests {
             remembered_by: None,
             authenticated_at: Some(5),
             grace_until: Some(6),
+            revocation_key: KeyMemo::default(),
         };
         let value = data.encode(&signer());
         assert_eq!(SessionData::decode(&value, &signer()), Some(data));
@@ -614,6 +650,33 @@ mod tests {
         assert_ne!(s.data.id, id1);
         assert_ne!(s.data.csrf, csrf1);
         assert!(s.changed);
+    }
+
+    /// The revocation key computed for a decoded session is reused while the data stays as it
+    /// is, and forgotten by any change (a copy, or the data changed in place).
+    #[test]
+    fn the_derived_revocation_key_follows_the_data() {
+        let session = Session::default();
+        session.login("1".into(), "fp".into(), 10);
+        let key = |s: &Session, value: &str| {
+            s.lock()
+                .data
+                .revocation_key
+                .get_or_init(|| value.to_owned())
+                .to_owned()
+        };
+        assert_eq!(key(&session, "first"), "first");
+        assert_eq!(key(&session, "second"), "first");
+        // A copy (what the memo's readers get when they change it) starts empty.
+        let copy = session.lock().data.as_ref().clone();
+        assert_eq!(copy.revocation_key.get_or_init(|| "copy".into()), "copy");
+        assert!(copy == *session.lock().data);
+        // Changed in place (the data not shared): forgotten too.
+        session.lock().data_mut().user_id = Some("2".into());
+        assert_eq!(key(&session, "after"), "after");
+        // A new login replaces the data.
+        session.login("3".into(), "fp".into(), 11);
+        assert_eq!(key(&session, "relogin"), "relogin");
     }
 
     #[test]
