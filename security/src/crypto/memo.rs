@@ -12,7 +12,7 @@
 //! `hashlink` (already used by the identity cache) rather than a cache crate, for the
 //! constant-time key.
 
-use std::hash::{Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashlink::LruCache;
@@ -20,6 +20,8 @@ use hashlink::LruCache;
 /// Signed values already verified, with what they hold (`V`).
 pub(crate) struct Verified<V> {
     entries: Mutex<LruCache<SecretKey, Arc<V>, RandomState>>,
+    /// The map's hasher, to look a value up by its text without copying it into a key.
+    hasher: RandomState,
 }
 
 /// A signed value as a map key, compared in constant time.
@@ -42,8 +44,10 @@ impl Hash for SecretKey {
 impl<V> Verified<V> {
     /// A memo of at most `capacity` values.
     pub(crate) fn new(capacity: usize) -> Self {
+        let hasher = RandomState::new();
         Verified {
-            entries: Mutex::new(LruCache::with_hasher(capacity, RandomState::new())),
+            entries: Mutex::new(LruCache::with_hasher(capacity, hasher.clone())),
+            hasher,
         }
     }
 
@@ -53,12 +57,19 @@ impl<V> Verified<V> {
         value: &str,
         verify: impl FnOnce(&str) -> Option<V>,
     ) -> Option<Arc<V>> {
-        let key = SecretKey(value.into());
-        if let Some(hit) = self.lock().get(&key) {
-            return Some(Arc::clone(hit));
+        // The hash of `SecretKey(value)` (it hashes its text), without allocating one.
+        let hash = self.hasher.hash_one(value);
+        if let hashlink::linked_hash_map::RawEntryMut::Occupied(mut hit) =
+            self.lock().raw_entry_mut().from_hash(hash, |key| {
+                crate::crypto::cookie_codec::constant_time_eq(key.0.as_bytes(), value.as_bytes())
+            })
+        {
+            hit.to_back();
+            return Some(Arc::clone(hit.get()));
         }
         let verified = Arc::new(verify(value)?);
-        self.lock().insert(key, Arc::clone(&verified));
+        self.lock()
+            .insert(SecretKey(value.into()), Arc::clone(&verified));
         Some(verified)
     }
 
