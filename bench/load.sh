@@ -24,7 +24,11 @@
 #   BENCH_HASH_DURATION     seconds measured for /basic, /hash and /login (default 5)
 #   BENCH_ROUNDS            rounds over all the routes, interleaved; medians shown (default 3)
 #   BENCH_CACHE_TTL         the cached mode's SECURITY_IDENTITY_CACHE_TTL (default "5 seconds")
-#   BENCH_MODES             "nocache cache login flood" (default), or some of them
+#   BENCH_MODES             "nocache cache login flood" (default), or some of them, or
+#                           "tuned": the nocache run with BENCH_TUNED_DB_OPTS (default
+#                           noping,nolog,wal: SQLite as the README recommends), or
+#                           "fleet": the propagation time of the identity cache's invalidation
+#                           between two processes (PostgreSQL and/or Redis; see run_fleet)
 #   BENCH_FLOOD_CONNECTIONS the flood's wrk connections sending wrong passwords (default 32)
 #   BENCH_PROBE_CONNECTIONS connections of the guarded GET measured idle and during the flood
 #                           (default 4: a light load whose p99 shows the waiting)
@@ -57,6 +61,7 @@ CACHE_TTL="${BENCH_CACHE_TTL:-5 seconds}"
 MODES="${BENCH_MODES:-nocache cache login flood}"
 FLOOD_CONNS="${BENCH_FLOOD_CONNECTIONS:-32}"
 PROBE_CONNS="${BENCH_PROBE_CONNECTIONS:-4}"
+TUNED_DB_OPTS="${BENCH_TUNED_DB_OPTS:-noping,nolog,wal}"
 DEFAULT_LOGIN_LIMITS='{"login_failed": "10/m/ip,5/15m/key"}'
 LOGIN_LIMITS="${BENCH_LOGIN_LIMITS:-$DEFAULT_LOGIN_LIMITS}"
 PORT="${BENCH_PORT:-18080}"
@@ -352,7 +357,7 @@ run_login() {
     printf 'protection on: SECURITY_LOCKABLE=true SECURITY_RATE_LIMITS=%s SECURITY_THROTTLE_STORE=database\n' \
         "$LOGIN_LIMITS"
     declare -A L_RPS=() L_P99=() L_CPU=() L_FOR=() L_SRV=() L_ERR=()
-    local variant
+    local variant h_rps="" h_cpu=""
     for ((round = 1; round <= ROUNDS; round++)); do
         for variant in off on; do
             if [[ "$variant" == on ]]; then
@@ -361,6 +366,14 @@ run_login() {
                 start_server "" "${LOGIN_ENV[@]}"
             fi
             check_login "$variant"
+            if [[ "$variant" == off ]]; then
+                # The raw rate of argon2id on the same core, in the same server run: /hash is
+                # one verification of the same stored hash through the same hashing pool.
+                run_wrk /hash "$HASH_CONNS" "$HASH_DURATION"
+                h_rps="$h_rps $RPS"
+                h_cpu="$h_cpu $CPU_US"
+                [[ -n "$ERRS" ]] && FAILED_ROUTES="$FAILED_ROUTES login-off:/hash"
+            fi
             run_wrk /login "$HASH_CONNS" "$HASH_DURATION" "$LOGIN_LUA"
             stop_server
             L_RPS[$variant]="${L_RPS[$variant]:-} $RPS"
@@ -400,6 +413,10 @@ run_login() {
     }
     awk -v on="$on_rps" -v off="$off_rps" -v con="$on_cpu" -v coff="$off_cpu" 'BEGIN {
         if (off > 0) printf "/login with vs without the brute-force protection: %.1f vs %.1f req/s = %.3fx; %+.0f us server CPU a login\n", on, off, on / off, con - coff
+    }'
+    # shellcheck disable=SC2086 # word splitting of the number lists is meant
+    awk -v l="$off_rps" -v h="$(median $h_rps)" -v lc="$off_cpu" -v hc="$(median $h_cpu)" 'BEGIN {
+        if (h > 0) printf "/login (protection off) vs raw argon2id (/hash, same server runs): %.1f vs %.1f req/s = %.3fx; %.0f vs %.0f us server CPU\n", l, h, l / h, lc, hc
     }'
     printf '(load average after: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
@@ -471,10 +488,39 @@ run_flood() {
     printf '(load average after: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# --- fleet: how long a change on one instance takes to reach another's identity cache ---------
+# The fleet test (examples/conformance-app/tests/fleet.rs) runs two conformance-app processes
+# on one PostgreSQL database (channel: LISTEN/NOTIFY), then on Redis pub/sub, with a 5-minute
+# identity cache; after a password change on A (and a `users deactivate` from the command line)
+# it polls B with the old session every millisecond until B refuses it. Needs
+# SECURITY_TEST_POSTGRES_URL and/or SECURITY_TEST_REDIS_URL; a debug build, like the tests.
+run_fleet() {
+    printf '\n== fleet: a change on instance A reaching B'"'"'s identity cache (TTL 5 minutes), %s round(s)\n' "$ROUNDS"
+    if [[ -z "${SECURITY_TEST_POSTGRES_URL:-}" && -z "${SECURITY_TEST_REDIS_URL:-}" ]]; then
+        say "fleet: set SECURITY_TEST_POSTGRES_URL and/or SECURITY_TEST_REDIS_URL: skipped"
+        return 0
+    fi
+    local round
+    : >"$WORK/fleet.all"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        (cd "$ROOT" && cargo test -q --workspace --test fleet -- \
+            identity_cache_follows_changes --nocapture --test-threads=1) >"$WORK/fleet.out" 2>&1 ||
+            { cat "$WORK/fleet.out" >&2; die "the fleet test failed"; }
+        grep -E 'reached B' "$WORK/fleet.out" >>"$WORK/fleet.all" || true
+    done
+    [[ -s "$WORK/fleet.all" ]] || die "the fleet test printed no propagation time (was it ignored?)"
+    sort "$WORK/fleet.all"
+}
+
 for mode in $MODES; do
     case "$mode" in
-    nocache) ttl="" label="identity cache off" ;;
-    cache) ttl="$CACHE_TTL" label="SECURITY_IDENTITY_CACHE_TTL=\"$CACHE_TTL\"" ;;
+    nocache) ttl="" label="identity cache off" extra=() ;;
+    cache) ttl="$CACHE_TTL" label="SECURITY_IDENTITY_CACHE_TTL=\"$CACHE_TTL\"" extra=() ;;
+    tuned)
+        # The connection options the README recommends for SQLite, cache off.
+        ttl="" label="identity cache off, SQLite tuned (BENCH_DB_OPTS=$TUNED_DB_OPTS)"
+        extra=("BENCH_DB_OPTS=$TUNED_DB_OPTS")
+        ;;
     login)
         run_login
         continue
@@ -483,9 +529,13 @@ for mode in $MODES; do
         run_flood
         continue
         ;;
+    fleet)
+        run_fleet
+        continue
+        ;;
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
     esac
-    start_server "$ttl"
+    start_server "$ttl" "${extra[@]}"
     # A server built before /nolayer existed (a baseline binary) runs without the pair.
     if [[ " ${ROUTES[*]} " == *" /nolayer "* ]] &&
         [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PORT/nolayer")" == 404 ]]; then
