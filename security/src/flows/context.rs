@@ -632,6 +632,7 @@ impl<U: SecurityUser> Ctx<U> {
                 passwordless: config.passwordless,
                 changeable: config.changeable,
                 username: config.username_enable,
+                username_required: config.username_required,
                 change_email: config.change_email,
                 api_keys: config.api_keys,
                 change_username: config.change_username,

@@ -195,6 +195,9 @@ pub struct Features {
     pub changeable: bool,
     /// `SECURITY_USERNAME_ENABLE` (Flask-Security 5.9): the login page has a `username` field.
     pub username: bool,
+    /// `SECURITY_USERNAME_REQUIRED` (Flask-Security 5.9): the registration's `username` is
+    /// required.
+    pub username_required: bool,
     /// `SECURITY_CHANGE_EMAIL` (Flask-Security 5.9).
     pub change_email: bool,
     /// `SECURITY_API_KEYS`.
