@@ -607,6 +607,32 @@ impl<U: SecurityUser> Ctx<U> {
         }
     }
 
+    /// The features the pages show links to.
+    fn features(&self) -> Features {
+        let config = self.config();
+        Features {
+            registerable: config.registerable,
+            recoverable: config.recoverable,
+            confirmable: config.confirmable,
+            passwordless: config.passwordless,
+            changeable: config.changeable,
+            username: config.username_enable,
+            username_required: config.username_required,
+            change_email: config.change_email,
+            api_keys: config.api_keys,
+            change_username: config.change_username,
+            logout_post: config
+                .logout_methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case("POST")),
+            login_by_email: !config.username_enable
+                && config
+                    .user_identity_attributes
+                    .iter()
+                    .all(|attribute| attribute == "email"),
+        }
+    }
+
     /// What every page's context has: the flashes (consumed), the CSRF token, the URLs, the
     /// features and the user's address.
     fn view_context(
@@ -615,7 +641,6 @@ impl<U: SecurityUser> Ctx<U> {
         title: String,
         user_email: Option<String>,
     ) -> ViewContext {
-        let config = self.config();
         let csrf = self.sec.csrf();
         let csrf_token = csrf.issues_tokens().then(|| csrf.token_for(&self.session));
         ViewContext {
@@ -625,27 +650,7 @@ impl<U: SecurityUser> Ctx<U> {
             csrf_token,
             next: self.form_next(),
             urls: self.urls(),
-            features: Features {
-                registerable: config.registerable,
-                recoverable: config.recoverable,
-                confirmable: config.confirmable,
-                passwordless: config.passwordless,
-                changeable: config.changeable,
-                username: config.username_enable,
-                username_required: config.username_required,
-                change_email: config.change_email,
-                api_keys: config.api_keys,
-                change_username: config.change_username,
-                logout_post: config
-                    .logout_methods
-                    .iter()
-                    .any(|m| m.eq_ignore_ascii_case("POST")),
-                login_by_email: !config.username_enable
-                    && config
-                        .user_identity_attributes
-                        .iter()
-                        .all(|attribute| attribute == "email"),
-            },
+            features: self.features(),
             user_email,
             ..ViewContext::default()
         }
@@ -912,6 +917,11 @@ impl<U: SecurityUser> Page<U> {
     /// The URLs of the security views, for the app's links.
     pub fn urls(&self) -> Urls {
         self.ctx.urls()
+    }
+
+    /// The optional features that are on (which of those URLs are served).
+    pub fn features(&self) -> Features {
+        self.ctx.features()
     }
 
     /// The page: `title` as its `<title>` and `<h1>`, `body` under it, in the layout of the

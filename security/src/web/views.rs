@@ -514,13 +514,15 @@ impl PageBody {
 
     /// A second-level heading (the page's title is its only `<h1>`).
     pub fn heading(mut self, text: &str) -> Self {
-        self.html.push_str(&format!("<h2>{}</h2>\n", escape_html(text)));
+        self.html
+            .push_str(&format!("<h2>{}</h2>\n", escape_html(text)));
         self
     }
 
     /// A paragraph of text.
     pub fn paragraph(mut self, text: &str) -> Self {
-        self.html.push_str(&format!("<p>{}</p>\n", escape_html(text)));
+        self.html
+            .push_str(&format!("<p>{}</p>\n", escape_html(text)));
         self
     }
 
@@ -850,6 +852,37 @@ mod tests {
     }
 
     #[test]
+    fn the_stylesheet_follows_dark_mode_and_shows_focus() {
+        assert!(STYLESHEET.contains("@media (prefers-color-scheme: dark)"));
+        assert!(STYLESHEET.contains(":focus-visible"));
+        assert_eq!(stylesheet_version().len(), 8);
+        let config = crate::config::Config::from_vars([
+            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("SECURITY_STATIC_FOLDER_URL", "static"),
+        ])
+        .unwrap();
+        assert_eq!(
+            stylesheet_url(&config),
+            format!("/static/security.css?v={}", stylesheet_version())
+        );
+    }
+
+    #[test]
+    fn page_bodies_escape_what_they_are_given() {
+        let body = PageBody::new()
+            .heading("<h1>")
+            .paragraph("a & b")
+            .links([("\"x\"", "/p?a=1&b='2'")])
+            .links([])
+            .trusted_html("<hr>");
+        assert_eq!(
+            body.as_html(),
+            "<h2>&lt;h1&gt;</h2>\n<p>a &amp; b</p>\n<ul class=\"fs-links\">\n  <li><a \
+             href=\"/p?a=1&amp;b=&#39;2&#39;\">&quot;x&quot;</a></li>\n</ul>\n<hr>"
+        );
+    }
+
+    #[test]
     fn processors_and_overrides_apply() {
         let mut t = Templates::default();
         t.context_processor(|c| {
@@ -902,11 +935,15 @@ mod tests {
                     text.contains("http://localhost/x/token"),
                     "{kind:?}: {text}"
                 );
+                // As a button and as text (href and content): a client that shows no
+                // button still shows the address.
                 assert!(
-                    html.contains("http://localhost/x/token"),
+                    html.matches("http://localhost/x/token").count() >= 3,
                     "{kind:?}: {html}"
                 );
             }
+            assert!(html.starts_with("<!DOCTYPE html>"), "{kind:?}: {html}");
+            assert!(html.contains("<html lang=\"en\">"), "{kind:?}: {html}");
         }
     }
 }

@@ -165,7 +165,10 @@ async fn every_default_page_is_labelled_styled_and_csp_clean() {
         let r = anonymous.get(path).await;
         sheets.push(assert_page(path, &r));
         // Anonymous visitors get the ways in, not the ways out.
-        assert!(r.body.contains("<a href=\"/register\">Register</a>"), "{path}");
+        assert!(
+            r.body.contains("<a href=\"/register\">Register</a>"),
+            "{path}"
+        );
         assert!(!r.body.contains("Log out"), "{path}");
     }
     let mut user = logged_in(&app).await;
@@ -209,14 +212,26 @@ async fn inputs_say_what_they_hold_to_browsers_and_password_managers() {
     assert_field(&register, "email", "email", "email", true);
     assert_field(&register, "username", "text", "username", true);
     assert_field(&register, "password", "password", "new-password", true);
-    assert_field(&register, "password_confirm", "password", "new-password", true);
+    assert_field(
+        &register,
+        "password_confirm",
+        "password",
+        "new-password",
+        true,
+    );
     let forgot = c.get("/reset").await.body;
     assert_field(&forgot, "email", "email", "email", true);
     let mut user = logged_in(&app).await;
     let change = user.get("/change").await.body;
     assert_field(&change, "password", "password", "current-password", true);
     assert_field(&change, "new_password", "password", "new-password", true);
-    assert_field(&change, "new_password_confirm", "password", "new-password", true);
+    assert_field(
+        &change,
+        "new_password_confirm",
+        "password",
+        "new-password",
+        true,
+    );
     let verify = user.get("/verify").await.body;
     assert_field(&verify, "password", "password", "current-password", true);
 
@@ -276,7 +291,8 @@ async fn a_field_error_is_tied_to_its_input() {
         let target = format!("{id}-errors");
         assert_eq!(attr(tag, "aria-describedby"), Some(target.clone()));
         assert!(
-            r.body.contains(&format!("<ul class=\"errors\" id=\"{target}\">")),
+            r.body
+                .contains(&format!("<ul class=\"errors\" id=\"{target}\">")),
             "{}",
             r.body
         );
@@ -333,7 +349,10 @@ async fn the_stylesheet_is_cached_by_version_and_revalidated() {
     assert_eq!(other.status, StatusCode::OK);
     assert_eq!(other.body, STYLESHEET);
     // Without the current version (an old link, a hand-typed URL): revalidated each time.
-    for stale in ["/fs-static/security.css", "/fs-static/security.css?v=00000000"] {
+    for stale in [
+        "/fs-static/security.css",
+        "/fs-static/security.css?v=00000000",
+    ] {
         let r = c.get(stale).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.headers["cache-control"], "public, no-cache");
@@ -382,18 +401,35 @@ async fn an_app_page_renders_in_the_default_layout() {
     let mut c = client_for(router);
     let r = c.get("/home").await;
     assert_page("anonymous home", &r);
-    assert!(r.body.contains("<h1>Home &#60;page&#62;</h1>"), "{}", r.body);
-    assert!(r.body.contains("<title>Home &#60;page&#62;</title>"), "{}", r.body);
+    assert!(
+        r.body.contains("<h1>Home &#60;page&#62;</h1>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("<title>Home &#60;page&#62;</title>"),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("<p>Nobody is logged in.</p>"), "{}", r.body);
-    assert!(r.body.contains("<a href=\"/login\">Log in</a>"), "{}", r.body);
-    assert!(r.body.contains("<a href=\"/register\">Register</a>"), "{}", r.body);
+    assert!(
+        r.body.contains("<a href=\"/login\">Log in</a>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("<a href=\"/register\">Register</a>"),
+        "{}",
+        r.body
+    );
     // Logged in through the test app's client (whose token page the form post uses).
     c.cookies = logged_in(&app).await.cookies;
     let r = c.get("/home").await;
     assert_page("home", &r);
     assert!(r.body.contains("<p>Hello matt@lp.com</p>"), "{}", r.body);
     assert!(
-        r.body.contains("<a href=\"/profile?a=1&amp;b=2\">Profile</a>"),
+        r.body
+            .contains("<a href=\"/profile?a=1&amp;b=2\">Profile</a>"),
         "{}",
         r.body
     );
