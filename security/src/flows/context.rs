@@ -798,60 +798,6 @@ pub fn valid_email(email: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn email_format_is_wtforms_2_0_1() {
-        for ok in [
-            "matt@lp.com",
-            "o'neil@lp.com",
-            "%@lp.com",
-            "x@y.z.museum",
-            "MATT@LP.COM",
-        ] {
-            assert!(valid_email(ok), "{ok}");
-        }
-        for bad in [
-            "bogus",
-            "a@localhost",
-            "a@b.c",
-            "a@.com",
-            "@lp.com",
-            "a@b.toolongtldname",
-            "matt@lp.com\r\nBcc: x@y.com",
-            "matt@lp.com\n",
-            "a@b.c0m",
-            "a b@c.com",
-            "a,b@lp.com",
-            "a@b@lp.com",
-            &format!("{}@lp.com", "x".repeat(300)),
-        ] {
-            assert!(!valid_email(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn json_booleans_are_booleans() {
-        let input = Input::from_json(
-            serde_json::from_str::<serde_json::Map<String, Value>>(
-                r#"{"remember": false, "email": 5, "password": null, "x": [1]}"#,
-            )
-            .unwrap(),
-        );
-        assert_eq!(input.flag("remember"), Some(false));
-        assert_eq!(input.text("email"), Some("5"));
-        assert_eq!(input.text("password"), None);
-        assert_eq!(input.text("x"), None);
-        let form = Input::from_pairs(vec![("remember".into(), "y".into())]);
-        assert_eq!(form.flag("remember"), Some(true));
-        let off = Input::from_pairs(vec![("remember".into(), "false".into())]);
-        assert_eq!(off.flag("remember"), Some(false));
-        assert_eq!(Input::default().flag("remember"), None);
-    }
-}
-
 /// An app's page in the default layout (an extractor): the stylesheet, the menu (what the
 /// visitor may do, by the features that are on), the flashes, and a body the app gives.
 ///
@@ -940,5 +886,59 @@ impl<U: SecurityUser> Page<U> {
             Ok(html) => response::html(StatusCode::OK, html),
             Err(err) => FlowError::from(err).into_response(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_format_is_wtforms_2_0_1() {
+        for ok in [
+            "matt@lp.com",
+            "o'neil@lp.com",
+            "%@lp.com",
+            "x@y.z.museum",
+            "MATT@LP.COM",
+        ] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "bogus",
+            "a@localhost",
+            "a@b.c",
+            "a@.com",
+            "@lp.com",
+            "a@b.toolongtldname",
+            "matt@lp.com\r\nBcc: x@y.com",
+            "matt@lp.com\n",
+            "a@b.c0m",
+            "a b@c.com",
+            "a,b@lp.com",
+            "a@b@lp.com",
+            &format!("{}@lp.com", "x".repeat(300)),
+        ] {
+            assert!(!valid_email(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_booleans_are_booleans() {
+        let input = Input::from_json(
+            serde_json::from_str::<serde_json::Map<String, Value>>(
+                r#"{"remember": false, "email": 5, "password": null, "x": [1]}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(input.flag("remember"), Some(false));
+        assert_eq!(input.text("email"), Some("5"));
+        assert_eq!(input.text("password"), None);
+        assert_eq!(input.text("x"), None);
+        let form = Input::from_pairs(vec![("remember".into(), "y".into())]);
+        assert_eq!(form.flag("remember"), Some(true));
+        let off = Input::from_pairs(vec![("remember".into(), "false".into())]);
+        assert_eq!(off.flag("remember"), Some(false));
+        assert_eq!(Input::default().flag("remember"), None);
     }
 }
