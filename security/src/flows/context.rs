@@ -804,18 +804,7 @@ pub fn valid_email(email: &str) -> bool {
 /// ```no_run
 /// use axum::response::Response;
 /// use security::views::{Page, PageBody};
-/// # #[derive(Clone, Debug, PartialEq, Eq, sea_orm::DeriveEntityModel, security::SecurityUser)]
-/// # #[sea_orm(table_name = "user")]
-/// # #[security(role = security::entities::role::Entity, user_roles = security::entities::roles_users::Entity)]
-/// # pub struct Model {
-/// #     #[sea_orm(primary_key)] pub id: i32,
-/// #     #[sea_orm(unique)] pub email: String,
-/// #     pub password: Option<String>,
-/// #     pub active: bool,
-/// # }
-/// # #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]
-/// # pub enum Relation {}
-/// # impl sea_orm::ActiveModelBehavior for ActiveModel {}
+/// # type Model = security::doc_support::User;
 ///
 /// async fn home(page: Page<Model>) -> Response {
 ///     let body = match page.user() {
