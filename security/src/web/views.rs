@@ -277,6 +277,11 @@ impl ViewContext {
         self.errors.get(name).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Whether this is the page of `view` (the menu marks its link `aria-current="page"`).
+    pub fn is_view(&self, view: ViewName) -> bool {
+        self.view == Some(view)
+    }
+
     /// Whether a field has errors (its input gets `aria-invalid="true"` and an
     /// `aria-describedby` naming the list of its errors, `<name>-errors`).
     pub fn has_errors(&self, name: &str) -> bool {
