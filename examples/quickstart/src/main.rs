@@ -3,9 +3,10 @@
 //! `cargo run -p quickstart`, then open <http://127.0.0.1:3000> and log in as
 //! `matt@example.com` / `password`. The database is an SQLite file, `quickstart.db`.
 
-use axum::{Router, routing::get};
+use axum::{Router, response::Response, routing::get};
 use sea_orm::{ConnectionTrait, Database, Schema};
 use security::prelude::*;
+use security::views::{Page, PageBody};
 
 mod user {
     use sea_orm::entity::prelude::*;
@@ -34,15 +35,62 @@ mod user {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A page only logged-in users see.
+/// The home page, for everyone: who is logged in, and links to the enabled flows, in the
+/// layout of the security views (their menu, flashes and stylesheet).
+async fn home(page: Page<user::Model>) -> Response {
+    let urls = page.urls();
+    let features = page.features();
+    let body = match page.user() {
+        Some(user) => {
+            let mut links = vec![("Your profile (a page behind #[login_required])", "/profile")];
+            if features.changeable {
+                links.push(("Change your password", urls.change_password.as_str()));
+            }
+            PageBody::new()
+                .paragraph(&format!("You are logged in as {}.", user.email))
+                .links(links)
+                .paragraph("Log out with the “Log out” button below.")
+        }
+        None => {
+            let mut links = vec![("Log in", urls.login.as_str())];
+            if features.registerable {
+                links.push(("Register", urls.register.as_str()));
+            }
+            if features.recoverable {
+                links.push(("Forgot your password?", urls.forgot_password.as_str()));
+            }
+            if features.confirmable {
+                links.push((
+                    "Resend the confirmation mail",
+                    urls.send_confirmation.as_str(),
+                ));
+            }
+            links.push(("Your profile (asks you to log in first)", "/profile"));
+            PageBody::new()
+                .paragraph("Nobody is logged in.")
+                .links(links)
+                .paragraph("The test account is matt@example.com, password “password”.")
+        }
+    };
+    page.render("Quick start", body)
+}
+
+/// A page only logged-in users see: anyone else is sent to the login page.
 #[login_required]
-async fn home(user: CurrentUser<user::Model>) -> String {
-    format!("Hello {}! (log out at /logout)", user.email)
+async fn profile(user: CurrentUser<user::Model>, page: Page<user::Model>) -> Response {
+    let body = PageBody::new()
+        .paragraph(&format!("Your e-mail address is {}.", user.email))
+        .links([("Home", "/")]);
+    page.render("Your profile", body)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().init();
+    // What a person wants to read: the app's and the library's events, not every SQL
+    // statement (RUST_LOG overrides it, e.g. RUST_LOG=debug or RUST_LOG=info,sqlx=info).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
 
     let db = Database::connect("sqlite://quickstart.db?mode=rwc").await?;
     let schema = Schema::new(db.get_database_backend());
@@ -77,10 +125,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = Router::new()
         .route("/", get(home))
+        .route("/profile", get(profile))
         .merge(security.router())
         .layer(security.layer());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    println!("Open http://127.0.0.1:3000 and log in as matt@example.com / password");
+    println!(
+        "Quick start listening on http://127.0.0.1:3000 (test account: matt@example.com / password)"
+    );
     // With header-read and idle timeouts (see examples/serve).
     serve::serve(
         listener,

@@ -201,6 +201,10 @@ config_keys! {
     unauthorized_view: Option<String> = None, "SECURITY_UNAUTHORIZED_VIEW" => opt_text;
 
     // --- Templates -------------------------------------------------------------------------------
+    /// `SECURITY_STATIC_FOLDER_URL` (5.9), default `"/fs-static"`: where the security router
+    /// serves the default pages' stylesheet (`<url_prefix><static_folder_url>/security.css`,
+    /// with `?v=` and the first 8 hex digits of its SHA-256, so that a new release is fetched).
+    static_folder_url: String = "/fs-static".into(), "SECURITY_STATIC_FOLDER_URL" => text;
     /// `SECURITY_FORGOT_PASSWORD_TEMPLATE`, default `"security/forgot_password.html"`: the
     /// forgot-password page.
     forgot_password_template: String = "security/forgot_password.html".into(),

@@ -192,6 +192,17 @@ impl Config {
     pub fn change_username_path(&self) -> String {
         self.prefixed(&self.change_username_url)
     }
+
+    /// The path of the default pages' stylesheet: `url_prefix` + `static_folder_url` +
+    /// `/security.css` (without its `?v=`; see [`crate::views::stylesheet_url`]).
+    pub fn stylesheet_path(&self) -> String {
+        let folder = self.static_folder_url.trim_end_matches('/');
+        if folder.starts_with('/') {
+            self.prefixed(&format!("{folder}/security.css"))
+        } else {
+            self.prefixed(&format!("/{folder}/security.css"))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -570,58 +570,90 @@ impl<U: SecurityUser> Ctx<U> {
         errors: FormErrors,
         adjust: impl FnOnce(&mut ViewContext),
     ) -> FlowResult {
-        let config = self.config();
         let user_email = self
             .current_user()
             .await?
             .map(|f| f.user.email().to_owned());
-        let csrf = self.sec.csrf();
-        let csrf_token = csrf.issues_tokens().then(|| csrf.token_for(&self.session));
-        let mut ctx = ViewContext {
-            view: Some(view),
-            title: view.title().to_owned(),
-            flashes: self.session.take_flashes(),
-            csrf_token,
-            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            errors,
-            next: self.form_next(),
-            urls: Urls {
-                login: config.login_path(),
-                logout: config.logout_path(),
-                register: config.register_path(),
-                forgot_password: config.reset_path(),
-                reset_password: self.parts.uri.path().to_owned(),
-                change_password: config.change_path(),
-                send_confirmation: config.confirm_path(),
-                verify: crate::web::redirect::action_with_next(
-                    &config.verify_path(),
-                    self.query_next().as_deref(),
-                ),
-                change_email: config.change_email_path(),
-                api_keys: config.api_keys_path(),
-                change_username: config.change_username_path(),
-            },
-            features: Features {
-                registerable: config.registerable,
-                recoverable: config.recoverable,
-                confirmable: config.confirmable,
-                passwordless: config.passwordless,
-                changeable: config.changeable,
-                username: config.username_enable,
-            },
-            user_email,
-            reset_password_token: None,
-            extra_fields: Vec::new(),
-            extra: Default::default(),
-            api_keys: Vec::new(),
-            new_api_key: None,
-        };
+        let mut ctx = self.view_context(Some(view), view.title().to_owned(), user_email);
+        ctx.values = values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        ctx.errors = errors;
         adjust(&mut ctx);
         let body = self
             .sec
             .templates()
-            .render_page(view.template(config), ctx)?;
+            .render_page(view.template(self.config()), ctx)?;
         Ok(response::html(StatusCode::OK, body))
+    }
+
+    /// The URLs of the security views, as the pages link them.
+    fn urls(&self) -> Urls {
+        let config = self.config();
+        Urls {
+            login: config.login_path(),
+            logout: config.logout_path(),
+            register: config.register_path(),
+            forgot_password: config.reset_path(),
+            reset_password: self.parts.uri.path().to_owned(),
+            change_password: config.change_path(),
+            send_confirmation: config.confirm_path(),
+            verify: crate::web::redirect::action_with_next(
+                &config.verify_path(),
+                self.query_next().as_deref(),
+            ),
+            change_email: config.change_email_path(),
+            api_keys: config.api_keys_path(),
+            change_username: config.change_username_path(),
+            stylesheet: crate::web::views::stylesheet_url(config),
+        }
+    }
+
+    /// The features the pages show links to.
+    fn features(&self) -> Features {
+        let config = self.config();
+        Features {
+            registerable: config.registerable,
+            recoverable: config.recoverable,
+            confirmable: config.confirmable,
+            passwordless: config.passwordless,
+            changeable: config.changeable,
+            username: config.username_enable,
+            username_required: config.username_required,
+            change_email: config.change_email,
+            api_keys: config.api_keys,
+            change_username: config.change_username,
+            logout_post: config
+                .logout_methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case("POST")),
+            login_by_email: !config.username_enable
+                && config
+                    .user_identity_attributes
+                    .iter()
+                    .all(|attribute| attribute == "email"),
+        }
+    }
+
+    /// What every page's context has: the flashes (consumed), the CSRF token, the URLs, the
+    /// features and the user's address.
+    fn view_context(
+        &self,
+        view: Option<ViewName>,
+        title: String,
+        user_email: Option<String>,
+    ) -> ViewContext {
+        let csrf = self.sec.csrf();
+        let csrf_token = csrf.issues_tokens().then(|| csrf.token_for(&self.session));
+        ViewContext {
+            view,
+            title,
+            flashes: self.session.take_flashes(),
+            csrf_token,
+            next: self.form_next(),
+            urls: self.urls(),
+            features: self.features(),
+            user_email,
+            ..ViewContext::default()
+        }
     }
 
     /// A successful JSON answer; with CSRF on it carries the session's token as
@@ -764,6 +796,86 @@ pub fn valid_email(email: &str) -> bool {
         }
         rest.as_bytes()[rest.len() - letters - 1] == b'.'
     })
+}
+
+/// An app's page in the default layout (an extractor): the stylesheet, the menu (what the
+/// visitor may do, by the features that are on), the flashes, and a body the app gives.
+///
+/// ```no_run
+/// use axum::response::Response;
+/// use security::views::{Page, PageBody};
+/// # type Model = security::doc_support::User;
+///
+/// async fn home(page: Page<Model>) -> Response {
+///     let body = match page.user() {
+///         Some(user) => PageBody::new().paragraph(&format!("Signed in as {}", user.email)),
+///         None => PageBody::new().paragraph("Nobody is signed in."),
+///     };
+///     page.render("Home", body)
+/// }
+/// ```
+pub struct Page<U: SecurityUser> {
+    ctx: Ctx<U>,
+    user: Option<Arc<UserWithRoles<U>>>,
+}
+
+impl<U: SecurityUser> std::fmt::Debug for Page<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Page")
+            .field("signed_in", &self.user.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync, U: SecurityUser> axum::extract::FromRequestParts<S> for Page<U> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let runtime = crate::web::scope::UserScope::<U>::of(parts)
+            .map(|scope| scope.runtime.clone())
+            .ok_or_else(|| crate::web::guard::Rejection::missing_layer::<U>().into_response())?;
+        let ctx = Ctx::new(runtime, parts.clone()).map_err(IntoResponse::into_response)?;
+        let user = ctx
+            .current_user()
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Page { ctx, user })
+    }
+}
+
+impl<U: SecurityUser> Page<U> {
+    /// The user of the session, if someone is logged in.
+    pub fn user(&self) -> Option<&U> {
+        self.user.as_deref().map(|found| &found.user)
+    }
+
+    /// The URLs of the security views, for the app's links.
+    pub fn urls(&self) -> Urls {
+        self.ctx.urls()
+    }
+
+    /// The optional features that are on (which of those URLs are served).
+    pub fn features(&self) -> Features {
+        self.ctx.features()
+    }
+
+    /// The page: `title` as its `<title>` and `<h1>`, `body` under it, in the layout of the
+    /// security views ([`APP_PAGE_TEMPLATE`](crate::views::APP_PAGE_TEMPLATE)). Consumes the
+    /// session's flashes. A template that fails answers 500 (and is logged).
+    pub fn render(self, title: &str, body: crate::web::views::PageBody) -> Response {
+        let email = self.user().map(|user| user.email().to_owned());
+        let mut ctx = self.ctx.view_context(None, title.to_owned(), email);
+        ctx.content = body.as_html().to_owned();
+        match self
+            .ctx
+            .sec
+            .templates()
+            .render_page(crate::web::views::APP_PAGE_TEMPLATE, ctx)
+        {
+            Ok(html) => response::html(StatusCode::OK, html),
+            Err(err) => FlowError::from(err).into_response(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,11 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     if config.refresh_token {
         router = refresh::routes(router, &config);
     }
+    // The default pages' stylesheet (`SECURITY_STATIC_FOLDER_URL`).
+    router = router.route(
+        &config.stylesheet_path(),
+        axum::routing::get(crate::web::views::serve_stylesheet),
+    );
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config
             .response_headers

@@ -30,6 +30,8 @@ use std::sync::Arc;
 
 use askama::Template;
 
+pub use crate::flows::context::Page;
+
 use crate::mail::EmailKind;
 use crate::web::session::Flash;
 
@@ -174,6 +176,8 @@ pub struct Urls {
     pub api_keys: String,
     /// Change username (Flask-Security 5.9).
     pub change_username: String,
+    /// The default pages' stylesheet, with its `?v=` ([`stylesheet_url`]).
+    pub stylesheet: String,
 }
 
 /// Which optional features are on (the menu shows links to them).
@@ -191,6 +195,21 @@ pub struct Features {
     pub changeable: bool,
     /// `SECURITY_USERNAME_ENABLE` (Flask-Security 5.9): the login page has a `username` field.
     pub username: bool,
+    /// `SECURITY_USERNAME_REQUIRED` (Flask-Security 5.9): the registration's `username` is
+    /// required.
+    pub username_required: bool,
+    /// `SECURITY_CHANGE_EMAIL` (Flask-Security 5.9).
+    pub change_email: bool,
+    /// `SECURITY_API_KEYS`.
+    pub api_keys: bool,
+    /// `SECURITY_CHANGE_USERNAME` (Flask-Security 5.9).
+    pub change_username: bool,
+    /// `SECURITY_LOGOUT_METHODS` has `POST`: the menu logs out with a form that carries the
+    /// CSRF token (else with a link).
+    pub logout_post: bool,
+    /// The login's `email` field takes only an e-mail address (no username, no other identity
+    /// attribute), so the page gives it `type="email"`.
+    pub login_by_email: bool,
 }
 
 /// An extra field of the registration form, added by the app.
@@ -237,6 +256,9 @@ pub struct ViewContext {
     pub api_keys: Vec<crate::web::api_keys::ApiKey>,
     /// The API key just created, shown this once (API keys page only).
     pub new_api_key: Option<String>,
+    /// The body of an app's page in the default layout (HTML, already escaped: see
+    /// [`PageBody`]); empty on the security views.
+    pub content: String,
 }
 
 impl ViewContext {
@@ -255,9 +277,29 @@ impl ViewContext {
         self.errors.get(name).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Whether this is the page of `view` (the menu marks its link `aria-current="page"`).
+    pub fn is_view(&self, view: ViewName) -> bool {
+        self.view == Some(view)
+    }
+
+    /// Whether a field has errors (its input gets `aria-invalid="true"` and an
+    /// `aria-describedby` naming the list of its errors, `<name>-errors`).
+    pub fn has_errors(&self, name: &str) -> bool {
+        !self.errors(name).is_empty()
+    }
+
     /// A value added by a context processor, or "".
     pub fn extra(&self, key: &str) -> &str {
         self.extra.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    /// The flashes of category `error` (`errors: true`: shown with `role="alert"`), or the
+    /// others (shown with `role="status"`).
+    pub fn flashes_where(&self, errors: bool) -> Vec<&Flash> {
+        self.flashes
+            .iter()
+            .filter(|flash| (flash.category == "error") == errors)
+            .collect()
     }
 
     /// The `next` value for a hidden field.
@@ -317,6 +359,7 @@ impl std::fmt::Debug for ViewContext {
             .field("extra", &self.extra)
             .field("api_keys", &self.api_keys)
             .field("new_api_key", &Redacted(self.new_api_key.as_deref()))
+            .field("content", &self.content.len())
             .finish_non_exhaustive()
     }
 }
@@ -348,6 +391,175 @@ impl EmailContext {
     /// A value added by a context processor, or "".
     pub fn extra(&self, key: &str) -> &str {
         self.extra.get(key).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// The default pages' stylesheet, shipped in the crate and served by the security router at
+/// [`Config::stylesheet_path`](crate::config::Config::stylesheet_path).
+pub const STYLESHEET: &str = include_str!("../../static/security.css");
+
+/// The template of an app's page in the default layout ([`Page`](crate::views::Page)): the
+/// layout, the menu, the flashes, the title as the `<h1>` and [`ViewContext::content`].
+/// Register another page under this name to change it.
+pub const APP_PAGE_TEMPLATE: &str = "security/page.html";
+
+/// The hex SHA-256 of [`STYLESHEET`], computed once.
+fn stylesheet_digest() -> &'static str {
+    static DIGEST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::Digest;
+        sha2::Sha256::digest(STYLESHEET.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    &DIGEST
+}
+
+/// The stylesheet's version: the first 8 hex digits of its SHA-256 (its URL's `?v=`).
+pub fn stylesheet_version() -> &'static str {
+    &stylesheet_digest()[..8]
+}
+
+/// The stylesheet's URL, as the pages link it: its path and `?v=<version>`, so that a browser
+/// that cached an older one fetches the new one.
+pub fn stylesheet_url(config: &crate::config::Config) -> String {
+    format!("{}?v={}", config.stylesheet_path(), stylesheet_version())
+}
+
+/// `GET <static_folder_url>/security.css`: the stylesheet, `text/css`, with an `ETag`
+/// (answered 304 to a matching `If-None-Match`); cached for a year, immutable, when the
+/// request names the current version (`?v=`), else revalidated on every use.
+pub(crate) async fn serve_stylesheet(parts: http::request::Parts) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http::{HeaderValue, StatusCode, header};
+
+    let etag = format!("\"{}\"", &stylesheet_digest()[..16]);
+    let current = parts.uri.query().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair == format!("v={}", stylesheet_version()))
+    });
+    let cache = if current {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, no-cache"
+    };
+    let matches = parts
+        .headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag);
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            )],
+            STYLESHEET,
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    response
+}
+
+/// `text` with the characters that mean something in HTML (`& < > " '`) escaped, for text
+/// put in a page or an attribute.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The body of an app's page in the default layout ([`Page`](crate::views::Page)): headings,
+/// paragraphs and lists of links, whose text and URLs are escaped as they are added, and HTML
+/// the app vouches for.
+///
+/// ```
+/// use security::views::PageBody;
+///
+/// let body = PageBody::new()
+///     .paragraph("Signed in as <matt@example.com>")
+///     .links([("Change password", "/change"), ("Log out", "/logout")]);
+/// assert!(body.as_html().contains("&lt;matt@example.com&gt;"));
+/// assert!(body.as_html().contains(r#"<a href="/change">Change password</a>"#));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PageBody {
+    html: String,
+}
+
+impl PageBody {
+    /// An empty body.
+    pub fn new() -> Self {
+        PageBody::default()
+    }
+
+    /// A second-level heading (the page's title is its only `<h1>`).
+    pub fn heading(mut self, text: &str) -> Self {
+        self.html
+            .push_str(&format!("<h2>{}</h2>\n", escape_html(text)));
+        self
+    }
+
+    /// A paragraph of text.
+    pub fn paragraph(mut self, text: &str) -> Self {
+        self.html
+            .push_str(&format!("<p>{}</p>\n", escape_html(text)));
+        self
+    }
+
+    /// A list of links: (text, URL) pairs. Nothing is added for an empty list.
+    pub fn links<'a>(mut self, links: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let items: String = links
+            .into_iter()
+            .map(|(text, href)| {
+                format!(
+                    "  <li><a href=\"{}\">{}</a></li>\n",
+                    escape_html(href),
+                    escape_html(text)
+                )
+            })
+            .collect();
+        if !items.is_empty() {
+            self.html
+                .push_str(&format!("<ul class=\"fs-links\">\n{items}</ul>\n"));
+        }
+        self
+    }
+
+    /// HTML added as it is: the app answers for it (escape what it did not write with
+    /// [`escape_html`]). A strict `Content-Security-Policy` refuses inline scripts and styles.
+    pub fn trusted_html(mut self, html: &str) -> Self {
+        self.html.push_str(html);
+        self
+    }
+
+    /// The body's HTML.
+    pub fn as_html(&self) -> &str {
+        &self.html
     }
 }
 
@@ -501,6 +713,7 @@ mod defaults {
     }
 
     pages! {
+        AppPage => "security/page.html",
         LoginUser => "security/login_user.html",
         RegisterUser => "security/register_user.html",
         ForgotPassword => "security/forgot_password.html",
@@ -644,6 +857,37 @@ mod tests {
     }
 
     #[test]
+    fn the_stylesheet_follows_dark_mode_and_shows_focus() {
+        assert!(STYLESHEET.contains("@media (prefers-color-scheme: dark)"));
+        assert!(STYLESHEET.contains(":focus-visible"));
+        assert_eq!(stylesheet_version().len(), 8);
+        let config = crate::config::Config::from_vars([
+            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("SECURITY_STATIC_FOLDER_URL", "static"),
+        ])
+        .unwrap();
+        assert_eq!(
+            stylesheet_url(&config),
+            format!("/static/security.css?v={}", stylesheet_version())
+        );
+    }
+
+    #[test]
+    fn page_bodies_escape_what_they_are_given() {
+        let body = PageBody::new()
+            .heading("<h1>")
+            .paragraph("a & b")
+            .links([("\"x\"", "/p?a=1&b='2'")])
+            .links([])
+            .trusted_html("<hr>");
+        assert_eq!(
+            body.as_html(),
+            "<h2>&lt;h1&gt;</h2>\n<p>a &amp; b</p>\n<ul class=\"fs-links\">\n  <li><a \
+             href=\"/p?a=1&amp;b=&#39;2&#39;\">&quot;x&quot;</a></li>\n</ul>\n<hr>"
+        );
+    }
+
+    #[test]
     fn processors_and_overrides_apply() {
         let mut t = Templates::default();
         t.context_processor(|c| {
@@ -696,11 +940,15 @@ mod tests {
                     text.contains("http://localhost/x/token"),
                     "{kind:?}: {text}"
                 );
+                // As a button and as text (href and content): a client that shows no
+                // button still shows the address.
                 assert!(
-                    html.contains("http://localhost/x/token"),
+                    html.matches("http://localhost/x/token").count() >= 3,
                     "{kind:?}: {html}"
                 );
             }
+            assert!(html.starts_with("<!DOCTYPE html>"), "{kind:?}: {html}");
+            assert!(html.contains("<html lang=\"en\">"), "{kind:?}: {html}");
         }
     }
 }
