@@ -3,7 +3,8 @@
 // (light and dark) and photographed (light and dark, phone and desktop).
 //
 // Environment (run.sh sets it): BASE_URL, WEBDRIVER_URL, MAIL_DIR, SCREENSHOT_DIR,
-// CHROME_BIN (optional), AXE_REPORT_ONLY=1 (development aid: report violations, do not fail).
+// CHROME_BIN (optional), AXE_REPORT_ONLY=1 (development aid: report the axe violations and the
+// phone-layout problems, do not fail on them).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -32,6 +33,7 @@ const FAILING_IMPACTS = new Set(['serious', 'critical']);
 
 let browser;
 const axeFindings = []; // { page, scheme, id, impact, help, helpUrl, targets }
+const layoutFindings = []; // { page, problem }
 const visited = [];
 
 const log = (message) => console.log(`  ${message}`);
@@ -210,6 +212,25 @@ async function runAxe(page, scheme) {
 }
 
 /**
+ * At the phone's width the page must be laid out for it (a viewport meta, not a 980 px desktop
+ * layout zoomed out) and must not scroll sideways (a long address in a flash, a wide table).
+ */
+async function phoneLayoutProblems() {
+  const layout = await browser.execute(
+    `const wide = [...document.body.querySelectorAll('*')]
+       .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+       .map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : ''));
+     return { layoutWidth: document.documentElement.clientWidth, scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 10) };`);
+  const problems = [];
+  if (layout.layoutWidth > SIZES.phone.width) {
+    problems.push(`laid out ${layout.layoutWidth} px wide on a ${SIZES.phone.width} px phone (no viewport meta?)`);
+  } else if (layout.scrollWidth > layout.layoutWidth + 1) {
+    problems.push(`${layout.scrollWidth - layout.layoutWidth} px wider than the phone's ${layout.layoutWidth} px; past the edge: ${layout.wide.join(', ') || 'the document'}`);
+  }
+  return problems;
+}
+
+/**
  * Proves the check can fail: a page without a language and with an unlabelled field must give
  * axe-core's serious `html-has-lang` and critical `label` violations.
  */
@@ -222,6 +243,24 @@ async function selfCheck() {
     if (!found.includes(id)) throw new Error(`axe-core self-check: a broken page did not give the ${id} violation (found: ${found.join(', ') || 'none'})`);
   }
   log(`axe-core self-check: a broken page gives ${found.join(', ')}`);
+
+  // The phone-layout check: a desktop layout, a page wider than the phone, a page that fits.
+  const viewport = '<meta name="viewport" content="width=device-width, initial-scale=1">';
+  const cases = [
+    ['', /laid out 980 px wide/],
+    [`${viewport}<div style="width:600px">wide</div>`, /wider than the phone/],
+    [`${viewport}<p>fits</p>`, null],
+  ];
+  await emulate('light', 'phone');
+  for (const [body, expected] of cases) {
+    await browser.navigate(`data:text/html,<!DOCTYPE html><html lang="en"><head>${encodeURIComponent(body)}</head></html>`);
+    const problems = (await phoneLayoutProblems()).join('; ');
+    if (expected ? !expected.test(problems) : problems) {
+      throw new Error(`phone-layout self-check: ${body || 'no viewport meta'} gave "${problems}", expected ${expected || 'nothing'}`);
+    }
+  }
+  await emulate('light', 'desktop');
+  log('phone-layout self-check: a desktop layout and a page too wide are caught, a page that fits passes');
 }
 
 /** Checks the page with axe (light and dark) and saves its four screenshots. */
@@ -232,6 +271,11 @@ async function capture(page) {
   for (const scheme of SCHEMES) {
     await emulate(scheme, 'desktop');
     await runAxe(page, scheme);
+  }
+  await emulate('light', 'phone');
+  for (const problem of await phoneLayoutProblems()) {
+    layoutFindings.push({ page, problem });
+    log(`✗ phone layout: ${problem}`);
   }
   for (const scheme of SCHEMES) {
     for (const size of Object.keys(SIZES)) {
@@ -394,6 +438,13 @@ async function main() {
   const { failing, text } = axeSummary();
   console.log(`\npages checked: ${visited.join(', ')}`);
   let failed = false;
+  if (layoutFindings.length) {
+    console.log(`\nphone layout: ${layoutFindings.length} page(s) not fit for a phone:\n${layoutFindings.map((f) => `  ${f.page}: ${f.problem}`).join('\n')}`);
+    if (REPORT_ONLY) console.log('(AXE_REPORT_ONLY=1: reported, not failed)');
+    else failed = true;
+  } else {
+    console.log('\nphone layout: every page fits the phone\'s width');
+  }
   if (failing.length) {
     console.log(`\naxe-core: ${failing.length} serious or critical violation(s):\n${text}`);
     if (REPORT_ONLY) console.log('(AXE_REPORT_ONLY=1: reported, not failed)');

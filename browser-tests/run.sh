@@ -10,7 +10,8 @@
 #   SCREENSHOT_DIR    where the PNGs and axe-violations.json go (default target/browser-screenshots)
 #   CHROME_BIN        the Chromium binary (default: chromium on the PATH)
 #   CHROMEDRIVER_BIN  chromedriver (default: chromedriver on the PATH)
-#   AXE_REPORT_ONLY=1 a development aid: list axe violations without failing (never in CI)
+#   AXE_REPORT_ONLY=1 a development aid: list axe violations and phone-layout problems without
+#                     failing on them (never in CI)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -42,11 +43,13 @@ if [ -z "$bin" ]; then
     bin="$target_dir/debug/quickstart"
 fi
 [ -x "$bin" ] || die "the quick-start binary $bin does not exist (build it, or set QUICKSTART_BIN)"
+bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 
 shots="${SCREENSHOT_DIR:-$root/target/browser-screenshots}"
 mkdir -p "$shots"
 shots="$(cd "$shots" && pwd)"
-rm -f "$shots"/*.png "$shots"/axe-violations.json
+rm -f "$shots"/*-light-phone.png "$shots"/*-light-desktop.png "$shots"/*-dark-phone.png \
+      "$shots"/*-dark-desktop.png "$shots"/axe-violations.json
 
 # --- start the app and the driver; always stop them -----------------------------------------
 work="$(mktemp -d)"
@@ -55,11 +58,13 @@ app_pid=""
 driver_pid=""
 cleanup() {
     status=$?
-    for pid in $app_pid $driver_pid; do kill "$pid" 2>/dev/null || true; done
+    # chromedriver leads a process group of its own: the group takes any Chromium it left.
+    [ -n "$driver_pid" ] && kill -- "-$driver_pid" 2>/dev/null || true
+    [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null || true
     for pid in $app_pid $driver_pid; do wait "$pid" 2>/dev/null || true; done
     if [ "$status" -ne 0 ]; then
         printf '\n--- quick-start log (last 40 lines) ---\n'
-        tail -n 40 "$work/quickstart.log" 2>/dev/null || true
+        grep -v 'sqlx::query' "$work/quickstart.log" 2>/dev/null | tail -n 40 || true
         printf -- '--- chromedriver log (last 20 lines) ---\n'
         tail -n 20 "$work/chromedriver.log" 2>/dev/null || true
     fi
@@ -95,7 +100,7 @@ app_pid=$!
 wait_for_port "$app_port" "the quick-start app ($bin)" "$app_pid"
 
 driver_port="$(free_port)"
-"$driver" --port="$driver_port" >"$work/chromedriver.log" 2>&1 &
+setsid "$driver" --port="$driver_port" >"$work/chromedriver.log" 2>&1 &
 driver_pid=$!
 wait_for_port "$driver_port" "chromedriver ($driver)" "$driver_pid"
 
