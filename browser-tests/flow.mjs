@@ -321,6 +321,8 @@ async function flow() {
     await fill('#email', email, 'register');
     await fill('#password', firstPassword, 'register');
     await fill('#password_confirm', firstPassword, 'register');
+  } else {
+    log('the registration form asks for no confirmation: no mistyped-confirmation page');
   }
   await submit('#password', 'register');
   await expectText(`Thank you. Confirmation instructions have been sent to ${email}.`, 'after registering');
