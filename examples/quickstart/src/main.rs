@@ -1,7 +1,13 @@
 //! The quick start of the README: Flask-Security's SQLAlchemy quick start, on axum and SeaORM.
 //!
 //! `cargo run -p quickstart`, then open <http://127.0.0.1:3000> and log in as
-//! `matt@example.com` / `password`. The database is an SQLite file, `quickstart.db`.
+//! `matt@example.com` / `password`. The database is an SQLite file, `quickstart.db`; mail
+//! (confirmation, reset and notice mails) is written as `.eml` files into `quickstart-mail/`.
+//!
+//! Environment (all optional; the browser tests in `browser-tests/` set them):
+//! `QUICKSTART_ADDR` (the address to listen on and the host of mailed links, default
+//! `127.0.0.1:3000`), `QUICKSTART_DATABASE_URL` (default `sqlite://quickstart.db?mode=rwc`),
+//! `QUICKSTART_MAIL_DIR` (where mail files go, default `quickstart-mail`).
 
 use axum::{Router, response::Response, routing::get};
 use sea_orm::{ConnectionTrait, Database, Schema};
@@ -92,7 +98,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    let db = Database::connect("sqlite://quickstart.db?mode=rwc").await?;
+    let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.to_owned());
+    let addr = env("QUICKSTART_ADDR", "127.0.0.1:3000");
+    let mail_dir = env("QUICKSTART_MAIL_DIR", "quickstart-mail");
+    std::fs::create_dir_all(&mail_dir)?;
+
+    let db = Database::connect(env(
+        "QUICKSTART_DATABASE_URL",
+        "sqlite://quickstart.db?mode=rwc",
+    ))
+    .await?;
     let schema = Schema::new(db.get_database_backend());
     for mut table in [
         schema.create_table_from_entity(user::Entity),
@@ -108,29 +123,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Sessions and tokens are signed with it: use a long random value of your own.
         ("SECRET_KEY", "change-me-in-production-0123456789"),
         // The host that links in mail name (only this one, whatever a request's `Host` says).
-        ("SERVER_NAME", "127.0.0.1:3000"),
+        ("SERVER_NAME", addr.as_str()),
+        // Registration, e-mail confirmation, password recovery and change.
+        ("SECURITY_REGISTERABLE", "true"),
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_RECOVERABLE", "true"),
+        ("SECURITY_CHANGEABLE", "true"),
     ])?;
-    let security: Security<user::Model> = Security::builder(db, config).build().await?;
+    // Mail is written as `.eml` files (use `security::mail::SmtpTransport` for real mail).
+    let security: Security<user::Model> = Security::builder(db, config)
+        .mailer(security::mail::FileTransport::new(&mail_dir))
+        .build()
+        .await?;
 
-    // Create a user to test with.
-    if security
+    // Create a user to test with, confirmed so that it logs in without the mailed link (an
+    // older quickstart.db has it unconfirmed: confirming is a no-op when it is confirmed).
+    let matt = match security
         .datastore()
         .find_user_by_email("matt@example.com")
         .await?
-        .is_none()
     {
-        let user = security::NewUser::new("matt@example.com", Some("password"));
-        security.datastore().create_user(user).await?;
-    }
+        Some(user) => user,
+        None => {
+            let user = security::NewUser::new("matt@example.com", Some("password"));
+            security.datastore().create_user(user).await?
+        }
+    };
+    security
+        .datastore()
+        .confirm_user(&matt, sea_orm::prelude::ChronoUtc::now())
+        .await?;
 
     let app = Router::new()
         .route("/", get(home))
         .route("/profile", get(profile))
         .merge(security.router())
         .layer(security.layer());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!(
-        "Quick start listening on http://127.0.0.1:3000 (test account: matt@example.com / password)"
+        "Quick start listening on http://{addr} (test account: matt@example.com / password); \
+         mail is written into {mail_dir}/"
     );
     // With header-read and idle timeouts (see examples/serve).
     serve::serve(
