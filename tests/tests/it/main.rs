@@ -17,6 +17,7 @@ mod extractors;
 mod fresh;
 mod mail;
 mod messages;
+mod openapi;
 mod passwordless;
 mod recover;
 mod refresh;
