@@ -109,6 +109,44 @@ impl<U: SecurityUser> Security<U> {
         crate::flows::router(self.rt.clone())
     }
 
+    /// The OpenAPI 3.1 document of [`Security::router`] (feature `openapi`): generated from the
+    /// same route table and [`Config`](crate::Config), so it lists exactly the enabled views at
+    /// their configured URLs, with their request bodies (JSON and form-encoded), the JSON
+    /// envelope, the security schemes the configuration accepts, CSRF, and the 400, 401, 403
+    /// and 429 answers. `SECURITY_OPENAPI_URL` serves it from the router.
+    ///
+    /// An app merges it into its own document:
+    ///
+    /// ```
+    /// # use security::doc_support::User;
+    /// # async fn app(security: security::Security<User>) {
+    /// use security::utoipa::openapi::{InfoBuilder, OpenApiBuilder, PathsBuilder};
+    ///
+    /// let mut api = OpenApiBuilder::new()
+    ///     .info(InfoBuilder::new().title("My app").version("1.0.0").build())
+    ///     .paths(PathsBuilder::new().build())
+    ///     .build();
+    /// api.merge(security.openapi());
+    /// assert!(api.paths.paths.contains_key(&security.config().login_path()));
+    /// let json = api.to_pretty_json().unwrap();
+    /// # let _ = json;
+    /// # }
+    /// ```
+    #[cfg(feature = "openapi")]
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        let config = self.rt.config();
+        let routes = crate::flows::table::<U>(config);
+        crate::openapi::document(config, routes.entries())
+    }
+
+    /// [`Security::openapi`] as pretty-printed JSON (what `SECURITY_OPENAPI_URL` serves).
+    #[cfg(feature = "openapi")]
+    pub fn openapi_json(&self) -> String {
+        self.openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|_| "{}".to_owned())
+    }
+
     /// The layer that reads the session and remember cookies, gives every request its
     /// [`Session`](crate::Session) and identity, and writes the cookies back when they
     /// changed.

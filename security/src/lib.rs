@@ -84,6 +84,12 @@ use crypto::redact;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "openapi")]
+mod openapi;
+/// The utoipa this crate builds its OpenAPI document with (feature `openapi`), so that an app
+/// merges the document with the same version's types.
+#[cfg(feature = "openapi")]
+pub use utoipa;
 
 pub use config::{Config, ConfigError};
 pub use datastore::{Datastore, DatastoreError, NewUser, UserWithRoles};

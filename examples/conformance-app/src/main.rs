@@ -11,6 +11,7 @@
 //! `SECURITY_THROTTLE_STORE` may be a Redis URL (the app is built with `security`'s `redis`
 //! feature), so that several servers share their brute-force counters there or in the database.
 //! `CONFORMANCE_CLOCK_START` (unix seconds, for tests) starts the app's clock at that time.
+//! `SECURITY_OPENAPI_URL` is `/openapi.json` unless set (empty: not served).
 //!
 //! The tables are Flask-Security's quick-start schema, so `DATABASE_URL` may name a database
 //! that Flask-Security wrote, and the Flask app's tokens, cookies and links keep working
@@ -308,6 +309,11 @@ async fn start() -> Result<(Security<User>, DatabaseConnection), String> {
         // This app stands in for a Flask-Security 1.7.4 app: it takes over what one handed
         // out unless told otherwise (the library's default is off).
         config.flask_compat = true;
+    }
+    if std::env::var_os("SECURITY_OPENAPI_URL").is_none() {
+        // The document of the security views, which schemathesis checks the server against
+        // (scripts/schemathesis.sh); an empty value turns it off.
+        config.openapi_url = Some("/openapi.json".to_owned());
     }
     if config.server_name.is_none() && config.allowed_hosts.is_empty() {
         // Mailed links name the host the suite talks to; the library never takes one from a

@@ -737,6 +737,12 @@ config_keys! {
     /// attributes, a JSON object.
     refresh_token_cookie: RefreshTokenCookie = RefreshTokenCookie::default(),
         "SECURITY_REFRESH_TOKEN_COOKIE" => refresh_cookie;
+    // --- OpenAPI (port addition; off unless set) -----------------------------------------------
+    /// `SECURITY_OPENAPI_URL` (**port addition**), default none: when set (a path such as
+    /// `/openapi.json`, under `url_prefix` as every security URL), the security router serves
+    /// the OpenAPI 3.1 document of its own routes there (`GET`, `application/json`; see
+    /// `Security::openapi`). Needs the crate feature `openapi`.
+    openapi_url: Option<String> = None, "SECURITY_OPENAPI_URL" => opt_text;
 }
 
 /// Other names of keys: (alias, key). An alias sets the same field as its key.

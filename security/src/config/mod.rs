@@ -187,6 +187,11 @@ impl Config {
         self.prefixed(&self.api_keys_url)
     }
 
+    /// The full path of the OpenAPI document: `url_prefix` + `openapi_url`, when that is set.
+    pub fn openapi_path(&self) -> Option<String> {
+        self.openapi_url.as_deref().map(|url| self.prefixed(url))
+    }
+
     /// The full path of the change-username view (Flask-Security 5.9): `url_prefix` +
     /// `change_username_url`.
     pub fn change_username_path(&self) -> String {

@@ -124,7 +124,18 @@ impl Config {
                 format!("`{prefix}` must be a path starting with `/`, e.g. `/auth`"),
             );
         }
+        if self.openapi_url.is_some() && !cfg!(feature = "openapi") {
+            return fail(
+                "SECURITY_OPENAPI_URL",
+                "serving the OpenAPI document needs the crate feature `openapi` of `security`"
+                    .to_owned(),
+            );
+        }
         for (key, url, enabled) in self.routes() {
+            if url.is_empty() && !enabled {
+                // An optional URL that is not set (`SECURITY_OPENAPI_URL`).
+                continue;
+            }
             if !url.starts_with('/') || url.starts_with("//") || !is_path(url) {
                 return fail(
                     key,
@@ -367,7 +378,7 @@ impl Config {
     }
 
     /// The security URLs: (key, url, whether its feature is on).
-    fn routes(&self) -> [(&'static str, &str, bool); 9] {
+    fn routes(&self) -> [(&'static str, &str, bool); 11] {
         [
             ("SECURITY_LOGIN_URL", &self.login_url, true),
             ("SECURITY_LOGOUT_URL", &self.logout_url, true),
@@ -390,6 +401,16 @@ impl Config {
                 self.freshness.is_some(),
             ),
             ("SECURITY_API_KEYS_URL", &self.api_keys_url, self.api_keys),
+            (
+                "SECURITY_OPENAPI_URL",
+                self.openapi_url.as_deref().unwrap_or(""),
+                self.openapi_url.is_some(),
+            ),
+            (
+                "SECURITY_STATIC_FOLDER_URL",
+                &self.static_folder_url,
+                true,
+            ),
         ]
     }
 

@@ -10,14 +10,13 @@
 //! an authentication token), never an API key; posts are CSRF-checked as every view's are;
 //! creating needs a fresh authentication (`SECURITY_FRESHNESS`, as `/verify` gives).
 
-use axum::Router;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, NoFields, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::{Config, Within};
 use crate::messages::MessageKey;
 use crate::store::datastore::UserWithRoles;
@@ -26,7 +25,6 @@ use crate::web::api_keys::{ApiKey, ApiKeyError, CreatedApiKey, NAME_MAX};
 use crate::web::guard::{Authentication, Freshness};
 use crate::web::request::wants_json;
 use crate::web::response::{self, FormErrors};
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// The create form: a name and an optional expiry.
@@ -244,13 +242,65 @@ async fn revoke<U: SecurityUser>(
 }
 
 /// Adds the API keys views.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
     let path = config.api_keys_path();
-    router
-        .route(&path, get(list::<U>).post(create::<U>))
-        .route(&format!("{path}/{{id}}/revoke"), post(revoke::<U>))
-        .route(&format!("{path}/{{id}}"), delete(revoke::<U>))
+    let listing = Op::new(
+        "list_api_keys",
+        "api_keys",
+        Kind::Listing,
+        "The user's API keys (a page, or JSON `api_keys`).",
+    )
+    .authenticated();
+    routes.add(http::Method::GET, &path, listing, list::<U>);
+    let creating = Op::new(
+        "create_api_key",
+        "api_keys",
+        Kind::Form,
+        "Creates an API key (shown once; JSON: 201 `api_key` with its `key`).",
+    )
+    .fields(vec![
+        Field::new("name", FieldType::Text, true, "A name for the key."),
+        Field::new(
+            "expires_in",
+            FieldType::Text,
+            false,
+            "A lifetime (`30 days`, or seconds).",
+        ),
+        Field::new(
+            "expires_at",
+            FieldType::Text,
+            false,
+            "An expiry (RFC 3339, or unix seconds).",
+        ),
+    ])
+    .authenticated();
+    routes.add(http::Method::POST, &path, creating, create::<U>);
+    let revoke_post = Op::new(
+        "revoke_api_key",
+        "api_keys",
+        Kind::Form,
+        "Revokes an API key.",
+    )
+    .param("id")
+    .authenticated();
+    routes.add(
+        http::Method::POST,
+        &format!("{path}/{{id}}/revoke"),
+        revoke_post,
+        revoke::<U>,
+    );
+    let revoke_delete = Op::new(
+        "delete_api_key",
+        "api_keys",
+        Kind::Form,
+        "Revokes an API key.",
+    )
+    .param("id")
+    .authenticated();
+    routes.add(
+        http::Method::DELETE,
+        &format!("{path}/{{id}}"),
+        revoke_delete,
+        revoke::<U>,
+    );
 }

@@ -4,17 +4,14 @@
 //! (no trimming) and be retyped. The change ends every other session, remember cookie and
 //! auth token of the user; the session that made it goes on.
 
-use axum::Router;
-use axum::routing::get;
-
 use super::context::{Ctx, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// 1.7.4's `ChangePasswordForm`.
@@ -124,12 +121,44 @@ async fn change_password<U: SecurityUser>(
 }
 
 /// Adds the change-password view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(
-        &config.change_path(),
-        get(change_page::<U>).post(change_password::<U>),
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let path = config.change_path();
+    let page = Op::new(
+        "change_password_page",
+        "change",
+        Kind::Page,
+        "The change-password page.",
     )
+    .authenticated();
+    routes.add(http::Method::GET, &path, page, change_page::<U>);
+    let change = Op::new(
+        "change_password",
+        "change",
+        Kind::Form,
+        "Changes the password.",
+    )
+    .fields(vec![
+        Field::new(
+            "password",
+            FieldType::Password,
+            true,
+            "The current password.",
+        ),
+        Field::new(
+            "new_password",
+            FieldType::Password,
+            true,
+            "The new password.",
+        ),
+        Field::new(
+            "new_password_confirm",
+            FieldType::Password,
+            false,
+            "The new password again.",
+        ),
+    ])
+    .authenticated()
+    .throttled()
+    .mails();
+    routes.add(http::Method::POST, &path, change, change_password::<U>);
 }

@@ -22,14 +22,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::Path;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use http::StatusCode;
 use serde_json::Value;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -40,7 +39,6 @@ use crate::tokens::change_email::{self as token, ChangeEmailStatus};
 use crate::web::guard::{Authenticator, Freshness, Method, Rejection, Requirement};
 use crate::web::request::wants_json;
 use crate::web::response::{self, FormErrors};
-use crate::web::runtime::Runtime;
 use crate::web::views::{EmailContext, ViewName};
 
 /// 5.9's `ChangeEmailForm`: the new address.
@@ -314,14 +312,45 @@ fn refused<U: SecurityUser>(
 }
 
 /// Adds the change-email views.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
     let path = config.change_email_path();
-    router
-        .route(&path, get(change_email_page::<U>).post(change_email::<U>))
-        .route(&format!("{path}/{{token}}"), get(confirm_change::<U>))
+    let page = Op::new(
+        "change_email_page",
+        "change_email",
+        Kind::Page,
+        "The change-email page (JSON: the current address).",
+    )
+    .authenticated();
+    routes.add(http::Method::GET, &path, page, change_email_page::<U>);
+    let change = Op::new(
+        "change_email",
+        "change_email",
+        Kind::Form,
+        "Mails a confirmation link to a new address.",
+    )
+    .fields(vec![Field::new(
+        "email",
+        FieldType::Text,
+        true,
+        "The new e-mail address.",
+    )])
+    .authenticated()
+    .throttled()
+    .mails();
+    routes.add(http::Method::POST, &path, change, change_email::<U>);
+    let link = Op::new(
+        "confirm_change_email",
+        "change_email",
+        Kind::Link,
+        "The mailed link: makes the new address the account's.",
+    )
+    .param("token");
+    routes.add(
+        http::Method::GET,
+        &format!("{path}/{{token}}"),
+        link,
+        confirm_change::<U>,
+    );
 }
 
 #[cfg(test)]

@@ -14,13 +14,12 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use http::StatusCode;
 use serde_json::Value;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::Event;
 use crate::guard::Freshness;
@@ -30,7 +29,6 @@ use crate::store::datastore::{DatastoreError, UserWithRoles};
 use crate::store::model::SecurityUser;
 use crate::web::request::wants_json;
 use crate::web::response::{self, FormErrors};
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// 5.9's `ChangeUsernameForm`: the new username.
@@ -207,12 +205,29 @@ async fn changed<U: SecurityUser>(ctx: &Ctx<U>, before: &U) -> FlowResult {
 }
 
 /// Adds the change-username view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(
-        &config.change_username_path(),
-        get(change_username_page::<U>).post(change_username::<U>),
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let path = config.change_username_path();
+    let page = Op::new(
+        "change_username_page",
+        "change_username",
+        Kind::Page,
+        "The change-username page (JSON: the current username).",
     )
+    .authenticated();
+    routes.add(http::Method::GET, &path, page, change_username_page::<U>);
+    let change = Op::new(
+        "change_username",
+        "change_username",
+        Kind::Form,
+        "Changes the username.",
+    )
+    .fields(vec![Field::new(
+        "username",
+        FieldType::Text,
+        true,
+        "The new username.",
+    )])
+    .authenticated()
+    .mails();
+    routes.add(http::Method::POST, &path, change, change_username::<U>);
 }

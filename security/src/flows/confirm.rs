@@ -7,18 +7,16 @@
 //! 5.9's key), a link logs nobody in: then nobody can be logged into someone else's account by
 //! opening that account's link.
 
-use axum::Router;
 use axum::extract::Path;
-use axum::routing::get;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, NoFields, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::Event;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::tokens::links::{Link, LinkStatus};
 use crate::web::response::FormErrors;
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// 1.7.4's `SendConfirmationForm`.
@@ -202,18 +200,50 @@ fn invalid<U: SecurityUser>(ctx: &Ctx<U>, error_view: &str) -> FlowError {
 }
 
 /// Adds the confirmation views.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
     let path = config.confirm_path();
-    router
-        .route(
-            &path,
-            get(send_confirmation_page::<U>).post(send_confirmation::<U>),
-        )
-        .route(
-            &format!("{path}/{{token}}"),
-            get(confirm_email::<U>).post(confirm_email_posted::<U>),
-        )
+    let page = Op::new(
+        "send_confirmation_page",
+        "confirm",
+        Kind::Page,
+        "The page that mails a new confirmation link.",
+    );
+    routes.add(http::Method::GET, &path, page, send_confirmation_page::<U>);
+    let send = Op::new(
+        "send_confirmation",
+        "confirm",
+        Kind::Form,
+        "Mails a new confirmation link.",
+    )
+    .fields(vec![Field::new(
+        "email",
+        FieldType::Text,
+        true,
+        "The account's e-mail address.",
+    )])
+    .throttled()
+    .mails();
+    routes.add(http::Method::POST, &path, send, send_confirmation::<U>);
+    let token = format!("{path}/{{token}}");
+    let link = Op::new(
+        "confirm_email",
+        "confirm",
+        Kind::Link,
+        "The mailed confirmation link: confirms and redirects.",
+    )
+    .param("token");
+    routes.add(http::Method::GET, &token, link, confirm_email::<U>);
+    let posted = Op::new(
+        "confirm_email_posted",
+        "confirm",
+        Kind::Form,
+        "Confirms with the mailed token (JSON clients).",
+    )
+    .param("token");
+    routes.add(
+        http::Method::POST,
+        &token,
+        posted,
+        confirm_email_posted::<U>,
+    );
 }

@@ -12,17 +12,16 @@
 //! is 429; a locked account gets no password check (a dummy hash runs instead) and is refused
 //! whatever the password, like a wrong one with generic responses.
 
-use axum::Router;
-use axum::routing::get;
+use http::Method;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::AuthMechanism;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::limits::{Client, Standing, Throttled};
 use crate::web::response::FormErrors;
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// 1.7.4's `LoginForm`, with 5.9's `username` (read when `SECURITY_USERNAME_ENABLE`).
@@ -349,9 +348,47 @@ async fn failed<U: SecurityUser>(
 }
 
 /// Adds the password login view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(&config.login_path(), get(login_page::<U>).post(login::<U>))
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let path = config.login_path();
+    let page = Op::new("login_page", "login", Kind::Page, "The login page.");
+    routes.add(Method::GET, &path, page, login_page::<U>);
+    let mut fields = vec![
+        Field::new(
+            "email",
+            FieldType::Text,
+            !config.username_enable,
+            "The identity (e-mail address, or another identity attribute).",
+        ),
+        Field::new("password", FieldType::Password, true, "The password."),
+        Field::new(
+            "remember",
+            FieldType::Flag,
+            false,
+            "Set the remember-me cookie.",
+        ),
+        Field::new(
+            "next",
+            FieldType::Text,
+            false,
+            "Where to go after success (a path of this site).",
+        ),
+    ];
+    if config.username_enable {
+        fields.push(Field::new(
+            "username",
+            FieldType::Text,
+            false,
+            "The username (when no e-mail address is given).",
+        ));
+    }
+    let op = Op::new(
+        "login",
+        "login",
+        Kind::Form,
+        "Logs in with a password; in JSON, answers the user's id and authentication token.",
+    )
+    .fields(fields)
+    .throttled()
+    .mails();
+    routes.add(Method::POST, &path, op, login::<U>);
 }

@@ -8,14 +8,11 @@
 //! gets 5.9's JSON answer. With `SECURITY_REFRESH_TOKEN`, the refresh token of a JSON body's
 //! `refresh_token` and of the refresh cookie is revoked, and the cookie deleted.
 
-use axum::Router;
-use axum::routing::{MethodRouter, get, post};
-
 use super::context::{Ctx, FlowResult, NoFields, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::Event;
 use crate::store::model::SecurityUser;
-use crate::web::runtime::Runtime;
 
 /// `GET /logout`.
 async fn logout_get<U: SecurityUser>(ctx: Ctx<U>) -> FlowResult {
@@ -61,21 +58,35 @@ async fn logout<U: SecurityUser>(ctx: Ctx<U>, posted: bool) -> FlowResult {
 }
 
 /// Adds the logout view, for the methods of `SECURITY_LOGOUT_METHODS`.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    let mut methods: Option<MethodRouter<Runtime<U>>> = None;
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let path = config.logout_path();
     for method in &config.logout_methods {
-        methods = Some(match (methods, method.as_str()) {
-            (None, "GET") => get(logout_get::<U>),
-            (None, _) => post(logout_post::<U>),
-            (Some(m), "GET") => m.get(logout_get::<U>),
-            (Some(m), _) => m.post(logout_post::<U>),
-        });
-    }
-    match methods {
-        Some(methods) => router.route(&config.logout_path(), methods),
-        None => router,
+        if method == "GET" {
+            let op = Op::new(
+                "logout_get",
+                "logout",
+                Kind::Link,
+                "Logs out and redirects.",
+            );
+            routes.add(http::Method::GET, &path, op, logout_get::<U>);
+        } else {
+            let mut fields = Vec::new();
+            if config.refresh_token {
+                fields.push(Field::new(
+                    "refresh_token",
+                    FieldType::Text,
+                    false,
+                    "A refresh token to revoke too.",
+                ));
+            }
+            let op = Op::new(
+                "logout",
+                "logout",
+                Kind::Form,
+                "Logs out (JSON: an empty answer).",
+            )
+            .fields(fields);
+            routes.add(http::Method::POST, &path, op, logout_post::<U>);
+        }
     }
 }

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::Request;
 
+use crate::config::Config;
 use crate::events::Event;
 use crate::mail::{EmailKind, MailError};
 use crate::store::model::SecurityUser;
@@ -17,6 +18,7 @@ use crate::tokens::links::Link;
 use crate::web::request::has_json_body;
 use crate::web::runtime::Runtime;
 use context::Failure;
+use table::Routes;
 
 pub(crate) mod api_keys;
 pub(crate) mod change;
@@ -29,63 +31,81 @@ pub(crate) mod logout;
 pub(crate) mod passwordless;
 pub(crate) mod recover;
 pub(crate) mod register;
+pub(crate) mod table;
 pub(crate) mod unlock;
 pub(crate) mod verify;
 // Sessions and tokens: sign out everywhere, refresh tokens.
 pub(crate) mod refresh;
 pub(crate) mod sessions;
 
+/// The table of the enabled views at the configured URLs: the router and the list of what was
+/// registered on it (which the OpenAPI document describes), built together.
+pub(crate) fn table<U: SecurityUser>(config: &Config) -> Routes<U> {
+    let mut routes = Routes::new();
+    logout::routes(&mut routes, config);
+    if config.passwordless {
+        passwordless::routes(&mut routes, config);
+    } else {
+        login::routes(&mut routes, config);
+    }
+    if config.registerable {
+        register::routes(&mut routes, config);
+    }
+    if config.recoverable {
+        recover::routes(&mut routes, config);
+    }
+    if config.changeable {
+        change::routes(&mut routes, config);
+    }
+    if config.confirmable {
+        confirm::routes(&mut routes, config);
+    }
+    if config.lockable && config.unlock_strategy.mails() {
+        unlock::routes(&mut routes, config);
+    }
+    if config.freshness.is_some() {
+        verify::routes(&mut routes, config);
+    }
+    if config.change_email {
+        change_email::routes(&mut routes, config);
+    }
+    // API keys (`SECURITY_API_KEYS`).
+    if config.api_keys {
+        api_keys::routes(&mut routes, config);
+    }
+    if config.change_username {
+        change_username::routes(&mut routes, config);
+    }
+    if config.sign_out_everywhere {
+        sessions::routes(&mut routes, config);
+    }
+    if config.refresh_token {
+        refresh::routes(&mut routes, config);
+    }
+    // The default pages' stylesheet (`SECURITY_STATIC_FOLDER_URL`).
+    routes.add(
+        http::Method::GET,
+        &config.stylesheet_path(),
+        table::Op::new(
+            "stylesheet",
+            "static",
+            table::Kind::Asset,
+            "The default pages' stylesheet (`?v=` names its version: cached for a year).",
+        ),
+        crate::web::views::serve_stylesheet,
+    );
+    // Last: the document describes every route above, and itself.
+    #[cfg(feature = "openapi")]
+    crate::openapi::routes(&mut routes, config);
+    routes
+}
+
 /// The enabled views at the configured URLs.
 pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
     security: Runtime<U>,
 ) -> Router<S> {
     let config = security.config().clone();
-    let mut router: Router<Runtime<U>> = Router::new();
-    router = logout::routes(router, &config);
-    router = if config.passwordless {
-        passwordless::routes(router, &config)
-    } else {
-        login::routes(router, &config)
-    };
-    if config.registerable {
-        router = register::routes(router, &config);
-    }
-    if config.recoverable {
-        router = recover::routes(router, &config);
-    }
-    if config.changeable {
-        router = change::routes(router, &config);
-    }
-    if config.confirmable {
-        router = confirm::routes(router, &config);
-    }
-    if config.lockable && config.unlock_strategy.mails() {
-        router = unlock::routes(router, &config);
-    }
-    if config.freshness.is_some() {
-        router = verify::routes(router, &config);
-    }
-    if config.change_email {
-        router = change_email::routes(router, &config);
-    }
-    // API keys (`SECURITY_API_KEYS`).
-    if config.api_keys {
-        router = api_keys::routes(router, &config);
-    }
-    if config.change_username {
-        router = change_username::routes(router, &config);
-    }
-    if config.sign_out_everywhere {
-        router = sessions::routes(router, &config);
-    }
-    if config.refresh_token {
-        router = refresh::routes(router, &config);
-    }
-    // The default pages' stylesheet (`SECURITY_STATIC_FOLDER_URL`).
-    router = router.route(
-        &config.stylesheet_path(),
-        axum::routing::get(crate::web::views::serve_stylesheet),
-    );
+    let (router, _) = table::<U>(&config).finish();
     let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
         config
             .response_headers

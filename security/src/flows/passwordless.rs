@@ -5,17 +5,16 @@
 //! account (address, password hash, uniquifier). Unlike 1.7.4 a link works once (its digest
 //! is recorded in `security_used_token`) and inactive users are refused.
 
-use axum::Router;
 use axum::extract::Path;
-use axum::routing::get;
+use http::Method;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::tokens::links::{Link, LinkStatus};
 use crate::web::response::FormErrors;
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// 1.7.4's `PasswordlessLoginForm`.
@@ -154,12 +153,41 @@ fn invalid<U: SecurityUser>(ctx: &Ctx<U>, login: &str) -> FlowError {
 }
 
 /// Adds the passwordless views (the login URL sends links).
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
     let path = config.login_path();
-    router
-        .route(&path, get(send_login_page::<U>).post(send_login::<U>))
-        .route(&format!("{path}/{{token}}"), get(token_login::<U>))
+    let page = Op::new(
+        "send_login_page",
+        "passwordless",
+        Kind::Page,
+        "The page that mails a login link.",
+    );
+    routes.add(Method::GET, &path, page, send_login_page::<U>);
+    let send = Op::new(
+        "send_login",
+        "passwordless",
+        Kind::Form,
+        "Mails a login link.",
+    )
+    .fields(vec![Field::new(
+        "email",
+        FieldType::Text,
+        true,
+        "The account's e-mail address.",
+    )])
+    .throttled()
+    .mails();
+    routes.add(Method::POST, &path, send, send_login::<U>);
+    let link = Op::new(
+        "token_login",
+        "passwordless",
+        Kind::Link,
+        "The mailed login link: logs in and redirects.",
+    )
+    .param("token");
+    routes.add(
+        Method::GET,
+        &format!("{path}/{{token}}"),
+        link,
+        token_login::<U>,
+    );
 }

@@ -7,11 +7,10 @@
 //! `SECURITY_RETURN_GENERIC_RESPONSES`, an unknown address is answered as a known one, and
 //! the mail is queued after the answer, so that its time tells nothing either.
 
-use axum::Router;
 use axum::extract::Path;
-use axum::routing::get;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::{Event, UnlockReason};
 use crate::mail::EmailKind;
@@ -19,7 +18,6 @@ use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::tokens::links::{Link, LinkStatus};
 use crate::web::response::FormErrors;
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// 1.7.4's `ForgotPasswordForm`.
@@ -229,15 +227,56 @@ async fn reset_password<U: SecurityUser>(
 }
 
 /// Adds the recovery views.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
     let path = config.reset_path();
-    router
-        .route(&path, get(forgot_page::<U>).post(forgot_password::<U>))
-        .route(
-            &format!("{path}/{{token}}"),
-            get(reset_page::<U>).post(reset_password::<U>),
-        )
+    let page = Op::new(
+        "forgot_password_page",
+        "recover",
+        Kind::Page,
+        "The forgot-password page.",
+    );
+    routes.add(http::Method::GET, &path, page, forgot_page::<U>);
+    let forgot = Op::new(
+        "forgot_password",
+        "recover",
+        Kind::Form,
+        "Mails a password reset link.",
+    )
+    .fields(vec![Field::new(
+        "email",
+        FieldType::Text,
+        true,
+        "The account's e-mail address.",
+    )])
+    .throttled()
+    .mails();
+    routes.add(http::Method::POST, &path, forgot, forgot_password::<U>);
+    let token = format!("{path}/{{token}}");
+    let page = Op::new(
+        "reset_password_page",
+        "recover",
+        Kind::Link,
+        "The mailed reset link: the new-password page.",
+    )
+    .param("token");
+    routes.add(http::Method::GET, &token, page, reset_page::<U>);
+    let reset = Op::new(
+        "reset_password",
+        "recover",
+        Kind::Form,
+        "Sets a new password with the mailed token.",
+    )
+    .param("token")
+    .fields(vec![
+        Field::new("password", FieldType::Password, true, "The new password."),
+        Field::new(
+            "password_confirm",
+            FieldType::Password,
+            false,
+            "The new password again.",
+        ),
+    ])
+    .throttled()
+    .mails();
+    routes.add(http::Method::POST, &token, reset, reset_password::<U>);
 }

@@ -5,18 +5,16 @@
 //! next refresh token (in `user.refresh_token`, or in the cookie). A refused token is 400 with
 //! `REFRESH_TOKEN_INVALID` and its reason. See [`crate::web::revoke`] for the token itself.
 
-use axum::Router;
 use axum::response::Response;
-use axum::routing::post;
 use http::StatusCode;
 use serde_json::json;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::{Config, SameSite};
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::response::{self, FormErrors};
-use crate::web::runtime::Runtime;
 
 /// 5.9's `RefreshTokenForm`.
 pub(crate) struct RefreshForm {
@@ -167,9 +165,28 @@ async fn refresh<U: SecurityUser>(
 }
 
 /// Adds the refresh-token view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(&config.refresh_token_path(), post(refresh::<U>))
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let mut fields = Vec::new();
+    if config.refresh_token_cookie_name.is_none() {
+        fields.push(Field::new(
+            "refresh_token",
+            FieldType::Text,
+            true,
+            "The refresh token.",
+        ));
+    }
+    let op = Op::new(
+        "refresh_token",
+        "refresh",
+        Kind::Form,
+        "Exchanges a refresh token for a new authentication token (and a new refresh token).",
+    )
+    .fields(fields)
+    .throttled();
+    routes.add(
+        http::Method::POST,
+        &config.refresh_token_path(),
+        op,
+        refresh::<U>,
+    );
 }

@@ -10,10 +10,10 @@
 //! answer a free one gets, and its owner a mail instead (`welcome_existing`); no registration
 //! logs in then, since only a new account could be.
 
-use axum::Router;
-use axum::routing::get;
+use http::Method;
 
 use super::context::{Ctx, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::Event;
 use crate::mail::EmailKind;
@@ -22,7 +22,6 @@ use crate::store::datastore::{DatastoreError, NewUser};
 use crate::store::model::SecurityUser;
 use crate::tokens::links::Link;
 use crate::web::response::FormErrors;
-use crate::web::runtime::Runtime;
 use crate::web::views::{EmailContext, ExtraField, ViewName};
 
 /// 1.7.4's `RegisterForm` (the app's extra fields are read by name from the input).
@@ -329,12 +328,52 @@ async fn failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowResult
 }
 
 /// Adds the registration view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(
-        &config.register_path(),
-        get(register_page::<U>).post(register::<U>),
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let path = config.register_path();
+    let page = Op::new(
+        "register_page",
+        "register",
+        Kind::Page,
+        "The registration page.",
+    );
+    routes.add(Method::GET, &path, page, register_page::<U>);
+    let mut fields = vec![
+        Field::new(
+            "email",
+            FieldType::Text,
+            true,
+            "The new account's e-mail address.",
+        ),
+        Field::new("password", FieldType::Password, true, "The new password."),
+        Field::new(
+            "password_confirm",
+            FieldType::Password,
+            false,
+            "The new password again.",
+        ),
+        Field::new(
+            "next",
+            FieldType::Text,
+            false,
+            "Where to go after success (a path of this site).",
+        ),
+    ];
+    if config.username_enable {
+        fields.push(Field::new(
+            "username",
+            FieldType::Text,
+            config.username_required,
+            "The new account's username.",
+        ));
+    }
+    let op = Op::new(
+        "register",
+        "register",
+        Kind::Form,
+        "Registers an account (the app's extra fields are read by name).",
     )
+    .fields(fields)
+    .throttled()
+    .mails();
+    routes.add(Method::POST, &path, op, register::<U>);
 }

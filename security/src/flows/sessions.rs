@@ -6,18 +6,16 @@
 //! is the user in JSON, or a redirect to `SECURITY_POST_LOGIN_VIEW` with the
 //! `SIGNED_OUT_EVERYWHERE` flash.
 
-use axum::Router;
 use axum::response::IntoResponse;
-use axum::routing::post;
 
 use super::context::{FlowError, FlowResult, NoFields, Submitted};
+use super::table::{Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::RevocationReason;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::web::guard::Freshness;
 use crate::web::request::wants_json;
-use crate::web::runtime::Runtime;
 
 /// `POST /sign-out-everywhere`.
 async fn sign_out_everywhere<U: SecurityUser>(
@@ -44,12 +42,18 @@ async fn sign_out_everywhere<U: SecurityUser>(
 }
 
 /// Adds the sign-out-everywhere view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(
-        &config.sign_out_everywhere_path(),
-        post(sign_out_everywhere::<U>),
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let op = Op::new(
+        "sign_out_everywhere",
+        "sessions",
+        Kind::Form,
+        "Ends every session, remember cookie and token of the user.",
     )
+    .authenticated();
+    routes.add(
+        http::Method::POST,
+        &config.sign_out_everywhere_path(),
+        op,
+        sign_out_everywhere::<U>,
+    );
 }

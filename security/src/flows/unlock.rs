@@ -6,17 +6,15 @@
 //! while that lock holds (a link of an earlier lock cannot end a later one). Opening it logs
 //! nobody in: it ends the lock, and the owner logs in with their password.
 
-use axum::Router;
 use axum::extract::Path;
-use axum::routing::get;
 
 use super::context::{Ctx, FlowResult};
+use super::table::{Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::UnlockReason;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
 use crate::tokens::links::{Link, LinkStatus};
-use crate::web::runtime::Runtime;
 
 /// `GET <unlock_url>/<token>`.
 async fn unlock<U: SecurityUser>(Path(token): Path<String>, ctx: Ctx<U>) -> FlowResult {
@@ -38,12 +36,18 @@ async fn unlock<U: SecurityUser>(Path(token): Path<String>, ctx: Ctx<U>) -> Flow
 }
 
 /// Adds the unlock view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(
-        &format!("{}/{{token}}", config.unlock_path()),
-        get(unlock::<U>),
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let link = Op::new(
+        "unlock",
+        "unlock",
+        Kind::Link,
+        "The mailed unlock link: ends the account's lockout.",
     )
+    .param("token");
+    routes.add(
+        http::Method::GET,
+        &format!("{}/{{token}}", config.unlock_path()),
+        link,
+        unlock::<U>,
+    );
 }

@@ -10,12 +10,11 @@
 //! before the password is looked at, as the login form refuses it (5.9 ignores it and goes to
 //! its default view instead).
 
-use axum::Router;
-use axum::routing::get;
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
+use super::table::{Field, FieldType, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::AuthMechanism;
 use crate::messages::MessageKey;
@@ -23,7 +22,6 @@ use crate::store::model::SecurityUser;
 use crate::web::limits::{Client, Standing};
 use crate::web::request::wants_json;
 use crate::web::response::{self, FormErrors};
-use crate::web::runtime::Runtime;
 use crate::web::views::ViewName;
 
 /// 5.9's `VerifyForm`: the password (and, as 5.9 reads it, a `next` in the form).
@@ -212,12 +210,32 @@ async fn form_failed<U: SecurityUser>(ctx: &Ctx<U>, errors: FormErrors) -> FlowR
 }
 
 /// Adds the re-authentication view.
-pub(crate) fn routes<U: SecurityUser>(
-    router: Router<Runtime<U>>,
-    config: &Config,
-) -> Router<Runtime<U>> {
-    router.route(
-        &config.verify_path(),
-        get(verify_page::<U>).post(verify::<U>),
+pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
+    let path = config.verify_path();
+    let page = Op::new(
+        "verify_page",
+        "verify",
+        Kind::Page,
+        "The re-authentication page (JSON: the ways to re-authenticate).",
     )
+    .authenticated();
+    routes.add(http::Method::GET, &path, page, verify_page::<U>);
+    let op = Op::new(
+        "verify",
+        "verify",
+        Kind::Form,
+        "Re-authenticates with the password (a fresh authentication).",
+    )
+    .fields(vec![
+        Field::new("password", FieldType::Password, true, "The password."),
+        Field::new(
+            "next",
+            FieldType::Text,
+            false,
+            "Where to go after success (a path of this site).",
+        ),
+    ])
+    .authenticated()
+    .throttled();
+    routes.add(http::Method::POST, &path, op, verify::<U>);
 }

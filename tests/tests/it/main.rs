@@ -18,6 +18,7 @@ mod fresh;
 mod mail;
 mod messages;
 mod pages;
+mod openapi;
 mod passwordless;
 mod recover;
 mod refresh;

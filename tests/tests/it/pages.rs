@@ -440,3 +440,22 @@ async fn an_app_page_renders_in_the_default_layout() {
     assert!(r.body.contains("Signed in as matt@lp.com"), "{}", r.body);
     assert!(r.body.contains("<a href=\"/change\">Change password</a>"));
 }
+
+/// `SECURITY_STATIC_FOLDER_URL` is checked as the other URLs are: a path, not another view's.
+#[test]
+fn the_static_folder_url_is_checked_like_the_other_urls() {
+    use security::Config;
+    let check = |url: &'static str| {
+        Config::from_vars([
+            ("SECRET_KEY", "test-secret-key-0123456789"),
+            ("SECURITY_STATIC_FOLDER_URL", url),
+        ])
+        .and_then(|c| c.validate().map(|_| c))
+    };
+    for bad in ["fs-static", "//cdn.example.com", "/login"] {
+        let err = check(bad).unwrap_err();
+        assert!(err.to_string().contains("SECURITY_STATIC_FOLDER_URL"), "{bad}: {err}");
+    }
+    let config = check("/assets").unwrap();
+    assert_eq!(config.stylesheet_path(), "/assets/security.css");
+}
