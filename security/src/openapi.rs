@@ -495,9 +495,7 @@ fn responses(op: &Op, entry: &Entry) -> Vec<(&'static str, ApiResponse)> {
                     .description("The stylesheet.")
                     .content(
                         "text/css",
-                        ContentBuilder::new()
-                            .schema(Some(string_builder()))
-                            .build(),
+                        ContentBuilder::new().schema(Some(string_builder())).build(),
                     )
                     .build(),
             ));

@@ -7,7 +7,9 @@
 //! Environment (all optional; the browser tests in `browser-tests/` set them):
 //! `QUICKSTART_ADDR` (the address to listen on and the host of mailed links, default
 //! `127.0.0.1:3000`), `QUICKSTART_DATABASE_URL` (default `sqlite://quickstart.db?mode=rwc`),
-//! `QUICKSTART_MAIL_DIR` (where mail files go, default `quickstart-mail`).
+//! `QUICKSTART_MAIL_DIR` (where mail files go, default `quickstart-mail`), `SECRET_KEY`
+//! (without it the quick start is a demonstration, with a public key and the test account,
+//! and listens only on a loopback address).
 
 use axum::{Router, response::Response, routing::get};
 use sea_orm::{ConnectionTrait, Database, Schema};
@@ -100,6 +102,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.to_owned());
     let addr = env("QUICKSTART_ADDR", "127.0.0.1:3000");
+    // Without a SECRET_KEY of your own, the quick start is a demonstration: a key everyone
+    // knows and a test account, so it only listens on this machine.
+    let own_key = std::env::var("SECRET_KEY")
+        .ok()
+        .filter(|key| !key.is_empty());
+    let demo = own_key.is_none();
+    if demo && !addr.parse::<std::net::SocketAddr>()?.ip().is_loopback() {
+        return Err(format!(
+            "QUICKSTART_ADDR={addr} is reachable from other machines: set SECRET_KEY to a long \
+             random value of your own first (the demonstration key and account are public)"
+        )
+        .into());
+    }
+    let secret = own_key.unwrap_or_else(|| "change-me-in-production-0123456789".to_owned());
     let mail_dir = env("QUICKSTART_MAIL_DIR", "quickstart-mail");
     std::fs::create_dir_all(&mail_dir)?;
 
@@ -120,8 +136,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     security::schema::create_tables(&db).await?;
 
     let config = Config::from_vars([
-        // Sessions and tokens are signed with it: use a long random value of your own.
-        ("SECRET_KEY", "change-me-in-production-0123456789"),
+        // Sessions and tokens are signed with it: a long random value of your own (SECRET_KEY).
+        ("SECRET_KEY", secret.as_str()),
         // The host that links in mail name (only this one, whatever a request's `Host` says).
         ("SERVER_NAME", addr.as_str()),
         // Registration, e-mail confirmation, password recovery and change.
@@ -136,23 +152,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()
         .await?;
 
-    // Create a user to test with, confirmed so that it logs in without the mailed link (an
-    // older quickstart.db has it unconfirmed: confirming is a no-op when it is confirmed).
-    let matt = match security
-        .datastore()
-        .find_user_by_email("matt@example.com")
-        .await?
-    {
-        Some(user) => user,
-        None => {
-            let user = security::NewUser::new("matt@example.com", Some("password"));
-            security.datastore().create_user(user).await?
-        }
-    };
-    security
-        .datastore()
-        .confirm_user(&matt, sea_orm::prelude::ChronoUtc::now())
-        .await?;
+    // A user to test with, in the demonstration only; confirmed so that it logs in without the
+    // mailed link (an older quickstart.db has it unconfirmed).
+    if demo {
+        let matt = match security
+            .datastore()
+            .find_user_by_email("matt@example.com")
+            .await?
+        {
+            Some(user) => user,
+            None => {
+                let user = security::NewUser::new("matt@example.com", Some("password"));
+                security.datastore().create_user(user).await?
+            }
+        };
+        security
+            .datastore()
+            .confirm_user(&matt, sea_orm::prelude::ChronoUtc::now())
+            .await?;
+    }
 
     let app = Router::new()
         .route("/", get(home))
@@ -160,10 +178,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(security.router())
         .layer(security.layer());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!(
-        "Quick start listening on http://{addr} (test account: matt@example.com / password); \
-         mail is written into {mail_dir}/"
-    );
+    let account = if demo {
+        " (test account: matt@example.com / password)"
+    } else {
+        ""
+    };
+    println!("Quick start listening on http://{addr}{account}; mail is written into {mail_dir}/");
     // With header-read and idle timeouts (see examples/serve).
     serve::serve(
         listener,

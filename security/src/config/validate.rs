@@ -406,11 +406,7 @@ impl Config {
                 self.openapi_url.as_deref().unwrap_or(""),
                 self.openapi_url.is_some(),
             ),
-            (
-                "SECURITY_STATIC_FOLDER_URL",
-                &self.static_folder_url,
-                true,
-            ),
+            ("SECURITY_STATIC_FOLDER_URL", &self.static_folder_url, true),
         ]
     }
 

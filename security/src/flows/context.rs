@@ -861,12 +861,14 @@ impl<U: SecurityUser> Page<U> {
 
     /// The page: `title` as its `<title>` and `<h1>`, `body` under it, in the layout of the
     /// security views ([`APP_PAGE_TEMPLATE`](crate::views::APP_PAGE_TEMPLATE)). Consumes the
-    /// session's flashes. A template that fails answers 500 (and is logged).
+    /// session's flashes. A template that fails answers 500 (and is logged). The answer carries
+    /// `SECURITY_RESPONSE_HEADERS` as the security views' do (not stored, not framed: the page
+    /// names the user and holds the session's CSRF token).
     pub fn render(self, title: &str, body: crate::web::views::PageBody) -> Response {
         let email = self.user().map(|user| user.email().to_owned());
         let mut ctx = self.ctx.view_context(None, title.to_owned(), email);
         ctx.content = body.as_html().to_owned();
-        match self
+        let response = match self
             .ctx
             .sec
             .templates()
@@ -874,7 +876,9 @@ impl<U: SecurityUser> Page<U> {
         {
             Ok(html) => response::html(StatusCode::OK, html),
             Err(err) => FlowError::from(err).into_response(),
-        }
+        };
+        let headers = crate::flows::response_headers(self.ctx.sec.config());
+        crate::flows::with_headers(response, &headers)
     }
 }
 

@@ -106,18 +106,7 @@ pub(crate) fn router<U: SecurityUser, S: Clone + Send + Sync + 'static>(
 ) -> Router<S> {
     let config = security.config().clone();
     let (router, _) = table::<U>(&config).finish();
-    let headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>> = Arc::new(
-        config
-            .response_headers
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((
-                    http::HeaderName::from_bytes(name.as_bytes()).ok()?,
-                    http::HeaderValue::from_str(value).ok()?,
-                ))
-            })
-            .collect(),
-    );
+    let headers = Arc::new(response_headers(&config));
     let failures = security.clone();
     router
         .with_state(security)
@@ -151,9 +140,23 @@ async fn render_failure<U: SecurityUser>(
     }
 }
 
+/// `SECURITY_RESPONSE_HEADERS`, parsed.
+pub(crate) fn response_headers(config: &Config) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    config
+        .response_headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                http::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                http::HeaderValue::from_str(value).ok()?,
+            ))
+        })
+        .collect()
+}
+
 /// `SECURITY_RESPONSE_HEADERS` on an answer of a security view (a header the view set itself
 /// stays).
-fn with_headers(
+pub(crate) fn with_headers(
     mut response: Response,
     headers: &[(http::HeaderName, http::HeaderValue)],
 ) -> Response {

@@ -320,7 +320,8 @@ impl Backoff {
         if !self.down {
             tracing::warn!(
                 error = %error,
-                "identity invalidation channel down ({}): until it is back, changes made on                  other instances are seen here only when the cached entry expires \
+                "identity invalidation channel down ({}): until it is back, changes made on \
+                 other instances are seen here only when the cached entry expires \
                  (SECURITY_IDENTITY_CACHE_TTL)",
                 self.what
             );

@@ -476,6 +476,25 @@ pub(crate) async fn serve_stylesheet(parts: http::request::Parts) -> axum::respo
     response
 }
 
+/// Whether a link target is a relative URL or an `http`, `https` or `mailto` one. A scheme is
+/// what precedes the first `:` when no `/`, `?` or `#` comes before it; browsers ignore tabs
+/// and newlines inside it and its case (`java\tscript:`, `JAVASCRIPT:`), so those are removed
+/// before comparing.
+fn safe_href(href: &str) -> bool {
+    let cleaned: String = href
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    match cleaned.find([':', '/', '?', '#']) {
+        Some(at) if cleaned[at..].starts_with(':') => {
+            let scheme = cleaned[..at].to_ascii_lowercase();
+            matches!(scheme.as_str(), "http" | "https" | "mailto")
+        }
+        _ => true,
+    }
+}
+
 /// `text` with the characters that mean something in HTML (`& < > " '`) escaped, for text
 /// put in a page or an attribute.
 pub fn escape_html(text: &str) -> String {
@@ -531,11 +550,14 @@ impl PageBody {
         self
     }
 
-    /// A list of links: (text, URL) pairs. Nothing is added for an empty list.
+    /// A list of links: (text, URL) pairs. Nothing is added for an empty list. A URL with a
+    /// scheme other than `http`, `https` or `mailto` (`javascript:`, `data:`, …) is replaced
+    /// by `#`: a URL a user gave cannot run script when clicked.
     pub fn links<'a>(mut self, links: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let items: String = links
             .into_iter()
             .map(|(text, href)| {
+                let href = if safe_href(href) { href } else { "#" };
                 format!(
                     "  <li><a href=\"{}\">{}</a></li>\n",
                     escape_html(href),
@@ -885,6 +907,33 @@ mod tests {
             "<h2>&lt;h1&gt;</h2>\n<p>a &amp; b</p>\n<ul class=\"fs-links\">\n  <li><a \
              href=\"/p?a=1&amp;b=&#39;2&#39;\">&quot;x&quot;</a></li>\n</ul>\n<hr>"
         );
+    }
+
+    #[test]
+    fn page_links_refuse_script_urls() {
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "java\tscript:alert(1)",
+            "java\nscript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+        ] {
+            let html = PageBody::new().links([("x", bad)]).as_html().to_owned();
+            assert!(html.contains("href=\"#\""), "{bad:?}: {html}");
+        }
+        for good in [
+            "/profile",
+            "profile?next=a:b",
+            "#top",
+            "https://example.com/a",
+            "HTTP://example.com",
+            "mailto:a@example.com",
+            "//example.com/x",
+        ] {
+            assert!(safe_href(good), "{good:?}");
+        }
     }
 
     #[test]

@@ -170,7 +170,9 @@ async fn the_document_has_the_routes_of_the_router_by_default() {
     assert!(ops.contains(&("POST".into(), "/logout".into())));
     // `SECURITY_FRESHNESS` is on by default: the re-authentication view.
     assert!(ops.contains(&("POST".into(), "/verify".into())));
-    assert_eq!(ops.len(), 6, "{ops:?}");
+    // The default pages' stylesheet.
+    assert!(ops.contains(&("GET".into(), "/fs-static/security.css".into())));
+    assert_eq!(ops.len(), 7, "{ops:?}");
 }
 
 #[tokio::test]
@@ -213,6 +215,7 @@ async fn the_document_has_the_routes_of_the_router_at_custom_urls() {
             "/auth/sign-in",
             "/auth/sign-out",
             "/auth/sign-up",
+            "/auth/fs-static/security.css",
             "/auth/verify",
             "/auth/forgot",
             "/auth/forgot/{token}",

@@ -438,6 +438,20 @@ async fn an_app_page_renders_in_the_default_layout() {
         r.body
     );
     assert!(r.body.contains("Signed in as matt@lp.com"), "{}", r.body);
+    // It names the user and holds the session's CSRF token: not stored, not framed.
+    let header = |name: &str| {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        header("cache-control").contains("no-store"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(header("x-frame-options"), "DENY", "{:?}", r.headers);
     assert!(r.body.contains("<a href=\"/change\">Change password</a>"));
 }
 
@@ -454,7 +468,10 @@ fn the_static_folder_url_is_checked_like_the_other_urls() {
     };
     for bad in ["fs-static", "//cdn.example.com", "/login"] {
         let err = check(bad).unwrap_err();
-        assert!(err.to_string().contains("SECURITY_STATIC_FOLDER_URL"), "{bad}: {err}");
+        assert!(
+            err.to_string().contains("SECURITY_STATIC_FOLDER_URL"),
+            "{bad}: {err}"
+        );
     }
     let config = check("/assets").unwrap();
     assert_eq!(config.stylesheet_path(), "/assets/security.css");
