@@ -667,7 +667,8 @@ impl<U: SecurityUser> SecurityBuilder<U> {
         let mut passwords = Passwords::new(scheme, salt)
             .with_double_hmac_rescue(config.flask_compat)
             .with_normalization(config.password_normalize_form)
-            .with_typed_storage(config.flask_compat);
+            .with_typed_storage(config.flask_compat)
+            .with_priority(config.password_hash_priority);
         if config.flask_compat {
             tracing::warn!(
                 "SECURITY_FLASK_COMPAT is on: tokens, cookies and links issued by Flask-Security \

@@ -3,9 +3,10 @@
 //! struct, its `Default` and the list of keys read by the loaders cannot disagree.
 
 use super::load::{
-    Raw, attempts, boolean, byte_size, default_response_headers, duration, hash_scheme, header_map,
-    length, list, methods, normalize_form, opt_boolean, opt_checker, opt_duration, opt_seconds,
-    opt_secret, opt_text, proxy_count, same_site, schemes, score, secret, text, within,
+    Raw, attempts, boolean, byte_size, default_response_headers, duration, hash_priority,
+    hash_scheme, header_map, length, list, methods, normalize_form, opt_boolean, opt_checker,
+    opt_duration, opt_seconds, opt_secret, opt_text, proxy_count, same_site, schemes, score,
+    secret, text, within,
 };
 use super::load::{account_limit, rate_limits, throttle_backend, unlock_strategy};
 use super::load::{freshness, grace_period};
@@ -17,7 +18,7 @@ use super::{
 #[cfg(doc)]
 use crate::messages::MessageKey;
 use crate::messages::Messages;
-use crate::password::Scheme;
+use crate::password::{HashPriority, Scheme};
 
 /// One configuration key: its name, the field it sets, and how.
 pub(super) struct Key {
@@ -492,6 +493,14 @@ config_keys! {
     /// 1.7.4 app running beside this one, which does not normalise, verifies them.
     password_normalize_form: Option<NormalizeForm> = Some(NormalizeForm::Nfkd),
         "SECURITY_PASSWORD_NORMALIZE_FORM" => normalize_form;
+    /// `SECURITY_PASSWORD_HASH_PRIORITY` (**port addition**), default `idle`: the CPU priority
+    /// of the threads that hash and verify passwords (Linux). `idle` (the `SCHED_IDLE`
+    /// policy): a hash runs on CPU time nothing else wants, so a flood of logins or of wrong
+    /// passwords barely delays the other routes, but on a CPU saturated by other work logins
+    /// wait until it is not; `low`: nice +10, hashes keep about a tenth of a busy CPU and
+    /// other requests may wait a time slice (a few milliseconds) behind one; `normal`.
+    password_hash_priority: HashPriority = HashPriority::Idle,
+        "SECURITY_PASSWORD_HASH_PRIORITY" => hash_priority;
     /// `SECURITY_PASSWORD_LENGTH_MIN` (5.9; default 6 as in 1.7.4, 5.9's is 8): the fewest
     /// characters (after normalisation) of a new password.
     password_length_min: usize = 6, "SECURITY_PASSWORD_LENGTH_MIN" => length;

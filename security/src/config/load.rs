@@ -310,6 +310,11 @@ pub(super) fn normalize_form(raw: Raw<'_>) -> Result<Option<NormalizeForm>, Stri
     text(raw)?.parse().map(Some)
 }
 
+/// `SECURITY_PASSWORD_HASH_PRIORITY`: `idle`, `low` or `normal`.
+pub(super) fn hash_priority(raw: Raw<'_>) -> Result<crate::password::HashPriority, String> {
+    text(raw)?.parse()
+}
+
 /// `SECURITY_LOGOUT_METHODS`: a list of `GET` and `POST` (any case).
 pub(super) fn methods(raw: Raw<'_>) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();

@@ -73,6 +73,7 @@ fn every_key_sets_its_field_and_an_empty_value_resets_it() {
             "time",
             "memory",
             r#"{"samesite": "Lax"}"#,
+            "low",
         ]
         .into_iter()
         .find_map(|value| {
@@ -1014,8 +1015,18 @@ fn password_policy_keys() {
     );
     let none = Config::from_vars([("SECURITY_PASSWORD_NORMALIZE_FORM", "none")]).unwrap();
     assert_eq!(none.password_normalize_form, None);
+    assert_eq!(
+        Config::default().password_hash_priority,
+        crate::password::HashPriority::Idle
+    );
+    let low = Config::from_vars([("SECURITY_PASSWORD_HASH_PRIORITY", "low")]).unwrap();
+    assert_eq!(
+        low.password_hash_priority,
+        crate::password::HashPriority::Low
+    );
     for (key, bad) in [
         ("SECURITY_PASSWORD_NORMALIZE_FORM", "NFX"),
+        ("SECURITY_PASSWORD_HASH_PRIORITY", "realtime"),
         ("SECURITY_ZXCVBN_MINIMUM_SCORE", "5"),
         ("SECURITY_PASSWORD_COMPLEXITY_CHECKER", "other"),
     ] {

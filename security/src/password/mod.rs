@@ -41,10 +41,10 @@
 //! Hashing is deliberately slow. The `async` methods run it on threads of its own, one per
 //! permit, and at most a fixed number at a time (a semaphore whose permit is taken *before* the
 //! work is handed over, so a burst of logins waits cheaply instead of piling up threads). On
-//! Linux those threads run at a lower CPU priority (nice +10, [`HASH_NICE`]): under a flood of
-//! logins (or of wrong passwords) the async workers that serve every other request keep the
-//! CPU, and the hashes take what is left; the memory they hold stays within the permits times
-//! one hash's cost. The `*_blocking` methods do the same work on the
+//! Linux those threads run at a lower CPU priority ([`HashPriority`], by default the
+//! `SCHED_IDLE` policy): under a flood of logins (or of wrong passwords) the async workers that
+//! serve every other request keep the CPU, and the hashes take what is left; the memory they
+//! hold stays within the permits times one hash's cost (each keeps one Argon2 buffer). The `*_blocking` methods do the same work on the
 //! calling thread, for the command line and benchmarks.
 //!
 //! # Example
@@ -263,6 +263,7 @@ struct Settings {
     argon2: ::argon2::Params,
     bcrypt_cost: u32,
     permits: usize,
+    priority: HashPriority,
     rescue: bool,
     normalize: Normalization,
 }
@@ -279,8 +280,41 @@ struct Normalization {
 /// What `dummy_verify` hashes once to get a hash of the configured cost.
 const DUMMY_PASSWORD: &str = "dummy password for timing equalisation";
 
-/// How much lower than the process the hashing threads' CPU priority is (a nice value, Linux).
+/// How much lower than the process the hashing threads' CPU priority is with
+/// [`HashPriority::Low`] (a nice value, Linux).
 pub const HASH_NICE: i32 = 10;
+
+/// The CPU priority of the hashing threads (`SECURITY_PASSWORD_HASH_PRIORITY`; Linux, elsewhere
+/// they run as any thread).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HashPriority {
+    /// The `SCHED_IDLE` policy (the default): a hash runs only on CPU time no other thread of
+    /// the machine wants, and any request that arrives preempts it at once, so a flood of
+    /// logins adds almost nothing to the latency of the other routes. On a server whose CPU is
+    /// saturated by other work, logins wait until it is not.
+    #[default]
+    Idle,
+    /// A nice value [`HASH_NICE`] above the process's: hashes get about a tenth of a busy CPU,
+    /// and a request that arrives waits for the hash's time slice (a few milliseconds).
+    Low,
+    /// The process's own priority.
+    Normal,
+}
+
+impl std::str::FromStr for HashPriority {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "idle" => Ok(HashPriority::Idle),
+            "low" => Ok(HashPriority::Low),
+            "normal" => Ok(HashPriority::Normal),
+            other => Err(format!(
+                "`{other}` is not a hashing priority; use idle, low or normal"
+            )),
+        }
+    }
+}
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -292,7 +326,7 @@ struct HashPool {
 }
 
 impl HashPool {
-    fn start(threads: usize) -> Self {
+    fn start(threads: usize, priority: HashPriority) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(std::sync::Mutex::new(rx));
         for n in 0..threads.max(1) {
@@ -300,7 +334,7 @@ impl HashPool {
             let spawned = std::thread::Builder::new()
                 .name(format!("security-hash-{n}"))
                 .spawn(move || {
-                    lower_priority();
+                    lower_priority(priority);
                     self::argon2::keep_memory_on_this_thread();
                     loop {
                         // The lock is held only while waiting for the next job.
@@ -329,19 +363,40 @@ impl HashPool {
     }
 }
 
-/// Lowers the calling thread's CPU priority by [`HASH_NICE`]. On Linux the nice value belongs
-/// to each thread: `setpriority(PRIO_PROCESS, tid)` changes this thread only.
+/// Lowers the calling thread's CPU priority to `priority`. On Linux the policy and the nice
+/// value belong to each thread: this changes the calling thread only.
 #[cfg(target_os = "linux")]
-fn lower_priority() {
-    let tid = rustix::thread::gettid();
-    let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
-    if let Err(err) = rustix::process::setpriority_process(Some(tid), current + HASH_NICE) {
-        tracing::debug!(error = %err, "could not lower a hashing thread's priority");
+fn lower_priority(priority: HashPriority) {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let nice = |by: i32| {
+        let tid = rustix::thread::gettid();
+        let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+        rustix::process::setpriority_process(Some(tid), current + by)
+    };
+    let result = match priority {
+        HashPriority::Normal => return,
+        HashPriority::Low => nice(HASH_NICE).map_err(|err| err.to_string()),
+        HashPriority::Idle => set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        )
+        .map_err(|err| format!("{err:?}")),
+    };
+    if let Err(err) = result {
+        tracing::warn!(
+            error = %err,
+            ?priority,
+            "could not lower a password hashing thread's priority"
+        );
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
+fn lower_priority(_priority: HashPriority) {}
 
 /// Hashes and verifies passwords off the async worker threads, with bounded concurrency.
 ///
@@ -357,6 +412,8 @@ struct Inner {
     argon2: ::argon2::Params,
     bcrypt_cost: u32,
     permits: usize,
+    /// The hashing threads' CPU priority.
+    priority: HashPriority,
     /// Also accept `get_hmac(get_hmac(password))`: see [`Passwords::with_double_hmac_rescue`].
     rescue: bool,
     /// How passwords are normalised: see [`Passwords::with_normalization`].
@@ -399,6 +456,7 @@ impl Passwords {
             argon2: default_argon2_params(),
             bcrypt_cost: BCRYPT_COST,
             permits: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            priority: HashPriority::default(),
             rescue: false,
             normalize: Normalization::default(),
         })
@@ -411,6 +469,7 @@ impl Passwords {
             argon2,
             bcrypt_cost,
             permits,
+            priority,
             rescue,
             normalize,
         } = settings;
@@ -422,6 +481,7 @@ impl Passwords {
                 argon2,
                 bcrypt_cost,
                 permits,
+                priority,
                 rescue,
                 normalize,
                 semaphore: Arc::new(Semaphore::new(permits)),
@@ -443,6 +503,7 @@ impl Passwords {
             argon2: inner.argon2.clone(),
             bcrypt_cost: inner.bcrypt_cost,
             permits: inner.permits,
+            priority: inner.priority,
             rescue: inner.rescue,
             normalize: inner.normalize,
         };
@@ -460,6 +521,18 @@ impl Passwords {
     #[must_use]
     pub fn with_concurrency(self, permits: usize) -> Self {
         self.changed(|s| s.permits = permits)
+    }
+
+    /// The CPU priority of the hashing threads (default [`HashPriority::Idle`]).
+    ///
+    /// ```
+    /// use security::password::{HashPriority, Passwords, Scheme};
+    ///
+    /// let passwords = Passwords::new(Scheme::Argon2, None).with_priority(HashPriority::Low);
+    /// ```
+    #[must_use]
+    pub fn with_priority(self, priority: HashPriority) -> Self {
+        self.changed(|s| s.priority = priority)
     }
 
     /// The Argon2id cost of new hashes: `m_cost` KiB of memory, `t_cost` passes, `p_cost`
@@ -869,7 +942,7 @@ impl Passwords {
         let pool = self
             .inner
             .pool
-            .get_or_init(|| HashPool::start(self.inner.permits));
+            .get_or_init(|| HashPool::start(self.inner.permits, self.inner.priority));
         pool.submit(Box::new(move || {
             let _permit = permit;
             #[cfg(test)]

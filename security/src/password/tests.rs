@@ -897,3 +897,44 @@ fn typed_storage_hashes_what_was_typed_and_checks_both_forms() {
     assert_eq!(verified.new_hash.as_deref(), Some(nfd));
     assert!(!normalising.verify_blocking("wrong", &stored).unwrap());
 }
+
+/// The hashing threads run at the priority asked for: `SCHED_IDLE` by default, nice +10 with
+/// `Low`, as the process otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn hashing_threads_run_at_the_configured_priority() {
+    use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+    let observe = |priority: HashPriority| {
+        let pool = HashPool::start(1, priority);
+        let (tx, rx) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || {
+            let tid = rustix::thread::gettid();
+            let nice = rustix::process::getpriority_process(Some(tid)).unwrap();
+            let policy = thread_priority::thread_schedule_policy().unwrap();
+            tx.send((policy, nice)).unwrap();
+        }))
+        .unwrap();
+        rx.recv().unwrap()
+    };
+    // A new thread starts with its creator's nice value.
+    let base = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+    let other = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+    assert_eq!(HashPriority::default(), HashPriority::Idle);
+    assert_eq!(
+        observe(HashPriority::Idle).0,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+    );
+    assert_eq!(
+        observe(HashPriority::Low),
+        (other, (base + HASH_NICE).min(19))
+    );
+    assert_eq!(observe(HashPriority::Normal), (other, base));
+}
+
+#[test]
+fn hashing_priorities_read_from_their_names() {
+    assert_eq!("idle".parse(), Ok(HashPriority::Idle));
+    assert_eq!(" LOW ".parse(), Ok(HashPriority::Low));
+    assert_eq!("normal".parse(), Ok(HashPriority::Normal));
+    assert!("realtime".parse::<HashPriority>().is_err());
+}
