@@ -5,7 +5,7 @@
 //!
 //! Also the small keyed helpers the rest of the crate shares: [`Signer::fingerprint`] (binding a
 //! token to account state without revealing it, unlike 1.7.4's MD5 of the password hash),
-//! [`random_token`] and [`constant_time_eq`].
+//! [`random_token`] and [`constant_time_eq()`].
 //!
 //! Written by hand over `hmac`, `sha2` and `base64`: cookies already issued must stay valid, so
 //! the format (`v1.` prefix, per-purpose keys derived from `SECRET_KEY`) is fixed, and the
@@ -120,7 +120,7 @@ impl Signer {
     /// from `SECRET_KEY` and the purpose.
     ///
     /// Each part is length-prefixed, so `["ab", "c"]` and `["a", "bc"]` differ. Compare
-    /// fingerprints with [`constant_time_eq`].
+    /// fingerprints with [`constant_time_eq()`].
     pub fn fingerprint(&self, parts: &[&[u8]]) -> String {
         let mut mac = self.fingerprint_mac.clone();
         for part in parts {
