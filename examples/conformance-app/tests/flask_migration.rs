@@ -25,6 +25,10 @@
 //! HTTP/1.1 without following redirects. Every mismatch of a test is collected into one
 //! assertion message naming the fixture entries; no response anywhere may be a 5xx.
 
+mod support;
+
+use support::encode;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -666,19 +670,6 @@ fn html_unescape(s: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
-}
-
-/// Percent-encoding of everything but the unreserved characters.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// One request on its own connection (`Connection: close`).

@@ -10,7 +10,7 @@
 use axum::extract::Path;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, NoFields, Submitted};
-use super::table::{Field, FieldType, Kind, Op, Routes};
+use super::table::{Field, Kind, Op, Routes};
 use crate::config::Config;
 use crate::events::Event;
 use crate::messages::MessageKey;
@@ -215,12 +215,7 @@ pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
         Kind::Form,
         "Mails a new confirmation link.",
     )
-    .fields(vec![Field::new(
-        "email",
-        FieldType::Text,
-        true,
-        "The account's e-mail address.",
-    )])
+    .fields(vec![Field::account_email()])
     .throttled()
     .mails();
     routes.add(http::Method::POST, &path, send, send_confirmation::<U>);

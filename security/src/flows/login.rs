@@ -366,12 +366,7 @@ pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
             false,
             "Set the remember-me cookie.",
         ),
-        Field::new(
-            "next",
-            FieldType::Text,
-            false,
-            "Where to go after success (a path of this site).",
-        ),
+        Field::next(),
     ];
     if config.username_enable {
         fields.push(Field::new(

@@ -9,7 +9,7 @@ use axum::extract::Path;
 use http::Method;
 
 use super::context::{Ctx, FlowError, FlowForm, FlowResult, Input, Submitted};
-use super::table::{Field, FieldType, Kind, Op, Routes};
+use super::table::{Field, Kind, Op, Routes};
 use crate::config::Config;
 use crate::messages::MessageKey;
 use crate::store::model::SecurityUser;
@@ -168,12 +168,7 @@ pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
         Kind::Form,
         "Mails a login link.",
     )
-    .fields(vec![Field::new(
-        "email",
-        FieldType::Text,
-        true,
-        "The account's e-mail address.",
-    )])
+    .fields(vec![Field::account_email()])
     .throttled()
     .mails();
     routes.add(Method::POST, &path, send, send_login::<U>);

@@ -242,12 +242,7 @@ pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
         Kind::Form,
         "Mails a password reset link.",
     )
-    .fields(vec![Field::new(
-        "email",
-        FieldType::Text,
-        true,
-        "The account's e-mail address.",
-    )])
+    .fields(vec![Field::account_email()])
     .throttled()
     .mails();
     routes.add(http::Method::POST, &path, forgot, forgot_password::<U>);

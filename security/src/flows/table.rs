@@ -67,6 +67,26 @@ impl Field {
             description: description.to_owned(),
         }
     }
+
+    /// The required `email` of the views that mail a link to an account.
+    pub(crate) fn account_email() -> Self {
+        Field::new(
+            "email",
+            FieldType::Text,
+            true,
+            "The account's e-mail address.",
+        )
+    }
+
+    /// The optional `next` of the views that redirect after success.
+    pub(crate) fn next() -> Self {
+        Field::new(
+            "next",
+            FieldType::Text,
+            false,
+            "Where to go after success (a path of this site).",
+        )
+    }
 }
 
 /// What the description of a route says.

@@ -228,12 +228,7 @@ pub(crate) fn routes<U: SecurityUser>(routes: &mut Routes<U>, config: &Config) {
     )
     .fields(vec![
         Field::new("password", FieldType::Password, true, "The password."),
-        Field::new(
-            "next",
-            FieldType::Text,
-            false,
-            "Where to go after success (a path of this site).",
-        ),
+        Field::next(),
     ])
     .authenticated()
     .throttled();
