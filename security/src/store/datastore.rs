@@ -91,6 +91,21 @@ pub(crate) fn is_transient(err: &DbErr) -> bool {
     }
 }
 
+/// Left-joins `table` on `on` to the identity query and selects its `column` as `alias` (NULL
+/// when no row matches).
+fn left_join_column<E: EntityTrait>(
+    select: &mut impl sea_orm::QueryTrait<QueryStatement = sea_orm::sea_query::SelectStatement>,
+    table: E,
+    on: Condition,
+    column: E::Column,
+    alias: &str,
+) {
+    select.query().join(JoinType::LeftJoin, table, on).expr_as(
+        Expr::col((E::default(), column)),
+        sea_orm::sea_query::Alias::new(alias),
+    );
+}
+
 /// The retries of a write that concurrent transactions can make conflict: at most five
 /// attempts, 5 ms × the attempt number apart.
 struct Retry {
@@ -644,16 +659,13 @@ impl<U: SecurityUser> Datastore<U> {
                 Expr::col((account_epoch::Entity, account_epoch::Column::UserId))
                     .eq(user_id_text()),
             );
-            QueryTrait::query(&mut select)
-                .join(
-                    sea_orm::sea_query::JoinType::LeftJoin,
-                    account_epoch::Entity,
-                    on,
-                )
-                .expr_as(
-                    Expr::col((account_epoch::Entity, account_epoch::Column::Epoch)),
-                    Alias::new("account_epoch"),
-                );
+            left_join_column(
+                &mut select,
+                account_epoch::Entity,
+                on,
+                account_epoch::Column::Epoch,
+                "account_epoch",
+            );
         }
         if !keys.is_empty() {
             let user_id = user_id_text();
@@ -663,16 +675,13 @@ impl<U: SecurityUser> Datastore<U> {
                     Expr::col((revocation::Entity, revocation::Column::Key))
                         .is_in(keys.iter().cloned()),
                 );
-            QueryTrait::query(&mut select)
-                .join(
-                    sea_orm::sea_query::JoinType::LeftJoin,
-                    revocation::Entity,
-                    on,
-                )
-                .expr_as(
-                    Expr::col((revocation::Entity, revocation::Column::Key)),
-                    Alias::new("revoked_key"),
-                );
+            left_join_column(
+                &mut select,
+                revocation::Entity,
+                on,
+                revocation::Column::Key,
+                "revoked_key",
+            );
         }
         let statement = select.build(backend);
         for row in self.db.query_all_raw(statement).await? {

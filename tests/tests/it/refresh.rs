@@ -505,16 +505,9 @@ async fn with_fs_token_uniquifier_tokens_outlive_a_password_change(backend: Back
     refused(&refresh(token).await, &invalid("REVOKED"));
     assert_eq!(browser.get("/verify").await.status, StatusCode::OK);
     // reset-access ends everything, the session too.
-    let r = client_for(router.clone())
-        .post_json(
-            "/login",
-            json!({"email": "tok@lp.com", "password": "awesome sunset"}),
-        )
+    let auth = client_for(router.clone())
+        .token("tok@lp.com", "awesome sunset")
         .await;
-    let auth = r.json()["response"]["user"]["authentication_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     assert!(works(auth.clone()).await);
     security.reset_access(&user).await.expect("reset");
     assert!(!works(auth).await);

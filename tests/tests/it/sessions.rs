@@ -341,17 +341,9 @@ async fn without_a_uniquifier_a_per_account_value_ends_the_sessions(backend: Bac
     let mut remembered = plain_login(&router, true).await;
     remembered.clear_session_cookies();
     assert!(plain_logged_in(&mut remembered.clone()).await);
-    let mut c = client_for(router.clone());
-    let r = c
-        .post_json(
-            "/login",
-            json!({"email": "matt@lp.com", "password": "password"}),
-        )
+    let token = client_for(router.clone())
+        .token("matt@lp.com", "password")
         .await;
-    let token = r.json()["response"]["user"]["authentication_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let works = |token: String| {
         let security = security.clone();
         async move {
@@ -374,16 +366,9 @@ async fn without_a_uniquifier_a_per_account_value_ends_the_sessions(backend: Bac
     // New logins and tokens work under the new value.
     let mut again = plain_login(&router, false).await;
     assert!(plain_logged_in(&mut again).await);
-    let r = client_for(router.clone())
-        .post_json(
-            "/login",
-            json!({"email": "matt@lp.com", "password": "password"}),
-        )
+    let token = client_for(router.clone())
+        .token("matt@lp.com", "password")
         .await;
-    let token = r.json()["response"]["user"]["authentication_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     assert!(works(token.clone()).await);
     // reset-access ends them again; the password stays.
     let user = security
