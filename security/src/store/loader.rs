@@ -2,9 +2,12 @@
 //!
 //! Every guarded request needs its user and roles. Under load, requests arrive while a load is
 //! running; instead of each waiting for a connection and a round trip of its own, they queue,
-//! and the next query (`WHERE id IN (…)`) serves all of them. Every request is answered by a
-//! query that started after it arrived, so nothing is staler than an unbatched load, and no
-//! request costs more than one query. Alone, a request runs its query at once.
+//! and the next query (`WHERE id IN (…)`) serves all of them. Before each query the loader
+//! lets the tasks that are ready run first (a few passes of the scheduler, no timer), so that
+//! the requests already read join the batch. Every request is answered by a query that started
+//! after it arrived, so nothing is staler than an unbatched load, and no request costs more
+//! than one query. The query runs on a connection the loader keeps while it has work
+//! ([`HeldConnection`]).
 //!
 //! A request may name revocation keys (its session's, its remember-me cookie's): the same
 //! query tells whether a logout ended one of them.
@@ -18,10 +21,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 
 use crate::store::datastore::{Datastore, DatastoreError, Identities, UserWithRoles};
+use crate::store::held::HeldConnection;
 use crate::store::model::SecurityUser;
 
 /// At most this many ids in one query (well within SQLite's bound-variable limit).
 const MAX_BATCH: usize = 256;
+
+/// A batch is gathered over at least this many passes of the scheduler…
+const MIN_GATHER: usize = 2;
+/// …and at most this many. Measured with `bench/load.sh` (32 connections, one core): one
+/// pass gives batches of about 12 requests, two about 28 and a guard 0.05× to 0.15× closer to
+/// the bare route; more passes add little.
+const MAX_GATHER: usize = 4;
 
 /// What one request learns: the user and roles, if the user exists, and whether a key it
 /// named was revoked.
@@ -69,6 +80,9 @@ struct Queue<U: SecurityUser> {
 pub(crate) struct IdentityLoader<U: SecurityUser> {
     queue: Mutex<Queue<U>>,
     datastore: Datastore<U>,
+    /// Queries run (for tests).
+    #[cfg(test)]
+    queries: std::sync::atomic::AtomicUsize,
 }
 
 impl<U: SecurityUser> IdentityLoader<U> {
@@ -79,6 +93,8 @@ impl<U: SecurityUser> IdentityLoader<U> {
                 waiting: Vec::new(),
             }),
             datastore,
+            #[cfg(test)]
+            queries: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -114,9 +130,11 @@ impl<U: SecurityUser> IdentityLoader<U> {
         })
     }
 
-    /// Runs queries until nobody waits.
+    /// Runs queries until nobody waits, on one connection held meanwhile.
     async fn drain(self: Arc<Self>) {
+        let mut conn = HeldConnection::default();
         loop {
+            self.gather().await;
             let batch: Vec<Request<U>> = {
                 let mut queue = self.lock();
                 if queue.waiting.is_empty() {
@@ -138,16 +156,38 @@ impl<U: SecurityUser> IdentityLoader<U> {
                     }
                 }
             }
+            #[cfg(test)]
+            self.queries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // A panic in the query would leave `running` set: answer everyone and reset.
-            let result = std::panic::AssertUnwindSafe(self.datastore.load_identities(&ids, &keys));
-            let result = futures_util::FutureExt::catch_unwind(result)
+            let query = self.datastore.load_identities(&mut conn, &ids, &keys);
+            let result = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(query))
                 .await
                 .unwrap_or_else(|_| {
                     Err(DatastoreError::Database(sea_orm::DbErr::Custom(
                         "the identity query panicked".into(),
                     )))
                 });
+            if result.is_err() {
+                conn.release();
+            }
             answer(batch, result);
+        }
+    }
+
+    /// Lets the requests that are ready to run reach the queue before the next query: at
+    /// least [`MIN_GATHER`] passes of the scheduler (no timer), more while each pass brings
+    /// more, at most [`MAX_GATHER`]. Under load a batch then holds nearly every request in
+    /// flight; alone, a request waits for two passes of an idle scheduler.
+    async fn gather(&self) {
+        let mut seen = self.lock().waiting.len();
+        for pass in 1..=MAX_GATHER {
+            tokio::task::yield_now().await;
+            let now = self.lock().waiting.len();
+            if now >= MAX_BATCH || (pass >= MIN_GATHER && now == seen) {
+                return;
+            }
+            seen = now;
         }
     }
 }
@@ -179,5 +219,180 @@ fn answer<U: SecurityUser>(batch: Vec<Request<U>>, result: Result<Identities<U>,
                 let _ = reply.send(Err(DatastoreError::Database(db_err.clone())));
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+    use super::*;
+    use crate::entities::user::Model as User;
+    use crate::password::{Passwords, Scheme};
+    use crate::store::datastore::NewUser;
+
+    /// A datastore over an SQLite file whose pool has at most `connections` connections, with
+    /// the user matt@lp.com (role admin).
+    async fn datastore(dir: &tempfile::TempDir, connections: u32) -> (Datastore<User>, i32) {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db: DatabaseConnection = Database::connect(options).await.unwrap();
+        crate::schema::create_tables(&db).await.unwrap();
+        let schema = sea_orm::Schema::new(db.get_database_backend());
+        for table in [
+            schema.create_table_from_entity(crate::entities::user::Entity),
+            schema.create_table_from_entity(crate::entities::role::Entity),
+            schema.create_table_from_entity(crate::entities::roles_users::Entity),
+        ] {
+            db.execute(&table).await.unwrap();
+        }
+        let store = Datastore::<User>::new(db, Passwords::new(Scheme::Plaintext, None));
+        let user = store
+            .create_user(NewUser::new("matt@lp.com", Some("password")))
+            .await
+            .unwrap();
+        let role = store.create_role("admin", None).await.unwrap();
+        store.add_role_to_user(&user, &role).await.unwrap();
+        (store, user.id)
+    }
+
+    fn roles(loaded: Loaded<User>) -> Vec<String> {
+        loaded.expect("the user").0.found.roles.clone()
+    }
+
+    /// Concurrent loads, some ready a pass of the scheduler later than others, are answered
+    /// by one query, each with its user; the connection goes back to the pool once nobody
+    /// waits.
+    #[tokio::test]
+    async fn concurrent_loads_share_queries_and_give_the_connection_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, id) = datastore(&dir, 2).await;
+        let loader = IdentityLoader::new(store.clone());
+        let loads: Vec<_> = (0..40)
+            .map(|n| {
+                let loader = Arc::clone(&loader);
+                let id = if n % 2 == 0 { id } else { id + 1000 };
+                tokio::spawn(async move {
+                    // Half the requests become ready one pass of the scheduler later, as
+                    // requests read from the network after the query started would.
+                    if n % 2 == 1 {
+                        tokio::task::yield_now().await;
+                    }
+                    loader.load(&id, &[]).await
+                })
+            })
+            .collect();
+        for (n, load) in loads.into_iter().enumerate() {
+            let loaded = load.await.unwrap().unwrap();
+            if n % 2 == 0 {
+                assert_eq!(roles(loaded), ["admin"]);
+            } else {
+                assert!(loaded.is_none(), "no user {}", id + 1000);
+            }
+        }
+        let queries = loader.queries.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(queries, 1, "one query for the 40 loads");
+        // Every connection of the pool is idle again once the loader has stopped.
+        let pool = store.connection().get_sqlite_connection_pool();
+        for _ in 0..100 {
+            if !loader.lock().running && pool.num_idle() == pool.size() as usize {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the loader kept its connection: {} of {} idle",
+            pool.num_idle(),
+            pool.size()
+        );
+    }
+
+    /// While loads keep coming, a pool of one is not kept from the rest of the app: the
+    /// loader gives its connection back after each batch when no other one is idle.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_loader_does_not_starve_a_pool_of_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, id) = datastore(&dir, 1).await;
+        let loader = IdentityLoader::new(store.clone());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy: Vec<_> = (0..8)
+            .map(|_| {
+                let (loader, stop) = (Arc::clone(&loader), Arc::clone(&stop));
+                tokio::spawn(async move {
+                    let mut loads = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        loader.load(&id, &[]).await.unwrap();
+                        loads += 1;
+                    }
+                    loads
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let write = tokio::time::timeout(
+            Duration::from_secs(3),
+            store
+                .connection()
+                .execute_unprepared("UPDATE user SET active = 1"),
+        )
+        .await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut loads = 0;
+        for task in busy {
+            loads += task.await.unwrap();
+        }
+        assert!(loads > 0);
+        write
+            .expect("a write got the connection while loads went on")
+            .unwrap();
+    }
+
+    /// A failed query answers every waiter with the error, the connection is not reused, and
+    /// the next load works.
+    #[tokio::test]
+    async fn a_failed_query_is_everyones_error_and_the_next_load_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, id) = datastore(&dir, 2).await;
+        let loader = IdentityLoader::new(store.clone());
+        let db = store.connection();
+        db.execute_unprepared("ALTER TABLE roles_users RENAME TO roles_users_away")
+            .await
+            .unwrap();
+        let loads: Vec<_> = (0..4)
+            .map(|_| {
+                let loader = Arc::clone(&loader);
+                tokio::spawn(async move { loader.load(&id, &[]).await })
+            })
+            .collect();
+        for load in loads {
+            let Err(err) = load.await.unwrap() else {
+                panic!("the table is missing: the load must fail");
+            };
+            assert!(err.to_string().contains("roles_users"), "{err}");
+        }
+        db.execute_unprepared("ALTER TABLE roles_users_away RENAME TO roles_users")
+            .await
+            .unwrap();
+        assert_eq!(roles(loader.load(&id, &[]).await.unwrap()), ["admin"]);
+    }
+
+    /// The held connection is given back when asked, and none is held before the first query.
+    #[tokio::test]
+    async fn the_held_connection_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, id) = datastore(&dir, 4).await;
+        let mut conn = HeldConnection::default();
+        assert!(!conn.is_held());
+        let (found, _) = store.load_identities(&mut conn, &[id], &[]).await.unwrap();
+        assert_eq!(found[&id.to_string()].roles, ["admin"]);
+        assert!(conn.is_held(), "kept while the pool has another connection");
+        conn.release();
+        assert!(!conn.is_held());
     }
 }

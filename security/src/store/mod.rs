@@ -8,6 +8,7 @@ pub(crate) mod bus;
 pub(crate) mod cache;
 pub mod datastore;
 pub mod entities;
+pub(crate) mod held;
 pub(crate) mod loader;
 pub mod model;
 pub mod schema;
