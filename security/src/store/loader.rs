@@ -120,8 +120,12 @@ impl<U: SecurityUser> IdentityLoader<U> {
             !std::mem::replace(&mut queue.running, true)
         };
         if start {
-            let loader = Arc::clone(self);
-            tokio::spawn(async move { loader.drain().await });
+            // Made before the task, so that a task dropped before its first poll resets too.
+            let stopped = Stopped {
+                loader: Arc::clone(self),
+                done: false,
+            };
+            tokio::spawn(async move { stopped.loader.clone().drain(stopped).await });
         }
         rx.await.unwrap_or_else(|_| {
             Err(DatastoreError::Database(sea_orm::DbErr::Custom(
@@ -131,7 +135,7 @@ impl<U: SecurityUser> IdentityLoader<U> {
     }
 
     /// Runs queries until nobody waits, on one connection held meanwhile.
-    async fn drain(self: Arc<Self>) {
+    async fn drain(self: Arc<Self>, mut stopped: Stopped<U>) {
         let mut conn = HeldConnection::default();
         loop {
             self.gather().await;
@@ -139,6 +143,7 @@ impl<U: SecurityUser> IdentityLoader<U> {
                 let mut queue = self.lock();
                 if queue.waiting.is_empty() {
                     queue.running = false;
+                    stopped.done = true;
                     return;
                 }
                 let take = queue.waiting.len().min(MAX_BATCH);
@@ -188,6 +193,25 @@ impl<U: SecurityUser> IdentityLoader<U> {
                 return;
             }
             seen = now;
+        }
+    }
+}
+
+/// Resets the queue when a drain task ends early (dropped with its runtime, or a panic outside
+/// the query): the waiters are answered with an error (their reply senders dropped) and the
+/// next load starts a new task, instead of every later load waiting for one that is gone.
+struct Stopped<U: SecurityUser> {
+    loader: Arc<IdentityLoader<U>>,
+    /// Set when the task ended by emptying the queue.
+    done: bool,
+}
+
+impl<U: SecurityUser> Drop for Stopped<U> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut queue = self.loader.lock();
+            queue.waiting.clear();
+            queue.running = false;
         }
     }
 }
@@ -313,44 +337,92 @@ mod tests {
         );
     }
 
-    /// While loads keep coming, a pool of one is not kept from the rest of the app: the
-    /// loader gives its connection back after each batch when no other one is idle.
+    /// While loads keep coming, the loader does not keep a connection that another task waits
+    /// for: with a pool of one, and with a pool of two whose other connection is in use.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_busy_loader_does_not_starve_a_pool_of_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, id) = datastore(&dir, 1).await;
-        let loader = IdentityLoader::new(store.clone());
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let busy: Vec<_> = (0..8)
-            .map(|_| {
-                let (loader, stop) = (Arc::clone(&loader), Arc::clone(&stop));
-                tokio::spawn(async move {
-                    let mut loads = 0u64;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        loader.load(&id, &[]).await.unwrap();
-                        loads += 1;
-                    }
-                    loads
+    async fn a_busy_loader_does_not_starve_the_pool() {
+        for connections in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, id) = datastore(&dir, connections).await;
+            let pool = store.connection().get_sqlite_connection_pool();
+            let _in_use = if connections == 2 {
+                Some(pool.acquire().await.unwrap())
+            } else {
+                None
+            };
+            let loader = IdentityLoader::new(store.clone());
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let busy: Vec<_> = (0..8)
+                .map(|_| {
+                    let (loader, stop) = (Arc::clone(&loader), Arc::clone(&stop));
+                    tokio::spawn(async move {
+                        let mut loads = 0u64;
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            loader.load(&id, &[]).await.unwrap();
+                            loads += 1;
+                        }
+                        loads
+                    })
                 })
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let write = tokio::time::timeout(
-            Duration::from_secs(3),
-            store
-                .connection()
-                .execute_unprepared("UPDATE user SET active = 1"),
-        )
-        .await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut loads = 0;
-        for task in busy {
-            loads += task.await.unwrap();
+                .collect();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let write = tokio::time::timeout(
+                Duration::from_secs(3),
+                store
+                    .connection()
+                    .execute_unprepared("UPDATE user SET active = 1"),
+            )
+            .await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let mut loads = 0;
+            for task in busy {
+                loads += task.await.unwrap();
+            }
+            assert!(loads > 0);
+            write
+                .unwrap_or_else(|_| panic!("pool of {connections}: the write waited"))
+                .unwrap();
         }
-        assert!(loads > 0);
-        write
-            .expect("a write got the connection while loads went on")
+    }
+
+    /// A load whose drain task was dropped with its runtime gets an error, and a load on
+    /// another runtime is answered (no task is thought to be running any more).
+    #[test]
+    fn a_drain_task_dropped_with_its_runtime_does_not_block_later_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
             .unwrap();
+        let (store, id) = first.block_on(datastore(&dir, 2));
+        let loader = IdentityLoader::new(store);
+        // The load queues and spawns the drain task; the runtime goes before either runs.
+        let queued = {
+            let loader = Arc::clone(&loader);
+            first.spawn(async move { loader.load(&id, &[]).await })
+        };
+        first.block_on(async {
+            for _ in 0..1000 {
+                if loader.lock().running {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(loader.lock().running, "the drain task was started");
+        drop(first);
+        drop(queued);
+        assert!(!loader.lock().running, "the queue was reset");
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let loaded = second
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), loader.load(&id, &[])).await
+            })
+            .expect("answered");
+        assert_eq!(roles(loaded.unwrap()), ["admin"]);
     }
 
     /// A failed query answers every waiter with the error, the connection is not reused, and
