@@ -89,144 +89,189 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let (mut parts, body) = req.into_parts();
+        let security = self.security.clone();
+        let config = security.config();
+        let collect_json = json_body_to_read(&parts, &body, config.max_body_size);
+        let session = open_session(&security, &self.auth, &mut parts);
+        let csrf = config.csrf_protect
+            && session.cookie_authenticated
+            && crate::web::csrf::is_unsafe(&parts.method);
+        let options = parts.method == Method::OPTIONS && config.automatic_options;
+
+        if !collect_json && !csrf && !session.take_over {
+            // Nothing to wait for before the app (most requests: no JSON body to read, no
+            // CSRF check): the ready inner service is called now, without a clone of it.
+            let response = self.inner.call(Request::from_parts(parts, body));
+            return Box::pin(async move {
+                let response = response.await?;
+                Ok(finish(&security, &session.session, options, response))
+            });
+        }
+
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let security = self.security.clone();
-        let auth = self.auth.clone();
         Box::pin(async move {
-            let (mut parts, body) = req.into_parts();
             let config = security.config();
-
-            // A JSON body may carry the auth token; read it here, and hand the bytes on, only
-            // when its declared length is within the body limit: any other body (an upload to
-            // the app's own route, a stream) reaches the app untouched.
-            let declared = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                .or_else(|| axum::body::HttpBody::size_hint(&body).exact())
-                .and_then(|length| usize::try_from(length).ok());
-            let body = if has_json_body(&parts)
-                && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
-                && declared.is_some_and(|length| length <= config.max_body_size)
-            {
-                // Boxed, as the other rare paths below: the state of what they await would
-                // otherwise be part of every request's future, and copied into its box.
-                match Box::pin(Limited::new(body, config.max_body_size).collect()).await {
-                    Ok(collected) => {
-                        let bytes = collected.to_bytes();
-                        let key = config.token_authentication_key.as_str();
-                        if memchr_str(&bytes, key)
-                            && let Ok(serde_json::Value::Object(map)) =
-                                serde_json::from_slice::<serde_json::Value>(&bytes)
-                            && let Some(serde_json::Value::String(token)) = map.get(key)
-                        {
-                            parts.extensions.insert(JsonAuthToken(token.clone()));
-                        }
-                        Body::from(bytes)
-                    }
-                    Err(err) => {
-                        let too_large = err.downcast_ref::<LengthLimitError>().is_some();
-                        let (status, message) = if too_large {
-                            (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
-                        } else {
-                            (StatusCode::BAD_REQUEST, "Could not read the request body")
-                        };
-                        return Ok(response::bad_request(status, message, true, true));
-                    }
+            let body = if collect_json {
+                match read_json_body(body, config, &mut parts).await {
+                    Ok(body) => body,
+                    Err(refused) => return Ok(refused),
                 }
             } else {
                 body
             };
-
-            let cookies = cookie_header(&parts);
-            let raw_session = read_cookie(&cookies, &config.session_cookie_name);
-            let decoded = raw_session.and_then(|v| security.decode_session(v));
-            let unreadable = raw_session.filter(|_| decoded.is_none());
-            let flask_cookie = unreadable
-                .filter(|_| config.flask_compat)
-                .map(str::to_owned);
-            let take_over = flask_cookie.is_some();
-            let decoded_user = decoded.as_ref().is_some_and(|d| d.user_id.is_some());
-            let has_remember = read_cookie(&cookies, &config.remember_cookie_name).is_some();
-            let session = Session::new(SessionState {
-                // An unreadable cookie is replaced (cleared) on the way out; a Flask one once
-                // it has been checked.
-                changed: unreadable.is_some() && !take_over,
-                data: decoded.unwrap_or_default(),
-                had_cookie: raw_session.is_some(),
-                remember: RememberAction::Keep,
-                had_remember_cookie: has_remember,
-                flask_cookie,
-                device_cookie: None,
-            });
-            drop(cookies);
-            parts.extensions.insert(RequestScope {
-                session: session.clone(),
-                auth,
-                csrf: security.csrf().clone(),
-                body_limit: config.max_body_size,
-            });
-            parts.extensions.insert(UserScope {
-                runtime: security.clone(),
-                identity: IdentitySlot::<U>::default(),
-            });
-
-            // `SECURITY_CSRF_PROTECT`: an unsafe request that the session or the remember
-            // cookie authenticates carries the session's CSRF token.
-            let cookie_authenticated = decoded_user || has_remember || take_over;
-            let body = if config.csrf_protect
-                && cookie_authenticated
-                && crate::web::csrf::is_unsafe(&parts.method)
-            {
+            let body = if csrf {
                 match Box::pin(protect(
                     &security,
-                    &session,
+                    &session.session,
                     &parts,
                     body,
-                    !decoded_user && has_remember,
+                    session.remember_only,
                 ))
                 .await
                 {
                     Ok(body) => body,
                     Err(mut refused) => {
-                        write_cookies(&security, &session, &mut refused);
+                        write_cookies(&security, &session.session, &mut refused);
                         return Ok(refused);
                     }
                 }
             } else {
                 body
             };
-            if take_over {
-                // Take a Flask session over now, whatever the route, so that its user is not
-                // logged out by a page that never asks who they are. After a database error the
-                // cookie stays as it is, for the next request.
-                if let Err(err) = Box::pin(security.session_identity(&parts)).await {
-                    tracing::warn!(error = %err, "could not check a Flask session cookie");
-                }
+            if session.take_over
+                && let Err(err) = Box::pin(security.session_identity(&parts)).await
+            {
+                tracing::warn!(error = %err, "could not check a Flask session cookie");
             }
-
-            let options = parts.method == Method::OPTIONS && config.automatic_options;
-            let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            if options && response.status() == StatusCode::METHOD_NOT_ALLOWED {
-                // Answer OPTIONS as Flask does for a route that exists: 200 with `Allow`,
-                // without running the handler or its guards.
-                response = options_response(&response);
-            }
-            write_cookies(&security, &session, &mut response);
-            Ok(response)
+            let response = inner.call(Request::from_parts(parts, body)).await?;
+            Ok(finish(&security, &session.session, options, response))
         })
     }
 }
 
-/// Checks the CSRF token of an unsafe, cookie-authenticated request (`SECURITY_CSRF_PROTECT`):
-/// from the `X-CSRFToken` header, else from the `csrf_token` field of a urlencoded form (read
-/// within the body limit and handed on). The body to hand on, or the refusal.
-///
-/// A request that the remember cookie alone authenticates is refused: the session beside it
-/// holds nobody, so its CSRF secret is not the user's (another site may have set that session
-/// cookie, with a token it knows). A safe request first restores the user's session.
+/// Whether the layer reads the body before the app: a JSON body of a declared size within the
+/// limit, on a method that carries one (it may hold the auth token, which then goes into the
+/// request's extensions).
+fn json_body_to_read(parts: &http::request::Parts, body: &Body, max_body_size: usize) -> bool {
+    if !has_json_body(parts) || matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+    {
+        return false;
+    }
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(body).exact())
+        .and_then(|length| usize::try_from(length).ok());
+    declared.is_some_and(|length| length <= max_body_size)
+}
+
+/// Reads a JSON body (see [`json_body_to_read`]) and puts its auth token, if any, into the
+/// request's extensions; a body over the limit or unreadable is refused.
+async fn read_json_body(
+    body: Body,
+    config: &crate::config::Config,
+    parts: &mut http::request::Parts,
+) -> Result<Body, Response> {
+    match Box::pin(Limited::new(body, config.max_body_size).collect()).await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            let key = config.token_authentication_key.as_str();
+            if memchr_str(&bytes, key)
+                && let Ok(serde_json::Value::Object(map)) =
+                    serde_json::from_slice::<serde_json::Value>(&bytes)
+                && let Some(serde_json::Value::String(token)) = map.get(key)
+            {
+                parts.extensions.insert(JsonAuthToken(token.clone()));
+            }
+            Ok(Body::from(bytes))
+        }
+        Err(err) => {
+            let too_large = err.downcast_ref::<LengthLimitError>().is_some();
+            let (status, message) = if too_large {
+                (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+            } else {
+                (StatusCode::BAD_REQUEST, "Could not read the request body")
+            };
+            Err(response::bad_request(status, message, true, true))
+        }
+    }
+}
+
+/// The request's session as the layer opened it.
+struct Opened {
+    session: Session,
+    /// A session with a user, a remember-me cookie or a Flask cookie to take over: an unsafe
+    /// method then needs its CSRF token.
+    cookie_authenticated: bool,
+    /// Only a remember-me cookie authenticates (no session user).
+    remember_only: bool,
+    /// A Flask session cookie is to be checked and taken over.
+    take_over: bool,
+}
+
+/// Decodes the session and remember-me cookies and gives the request its scopes.
+fn open_session<U: SecurityUser>(
+    security: &Runtime<U>,
+    auth: &AuthHandle,
+    parts: &mut http::request::Parts,
+) -> Opened {
+    let config = security.config();
+    let cookies = cookie_header(parts);
+    let raw_session = read_cookie(&cookies, &config.session_cookie_name);
+    let decoded = raw_session.and_then(|v| security.decode_session(v));
+    let unreadable = raw_session.filter(|_| decoded.is_none());
+    let flask_cookie = unreadable
+        .filter(|_| config.flask_compat)
+        .map(str::to_owned);
+    let take_over = flask_cookie.is_some();
+    let decoded_user = decoded.as_ref().is_some_and(|d| d.user_id.is_some());
+    let has_remember = read_cookie(&cookies, &config.remember_cookie_name).is_some();
+    let session = Session::new(SessionState {
+        changed: unreadable.is_some() && !take_over,
+        data: decoded.unwrap_or_default(),
+        had_cookie: raw_session.is_some(),
+        remember: RememberAction::Keep,
+        had_remember_cookie: has_remember,
+        flask_cookie,
+        device_cookie: None,
+    });
+    drop(cookies);
+    parts.extensions.insert(RequestScope {
+        session: session.clone(),
+        auth: auth.clone(),
+        csrf: security.csrf().clone(),
+        body_limit: config.max_body_size,
+    });
+    parts.extensions.insert(UserScope {
+        runtime: security.clone(),
+        identity: IdentitySlot::<U>::default(),
+    });
+    Opened {
+        session,
+        cookie_authenticated: decoded_user || has_remember || take_over,
+        remember_only: !decoded_user && has_remember,
+        take_over,
+    }
+}
+
+/// The app's answer with the automatic OPTIONS answer and the cookies that changed.
+fn finish<U: SecurityUser>(
+    security: &Runtime<U>,
+    session: &Session,
+    options: bool,
+    mut response: Response,
+) -> Response {
+    if options && response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        response = options_response(&response);
+    }
+    write_cookies(security, session, &mut response);
+    response
+}
+
 async fn protect<U: SecurityUser>(
     security: &Runtime<U>,
     session: &Session,
