@@ -461,6 +461,8 @@ run_flood() {
         sleep 1
         peak="$idle_rss"
         (
+            # On wrk's core: its forks (awk, sleep) on the server's core would delay the probe.
+            taskset -p -c "$CLIENT_CPU" "$BASHPID" >/dev/null
             while kill -0 "$flood_pid" 2>/dev/null; do
                 rss_kib
                 sleep 0.2
