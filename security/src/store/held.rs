@@ -72,39 +72,30 @@ impl HeldConnection {
         db: &DatabaseConnection,
         statement: Statement,
     ) -> Result<Vec<QueryResult>, DbErr> {
+        // The same steps for each backend: its held connection (if that kind), its pool.
+        macro_rules! on_pool {
+            ($held:ident, $pool:ident) => {{
+                let mut conn = match std::mem::take(&mut self.conn) {
+                    Held::$held(conn) => Some(conn),
+                    _ => None,
+                };
+                let rows = fetch(db.$pool(), &mut conn, statement).await;
+                self.conn = conn.map_or(Held::None, Held::$held);
+                rows
+            }};
+        }
         match &db.inner {
             #[cfg(feature = "sqlite")]
             DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
-                let mut conn = match std::mem::take(&mut self.conn) {
-                    Held::Sqlite(conn) => Some(conn),
-                    _ => None,
-                };
-                let pool = db.get_sqlite_connection_pool();
-                let rows = fetch(pool, &mut conn, statement).await;
-                self.conn = conn.map_or(Held::None, Held::Sqlite);
-                rows
+                on_pool!(Sqlite, get_sqlite_connection_pool)
             }
             #[cfg(feature = "postgres")]
             DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
-                let mut conn = match std::mem::take(&mut self.conn) {
-                    Held::Postgres(conn) => Some(conn),
-                    _ => None,
-                };
-                let pool = db.get_postgres_connection_pool();
-                let rows = fetch(pool, &mut conn, statement).await;
-                self.conn = conn.map_or(Held::None, Held::Postgres);
-                rows
+                on_pool!(Postgres, get_postgres_connection_pool)
             }
             #[cfg(feature = "mysql")]
             DatabaseConnectionType::SqlxMySqlPoolConnection(_) => {
-                let mut conn = match std::mem::take(&mut self.conn) {
-                    Held::MySql(conn) => Some(conn),
-                    _ => None,
-                };
-                let pool = db.get_mysql_connection_pool();
-                let rows = fetch(pool, &mut conn, statement).await;
-                self.conn = conn.map_or(Held::None, Held::MySql);
-                rows
+                on_pool!(MySql, get_mysql_connection_pool)
             }
             #[allow(unreachable_patterns)]
             _ => {
