@@ -78,14 +78,18 @@ pub async fn serve(
         .header_read_timeout(timeouts.header_read);
     let graceful = GracefulShutdown::new();
     let limit = timeouts.request;
-    let app = app.layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
-            match tokio::time::timeout(limit, next.run(req)).await {
-                Ok(response) => response,
-                Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
-            }
-        },
-    ));
+    let app = app
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(limit, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
+                }
+            },
+        ))
+        // Turns every handler into its layered route now, as `axum::serve` does: a router
+        // served as it is would rebuild a handler's route, layers included, for every request.
+        .with_state(());
     let slots = Arc::new(Semaphore::new(timeouts.max_connections.max(1)));
     tokio::pin!(shutdown);
     tracing::debug!(address = %listener.local_addr()?, "serving");
