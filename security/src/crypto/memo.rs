@@ -7,7 +7,9 @@
 //!
 //! The map hashes with the standard library's randomly keyed SipHash and compares keys in
 //! constant time, so that a probe with a forged value learns nothing from timing about the
-//! values held. Only values whose signature checked out are kept, so a flood of forged ones
+//! values held. Only a value's last [`HASHED_SUFFIX`] bytes are hashed: they hold its signature
+//! (a MAC, which no one without the key can choose), so the values held still spread over the
+//! map, and a hash over the whole session cookie was the largest part of a cached request. Only values whose signature checked out are kept, so a flood of forged ones
 //! cannot evict them. Bounded: past its capacity, the least recently used goes. Written over
 //! `hashlink` (already used by the identity cache) rather than a cache crate, for the
 //! constant-time key.
@@ -37,8 +39,18 @@ impl Eq for SecretKey {}
 
 impl Hash for SecretKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        hashed_part(&self.0).hash(state);
     }
+}
+
+/// How many bytes at the end of a value are hashed: a base64 SHA-1 signature is 27, a
+/// SHA-256 one 43; with the separator and the timestamp before it, 32 covers every format.
+const HASHED_SUFFIX: usize = 32;
+
+/// The part of `value` that is hashed: its end, where the signature is.
+fn hashed_part(value: &str) -> &[u8] {
+    let bytes = value.as_bytes();
+    &bytes[bytes.len().saturating_sub(HASHED_SUFFIX)..]
 }
 
 impl<V> Verified<V> {
@@ -57,8 +69,8 @@ impl<V> Verified<V> {
         value: &str,
         verify: impl FnOnce(&str) -> Option<V>,
     ) -> Option<Arc<V>> {
-        // The hash of `SecretKey(value)` (it hashes its text), without allocating one.
-        let hash = self.hasher.hash_one(value);
+        // The hash of `SecretKey(value)`, without allocating one.
+        let hash = self.hasher.hash_one(hashed_part(value));
         if let hashlink::linked_hash_map::RawEntryMut::Occupied(mut hit) =
             self.lock().raw_entry_mut().from_hash(hash, |key| {
                 crate::crypto::cookie_codec::constant_time_eq(key.0.as_bytes(), value.as_bytes())
@@ -108,6 +120,26 @@ mod tests {
         assert!(memo.get_or_verify("forged", verify).is_none());
         assert!(memo.get_or_verify("forged", verify).is_none());
         assert_eq!(calls.get(), 3, "a refused value is not remembered");
+    }
+
+    #[test]
+    fn a_value_that_ends_as_a_held_one_is_not_taken_for_it() {
+        // Only the end is hashed: a forged payload before a copied signature lands in the
+        // held value's bucket, and must still be verified on its own.
+        let memo = Verified::<String>::new(4);
+        let signature = ".t1.0123456789abcdefghijklmnopqrstuvwxyz";
+        let good = format!("good-payload{signature}");
+        let forged = format!("forged-payload{signature}");
+        let verify = |v: &str| v.starts_with("good").then(|| v.to_owned());
+        assert_eq!(memo.get_or_verify(&good, verify).as_deref(), Some(&good));
+        assert!(memo.get_or_verify(&forged, verify).is_none());
+        let short = "good";
+        assert_eq!(
+            memo.get_or_verify(short, verify)
+                .as_deref()
+                .map(String::as_str),
+            Some(short)
+        );
     }
 
     #[test]

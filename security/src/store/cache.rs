@@ -20,7 +20,6 @@
 //! could check the generation, lose the race to an invalidation, and still put its older answer
 //! back after the eviction.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,8 +38,10 @@ const MAX_KEYS: usize = 64;
 struct Entry<U: SecurityUser> {
     at: Instant,
     identity: Arc<Identity<U>>,
-    /// Revocation key → (when read, revoked).
-    keys: HashMap<String, (Instant, bool)>,
+    /// Revocation key, when read, revoked. A list: a user has a few keys (one a session, one
+    /// a remember cookie), at most [`MAX_KEYS`], and a scan of them is cheaper than hashing
+    /// one.
+    keys: Vec<(String, Instant, bool)>,
 }
 
 pub(crate) struct IdentityCache<U: SecurityUser> {
@@ -64,16 +65,15 @@ impl<U: SecurityUser> IdentityCache<U> {
     }
 
     /// The cached answer for `user` and `keys`, when every part of it is younger than the TTL.
-    pub(crate) fn hit(&self, user: &str, keys: &[String]) -> Option<Loaded<U>> {
+    pub(crate) fn hit(&self, user: &str, keys: &[&str]) -> Option<Loaded<U>> {
+        let now = Instant::now();
+        let fresh = |at: Instant| now.saturating_duration_since(at) < self.ttl;
         let mut entries = self.lock();
-        let entry = entries.get(user)?;
-        if entry.at.elapsed() >= self.ttl {
-            return None;
-        }
+        let entry = entries.get(user).filter(|entry| fresh(entry.at))?;
         let mut revoked = false;
-        for key in keys {
-            let (at, key_revoked) = entry.keys.get(key)?;
-            if at.elapsed() >= self.ttl {
+        for &key in keys {
+            let (_, at, key_revoked) = entry.keys.iter().find(|(held, ..)| held == key)?;
+            if !fresh(*at) {
                 return None;
             }
             revoked |= *key_revoked;
@@ -84,24 +84,38 @@ impl<U: SecurityUser> IdentityCache<U> {
     pub(crate) async fn get_or_load(
         &self,
         id: &U::Id,
-        keys: &[String],
+        keys: &[&str],
         loader: &Arc<IdentityLoader<U>>,
     ) -> Result<Loaded<U>, DatastoreError> {
-        self.get_or_load_with(&id.to_string(), keys, loader.load(id, keys))
-            .await
+        if let Some(hit) = with_text(id, |user| self.hit(user, keys)) {
+            return Ok(hit);
+        }
+        // Boxed: the miss's future (the loader's) stays out of every hit's.
+        Box::pin(self.load_and_keep(&id.to_string(), keys, loader.load(id, keys))).await
     }
 
     /// The cached answer for `user` and `keys`, or what `load` answers (cached when no
     /// invalidation happened while it ran).
+    #[cfg(test)]
     async fn get_or_load_with(
         &self,
         user: &str,
-        keys: &[String],
+        keys: &[&str],
         load: impl std::future::Future<Output = Result<Loaded<U>, DatastoreError>>,
     ) -> Result<Loaded<U>, DatastoreError> {
         if let Some(hit) = self.hit(user, keys) {
             return Ok(hit);
         }
+        self.load_and_keep(user, keys, load).await
+    }
+
+    /// What `load` answers, cached when no invalidation happened while it ran.
+    async fn load_and_keep(
+        &self,
+        user: &str,
+        keys: &[&str],
+        load: impl std::future::Future<Output = Result<Loaded<U>, DatastoreError>>,
+    ) -> Result<Loaded<U>, DatastoreError> {
         // Read before the load starts: an invalidation from here on (local, or one received
         // from another instance) bumps it, and the answer is then not cached.
         let generation = self.generation.load(Ordering::Acquire);
@@ -121,7 +135,7 @@ impl<U: SecurityUser> IdentityCache<U> {
                         Entry {
                             at: now,
                             identity: Arc::clone(identity),
-                            keys: HashMap::new(),
+                            keys: Vec::new(),
                         },
                     );
                 }
@@ -135,8 +149,11 @@ impl<U: SecurityUser> IdentityCache<U> {
                 }
                 // One answer for the keys together: when any was revoked, all are marked so
                 // (the request is refused either way; a key alone is asked again later).
-                for key in keys {
-                    entry.keys.insert(key.clone(), (now, *revoked));
+                for &key in keys {
+                    match entry.keys.iter_mut().find(|(held, ..)| held == key) {
+                        Some(held) => (held.1, held.2) = (now, *revoked),
+                        None => entry.keys.push((key.to_owned(), now, *revoked)),
+                    }
                 }
             }
             None => {
@@ -168,6 +185,28 @@ impl<U: SecurityUser> IdentityCache<U> {
     }
 }
 
+/// `f` of `value` as text, formatted into a buffer of the thread rather than a new string: the
+/// cache is keyed by the user id's text, and a hit then allocates nothing.
+fn with_text<R>(value: &impl std::fmt::Display, f: impl FnOnce(&str) -> R) -> R {
+    use std::fmt::Write as _;
+    thread_local! {
+        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut text) => {
+            text.clear();
+            // Writing to a `String` fails only when `Display` does; then the text is partial,
+            // and a hit on it would be wrong: none is looked for.
+            match write!(text, "{value}") {
+                Ok(()) => f(&text),
+                Err(_) => f(&value.to_string()),
+            }
+        }
+        // Only when `f` itself comes back here.
+        Err(_) => f(&value.to_string()),
+    })
+}
+
 impl<U: SecurityUser> crate::store::bus::Forget for IdentityCache<U> {
     fn forget(&self, user: &str) {
         IdentityCache::forget(self, user);
@@ -182,6 +221,19 @@ impl<U: SecurityUser> crate::store::bus::Forget for IdentityCache<U> {
 mod tests {
     use super::*;
     use crate::entities::user::Model as User;
+
+    #[test]
+    fn a_value_is_formatted_once_per_call_even_when_nested() {
+        assert!(with_text(&42, |text| text == "42"));
+        let (outer, inner) = with_text(&1, |outer| {
+            with_text(&"two", |inner| (outer.to_owned(), inner.to_owned()))
+        });
+        assert_eq!((outer.as_str(), inner.as_str()), ("1", "two"));
+        assert!(
+            with_text(&7, |text| text == "7"),
+            "the buffer is cleared between calls"
+        );
+    }
 
     fn loaded(email: &str) -> Result<Loaded<User>, DatastoreError> {
         Ok(Some((
@@ -202,6 +254,48 @@ mod tests {
 
     fn email(answer: Loaded<User>) -> String {
         answer.expect("a user").0.found.user.email.clone()
+    }
+
+    fn revoked(
+        answer: Result<Loaded<User>, DatastoreError>,
+    ) -> Result<Loaded<User>, DatastoreError> {
+        answer.map(|found| found.map(|(identity, _)| (identity, true)))
+    }
+
+    #[tokio::test]
+    async fn each_revocation_key_is_remembered_with_its_own_answer() {
+        let cache = IdentityCache::<User>::new(60);
+        let is_revoked = |keys: &[&str]| cache.hit("1", keys).map(|found| found.unwrap().1);
+        cache
+            .load_and_keep("1", &["a"], async { loaded("x") })
+            .await
+            .unwrap();
+        assert_eq!(is_revoked(&["a"]), Some(false));
+        assert_eq!(is_revoked(&["b"]), None, "a key never read is a miss");
+        cache
+            .load_and_keep("1", &["b"], async { revoked(loaded("x")) })
+            .await
+            .unwrap();
+        assert_eq!(is_revoked(&["a"]), Some(false));
+        assert_eq!(is_revoked(&["b"]), Some(true));
+        assert_eq!(is_revoked(&["a", "b"]), Some(true));
+        // Read again: the key's answer is replaced, not listed twice.
+        cache
+            .load_and_keep("1", &["a"], async { revoked(loaded("x")) })
+            .await
+            .unwrap();
+        assert_eq!(is_revoked(&["a"]), Some(true));
+        assert_eq!(cache.lock().get("1").unwrap().keys.len(), 2);
+        // Past MAX_KEYS the list starts again.
+        for n in 0..MAX_KEYS {
+            let key = format!("k{n}");
+            cache
+                .load_and_keep("1", &[key.as_str()], async { loaded("x") })
+                .await
+                .unwrap();
+        }
+        assert!(cache.lock().get("1").unwrap().keys.len() <= MAX_KEYS);
+        assert_eq!(is_revoked(&["a"]), None);
     }
 
     #[tokio::test]

@@ -615,17 +615,18 @@ impl<U: SecurityUser> Datastore<U> {
         &self,
         ids: &[U::Id],
     ) -> Result<std::collections::HashMap<String, UserWithRoles<U>>, DatastoreError> {
-        let mut conn = crate::store::held::HeldConnection::default();
-        Ok(self.load_identities(&mut conn, ids, &[]).await?.0)
+        // Through SeaORM (its metric callback and tracing span), not a held connection.
+        Ok(self.load_identities(None, ids, &[]).await?.0)
     }
 
     /// [`Datastore::load_many_with_roles`], also telling which of `keys` (revocation keys of
     /// sessions and remember-me cookies of these users) a logout ended, in the same statement:
     /// the revocations are a left join on the user rows, so the guards' identity check stays
-    /// one indexed query. It runs on `conn` (see [`HeldConnection`](crate::store::held::HeldConnection)).
+    /// one indexed query. It runs on `conn` when given (see
+    /// [`HeldConnection`](crate::store::held::HeldConnection)), through SeaORM otherwise.
     pub(crate) async fn load_identities(
         &self,
-        conn: &mut crate::store::held::HeldConnection,
+        conn: Option<&mut crate::store::held::HeldConnection>,
         ids: &[U::Id],
         keys: &[String],
     ) -> Result<Identities<U>, DatastoreError> {
@@ -686,7 +687,11 @@ impl<U: SecurityUser> Datastore<U> {
             );
         }
         let statement = select.build(backend);
-        for row in conn.query_all(&self.db, statement).await? {
+        let rows = match conn {
+            Some(conn) => conn.query_all(&self.db, statement).await?,
+            None => self.db.query_all_raw(statement).await?,
+        };
+        for row in rows {
             let user = U::from_query_result(&row, "A_")?;
             let role = <RoleOf<U> as FromQueryResult>::from_query_result_optional(&row, "B_")?;
             if !keys.is_empty()

@@ -107,14 +107,14 @@ impl<U: SecurityUser> IdentityLoader<U> {
     pub(crate) async fn load(
         self: &Arc<Self>,
         id: &U::Id,
-        keys: &[String],
+        keys: &[&str],
     ) -> Result<Loaded<U>, DatastoreError> {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut queue = self.lock();
             queue.waiting.push(Request {
                 id: id.clone(),
-                keys: keys.to_vec(),
+                keys: keys.iter().map(|&key| key.to_owned()).collect(),
                 reply: tx,
             });
             !std::mem::replace(&mut queue.running, true)
@@ -125,7 +125,7 @@ impl<U: SecurityUser> IdentityLoader<U> {
                 loader: Arc::clone(self),
                 done: false,
             };
-            tokio::spawn(async move { stopped.loader.clone().drain(stopped).await });
+            tokio::spawn(IdentityLoader::drain(stopped));
         }
         rx.await.unwrap_or_else(|_| {
             Err(DatastoreError::Database(sea_orm::DbErr::Custom(
@@ -134,13 +134,15 @@ impl<U: SecurityUser> IdentityLoader<U> {
         })
     }
 
-    /// Runs queries until nobody waits, on one connection held meanwhile.
-    async fn drain(self: Arc<Self>, mut stopped: Stopped<U>) {
+    /// Runs queries until nobody waits, on one connection held meanwhile; `stopped` (which
+    /// holds the loader) resets the queue if the task ends any other way.
+    async fn drain(mut stopped: Stopped<U>) {
+        let this = Arc::clone(&stopped.loader);
         let mut conn = HeldConnection::default();
         loop {
-            self.gather().await;
+            this.gather().await;
             let batch: Vec<Request<U>> = {
-                let mut queue = self.lock();
+                let mut queue = this.lock();
                 if queue.waiting.is_empty() {
                     queue.running = false;
                     stopped.done = true;
@@ -162,10 +164,10 @@ impl<U: SecurityUser> IdentityLoader<U> {
                 }
             }
             #[cfg(test)]
-            self.queries
+            this.queries
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            // A panic in the query would leave `running` set: answer everyone and reset.
-            let query = self.datastore.load_identities(&mut conn, &ids, &keys);
+            // A panicking query answers its batch with an error, and the loader goes on.
+            let query = this.datastore.load_identities(Some(&mut conn), &ids, &keys);
             let result = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(query))
                 .await
                 .unwrap_or_else(|_| {
@@ -461,7 +463,10 @@ mod tests {
         let (store, id) = datastore(&dir, 4).await;
         let mut conn = HeldConnection::default();
         assert!(!conn.is_held());
-        let (found, _) = store.load_identities(&mut conn, &[id], &[]).await.unwrap();
+        let (found, _) = store
+            .load_identities(Some(&mut conn), &[id], &[])
+            .await
+            .unwrap();
         assert_eq!(found[&id.to_string()].roles, ["admin"]);
         assert!(conn.is_held(), "kept while the pool has another connection");
         conn.release();

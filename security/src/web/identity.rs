@@ -28,9 +28,7 @@ use crate::web::session::{RememberAction, Session, read_cookie};
 
 /// Who the request's user is, found once per request: the session's identity, the user the
 /// first authenticating guard pinned, and how that guard authenticated it.
-pub(crate) struct IdentitySlot<U: SecurityUser>(Arc<Slot<U>>);
-
-struct Slot<U: SecurityUser> {
+pub(crate) struct IdentitySlot<U: SecurityUser> {
     /// The identity the session (or remember cookie) gives the request, resolved once.
     session: OnceCell<Option<Arc<UserWithRoles<U>>>>,
     /// The user the first mechanism that authenticated named (every later guard and
@@ -40,19 +38,13 @@ struct Slot<U: SecurityUser> {
     how: std::sync::OnceLock<Authentication>,
 }
 
-impl<U: SecurityUser> Clone for IdentitySlot<U> {
-    fn clone(&self) -> Self {
-        IdentitySlot(Arc::clone(&self.0))
-    }
-}
-
 impl<U: SecurityUser> Default for IdentitySlot<U> {
     fn default() -> Self {
-        IdentitySlot(Arc::new(Slot {
+        IdentitySlot {
             session: OnceCell::new(),
             pinned: std::sync::OnceLock::new(),
             how: std::sync::OnceLock::new(),
-        }))
+        }
     }
 }
 
@@ -65,13 +57,13 @@ impl<U: SecurityUser> IdentitySlot<U> {
     /// How the pinned user was authenticated (a request without a guard that recorded one
     /// was authenticated by its session).
     pub(crate) fn authentication(&self) -> Option<Authentication> {
-        self.0.how.get().copied()
+        self.how.get().copied()
     }
 
     /// Records how the pinned user was authenticated, unless a guard already did;
     /// `how` is asked only then.
     pub(crate) fn record_authentication(&self, how: impl FnOnce() -> Authentication) {
-        self.0.how.get_or_init(how);
+        self.how.get_or_init(how);
     }
 }
 
@@ -93,14 +85,13 @@ impl<U: SecurityUser> Runtime<U> {
         &self,
         parts: &Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        let Some(slot) = IdentitySlot::<U>::of(parts).cloned() else {
+        let Some(slot) = IdentitySlot::<U>::of(parts) else {
             return Ok(None);
         };
-        let Some(session) = crate::web::scope::session(parts).cloned() else {
+        let Some(session) = crate::web::scope::session(parts) else {
             return Ok(None);
         };
-        slot.0
-            .session
+        slot.session
             .get_or_try_init(|| self.load_session_identity(session, parts))
             .await
             .cloned()
@@ -108,16 +99,15 @@ impl<U: SecurityUser> Runtime<U> {
 
     async fn load_session_identity(
         &self,
-        session: Session,
+        session: &Session,
         parts: &Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
         // The data as the request found it (shared, not copied).
         let data = Arc::clone(&session.lock().data);
         let (fingerprint, login_at, sid, forget) =
             (&data.fingerprint, data.login_at, &data.id, data.forget);
-        let (user_id, remembered_by) = (data.user_id.clone(), data.remembered_by.clone());
         let config = &self.config();
-        if let Some(user_id) = user_id {
+        if let Some(user_id) = &data.user_id {
             let lifetime = config.permanent_session_lifetime.seconds() as i64;
             let fresh = login_at.is_some_and(|at| self.now() - at <= lifetime);
             let found = match (fresh, user_id.parse::<U::Id>(), &sid) {
@@ -125,11 +115,10 @@ impl<U: SecurityUser> Runtime<U> {
                     // The session's own key, and the remember cookie's it was restored from.
                     let key = data
                         .revocation_key
-                        .get_or_init(|| self.session_key(&user_id, sid));
-                    let keys: Vec<String> = std::iter::once(key.to_owned())
-                        .chain(remembered_by)
-                        .collect();
-                    self.load_identity_keyed(&id, &keys).await?
+                        .get_or_init(|| self.session_key(user_id, sid));
+                    let keys = [key, data.remembered_by.as_deref().unwrap_or("")];
+                    let count = if data.remembered_by.is_some() { 2 } else { 1 };
+                    self.load_identity_keyed(&id, &keys[..count]).await?
                 }
                 _ => None,
             };
@@ -151,7 +140,7 @@ impl<U: SecurityUser> Runtime<U> {
             // anonymous now.
             session.drop_user();
         } else if let Some(cookie) = session.flask_cookie()
-            && let Some(found) = Box::pin(self.take_over_flask_session(&session, &cookie)).await?
+            && let Some(found) = Box::pin(self.take_over_flask_session(session, &cookie)).await?
         {
             return Ok(Some(found));
         }
@@ -225,9 +214,7 @@ impl<U: SecurityUser> Runtime<U> {
         };
         let sid = self.keyed_digest(&[b"flask-session", cookie.as_bytes()]);
         let key = self.session_key(&user_id, &sid);
-        let found = self
-            .load_identity_keyed(&id, std::slice::from_ref(&key))
-            .await?;
+        let found = self.load_identity_keyed(&id, &[key.as_str()]).await?;
         let Some((identity, false)) = found.filter(|(f, _)| self.may_authenticate(&f.found.user))
         else {
             session.refuse_flask_cookie();
@@ -376,7 +363,7 @@ impl<U: SecurityUser> Runtime<U> {
         let Some(slot) = IdentitySlot::<U>::of(parts) else {
             return Some(found);
         };
-        let pinned = slot.0.pinned.get_or_init(|| Arc::clone(&found));
+        let pinned = slot.pinned.get_or_init(|| Arc::clone(&found));
         if pinned.user.id() == found.user.id() {
             return Some(Arc::clone(pinned));
         }
@@ -390,7 +377,7 @@ impl<U: SecurityUser> Runtime<U> {
         &self,
         parts: &mut Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        if let Some(found) = IdentitySlot::<U>::of(parts).and_then(|slot| slot.0.pinned.get()) {
+        if let Some(found) = IdentitySlot::<U>::of(parts).and_then(|slot| slot.pinned.get()) {
             return Ok(Some(Arc::clone(found)));
         }
         Ok(self

@@ -2,8 +2,10 @@
 //! cookies, gives each request its [`Session`], identity slot and the guards' runtime, and
 //! writes the cookies back only when they changed.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +18,7 @@ use tower_service::Service;
 
 use crate::store::model::SecurityUser;
 use crate::web::guard::AuthHandle;
-use crate::web::identity::{IdentitySlot, JsonAuthToken, cookie_header};
+use crate::web::identity::{JsonAuthToken, cookie_header};
 use crate::web::request::has_json_body;
 use crate::web::response;
 use crate::web::runtime::Runtime;
@@ -82,7 +84,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+    type Future = SecurityFuture<S::Future, S::Error, U>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -102,16 +104,20 @@ where
         if !collect_json && !csrf && !session.take_over {
             // Nothing to wait for before the app (most requests: no JSON body to read, no
             // CSRF check): the ready inner service is called now, without a clone of it.
-            let response = self.inner.call(Request::from_parts(parts, body));
-            return Box::pin(async move {
-                let response = response.await?;
-                Ok(finish(&security, &session.session, options, response))
-            });
+            let future = self.inner.call(Request::from_parts(parts, body));
+            return SecurityFuture {
+                state: State::App {
+                    future,
+                    security,
+                    session: session.session,
+                    options,
+                },
+            };
         }
 
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
+        let future = Box::pin(async move {
             let config = security.config();
             let body = if collect_json {
                 match read_json_body(body, config, &mut parts).await {
@@ -147,7 +153,60 @@ where
             }
             let response = inner.call(Request::from_parts(parts, body)).await?;
             Ok(finish(&security, &session.session, options, response))
-        })
+        });
+        SecurityFuture {
+            state: State::Prepared { future },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`SecurityService`]: the app's answer, with the cookies that changed.
+    ///
+    /// A request with nothing to read or check before the app awaits the app's own future
+    /// here, unboxed; the others (a JSON body to read, a CSRF token to check) run boxed.
+    pub struct SecurityFuture<F, E, U: SecurityUser> {
+        #[pin]
+        state: State<F, E, U>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProjection]
+    enum State<F, E, U: SecurityUser> {
+        // The app's future, called at once, and what `finish` needs after it.
+        App {
+            #[pin]
+            future: F,
+            security: Runtime<U>,
+            session: Session,
+            options: bool,
+        },
+        // The body read or CSRF check, then the app and `finish`.
+        Prepared { future: BoxFuture<'static, Result<Response, E>> },
+    }
+}
+
+impl<F, E, U> Future for SecurityFuture<F, E, U>
+where
+    F: Future<Output = Result<Response, E>>,
+    U: SecurityUser,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProjection::App {
+                future,
+                security,
+                session,
+                options,
+            } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(finish(security, session, *options, response)))
+            }
+            StateProjection::Prepared { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
@@ -245,10 +304,7 @@ fn open_session<U: SecurityUser>(
         auth: auth.clone(),
         csrf: security.csrf().clone(),
         body_limit: config.max_body_size,
-    });
-    parts.extensions.insert(UserScope {
-        runtime: security.clone(),
-        identity: IdentitySlot::<U>::default(),
+        user: UserScope::new_erased(security.clone()),
     });
     Opened {
         session,

@@ -537,9 +537,8 @@ impl<U: SecurityUser> Runtime<U> {
         let Ok(id) = id_text.parse::<U::Id>() else {
             return Ok(None);
         };
-        let key = verified.key.clone();
         let Some((identity, revoked)) = self
-            .load_identity_keyed(&id, std::slice::from_ref(&key))
+            .load_identity_keyed(&id, &[verified.key.as_str()])
             .await?
         else {
             return Ok(None);
@@ -581,7 +580,7 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(Some(Checked {
             found,
             current_format,
-            key,
+            key: verified.key.clone(),
         }))
     }
 
@@ -768,7 +767,7 @@ impl<U: SecurityUser> Runtime<U> {
     pub(crate) async fn load_identity_keyed(
         &self,
         id: &U::Id,
-        keys: &[String],
+        keys: &[&str],
     ) -> Result<crate::store::loader::Loaded<U>, DatastoreError> {
         if let Some(cache) = &self.inner.cache {
             return cache.get_or_load(id, keys, &self.inner.loader).await;

@@ -1,8 +1,11 @@
-//! What `security.layer()` gives every request, as two request extensions: one for what does
-//! not depend on the user model (the session, the guards' runtime, the CSRF key, the body
-//! limit) and one for what does (the runtime, the identity slot). Each extension costs an
-//! allocation and a map insert per request, so the parts travel together rather than one
-//! extension each.
+//! What `security.layer()` gives every request, as one request extension: what does not depend
+//! on the user model (the session, the guards' runtime, the CSRF key, the body limit), and what
+//! does (the runtime, the identity slot) behind a type-erased pointer that the code knowing the
+//! model downcasts. Each extension costs an allocation and a map insert per request, so the
+//! parts travel together rather than one extension each.
+
+use std::any::Any;
+use std::sync::Arc;
 
 use http::request::Parts;
 
@@ -24,6 +27,8 @@ pub(crate) struct RequestScope {
     pub(crate) csrf: CsrfKey,
     /// `SECURITY_MAX_BODY_SIZE`.
     pub(crate) body_limit: usize,
+    /// The [`UserScope`] of the layer's user model.
+    pub(crate) user: Arc<dyn Any + Send + Sync>,
 }
 
 impl RequestScope {
@@ -46,19 +51,18 @@ pub(crate) struct UserScope<U: SecurityUser> {
     pub(crate) identity: IdentitySlot<U>,
 }
 
-impl<U: SecurityUser> Clone for UserScope<U> {
-    fn clone(&self) -> Self {
-        UserScope {
-            runtime: self.runtime.clone(),
-            identity: self.identity.clone(),
-        }
-    }
-}
-
 impl<U: SecurityUser> UserScope<U> {
+    /// A new scope (an empty identity slot), ready for [`RequestScope::user`].
+    pub(crate) fn new_erased(runtime: Runtime<U>) -> Arc<dyn Any + Send + Sync> {
+        Arc::new(UserScope {
+            runtime,
+            identity: IdentitySlot::default(),
+        })
+    }
+
     /// The scope the layer put in the request; `None` without the layer, or when it was built
     /// for another user model.
     pub(crate) fn of(parts: &Parts) -> Option<&UserScope<U>> {
-        parts.extensions.get::<UserScope<U>>()
+        RequestScope::of(parts)?.user.downcast_ref::<UserScope<U>>()
     }
 }

@@ -448,22 +448,31 @@ fn truncate(mut text: String, max: usize) -> String {
 /// crate cannot parse (no `=`, an empty name) are skipped, as browsers and Werkzeug do.
 ///
 /// The `cookie` crate's `split_parse` rule (pairs split at `;`, name and value trimmed), without
-/// building a `Cookie` for every pair: the layer reads two cookies on every request.
+/// building a `Cookie` for every pair: the layer reads two cookies on every request, so the
+/// pairs are found with `memchr`'s vectorised search, and trimmed of ASCII whitespace only (a
+/// header value read with `to_str` is ASCII).
 pub(crate) fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header
-        .split(';')
-        .filter_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            let key = key.trim();
-            (!key.is_empty()).then(|| (key, value.trim()))
-        })
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| {
-            value
-                .strip_prefix('"')
-                .and_then(|inner| inner.strip_suffix('"'))
-                .unwrap_or(value)
-        })
+    let mut rest = header;
+    loop {
+        let (pair, next) = match memchr::memchr(b';', rest.as_bytes()) {
+            // `;` is ASCII: both sides are on character boundaries.
+            Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+            None => (rest, None),
+        };
+        if let Some((key, value)) = pair.split_once('=') {
+            let key = key.trim_ascii();
+            if !key.is_empty() && key == name {
+                let value = value.trim_ascii();
+                return Some(
+                    value
+                        .strip_prefix('"')
+                        .and_then(|inner| inner.strip_suffix('"'))
+                        .unwrap_or(value),
+                );
+            }
+        }
+        rest = next?;
+    }
 }
 
 /// Attributes of a cookie to send.
