@@ -28,7 +28,11 @@
 #                           "tuned": the nocache run with BENCH_TUNED_DB_OPTS (default
 #                           noping,nolog,wal: SQLite as the README recommends), or
 #                           "fleet": the propagation time of the identity cache's invalidation
-#                           between two processes (PostgreSQL and/or Redis; see run_fleet)
+#                           between two processes (PostgreSQL and/or Redis; see run_fleet), or
+#                           "instructions": the guarded and bare routes counted by callgrind,
+#                           instructions per request (repeatable where timings are noisy; see
+#                           run_instructions)
+#   BENCH_IR_DURATION       seconds counted per route in the instructions mode (default 4)
 #   BENCH_FLOOD_CONNECTIONS the flood's wrk connections sending wrong passwords (default 32)
 #   BENCH_PROBE_CONNECTIONS connections of the guarded GET measured idle and during the flood
 #                           (default 4: a light load whose p99 shows the waiting)
@@ -60,6 +64,7 @@ ROUNDS="${BENCH_ROUNDS:-3}"
 CACHE_TTL="${BENCH_CACHE_TTL:-5 seconds}"
 MODES="${BENCH_MODES:-nocache cache login flood}"
 FLOOD_CONNS="${BENCH_FLOOD_CONNECTIONS:-32}"
+IR_DURATION="${BENCH_IR_DURATION:-4}"
 PROBE_CONNS="${BENCH_PROBE_CONNECTIONS:-4}"
 TUNED_DB_OPTS="${BENCH_TUNED_DB_OPTS:-noping,nolog,wal}"
 DEFAULT_LOGIN_LIMITS='{"login_failed": "10/m/ip,5/15m/key"}'
@@ -77,7 +82,7 @@ die() {
 }
 
 for v in DURATION WARMUP CONNS HASH_CONNS HASH_DURATION ROUNDS PORT SERVER_CPU CLIENT_CPU \
-    FLOOD_CONNS PROBE_CONNS; do
+    FLOOD_CONNS PROBE_CONNS IR_DURATION; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 [[ "$DURATION" -gt 0 && "$HASH_DURATION" -gt 0 && "$ROUNDS" -gt 0 ]] ||
@@ -117,6 +122,7 @@ SERVER="$TARGET_DIR/release/bench-server"
 # --- server lifecycle --------------------------------------------------------------------------
 WORK="$(mktemp -d)"
 SERVER_PID=""
+SERVER_WRAP=() # a command the server runs under (valgrind, in the instructions mode)
 stop_server() {
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill "$SERVER_PID" 2>/dev/null || true
@@ -158,9 +164,11 @@ start_server() {
     # What the modes set is theirs alone: the caller's environment does not change it.
     env -u SECURITY_IDENTITY_CACHE_TTL -u SECURITY_LOCKABLE -u SECURITY_RATE_LIMITS \
         -u SECURITY_THROTTLE_STORE -u WTF_CSRF_ENABLED "${env_vars[@]}" \
-        taskset -c "$SERVER_CPU" "$SERVER" >"$out" 2>"$err" &
+        taskset -c "$SERVER_CPU" "${SERVER_WRAP[@]}" "$SERVER" >"$out" 2>"$err" &
     SERVER_PID=$!
-    local waited=0
+    local waited=0 limit=300
+    # Under valgrind the start (migrations, the seeded argon2id hash) is tens of times slower.
+    [[ ${#SERVER_WRAP[@]} -gt 0 ]] && limit=3000
     until grep -qx READY "$out" 2>/dev/null; do
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
             say "the server exited before it was ready; its stderr:"
@@ -168,9 +176,9 @@ start_server() {
             SERVER_PID=""
             die "server failed to start"
         fi
-        if [[ "$waited" -ge 300 ]]; then
+        if [[ "$waited" -ge "$limit" ]]; then
             cat "$err" >&2
-            die "server not ready after 30 s"
+            die "server not ready after $((limit / 10)) s"
         fi
         sleep 0.1
         waited=$((waited + 1))
@@ -514,6 +522,60 @@ run_fleet() {
     sort "$WORK/fleet.all"
 }
 
+# --- instructions: the routes counted by callgrind -------------------------------------------------
+# Timings on a shared machine spread by 10% and more between rounds; instruction counts do not.
+# The server runs under valgrind's callgrind (on its core, every thread counted, user space
+# only: the kernel's part of a request, the same for every route, is not in them). Each route
+# gets a warm-up, then its counters are zeroed, wrk -c1 runs for BENCH_IR_DURATION seconds and
+# the counters are dumped: instructions per request, and their ratio to /bare's. Cache off,
+# then on.
+IR_ROUTES=(/bare /nolayer /session /token /roles)
+run_instructions() {
+    if ! command -v callgrind_control >/dev/null 2>&1; then
+        say "installing valgrind (Debian package)…"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind >/dev/null 2>&1 ||
+            die "cannot install valgrind"
+    fi
+    printf '\n== instructions per request (valgrind --tool=callgrind, wrk -c1 -d%ss per route after a 2s warm-up)\n' \
+        "$IR_DURATION"
+    printf '%-8s %-9s %-44s %9s %10s %8s\n' cache route guard requests 'instr/req' 'x /bare'
+    local variant route requests total dump bare nolayer
+    SERVER_WRAP=(valgrind --tool=callgrind --dump-instr=no "--callgrind-out-file=$WORK/callgrind.out")
+    for variant in off on; do
+        rm -f "$WORK"/callgrind.out*
+        if [[ "$variant" == on ]]; then start_server "$CACHE_TTL"; else start_server ""; fi
+        declare -A IR=()
+        for route in "${IR_ROUTES[@]}"; do
+            check_route "$route"
+            local -a args=(-t1 -c1 --timeout 30s)
+            [[ -n "$(header_for "$route")" ]] && args+=(-H "$(header_for "$route")")
+            taskset -c "$CLIENT_CPU" wrk "${args[@]}" -d2s "http://127.0.0.1:$PORT$route" >/dev/null
+            callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
+            taskset -c "$CLIENT_CPU" wrk "${args[@]}" "-d${IR_DURATION}s" \
+                "http://127.0.0.1:$PORT$route" >"$WORK/wrk.out"
+            callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
+            requests="$(awk '/ requests in / {print $1}' "$WORK/wrk.out")"
+            # shellcheck disable=SC2012 # the newest dump; the names are ours
+            dump="$(ls -t "$WORK"/callgrind.out.* | head -1)"
+            total="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")"
+            [[ -n "$requests" && "$requests" -gt 0 && -n "$total" ]] ||
+                die "no instruction count for $route"
+            IR[$route]=$((total / requests))
+            awk -v c="$variant" -v r="$route" -v g="${GUARD[$route]}" -v n="$requests" \
+                -v i="${IR[$route]}" -v b="${IR[/bare]}" 'BEGIN {
+                printf "%-8s %-9s %-44s %9d %10d %8.3f\n", c, r, g, n, i, b / i
+            }'
+        done
+        stop_server
+        bare="${IR[/bare]}" nolayer="${IR[/nolayer]}"
+        awk -v b="$bare" -v n="$nolayer" 'BEGIN {
+            printf "the layer on an unguarded route (/bare - /nolayer): %+d instructions a request (%.1f%% of /bare)\n", b - n, (b - n) * 100 / b
+        }'
+        unset IR
+    done
+    SERVER_WRAP=()
+}
+
 for mode in $MODES; do
     case "$mode" in
     nocache) ttl="" label="identity cache off" extra=() ;;
@@ -533,6 +595,10 @@ for mode in $MODES; do
         ;;
     fleet)
         run_fleet
+        continue
+        ;;
+    instructions)
+        run_instructions
         continue
         ;;
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
