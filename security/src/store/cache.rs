@@ -32,13 +32,16 @@ use crate::store::model::SecurityUser;
 
 /// At most this many users; on overflow the least recently used goes.
 const MAX_ENTRIES: usize = 100_000;
+/// The longest TTL honoured, in seconds (ten years): an instant that far ahead is representable.
+const MAX_TTL: u64 = 10 * 365 * 24 * 3600;
 /// At most this many keys remembered per user.
 const MAX_KEYS: usize = 64;
 
 struct Entry<U: SecurityUser> {
-    at: Instant,
+    /// When the entry stops being used (read + TTL).
+    expires: Instant,
     identity: Arc<Identity<U>>,
-    /// Revocation key, when read, revoked. A list: a user has a few keys (one a session, one
+    /// Revocation key, when it expires (read + TTL), revoked. A list: a user has a few keys (one a session, one
     /// a remember cookie), at most [`MAX_KEYS`], and a scan of them is cheaper than hashing
     /// one.
     keys: Vec<(String, Instant, bool)>,
@@ -54,7 +57,7 @@ pub(crate) struct IdentityCache<U: SecurityUser> {
 impl<U: SecurityUser> IdentityCache<U> {
     pub(crate) fn new(ttl_seconds: u64) -> Self {
         IdentityCache {
-            ttl: Duration::from_secs(ttl_seconds),
+            ttl: Duration::from_secs(ttl_seconds.min(MAX_TTL)),
             entries: Mutex::new(LruCache::new(MAX_ENTRIES)),
             generation: AtomicU64::new(0),
         }
@@ -66,10 +69,11 @@ impl<U: SecurityUser> IdentityCache<U> {
 
     /// The cached answer for `user` and `keys`, when every part of it is younger than the TTL.
     pub(crate) fn hit(&self, user: &str, keys: &[&str]) -> Option<Loaded<U>> {
+        // Expiry times are stored, so a hit compares instants and does no arithmetic.
         let now = Instant::now();
-        let fresh = |at: Instant| now.saturating_duration_since(at) < self.ttl;
+        let fresh = |expires: Instant| now < expires;
         let mut entries = self.lock();
-        let entry = entries.get(user).filter(|entry| fresh(entry.at))?;
+        let entry = entries.get(user).filter(|entry| fresh(entry.expires))?;
         let mut revoked = false;
         for &key in keys {
             let (_, at, key_revoked) = entry.keys.iter().find(|(held, ..)| held == key)?;
@@ -128,12 +132,15 @@ impl<U: SecurityUser> IdentityCache<U> {
         match &loaded {
             Some((identity, revoked)) => {
                 let now = Instant::now();
+                // The TTL is at most MAX_TTL, so this does not overflow; if it did, the entry
+                // would be stale at once (never served past its TTL).
+                let expires = now.checked_add(self.ttl).unwrap_or(now);
                 if !entries.contains_key(user) {
                     // Past the bound, the least recently used entry goes.
                     entries.insert(
                         user.to_owned(),
                         Entry {
-                            at: now,
+                            expires,
                             identity: Arc::clone(identity),
                             keys: Vec::new(),
                         },
@@ -142,7 +149,7 @@ impl<U: SecurityUser> IdentityCache<U> {
                 let Some(entry) = entries.get_mut(user) else {
                     return Ok(loaded);
                 };
-                entry.at = now;
+                entry.expires = expires;
                 entry.identity = Arc::clone(identity);
                 if entry.keys.len() + keys.len() > MAX_KEYS {
                     entry.keys.clear();
@@ -151,8 +158,8 @@ impl<U: SecurityUser> IdentityCache<U> {
                 // (the request is refused either way; a key alone is asked again later).
                 for &key in keys {
                     match entry.keys.iter_mut().find(|(held, ..)| held == key) {
-                        Some(held) => (held.1, held.2) = (now, *revoked),
-                        None => entry.keys.push((key.to_owned(), now, *revoked)),
+                        Some(held) => (held.1, held.2) = (expires, *revoked),
+                        None => entry.keys.push((key.to_owned(), expires, *revoked)),
                     }
                 }
             }
@@ -360,5 +367,16 @@ mod tests {
             .unwrap();
         let again = cache.get_or_load_with("1", &[], async { loaded("new") });
         assert_eq!(email(again.await.unwrap()), "new");
+    }
+
+    #[tokio::test]
+    async fn a_ttl_of_any_length_is_served_without_overflow() {
+        let cache = IdentityCache::<User>::new(u64::MAX);
+        cache
+            .get_or_load_with("1", &["k"], async { loaded("old") })
+            .await
+            .unwrap();
+        let again = cache.get_or_load_with("1", &["k"], async { loaded("new") });
+        assert_eq!(email(again.await.unwrap()), "old");
     }
 }
