@@ -46,6 +46,9 @@ pub(crate) struct Identity<U: SecurityUser> {
     /// The account fingerprint of `found`, computed by the first request that checks one
     /// (an HMAC: a cached identity then costs none per request).
     fingerprint: OnceLock<String>,
+    /// The token fingerprint of `found` (with `fs_token_uniquifier`, an HMAC of it), computed
+    /// by the first token check, for the same reason.
+    token_fingerprint: OnceLock<Option<String>>,
 }
 
 impl<U: SecurityUser> Identity<U> {
@@ -53,6 +56,7 @@ impl<U: SecurityUser> Identity<U> {
         Arc::new(Identity {
             found: Arc::new(found),
             fingerprint: OnceLock::new(),
+            token_fingerprint: OnceLock::new(),
         })
     }
 
@@ -61,6 +65,16 @@ impl<U: SecurityUser> Identity<U> {
         self.fingerprint
             .get_or_init(|| compute(&self.found))
             .as_str()
+    }
+
+    /// The token fingerprint, computed by `compute` the first time.
+    pub(crate) fn token_fingerprint(
+        &self,
+        compute: impl FnOnce(&UserWithRoles<U>) -> Option<String>,
+    ) -> Option<&str> {
+        self.token_fingerprint
+            .get_or_init(|| compute(&self.found))
+            .as_deref()
     }
 }
 
@@ -295,6 +309,37 @@ mod tests {
     /// Concurrent loads, some ready a pass of the scheduler later than others, are answered
     /// by one query, each with its user; the connection goes back to the pool once nobody
     /// waits.
+    #[test]
+    fn an_identity_computes_each_fingerprint_once() {
+        let identity = Identity::new(crate::store::datastore::UserWithRoles {
+            user: User {
+                id: 1,
+                email: "a@example.com".to_owned(),
+                password: None,
+                active: true,
+                confirmed_at: None,
+            },
+            roles: Vec::new(),
+            epoch: None,
+        });
+        let calls = std::cell::Cell::new(0);
+        let count = |value: &str| {
+            calls.set(calls.get() + 1);
+            value.to_owned()
+        };
+        assert_eq!(identity.fingerprint(|_| count("fp")), "fp");
+        assert_eq!(identity.fingerprint(|_| count("other")), "fp");
+        assert_eq!(
+            identity.token_fingerprint(|_| Some(count("tfp"))),
+            Some("tfp")
+        );
+        assert_eq!(
+            identity.token_fingerprint(|_| Some(count("other"))),
+            Some("tfp")
+        );
+        assert_eq!(calls.get(), 2);
+    }
+
     #[tokio::test]
     async fn concurrent_loads_share_queries_and_give_the_connection_back() {
         let dir = tempfile::tempdir().unwrap();

@@ -548,13 +548,17 @@ impl<U: SecurityUser> Runtime<U> {
         // that value alone), a remember cookie to the account's (computed once per identity).
         let token_bound =
             usage == TokenUse::Auth && U::FIELDS.has(crate::store::model::Field::TokenUniquifier);
-        let current: Option<std::borrow::Cow<'_, str>> = if token_bound {
-            self.token_fingerprint_in(&found.user, found.user.password(), found.epoch.as_deref())
-                .map(std::borrow::Cow::Owned)
+        // Both computed once per loaded identity (an HMAC each), not per request.
+        let current: Option<&str> = if token_bound {
+            identity.token_fingerprint(|found| {
+                self.token_fingerprint_in(
+                    &found.user,
+                    found.user.password(),
+                    found.epoch.as_deref(),
+                )
+            })
         } else {
-            Some(std::borrow::Cow::Borrowed(
-                self.identity_fingerprint(&identity),
-            ))
+            Some(self.identity_fingerprint(&identity))
         };
         let ours = current.is_some_and(|current| {
             crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes())
