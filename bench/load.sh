@@ -35,7 +35,9 @@
 #   BENCH_IR_DURATION       seconds counted per route in the instructions mode (default 4)
 #   BENCH_FLOOD_CONNECTIONS the flood's wrk connections sending wrong passwords (default 32)
 #   BENCH_PROBE_CONNECTIONS connections of the guarded GET measured idle and during the flood
-#                           (default 4: a light load whose p99 shows the waiting)
+#                           (default 4)
+#   BENCH_PROBE_DELAY_MS    the light probe's pause after each answer, per connection (default
+#                           1: about 3,500 requests a second, a few per cent of the core)
 #   BENCH_LOGIN_LIMITS      the throttled login run's SECURITY_RATE_LIMITS
 #                           (default {"login_failed": "10/m/ip,5/15m/key"})
 #   BENCH_PORT              the server's port (default 18080)
@@ -66,6 +68,7 @@ MODES="${BENCH_MODES:-nocache cache login flood}"
 FLOOD_CONNS="${BENCH_FLOOD_CONNECTIONS:-32}"
 IR_DURATION="${BENCH_IR_DURATION:-4}"
 PROBE_CONNS="${BENCH_PROBE_CONNECTIONS:-4}"
+PROBE_DELAY_MS="${BENCH_PROBE_DELAY_MS:-1}"
 TUNED_DB_OPTS="${BENCH_TUNED_DB_OPTS:-noping,nolog,wal}"
 DEFAULT_LOGIN_LIMITS='{"login_failed": "10/m/ip,5/15m/key"}'
 LOGIN_LIMITS="${BENCH_LOGIN_LIMITS:-$DEFAULT_LOGIN_LIMITS}"
@@ -82,7 +85,7 @@ die() {
 }
 
 for v in DURATION WARMUP CONNS HASH_CONNS HASH_DURATION ROUNDS PORT SERVER_CPU CLIENT_CPU \
-    FLOOD_CONNS PROBE_CONNS IR_DURATION; do
+    FLOOD_CONNS PROBE_CONNS PROBE_DELAY_MS IR_DURATION; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 [[ "$DURATION" -gt 0 && "$HASH_DURATION" -gt 0 && "$ROUNDS" -gt 0 ]] ||
@@ -430,41 +433,64 @@ run_login() {
 }
 
 # --- flood: wrong passwords as fast as they come, and a guarded GET beside them ---------------------
-# FLOOD_CONNS connections post wrong passwords (JSON /login) for the whole run while a light load
-# (PROBE_CONNS connections) reads /session; its p99 is compared with the same load on the idle
-# server, and the server's resident memory (VmRSS, sampled every 0.2 s) with its idle size plus
-# what the hashing may hold: one argon2id memory cost per hashing permit (one per core the server
-# may use: taskset gives it one). Protection off, then on (the throttled flood is refused before
-# any hash).
+# FLOOD_CONNS connections post wrong passwords (JSON /login) for the whole run while /session is
+# read by PROBE_CONNS connections, twice: a light load (each connection pauses
+# PROBE_DELAY_MS after each answer: what other users see during the flood; the target) and a
+# saturating one (no pause: the core is busy with the probe alone). Each p99 is compared with
+# the same load on the idle server. A saturated core gives a SCHED_IDLE hashing thread one
+# scheduler tick now and then (the kernel's guard against starvation), which the saturating
+# probe's p99 shows. Also the server's resident memory (VmRSS, sampled every 0.2 s) against its
+# idle size plus what the hashing may hold: one argon2id memory cost per hashing permit (one per
+# core the server may use: taskset gives it one). Protection off, then on (the throttled flood
+# is refused before any hash).
 WRONG_LUA="$WORK/wrong.lua"
 cat >"$WRONG_LUA" <<LUA
 wrk.method = "POST"
 wrk.body = '{"email": "$EMAIL", "password": "not the password"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
+LIGHT_LUA="$WORK/light.lua"
+cat >"$LIGHT_LUA" <<LUA
+function delay()
+    return $PROBE_DELAY_MS
+end
+LUA
 ARGON2_KIB=19456 # the default argon2id memory cost (OWASP: m=19 MiB, t=2, p=1)
 HASH_PERMITS=1   # available_parallelism() of a server pinned to one core
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
 
+# probe_both: the light, then the saturating probe of /session; sets LIGHT_P99, LIGHT_RPS,
+# FULL_P99 and PROBE_ERRS.
+probe_both() {
+    run_wrk /session "$PROBE_CONNS" "$DURATION" "$LIGHT_LUA"
+    LIGHT_P99="$P99_MS" LIGHT_RPS="$RPS" PROBE_ERRS="$ERRS"
+    run_wrk /session "$PROBE_CONNS" "$DURATION"
+    FULL_P99="$P99_MS"
+    PROBE_ERRS="$PROBE_ERRS${ERRS:+ $ERRS}"
+}
+
 run_flood() {
     printf '\n== flood: %s connections of wrong passwords (JSON POST /login) beside a guarded GET (load average before: %s)\n' \
         "$FLOOD_CONNS" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    printf '%-10s %11s %11s %7s %10s %10s %10s %9s  %s\n' protection 'idle p99' 'flood p99' 'x idle' \
-        'idle MiB' 'peak MiB' 'bound MiB' 'logins/s' notes
-    local variant idle_p99 flood_p99 idle_rss peak rss flood_pid bound logins
+    printf 'GET /session by %s connections: light = a %s ms pause after each answer; saturating = none\n' \
+        "$PROBE_CONNS" "$PROBE_DELAY_MS"
+    printf '%-10s %9s %9s %9s %7s %10s %10s %7s %9s %9s %9s  %s\n' protection 'light/s' \
+        'idle p99' 'flood p99' 'x idle' 'sat. idle' 'sat. flood' 'x idle' 'idle MiB' 'peak MiB' \
+        'logins/s' notes
+    local variant idle_p99 idle_full idle_rps flood_pid bound logins peak rss idle_rss
     for variant in off on; do
         if [[ "$variant" == on ]]; then
             start_server "" "${LOGIN_ENV[@]}" "${THROTTLE_ENV[@]}"
         else
             start_server "" "${LOGIN_ENV[@]}"
         fi
-        run_wrk /session "$PROBE_CONNS" "$DURATION"
-        idle_p99="$P99_MS"
+        probe_both
+        idle_p99="$LIGHT_P99" idle_full="$FULL_P99" idle_rps="$LIGHT_RPS"
         idle_rss="$(rss_kib)"
-        # The flood runs a little longer than the probe, which starts once it is under way.
-        taskset -c "$CLIENT_CPU" wrk -t1 "-c$FLOOD_CONNS" "-d$((DURATION + WARMUP + 3))s" --timeout 30s \
-            -s "$WRONG_LUA" "http://127.0.0.1:$PORT/login" >"$WORK/flood.out" 2>&1 &
+        # The flood runs a little longer than the two probes, which start once it is under way.
+        taskset -c "$CLIENT_CPU" wrk -t1 "-c$FLOOD_CONNS" "-d$((2 * (DURATION + WARMUP) + 3))s" \
+            --timeout 30s -s "$WRONG_LUA" "http://127.0.0.1:$PORT/login" >"$WORK/flood.out" 2>&1 &
         flood_pid=$!
         sleep 1
         peak="$idle_rss"
@@ -477,8 +503,7 @@ run_flood() {
             done
         ) >"$WORK/rss.samples" &
         local sampler=$!
-        run_wrk /session "$PROBE_CONNS" "$DURATION"
-        flood_p99="$P99_MS"
+        probe_both
         wait "$flood_pid" || true
         wait "$sampler" 2>/dev/null || true
         for rss in $(cat "$WORK/rss.samples"); do
@@ -487,13 +512,15 @@ run_flood() {
         logins="$(awk '/^Requests\/sec:/ {print $2}' "$WORK/flood.out")"
         stop_server
         bound=$((idle_rss + HASH_PERMITS * ARGON2_KIB))
-        awk -v v="$variant" -v i="$idle_p99" -v f="$flood_p99" -v ir="$idle_rss" -v pk="$peak" \
-            -v b="$bound" -v l="${logins:-0}" -v e="$ERRS" 'BEGIN {
-            printf "%-10s %11.2f %11.2f %7.2f %10.1f %10.1f %10.1f %9.1f  %s%s\n", v, i, f,
-                (i > 0 ? f / i : 0), ir / 1024, pk / 1024, b / 1024, l,
-                (pk <= b ? "memory within bound" : "MEMORY ABOVE BOUND"), (e != "" ? "; " e : "")
+        awk -v v="$variant" -v lr="$idle_rps" -v i="$idle_p99" -v f="$LIGHT_P99" -v si="$idle_full" \
+            -v sf="$FULL_P99" -v ir="$idle_rss" -v pk="$peak" -v b="$bound" -v l="${logins:-0}" \
+            -v e="$PROBE_ERRS" 'BEGIN {
+            printf "%-10s %9.0f %9.2f %9.2f %7.2f %10.2f %10.2f %7.2f %9.1f %9.1f %9.1f  %s%s\n", v,
+                lr, i, f, (i > 0 ? f / i : 0), si, sf, (si > 0 ? sf / si : 0), ir / 1024, pk / 1024,
+                l, (pk <= b ? "memory within bound (" sprintf("%.1f", b / 1024) " MiB)" : "MEMORY ABOVE BOUND"),
+                (e != "" ? "; " e : "")
         }'
-        [[ -n "$ERRS" ]] && FAILED_ROUTES="$FAILED_ROUTES flood-$variant:/session"
+        [[ -n "$PROBE_ERRS" ]] && FAILED_ROUTES="$FAILED_ROUTES flood-$variant:/session"
     done
     printf '(load average after: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
