@@ -9,8 +9,9 @@
 //! constant time, so that a probe with a forged value learns nothing from timing about the
 //! values held. Only a value's last [`HASHED_SUFFIX`] bytes are hashed: they hold its signature
 //! (a MAC, which no one without the key can choose), so the values held still spread over the
-//! map, and a hash over the whole session cookie was the largest part of a cached request. Only values whose signature checked out are kept, so a flood of forged ones
-//! cannot evict them. Bounded: past its capacity, the least recently used goes. Written over
+//! map, and a hash over the whole session cookie was the largest part of a cached request.
+//! Only values whose signature checked out are kept, so a flood of forged ones cannot evict
+//! them. Bounded: past its capacity, the least recently used goes. Written over
 //! `hashlink` (already used by the identity cache) rather than a cache crate, for the
 //! constant-time key.
 

@@ -4,12 +4,12 @@
 //! logged out) in one indexed query. With it, an instance reuses what it loaded for up to the
 //! TTL. Changes made through this instance evict the entry at once; on PostgreSQL or with a
 //! Redis throttle store, changes made on **another** instance are announced by it and evict
-//! the entry here too (`store::bus`). A
-//! load that was running when an entry was evicted (or the cache cleared) does not put its
-//! (older) answer back. Without a channel (MySQL, SQLite, without Redis), or while it is down, a change made
-//! elsewhere (a password change, a deactivation, a role removed, a logout) reaches this
-//! instance only when its entry expires, so a revoked session may still be accepted here for
-//! up to the TTL: keep the TTL short there, or leave the cache off.
+//! the entry here too (`store::bus`). A load that was running when an entry was evicted (or
+//! the cache cleared) does not put its (older) answer back. Without a channel (MySQL, SQLite,
+//! without Redis), or while it is down, a change made elsewhere (a password change, a
+//! deactivation, a role removed, a logout) reaches this instance only when its entry expires,
+//! so a revoked session may still be accepted here for up to the TTL: keep the TTL short
+//! there, or leave the cache off.
 //!
 //! An entry is per user; whether a session or remember-me cookie was revoked is remembered per
 //! key inside it, each for the TTL from when it was read.
@@ -41,9 +41,9 @@ struct Entry<U: SecurityUser> {
     /// When the entry stops being used (read + TTL).
     expires: Instant,
     identity: Arc<Identity<U>>,
-    /// Revocation key, when it expires (read + TTL), revoked. A list: a user has a few keys (one a session, one
-    /// a remember cookie), at most [`MAX_KEYS`], and a scan of them is cheaper than hashing
-    /// one.
+    /// Revocation key, when it expires (read + TTL), revoked. A list: a user has a few keys
+    /// (one a session, one a remember cookie), at most [`MAX_KEYS`], and a scan of them is
+    /// cheaper than hashing one.
     keys: Vec<(String, Instant, bool)>,
 }
 
@@ -195,9 +195,10 @@ impl<U: SecurityUser> IdentityCache<U> {
 /// `f` of `value` as text, formatted into a buffer of the thread rather than a new string: the
 /// cache is keyed by the user id's text, and a hit then allocates nothing.
 fn with_text<R>(value: &impl std::fmt::Display, f: impl FnOnce(&str) -> R) -> R {
+    use std::cell::RefCell;
     use std::fmt::Write as _;
     thread_local! {
-        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
     }
     BUFFER.with(|buffer| match buffer.try_borrow_mut() {
         Ok(mut text) => {
