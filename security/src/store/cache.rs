@@ -91,26 +91,26 @@ impl<U: SecurityUser> IdentityCache<U> {
         keys: &[&str],
         loader: &Arc<IdentityLoader<U>>,
     ) -> Result<Loaded<U>, DatastoreError> {
-        if let Some(hit) = with_text(id, |user| self.hit(user, keys)) {
+        self.get_or_load_with(id, keys, || loader.load(id, keys))
+            .await
+    }
+
+    /// The cached answer for the user whose id reads `user`, and `keys`, or what `load()`
+    /// answers (cached when no invalidation happened while it ran).
+    async fn get_or_load_with<F>(
+        &self,
+        user: &(impl std::fmt::Display + ?Sized),
+        keys: &[&str],
+        load: impl FnOnce() -> F,
+    ) -> Result<Loaded<U>, DatastoreError>
+    where
+        F: std::future::Future<Output = Result<Loaded<U>, DatastoreError>>,
+    {
+        if let Some(hit) = with_text(user, |user| self.hit(user, keys)) {
             return Ok(hit);
         }
         // Boxed: the miss's future (the loader's) stays out of every hit's.
-        Box::pin(self.load_and_keep(&id.to_string(), keys, loader.load(id, keys))).await
-    }
-
-    /// The cached answer for `user` and `keys`, or what `load` answers (cached when no
-    /// invalidation happened while it ran).
-    #[cfg(test)]
-    async fn get_or_load_with(
-        &self,
-        user: &str,
-        keys: &[&str],
-        load: impl std::future::Future<Output = Result<Loaded<U>, DatastoreError>>,
-    ) -> Result<Loaded<U>, DatastoreError> {
-        if let Some(hit) = self.hit(user, keys) {
-            return Ok(hit);
-        }
-        self.load_and_keep(user, keys, load).await
+        Box::pin(self.load_and_keep(&user.to_string(), keys, load())).await
     }
 
     /// What `load` answers, cached when no invalidation happened while it ran.
@@ -194,7 +194,7 @@ impl<U: SecurityUser> IdentityCache<U> {
 
 /// `f` of `value` as text, formatted into a buffer of the thread rather than a new string: the
 /// cache is keyed by the user id's text, and a hit then allocates nothing.
-fn with_text<R>(value: &impl std::fmt::Display, f: impl FnOnce(&str) -> R) -> R {
+fn with_text<R>(value: &(impl std::fmt::Display + ?Sized), f: impl FnOnce(&str) -> R) -> R {
     use std::cell::RefCell;
     use std::fmt::Write as _;
     thread_local! {
@@ -309,37 +309,37 @@ mod tests {
     #[tokio::test]
     async fn a_load_is_cached_until_the_user_is_forgotten() {
         let cache = IdentityCache::<User>::new(60);
-        let first = cache.get_or_load_with("1", &[], async { loaded("old") });
+        let first = cache.get_or_load_with("1", &[], || async { loaded("old") });
         assert_eq!(email(first.await.unwrap()), "old");
-        let hit = cache.get_or_load_with("1", &[], async { loaded("new") });
+        let hit = cache.get_or_load_with("1", &[], || async { loaded("new") });
         assert_eq!(email(hit.await.unwrap()), "old");
         cache.forget("1");
-        let reload = cache.get_or_load_with("1", &[], async { loaded("new") });
+        let reload = cache.get_or_load_with("1", &[], || async { loaded("new") });
         assert_eq!(email(reload.await.unwrap()), "new");
     }
 
     #[tokio::test]
     async fn a_load_that_started_before_a_forget_is_not_cached() {
         let cache = IdentityCache::<User>::new(60);
-        let stale = cache.get_or_load_with("1", &[], async {
+        let stale = cache.get_or_load_with("1", &[], || async {
             // The change (here or on another instance) lands while the old row is in flight.
             cache.forget("1");
             loaded("stale")
         });
         assert_eq!(email(stale.await.unwrap()), "stale");
-        let next = cache.get_or_load_with("1", &[], async { loaded("fresh") });
+        let next = cache.get_or_load_with("1", &[], || async { loaded("fresh") });
         assert_eq!(email(next.await.unwrap()), "fresh");
     }
 
     #[tokio::test]
     async fn a_load_that_started_before_a_clear_is_not_cached() {
         let cache = IdentityCache::<User>::new(60);
-        let stale = cache.get_or_load_with("2", &[], async {
+        let stale = cache.get_or_load_with("2", &[], || async {
             cache.clear();
             loaded("stale")
         });
         assert_eq!(email(stale.await.unwrap()), "stale");
-        let next = cache.get_or_load_with("2", &[], async { loaded("fresh") });
+        let next = cache.get_or_load_with("2", &[], || async { loaded("fresh") });
         assert_eq!(email(next.await.unwrap()), "fresh");
     }
 
@@ -348,13 +348,13 @@ mod tests {
         let cache = IdentityCache::<User>::new(60);
         for user in ["1", "2"] {
             cache
-                .get_or_load_with(user, &[], async { loaded("old") })
+                .get_or_load_with(user, &[], || async { loaded("old") })
                 .await
                 .unwrap();
         }
         cache.clear();
         for user in ["1", "2"] {
-            let again = cache.get_or_load_with(user, &[], async { loaded("new") });
+            let again = cache.get_or_load_with(user, &[], || async { loaded("new") });
             assert_eq!(email(again.await.unwrap()), "new");
         }
     }
@@ -363,10 +363,10 @@ mod tests {
     async fn an_entry_is_not_served_past_the_ttl() {
         let cache = IdentityCache::<User>::new(0);
         cache
-            .get_or_load_with("1", &[], async { loaded("old") })
+            .get_or_load_with("1", &[], || async { loaded("old") })
             .await
             .unwrap();
-        let again = cache.get_or_load_with("1", &[], async { loaded("new") });
+        let again = cache.get_or_load_with("1", &[], || async { loaded("new") });
         assert_eq!(email(again.await.unwrap()), "new");
     }
 
@@ -374,10 +374,10 @@ mod tests {
     async fn a_ttl_of_any_length_is_served_without_overflow() {
         let cache = IdentityCache::<User>::new(u64::MAX);
         cache
-            .get_or_load_with("1", &["k"], async { loaded("old") })
+            .get_or_load_with("1", &["k"], || async { loaded("old") })
             .await
             .unwrap();
-        let again = cache.get_or_load_with("1", &["k"], async { loaded("new") });
+        let again = cache.get_or_load_with("1", &["k"], || async { loaded("new") });
         assert_eq!(email(again.await.unwrap()), "old");
     }
 }
