@@ -23,7 +23,7 @@ use crate::web::request::has_json_body;
 use crate::web::response;
 use crate::web::runtime::Runtime;
 use crate::web::scope::{RequestScope, UserScope};
-use crate::web::session::{CookieSpec, RememberAction, Session, SessionState, read_cookie};
+use crate::web::session::{CookieSpec, RememberAction, Session, SessionState, read_cookies};
 
 /// See [`Security::layer`](crate::Security::layer).
 pub struct SecurityLayer<U: SecurityUser> {
@@ -280,7 +280,10 @@ fn open_session<U: SecurityUser>(
 ) -> Opened {
     let config = security.config();
     let cookies = cookie_header(parts);
-    let raw_session = read_cookie(&cookies, &config.session_cookie_name);
+    let [raw_session, remember_cookie] = read_cookies(
+        &cookies,
+        [&config.session_cookie_name, &config.remember_cookie_name],
+    );
     let decoded = raw_session.and_then(|v| security.decode_session(v));
     let unreadable = raw_session.filter(|_| decoded.is_none());
     let flask_cookie = unreadable
@@ -288,7 +291,7 @@ fn open_session<U: SecurityUser>(
         .map(str::to_owned);
     let take_over = flask_cookie.is_some();
     let decoded_user = decoded.as_ref().is_some_and(|d| d.user_id.is_some());
-    let has_remember = read_cookie(&cookies, &config.remember_cookie_name).is_some();
+    let has_remember = remember_cookie.is_some();
     let session = Session::new(SessionState {
         changed: unreadable.is_some() && !take_over,
         data: decoded.unwrap_or_default(),

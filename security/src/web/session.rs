@@ -452,8 +452,20 @@ fn truncate(mut text: String, max: usize) -> String {
 /// pairs are found with `memchr`'s vectorised search, and trimmed of ASCII whitespace only (a
 /// header value read with `to_str` is ASCII).
 pub(crate) fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    let [value] = read_cookies(header, [name]);
+    value
+}
+
+/// [`read_cookie`] for several names in one pass over the header: the value of each name's
+/// first cookie.
+pub(crate) fn read_cookies<'a, const N: usize>(
+    header: &'a str,
+    names: [&str; N],
+) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    let mut missing = N;
     let mut rest = header;
-    loop {
+    while missing > 0 {
         let (pair, next) = match memchr::memchr(b';', rest.as_bytes()) {
             // `;` is ASCII: both sides are on character boundaries.
             Some(at) => (&rest[..at], Some(&rest[at + 1..])),
@@ -461,18 +473,23 @@ pub(crate) fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         };
         if let Some((key, value)) = pair.split_once('=') {
             let key = key.trim_ascii();
-            if !key.is_empty() && key == name {
-                let value = value.trim_ascii();
-                return Some(
-                    value
-                        .strip_prefix('"')
-                        .and_then(|inner| inner.strip_suffix('"'))
-                        .unwrap_or(value),
-                );
+            for (name, slot) in names.iter().zip(found.iter_mut()) {
+                if slot.is_none() && !key.is_empty() && key == *name {
+                    let value = value.trim_ascii();
+                    *slot = Some(
+                        value
+                            .strip_prefix('"')
+                            .and_then(|inner| inner.strip_suffix('"'))
+                            .unwrap_or(value),
+                    );
+                    missing -= 1;
+                }
             }
         }
-        rest = next?;
+        let Some(next) = next else { break };
+        rest = next;
     }
+    found
 }
 
 /// Attributes of a cookie to send.
@@ -569,6 +586,13 @@ mod tests {
                     "{header:?} {name:?}"
                 );
             }
+            // Several names in one pass, one of them twice, read as each alone.
+            let names = ["remember", "session", "", "remember"];
+            assert_eq!(
+                read_cookies(header, names),
+                names.map(|name| reference(header, name)),
+                "{header:?}"
+            );
         }
     }
 
