@@ -196,6 +196,18 @@ pub(crate) enum Authentication {
     ApiKey,
 }
 
+impl Authentication {
+    /// How a user found by `method` was authenticated.
+    fn of(method: Method) -> Self {
+        match method {
+            Method::Session => Authentication::Session,
+            Method::Token => Authentication::Token,
+            Method::Basic => Authentication::Basic,
+            Method::ApiKey => Authentication::ApiKey,
+        }
+    }
+}
+
 /// Flask-Security 5.9's `check_and_update_authn_fresh` for a session or a token, in unix
 /// seconds: without a recorded authentication, stale; within a running grace period
 /// (`grace_until`), fresh; otherwise fresh when `within > now - authenticated_at > -within`
@@ -218,6 +230,18 @@ fn fresh_until(
 
 /// The runtime side of the guards, installed in the request by `security.layer()`.
 pub(crate) trait Authenticator: Send + Sync + 'static {
+    /// Whether the requirement is met by what is known without waiting (the identity cache,
+    /// or what an earlier guard of the request found). `false` is no refusal: [`check`] then
+    /// decides, and answers.
+    ///
+    /// [`check`]: Authenticator::check
+    fn passes_cached(
+        &self,
+        scope: &crate::web::scope::RequestScope,
+        parts: &Parts,
+        requirement: Requirement,
+    ) -> bool;
+
     /// Checks the requirement; on failure, why.
     fn check<'a>(
         &'a self,
@@ -357,9 +381,12 @@ impl IntoResponse for Rejection {
 }
 
 async fn check(parts: &mut Parts, requirement: Requirement) -> Result<(), Rejection> {
-    let handle = crate::web::scope::RequestScope::of(parts)
-        .map(|scope| scope.auth.clone())
+    let scope = crate::web::scope::RequestScope::of(parts)
         .ok_or(Rejection::MissingLayer { user_type: None })?;
+    if scope.auth.0.passes_cached(scope, parts, requirement) {
+        return Ok(());
+    }
+    let handle = scope.auth.clone();
     handle.0.check(parts, requirement).await
 }
 
@@ -677,12 +704,7 @@ impl<U: SecurityUser> Runtime<U> {
             return Ok(None);
         };
         if let Some(slot) = IdentitySlot::<U>::of(parts) {
-            slot.record_authentication(|| match mechanism {
-                Method::Session => Authentication::Session,
-                Method::Basic => Authentication::Basic,
-                Method::ApiKey => Authentication::ApiKey,
-                Method::Token => Authentication::Token,
-            });
+            slot.record_authentication(|| Authentication::of(mechanism));
         }
         Ok(Some(found))
     }
@@ -762,6 +784,60 @@ impl<U: SecurityUser> Runtime<U> {
 }
 
 impl<U: SecurityUser> Authenticator for Runtime<U> {
+    fn passes_cached(
+        &self,
+        scope: &crate::web::scope::RequestScope,
+        parts: &Parts,
+        requirement: Requirement,
+    ) -> bool {
+        // Only what `check_requirement` would pass with the same user pinned, the same way:
+        // a refusal, an OPTIONS request, a freshness check and the mechanisms that verify a
+        // password or query a key are always left to it.
+        if parts.method == http::Method::OPTIONS {
+            return false;
+        }
+        let Some(user) = crate::web::scope::UserScope::<U>::downcast(scope) else {
+            return false;
+        };
+        let slot = &user.identity;
+        let first = |method: Method| {
+            let found = match method {
+                Method::Session => self.session_identity_cached(&scope.session, slot),
+                Method::Token => {
+                    let max_age = self.config().token_max_age.as_ref().map(|w| w.seconds());
+                    self.request_token(parts)
+                        .and_then(|token| self.check_auth_token_cached(&token, max_age))
+                }
+                Method::Basic | Method::ApiKey => None,
+            };
+            let pinned = found.and_then(|found| slot.pin(found)).is_some();
+            if pinned {
+                slot.record_authentication(|| Authentication::of(method));
+            }
+            pinned
+        };
+        match requirement {
+            Requirement::Login => self.config().login_disabled || first(Method::Session),
+            Requirement::AllRoles(roles) | Requirement::AnyRole(roles) => {
+                let identity = match slot.pinned() {
+                    Some(pinned) => Some(Arc::clone(pinned)),
+                    None => self
+                        .session_identity_cached(&scope.session, slot)
+                        .and_then(|found| slot.pin(found)),
+                };
+                identity.is_some_and(|id| match requirement {
+                    Requirement::AllRoles(_) => roles.iter().all(|r| id.has_role(r)),
+                    _ => roles.is_empty() || roles.iter().any(|r| id.has_role(r)),
+                })
+            }
+            Requirement::Token => first(Method::Token),
+            // The first mechanism only: a later one is tried only when the first has nobody,
+            // which only `check` knows.
+            Requirement::AnyOf(methods, None) => methods.first().is_some_and(|m| first(*m)),
+            Requirement::AnyOf(_, Some(_)) | Requirement::Basic(_) => false,
+        }
+    }
+
     fn check<'a>(
         &'a self,
         parts: &'a mut Parts,

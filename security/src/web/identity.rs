@@ -10,6 +10,7 @@
 //! All guards of one request agree on one user: the first mechanism that authenticates pins
 //! its user, and a later guard that finds another user refuses.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -19,12 +20,13 @@ use tokio::sync::OnceCell;
 
 use crate::events::AuthMechanism;
 use crate::store::datastore::{DatastoreError, UserWithRoles};
+use crate::store::loader::Identity;
 use crate::store::model::SecurityUser;
 use crate::web::guard::Authentication;
 use crate::web::request::client_ip;
 use crate::web::runtime::{Runtime, TokenUse};
 use crate::web::scope::UserScope;
-use crate::web::session::{RememberAction, Session, read_cookie};
+use crate::web::session::{RememberAction, Session, SessionData, read_cookie};
 
 /// Who the request's user is, found once per request: the session's identity, the user the
 /// first authenticating guard pinned, and how that guard authenticated it.
@@ -60,10 +62,37 @@ impl<U: SecurityUser> IdentitySlot<U> {
         self.how.get().copied()
     }
 
+    /// Pins `found` as the request's user, unless another was: every guard and extractor of
+    /// one request agrees on one user, whatever their order. `None` when another mechanism
+    /// already authenticated someone else.
+    pub(crate) fn pin(&self, found: Arc<UserWithRoles<U>>) -> Option<Arc<UserWithRoles<U>>> {
+        let pinned = self.pinned.get_or_init(|| Arc::clone(&found));
+        if pinned.user.id() == found.user.id() {
+            return Some(Arc::clone(pinned));
+        }
+        tracing::info!("security: two mechanisms of one request named different users; refused");
+        None
+    }
+
+    /// The user a guard pinned, if one did.
+    pub(crate) fn pinned(&self) -> Option<&Arc<UserWithRoles<U>>> {
+        self.pinned.get()
+    }
+
     /// Records how the pinned user was authenticated, unless a guard already did;
     /// `how` is asked only then.
     pub(crate) fn record_authentication(&self, how: impl FnOnce() -> Authentication) {
         self.how.get_or_init(how);
+    }
+}
+
+/// A session's revocation keys: its own, and the remember cookie's it was restored from, if
+/// it was (the count).
+struct SessionKeys<'d>([&'d str; 2], usize);
+
+impl<'d> SessionKeys<'d> {
+    fn get(&self) -> &[&'d str] {
+        &self.0[..self.1]
     }
 }
 
@@ -104,37 +133,20 @@ impl<U: SecurityUser> Runtime<U> {
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
         // The data as the request found it (shared, not copied).
         let data = Arc::clone(&session.lock().data);
-        let (fingerprint, login_at, sid, forget) =
-            (&data.fingerprint, data.login_at, &data.id, data.forget);
+        let forget = data.forget;
         let config = &self.config();
-        if let Some(user_id) = &data.user_id {
-            let lifetime = config.permanent_session_lifetime.seconds() as i64;
-            let fresh = login_at.is_some_and(|at| self.now() - at <= lifetime);
-            let found = match (fresh, user_id.parse::<U::Id>(), &sid) {
-                (true, Ok(id), Some(sid)) => {
-                    // The session's own key, and the remember cookie's it was restored from.
-                    let key = data
-                        .revocation_key
-                        .get_or_init(|| self.session_key(user_id, sid));
-                    let keys = [key, data.remembered_by.as_deref().unwrap_or("")];
-                    let count = if data.remembered_by.is_some() { 2 } else { 1 };
-                    self.load_identity_keyed(&id, &keys[..count]).await?
-                }
-                _ => None,
+        if data.user_id.is_some() {
+            let loaded = match self.session_claim(&data) {
+                Some((user_id, keys)) => match user_id.parse::<U::Id>() {
+                    Ok(id) => self.load_identity_keyed(&id, keys.get()).await?,
+                    Err(_) => None,
+                },
+                None => None,
             };
-            if let Some((identity, revoked)) = found {
-                let current = self.identity_fingerprint(&identity);
-                if !revoked
-                    && fingerprint.as_deref().is_some_and(|fp| {
-                        crate::crypto::cookie_codec::constant_time_eq(
-                            fp.as_bytes(),
-                            current.as_bytes(),
-                        )
-                    })
-                    && self.may_authenticate(&identity.found.user)
-                {
-                    return Ok(Some(Arc::clone(&identity.found)));
-                }
+            if let Some(found) = loaded
+                .and_then(|(identity, revoked)| self.accept_session(&data, &identity, revoked))
+            {
+                return Ok(Some(found));
             }
             // Deleted, deactivated, password changed elsewhere, logged out, or expired:
             // anonymous now.
@@ -179,6 +191,65 @@ impl<U: SecurityUser> Runtime<U> {
                 Ok(None)
             }
         }
+    }
+
+    /// The session's identity when it is known without waiting: resolved already for this
+    /// request, or an accepted hit in the identity cache (then recorded as the request's).
+    /// `None` when it is not known so: [`Runtime::session_identity`] then answers.
+    pub(crate) fn session_identity_cached(
+        &self,
+        session: &Session,
+        slot: &IdentitySlot<U>,
+    ) -> Option<Arc<UserWithRoles<U>>> {
+        if let Some(known) = slot.session.get() {
+            return known.clone();
+        }
+        let data = Arc::clone(&session.lock().data);
+        let (user_id, keys) = self.session_claim(&data)?;
+        // The id as the session holds it, this library's text of it: the cache's key.
+        let (identity, revoked) = self.cached_identity(user_id, keys.get())?;
+        let found = self.accept_session(&data, &identity, revoked)?;
+        // Unset: it was checked above, and a request is served by one task.
+        let _ = slot.session.set(Some(Arc::clone(&found)));
+        Some(found)
+    }
+
+    /// A logged-in session's user id and its revocation keys (its own, and the remember
+    /// cookie's it was restored from), unless it is past `PERMANENT_SESSION_LIFETIME` or has
+    /// no id.
+    fn session_claim<'d>(&self, data: &'d SessionData) -> Option<(&'d str, SessionKeys<'d>)> {
+        let user_id = data.user_id.as_deref()?;
+        let sid = data.id.as_deref()?;
+        let lifetime = self.config().permanent_session_lifetime.seconds() as i64;
+        let fresh = data.login_at.is_some_and(|at| self.now() - at <= lifetime);
+        if !fresh {
+            return None;
+        }
+        let own = data
+            .revocation_key
+            .get_or_init(|| self.session_key(user_id, sid));
+        let keys = match data.remembered_by.as_deref() {
+            Some(remembered_by) => SessionKeys([own, remembered_by], 2),
+            None => SessionKeys([own, ""], 1),
+        };
+        Some((user_id, keys))
+    }
+
+    /// The session's user, if the loaded identity accepts the session: not revoked, made for
+    /// the account as it is (its fingerprint), and the account may authenticate.
+    fn accept_session(
+        &self,
+        data: &SessionData,
+        identity: &Identity<U>,
+        revoked: bool,
+    ) -> Option<Arc<UserWithRoles<U>>> {
+        let current = self.identity_fingerprint(identity);
+        let accepted = !revoked
+            && data.fingerprint.as_deref().is_some_and(|fp| {
+                crate::crypto::cookie_codec::constant_time_eq(fp.as_bytes(), current.as_bytes())
+            })
+            && self.may_authenticate(&identity.found.user);
+        accepted.then(|| Arc::clone(&identity.found))
     }
 
     /// Takes over the session of a Flask app (`SECURITY_FLASK_COMPAT`): a Flask 0.10 session
@@ -251,24 +322,24 @@ impl<U: SecurityUser> Runtime<U> {
 
     /// The token of the request: header, then query string, then JSON body; a later source
     /// overrides an earlier one, as in 1.7.4.
-    pub(crate) fn request_token(&self, parts: &Parts) -> Option<String> {
+    pub(crate) fn request_token<'p>(&self, parts: &'p Parts) -> Option<Cow<'p, str>> {
         let config = &self.config();
-        let mut token = parts
-            .headers
-            .get(config.token_authentication_header.as_str())
+        let mut token = self
+            .token_header()
+            .and_then(|name| parts.headers.get(name))
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .map(Cow::Borrowed);
         if config.token_in_query
             && let Some(query) = parts.uri.query()
         {
             for (key, value) in form_urlencoded_pairs(query) {
                 if key == config.token_authentication_key {
-                    token = Some(value);
+                    token = Some(Cow::Owned(value));
                 }
             }
         }
         if let Some(JsonAuthToken(t)) = parts.extensions.get::<JsonAuthToken>() {
-            token = Some(t.clone());
+            token = Some(Cow::Borrowed(t));
         }
         token
     }
@@ -352,23 +423,16 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(self.load_identity(&user.id()).await?)
     }
 
-    /// Pins the identity of the request: every guard and extractor of one request agrees on one
-    /// user, whatever their order. `None` when another mechanism already authenticated someone
-    /// else.
+    /// Pins the identity of the request ([`IdentitySlot::pin`]); without the layer, `found`.
     pub(crate) fn pin(
         &self,
         parts: &Parts,
         found: Arc<UserWithRoles<U>>,
     ) -> Option<Arc<UserWithRoles<U>>> {
-        let Some(slot) = IdentitySlot::<U>::of(parts) else {
-            return Some(found);
-        };
-        let pinned = slot.pinned.get_or_init(|| Arc::clone(&found));
-        if pinned.user.id() == found.user.id() {
-            return Some(Arc::clone(pinned));
+        match IdentitySlot::<U>::of(parts) {
+            Some(slot) => slot.pin(found),
+            None => Some(found),
         }
-        tracing::info!("security: two mechanisms of one request named different users; refused");
-        None
     }
 
     /// The identity of the request for the role guards and `CurrentUser`: the one a guard
@@ -377,7 +441,7 @@ impl<U: SecurityUser> Runtime<U> {
         &self,
         parts: &mut Parts,
     ) -> Result<Option<Arc<UserWithRoles<U>>>, DatastoreError> {
-        if let Some(found) = IdentitySlot::<U>::of(parts).and_then(|slot| slot.pinned.get()) {
+        if let Some(found) = IdentitySlot::<U>::of(parts).and_then(IdentitySlot::pinned) {
             return Ok(Some(Arc::clone(found)));
         }
         Ok(self

@@ -79,6 +79,9 @@ pub(crate) struct Inner<U: SecurityUser> {
     throttle: Option<crate::web::limits::Throttle>,
     /// The per-user limit on the age of authentication tokens, when the app set one.
     token_expiry: Option<TokenExpiry<U>>,
+    /// `SECURITY_TOKEN_AUTHENTICATION_HEADER`, parsed once rather than per request (`None`
+    /// only if it is not a header name, which the configuration's validation refuses).
+    token_header: Option<http::HeaderName>,
 }
 
 /// The app's per-user limit on the age of authentication tokens
@@ -218,6 +221,10 @@ impl<U: SecurityUser> Runtime<U> {
                 outbox,
                 throttle,
                 token_expiry,
+                token_header: http::HeaderName::from_bytes(
+                    config.token_authentication_header.as_bytes(),
+                )
+                .ok(),
                 config,
             }),
         }
@@ -235,6 +242,11 @@ impl<U: SecurityUser> Runtime<U> {
             db: self.inner.datastore.connection(),
             key: &self.inner.tokens.binder,
         }
+    }
+
+    /// The header that carries an authentication token (`SECURITY_TOKEN_AUTHENTICATION_HEADER`).
+    pub(crate) fn token_header(&self) -> Option<&http::HeaderName> {
+        self.inner.token_header.as_ref()
     }
 
     /// The CSRF key and settings.
@@ -520,30 +532,82 @@ impl<U: SecurityUser> Runtime<U> {
         max_age: Option<u64>,
         usage: TokenUse,
     ) -> Result<Option<Checked<U>>, DatastoreError> {
-        let Some(verified) = self.verify_token(token) else {
+        let Some((verified, age)) = self.token_claims(token, max_age, usage) else {
             return Ok(None);
         };
+        let Ok(id) = verified.payload[0].parse::<U::Id>() else {
+            return Ok(None);
+        };
+        let loaded = self
+            .load_identity_keyed(&id, &[verified.key.as_str()])
+            .await?;
+        Ok(loaded.and_then(|(identity, revoked)| {
+            let (found, current_format) =
+                self.judge_token(&verified, age, usage, &identity, revoked)?;
+            Some(Checked {
+                found,
+                current_format,
+                key: verified.key.clone(),
+            })
+        }))
+    }
+
+    /// [`Runtime::check_token`]'s user for an authentication token, when the identity cache
+    /// answers without a query; `None` when it cannot (no cache, a miss) as when the token is
+    /// refused: the caller then asks `check_token`.
+    pub(crate) fn check_auth_token_cached(
+        &self,
+        token: &str,
+        max_age: Option<u64>,
+    ) -> Option<Arc<UserWithRoles<U>>> {
+        let (verified, age) = self.token_claims(token, max_age, TokenUse::Auth)?;
+        // The id as the token was signed with it, this library's own text of it: the cache's
+        // key for that user.
+        let (identity, revoked) =
+            self.cached_identity(&verified.payload[0], &[verified.key.as_str()])?;
+        self.judge_token(&verified, age, TokenUse::Auth, &identity, revoked)
+            .map(|(found, _)| found)
+    }
+
+    /// A token that is ours, no older than `max_age` and of the shape of its `usage` (user id,
+    /// fingerprint, and a remember cookie's own id): what it holds, and its age in seconds.
+    fn token_claims(
+        &self,
+        token: &str,
+        max_age: Option<u64>,
+        usage: TokenUse,
+    ) -> Option<(Arc<VerifiedToken>, i64)> {
+        let verified = self.verify_token(token)?;
         // A token exactly `max_age` seconds old is still valid (itsdangerous' rule).
         let age = self.now().saturating_sub(verified.issued);
         if max_age.is_some_and(|max| i128::from(age) > i128::from(max)) {
-            return Ok(None);
+            return None;
         }
+        let shaped = match verified.payload.len() {
+            2 => true,
+            3 => usage == TokenUse::Remember,
+            _ => false,
+        };
+        shaped.then_some((verified, age))
+    }
+
+    /// Whether the account loaded for a token's claims accepts it: its user, and whether the
+    /// token is of this library's current format for its use.
+    fn judge_token(
+        &self,
+        verified: &VerifiedToken,
+        age: i64,
+        usage: TokenUse,
+        identity: &crate::store::loader::Identity<U>,
+        revoked: bool,
+    ) -> Option<(Arc<UserWithRoles<U>>, bool)> {
         let payload = &verified.payload;
-        let (id_text, fp, nonce) = match (payload.as_slice(), usage) {
-            ([id, fp], _) => (id, fp, None),
-            ([id, fp, nonce], TokenUse::Remember) => (id, fp, Some(nonce.as_str())),
-            _ => return Ok(None),
+        let (fp, nonce) = match payload.as_slice() {
+            [_, fp] => (fp, None),
+            [_, fp, nonce] => (fp, Some(nonce.as_str())),
+            _ => return None,
         };
-        let Ok(id) = id_text.parse::<U::Id>() else {
-            return Ok(None);
-        };
-        let Some((identity, revoked)) = self
-            .load_identity_keyed(&id, &[verified.key.as_str()])
-            .await?
-        else {
-            return Ok(None);
-        };
-        let found = Arc::clone(&identity.found);
+        let found = &identity.found;
         // An authentication token is bound to the token fingerprint (with `fs_token_uniquifier`,
         // that value alone), a remember cookie to the account's (computed once per identity).
         let token_bound =
@@ -558,7 +622,7 @@ impl<U: SecurityUser> Runtime<U> {
                 )
             })
         } else {
-            Some(self.identity_fingerprint(&identity))
+            Some(self.identity_fingerprint(identity))
         };
         let ours = current.is_some_and(|current| {
             crate::crypto::cookie_codec::constant_time_eq(current.as_bytes(), fp.as_bytes())
@@ -572,20 +636,16 @@ impl<U: SecurityUser> Runtime<U> {
                 found.user.password(),
             );
         if revoked || !(ours || legacy) || !self.may_authenticate(&found.user) {
-            return Ok(None);
+            return None;
         }
         if usage == TokenUse::Auth && !self.within_user_token_limit(&found.user, age) {
-            return Ok(None);
+            return None;
         }
         if legacy {
             tracing::debug!("accepted a Flask-Security 1.7.4 authentication token");
         }
         let current_format = ours && (usage == TokenUse::Auth || nonce.is_some());
-        Ok(Some(Checked {
-            found,
-            current_format,
-            key: verified.key.clone(),
-        }))
+        Some((Arc::clone(found), current_format))
     }
 
     /// Ends the session of the request and the remember-me cookie it carries, on every
@@ -777,6 +837,16 @@ impl<U: SecurityUser> Runtime<U> {
             return cache.get_or_load(id, keys, &self.inner.loader).await;
         }
         self.inner.loader.load(id, keys).await
+    }
+
+    /// The identity cache's answer for the user whose id reads `user` (this library's text of
+    /// it) and the revocation `keys`, without a query; `None` without the cache or on a miss.
+    pub(crate) fn cached_identity(
+        &self,
+        user: &str,
+        keys: &[&str],
+    ) -> crate::store::loader::Loaded<U> {
+        self.inner.cache.as_ref()?.hit(user, keys)?
     }
 
     /// The account fingerprint of a loaded identity, computed once per load (or cache entry).

@@ -63,6 +63,11 @@ impl<U: SecurityUser> UserScope<U> {
     /// The scope the layer put in the request; `None` without the layer, or when it was built
     /// for another user model.
     pub(crate) fn of(parts: &Parts) -> Option<&UserScope<U>> {
-        RequestScope::of(parts)?.user.downcast_ref::<UserScope<U>>()
+        Self::downcast(RequestScope::of(parts)?)
+    }
+
+    /// The part of `scope` for `U`; `None` when the layer was built for another user model.
+    pub(crate) fn downcast(scope: &RequestScope) -> Option<&UserScope<U>> {
+        scope.user.downcast_ref::<UserScope<U>>()
     }
 }

@@ -1205,7 +1205,113 @@ async fn concurrent_guarded_requests_each_get_their_own_user(backend: Backend) {
     }
 }
 
+/// Every answer of the guarded routes in one scripted run: sessions and tokens of an admin and
+/// of a user without roles, alone and together, each request sent twice (the second finds the
+/// identity cache warm), then again after a password change, past the token's maximum age and
+/// past the session's lifetime, with the cookies as they were first issued.
+async fn guarded_answers(app: &TestApp) -> Vec<String> {
+    const PATHS: [&str; 9] = [
+        "/profile",
+        "/admin",
+        "/admin_and_editor",
+        "/token",
+        "/token_admin",
+        "/multi_auth",
+        "/roles_then_token",
+        "/session_and_token",
+        "/fresh",
+    ];
+    let mut sessions = [app.client(), app.client(), app.client()];
+    sessions[0].login("matt@lp.com", "password", false).await;
+    sessions[1].login("jill@lp.com", "password", false).await;
+    let tokens = [
+        app.client().token("matt@lp.com", "password").await,
+        app.client().token("jill@lp.com", "password").await,
+    ];
+    let mut answers = Vec::new();
+    for phase in [
+        "as issued",
+        "password changed",
+        "tokens too old",
+        "sessions too old",
+    ] {
+        match phase {
+            "password changed" => {
+                let matt = app.user("matt@lp.com").await;
+                app.security
+                    .datastore()
+                    .set_password(&matt, "new password")
+                    .await
+                    .unwrap();
+                app.security.forget_identity(&matt.id);
+            }
+            // SECURITY_TOKEN_MAX_AGE is an hour; PERMANENT_SESSION_LIFETIME 31 days.
+            "tokens too old" => app.clock.advance(2 * 3600),
+            "sessions too old" => app.clock.advance(32 * 24 * 3600),
+            _ => {}
+        }
+        for path in PATHS {
+            // (session: matt, jill or none; token: matt's, jill's or none)
+            for (session, token) in [(0, None), (1, None), (2, Some(0)), (2, Some(1))]
+                .into_iter()
+                .chain([(0, Some(1)), (1, Some(0)), (2, None)])
+            {
+                for attempt in 0..2 {
+                    let headers: Vec<(&str, &str)> = token
+                        .map(|t: usize| ("Authentication-Token", tokens[t].as_str()))
+                        .into_iter()
+                        .collect();
+                    // The cookie as first issued, every time (a second tab, a copied
+                    // cookie): a session refused once is still presented.
+                    let r = sessions[session].clone().get_with(path, &headers).await;
+                    let location = r
+                        .headers
+                        .get(http::header::LOCATION)
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    answers.push(format!(
+                        "{phase}, {path}, session {session}, token {token:?}, #{attempt}: {} {location:?} {}",
+                        r.status,
+                        r.body_without_csrf()
+                    ));
+                }
+            }
+        }
+    }
+    answers
+}
+
+/// With the identity cache on, a guard whose user the cache holds answers without waiting
+/// (`Authenticator::passes_cached`); it must decide exactly as the query does: the same
+/// script gets the same answers from an app without the cache.
+async fn the_identity_cache_changes_no_guards_answer(backend: Backend) {
+    const MAX_AGE: (&str, &str) = ("SECURITY_TOKEN_MAX_AGE", "1 hours");
+    let uncached = TestApp::new(&backend, &[MAX_AGE]).await;
+    let cached = TestApp::new(
+        &backend,
+        &[MAX_AGE, ("SECURITY_IDENTITY_CACHE_TTL", "1000 days")],
+    )
+    .await;
+    let (expected, got) = (
+        guarded_answers(&uncached).await,
+        guarded_answers(&cached).await,
+    );
+    assert_eq!(expected.len(), got.len());
+    for (expected, got) in expected.iter().zip(&got) {
+        assert_eq!(expected, got);
+    }
+    // The script reaches both answers of each guard.
+    for answer in [
+        ": 200 OK",
+        ": 302 Found",
+        ": 401 Unauthorized",
+        ": 403 Forbidden",
+    ] {
+        assert!(got.iter().any(|a| a.contains(answer)), "{answer}");
+    }
+}
+
 backend_tests!(
+    the_identity_cache_changes_no_guards_answer,
     concurrent_guarded_requests_each_get_their_own_user,
     login_page_has_the_form,
     form_login_starts_a_session,
