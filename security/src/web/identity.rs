@@ -209,7 +209,7 @@ impl<U: SecurityUser> Runtime<U> {
         // The id as the session holds it, this library's text of it: the cache's key.
         let (identity, revoked) = self.cached_identity(user_id, keys.get())?;
         let found = self.accept_session(&data, &identity, revoked)?;
-        // Unset: it was checked above, and a request is served by one task.
+        // Empty: it was checked above, and one request is served by one task.
         let _ = slot.session.set(Some(Arc::clone(&found)));
         Some(found)
     }

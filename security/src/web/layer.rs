@@ -214,7 +214,8 @@ where
 /// limit, on a method that carries one (it may hold the auth token, which then goes into the
 /// request's extensions).
 fn json_body_to_read(parts: &http::request::Parts, body: &Body, max_body_size: usize) -> bool {
-    if !has_json_body(parts) || matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+    // The method first: most requests are reads, and it costs no header lookup.
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) || !has_json_body(parts)
     {
         return false;
     }
