@@ -42,11 +42,12 @@ const LOCK_WITHOUT_TIME: i64 = 365 * 86_400;
 /// Accounts one device cookie remembers (the last ones logged in to from that browser).
 const DEVICES_PER_COOKIE: usize = 4;
 
-/// The brute-force protection's state: the store and the device cookie's signer. Present in
-/// the runtime only when a limit or the lockout is configured.
+/// The brute-force protection's state: the store, the device cookie's signer and the refusals
+/// this instance saw. Present in the runtime only when a limit or the lockout is configured.
 pub(crate) struct Throttle {
     store: Arc<dyn ThrottleStore>,
     device: Signer,
+    refusals: Refusals,
 }
 
 impl Throttle {
@@ -55,12 +56,79 @@ impl Throttle {
         Throttle {
             store,
             device: Signer::new(secret_key, "device"),
+            refusals: Refusals::default(),
         }
     }
 
     /// Whether `config` asks for any of it.
     pub(crate) fn wanted(config: &Config) -> bool {
         config.lockable || !config.rate_limits.is_empty()
+    }
+}
+
+/// Counters this instance saw over their limit (`login` and `login_failed`), so that a flood of
+/// refused attempts is refused without a round trip to the store each: the refusal is the
+/// store's own answer, repeated.
+///
+/// A counter over its limit stays over it until its window ends: counts only grow within a
+/// fixed window, and only a passed credential clears a `login_failed` counter, which a client
+/// it refuses cannot present. A success racing the refusal (on another instance too) can still
+/// clear one, so an entry is trusted for at most [`REFUSAL_RECHECK`] seconds before the store
+/// is read again; at most one read a second per refused counter, however fast the attempts
+/// come. Bounded: past [`REFUSALS_HELD`] counters, the least recently refused goes.
+struct Refusals(std::sync::Mutex<hashlink::LruCache<ThrottleKey, Refusal>>);
+
+/// One remembered refusal.
+#[derive(Clone, Copy)]
+struct Refusal {
+    /// The counter as the store answered.
+    tally: Tally,
+    /// When the store is to be read again (unix seconds).
+    recheck: i64,
+}
+
+/// How long a refusal is repeated without reading the store (seconds).
+const REFUSAL_RECHECK: i64 = 1;
+/// At most this many refused counters are remembered.
+const REFUSALS_HELD: usize = 10_000;
+
+impl Default for Refusals {
+    fn default() -> Self {
+        Refusals(std::sync::Mutex::new(hashlink::LruCache::new(
+            REFUSALS_HELD,
+        )))
+    }
+}
+
+impl Refusals {
+    fn lock(&self) -> std::sync::MutexGuard<'_, hashlink::LruCache<ThrottleKey, Refusal>> {
+        // A poisoned lock only means a panic elsewhere; the map is plain data.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The refusal of `key` remembered at `now`: its `Retry-After`.
+    fn get(&self, key: &ThrottleKey, now: i64) -> Option<u64> {
+        let mut held = self.lock();
+        let refusal = *held.get(key)?;
+        if now >= refusal.tally.expires_at.min(refusal.recheck) {
+            held.remove(key);
+            return None;
+        }
+        Some(refusal.tally.retry_after(now))
+    }
+
+    /// Remembers that `key` was over its limit at `now`, in the window `tally` ends.
+    fn put(&self, key: &ThrottleKey, tally: Tally, now: i64) {
+        let refusal = Refusal {
+            tally,
+            recheck: now.saturating_add(REFUSAL_RECHECK),
+        };
+        self.lock().insert(key.clone(), refusal);
+    }
+
+    /// Forgets `key` (its counter was cleared here).
+    fn forget(&self, key: &ThrottleKey) {
+        self.lock().remove(key);
     }
 }
 
@@ -249,12 +317,18 @@ impl<U: SecurityUser> Runtime<U> {
         let mut refused: Option<Throttled> = None;
         for rule in &self.config().rate_limits.login {
             let key = self.rule_key("login", rule, &[client.group.as_bytes()]);
+            // Over its limit already: one more hit would change nothing but the count.
+            if let Some(retry_after) = throttle.refusals.get(&key, now) {
+                refused = Some(longest(refused, retry_after));
+                continue;
+            }
             let tally = throttle
                 .store
                 .hit(&key, rule.period, now)
                 .await
                 .map_err(|e| Self::store_failed(&e))?;
             if tally.count > rule.count {
+                throttle.refusals.put(&key, tally, now);
                 refused = Some(longest(refused, tally.retry_after(now)));
             }
         }
@@ -281,6 +355,17 @@ impl<U: SecurityUser> Runtime<U> {
         let config = self.config();
         let now = self.now();
         let plan = self.failure_plan(client, user);
+        let known = plan
+            .limits
+            .iter()
+            .filter_map(|(key, _)| throttle.refusals.get(key, now))
+            .fold(None, |refused, retry_after| {
+                Some(longest(refused, retry_after))
+            });
+        if let Some(throttled) = known {
+            tracing::info!(client = %client.group, "security: credential refused by a failure limit");
+            return Err(throttled);
+        }
         let mut keys: Vec<ThrottleKey> = plan.limits.iter().map(|(k, _)| k.clone()).collect();
         if let Some(lock) = &plan.lock {
             keys.extend([lock.cap.clone(), lock.until.clone(), lock.streak.clone()]);
@@ -306,6 +391,7 @@ impl<U: SecurityUser> Runtime<U> {
         for (key, rule) in &plan.limits {
             if let Some(t) = tally(key) {
                 if t.count >= rule.count {
+                    throttle.refusals.put(key, t, now);
                     refused = Some(longest(refused, t.retry_after(now)));
                 }
                 if rule.scope != crate::config::LimitScope::Ip {
@@ -484,6 +570,7 @@ impl<U: SecurityUser> Runtime<U> {
             return;
         };
         for key in &standing.raised {
+            throttle.refusals.forget(key);
             if let Err(err) = throttle.store.clear(key).await {
                 tracing::warn!(error = %err, "security: a failure count could not be cleared");
             }

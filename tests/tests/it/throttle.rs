@@ -784,3 +784,53 @@ async fn a_login_reads_the_store_once_and_other_requests_never() {
         "{after_failure:?}"
     );
 }
+
+/// A counter seen over its limit is refused again without a read of the store for a second
+/// (a flood of refused attempts costs the store one read a second, not one an attempt), with
+/// the store's own `Retry-After`; then the store is read again, and the window's end still
+/// lets the client in.
+#[tokio::test]
+async fn a_refusal_is_repeated_without_the_store_for_a_second() {
+    let store = Counting::default();
+    let s = store.clone();
+    let v = vars(
+        &[],
+        &[(
+            "SECURITY_RATE_LIMITS",
+            r#"{"login_failed": "3/m/ip", "login": "100/m/ip"}"#,
+        )],
+    );
+    let app = TestApp::build(&Backend::Sqlite, &v, move |b| b.throttle_store(s)).await;
+    let mut c = client_at(&app, "10.0.0.1");
+    for _ in 0..3 {
+        assert_eq!(
+            login(&mut c, "joe@lp.com", "wrong").await.status,
+            StatusCode::OK
+        );
+    }
+    store.take();
+    let retry_after = |r: &Resp| {
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+        r.headers["retry-after"].to_str().unwrap().to_owned()
+    };
+    let first = retry_after(&login(&mut c, "joe@lp.com", "password").await);
+    assert_eq!(store.take(), ["hit", "get_many"], "the store refuses first");
+    for _ in 0..5 {
+        let again = retry_after(&login(&mut c, "joe@lp.com", "password").await);
+        assert_eq!(again, first, "the store's Retry-After");
+    }
+    assert_eq!(
+        store.take(),
+        ["hit"; 5],
+        "the login limit, not over its limit, is still counted; the failure limit not read"
+    );
+    app.clock.advance(1);
+    retry_after(&login(&mut c, "joe@lp.com", "password").await);
+    assert_eq!(
+        store.take(),
+        ["hit", "get_many"],
+        "read again after a second"
+    );
+    app.clock.advance(60);
+    assert!(logged_in(&login(&mut c, "joe@lp.com", "password").await));
+}
