@@ -211,6 +211,15 @@ async fn authenticate<U: SecurityUser>(
     };
     let datastore = ctx.sec.datastore();
     let passwords = ctx.sec.passwords();
+    let typed: [&[u8]; 2] = match &identity {
+        Identity::Any(email) => [b"any", email.as_bytes()],
+        Identity::Email(email) => [b"email", email.as_bytes()],
+        Identity::Username(name) => [b"username", name.as_bytes()],
+        Identity::Missing => [b"missing", b""],
+    };
+    if let Some(throttled) = ctx.sec.refused_attempt(client, &typed) {
+        return Ok(Checked::Throttled(throttled));
+    }
     let (found, field) = match &identity {
         Identity::Any(email) => (datastore.get_user(email).await?, "email"),
         Identity::Email(email) => (datastore.find_user_by_email(email).await?, "email"),
@@ -219,7 +228,10 @@ async fn authenticate<U: SecurityUser>(
     };
     let standing = match ctx.sec.before_credential(client, found.as_ref()).await {
         Ok(standing) => standing,
-        Err(throttled) => return Ok(Checked::Throttled(throttled)),
+        Err(throttled) => {
+            ctx.sec.attempt_refused(client, &typed, throttled);
+            return Ok(Checked::Throttled(throttled));
+        }
     };
     let Some(user) = found else {
         // The miss costs a password hash too, so that its time does not tell.

@@ -367,14 +367,22 @@ impl<U: SecurityUser> Runtime<U> {
         };
         let datastore = &self.datastore();
         let passwords = &self.passwords();
-        let found = datastore.get_user(&name).await?;
         let client = self.client(parts);
-        let standing = self
-            .before_credential(&client, found.as_ref())
-            .await
-            .map_err(|t| crate::Error::Throttled {
-                retry_after: t.retry_after,
-            })?;
+        let typed: [&[u8]; 2] = [b"basic", name.as_bytes()];
+        let throttled = |t: crate::web::limits::Throttled| crate::Error::Throttled {
+            retry_after: t.retry_after,
+        };
+        if let Some(refused) = self.refused_attempt(&client, &typed) {
+            return Err(throttled(refused));
+        }
+        let found = datastore.get_user(&name).await?;
+        let standing = match self.before_credential(&client, found.as_ref()).await {
+            Ok(standing) => standing,
+            Err(refused) => {
+                self.attempt_refused(&client, &typed, refused);
+                return Err(throttled(refused));
+            }
+        };
         let base = crate::web::request::link_base(self.config(), parts);
         let (client_ref, standing_ref, base_ref) = (&client, &standing, base.as_str());
         let failed = |user: Option<U>| async move {

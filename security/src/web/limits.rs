@@ -420,6 +420,49 @@ impl<U: SecurityUser> Runtime<U> {
         Ok(standing)
     }
 
+    /// The refusal this instance gave `client` less than a second ago for a credential of
+    /// `identity` (the account as typed, with how it is looked up), repeated before the
+    /// account is even looked up: a flood of refused attempts then costs no query at all.
+    /// `None` when there is none: [`Runtime::before_credential`] decides.
+    pub(crate) fn refused_attempt(&self, client: &Client, identity: &[&[u8]]) -> Option<Throttled> {
+        let throttle = self.throttle()?;
+        let retry_after = throttle
+            .refusals
+            .get(&self.attempt_key(client, identity), self.now())?;
+        Some(Throttled { retry_after })
+    }
+
+    /// Remembers that [`Runtime::before_credential`] refused `client` a credential of
+    /// `identity` (see [`Runtime::refused_attempt`]).
+    pub(crate) fn attempt_refused(&self, client: &Client, identity: &[&[u8]], refused: Throttled) {
+        let Some(throttle) = self.throttle() else {
+            return;
+        };
+        let now = self.now();
+        let until = i64::try_from(refused.retry_after).map_or(i64::MAX, |s| now.saturating_add(s));
+        let tally = Tally {
+            count: 0,
+            expires_at: until,
+        };
+        throttle
+            .refusals
+            .put(&self.attempt_key(client, identity), tally, now);
+    }
+
+    /// The key of an attempt: the client as the limits see it (its address group and the
+    /// accounts its device cookie vouches for) and the identity typed.
+    fn attempt_key(&self, client: &Client, identity: &[&[u8]]) -> ThrottleKey {
+        let mut parts: Vec<&[u8]> = vec![b"attempt", client.group.as_bytes()];
+        for entry in &client.devices {
+            parts.extend([entry.user.as_bytes(), entry.device.as_bytes()]);
+        }
+        // The identity last, after a separator no device entry can be: the parts are
+        // length-prefixed, and an empty part ends the device entries.
+        parts.push(b"");
+        parts.extend_from_slice(identity);
+        self.counter(&parts)
+    }
+
     /// After a wrong credential (or one refused because the account is locked): counts it,
     /// locks the account when this failure reaches the lockout's threshold (and mails the
     /// unlock link), and emits [`Event::AuthenticationFailed`].

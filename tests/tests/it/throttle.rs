@@ -787,8 +787,8 @@ async fn a_login_reads_the_store_once_and_other_requests_never() {
 
 /// A counter seen over its limit is refused again without a read of the store for a second
 /// (a flood of refused attempts costs the store one read a second, not one an attempt), with
-/// the store's own `Retry-After`; then the store is read again, and the window's end still
-/// lets the client in.
+/// the store's own `Retry-After`, for that account and client only; then the store is read
+/// again, and the window's end still lets the client in.
 #[tokio::test]
 async fn a_refusal_is_repeated_without_the_store_for_a_second() {
     let store = Counting::default();
@@ -797,7 +797,7 @@ async fn a_refusal_is_repeated_without_the_store_for_a_second() {
         &[],
         &[(
             "SECURITY_RATE_LIMITS",
-            r#"{"login_failed": "3/m/ip", "login": "100/m/ip"}"#,
+            r#"{"login_failed": "3/m/key", "login": "100/m/ip"}"#,
         )],
     );
     let app = TestApp::build(&Backend::Sqlite, &v, move |b| b.throttle_store(s)).await;
@@ -824,6 +824,18 @@ async fn a_refusal_is_repeated_without_the_store_for_a_second() {
         ["hit"; 5],
         "the login limit, not over its limit, is still counted; the failure limit not read"
     );
+    // Another account from that client, and that account from another client, are not
+    // refused.
+    let other_account = login(&mut c, "matt@lp.com", "wrong").await;
+    assert_eq!(
+        other_account.status,
+        StatusCode::OK,
+        "{}",
+        other_account.body
+    );
+    let elsewhere = login(&mut client_at(&app, "10.0.0.2"), "joe@lp.com", "wrong").await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.body);
+    store.take();
     app.clock.advance(1);
     retry_after(&login(&mut c, "joe@lp.com", "password").await);
     assert_eq!(
