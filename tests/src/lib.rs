@@ -570,6 +570,18 @@ impl TestApp {
             .expect("user exists")
     }
 
+    /// Sets `email`'s password through the datastore, behind the views' back, and drops the
+    /// account from the identity cache, as the app's own change would.
+    pub async fn set_password(&self, email: &str, password: &str) {
+        let user = self.user(email).await;
+        self.security
+            .datastore()
+            .set_password(&user, password)
+            .await
+            .expect("set password");
+        self.security.forget_identity(&user.id);
+    }
+
     /// A client with its own cookies; with CSRF on it loads [`TOKEN_PAGE`] for the token of
     /// each form or JSON post it sends.
     pub fn client(&self) -> Client {

@@ -1236,15 +1236,7 @@ async fn guarded_answers(app: &TestApp) -> Vec<String> {
         "sessions too old",
     ] {
         match phase {
-            "password changed" => {
-                let matt = app.user("matt@lp.com").await;
-                app.security
-                    .datastore()
-                    .set_password(&matt, "new password")
-                    .await
-                    .unwrap();
-                app.security.forget_identity(&matt.id);
-            }
+            "password changed" => app.set_password("matt@lp.com", "new password").await,
             // SECURITY_TOKEN_MAX_AGE is an hour; PERMANENT_SESSION_LIFETIME 31 days.
             "tokens too old" => app.clock.advance(2 * 3600),
             "sessions too old" => app.clock.advance(32 * 24 * 3600),

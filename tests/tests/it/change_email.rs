@@ -339,13 +339,7 @@ async fn a_link_dies_when_its_address_is_taken_or_the_account_changes(backend: B
     // A password change made after the link was mailed.
     request(&mut c, "other@lp.com").await;
     let path = link(&app, "other@lp.com");
-    let user = app.user(MATT).await;
-    app.security
-        .datastore()
-        .set_password(&user, "password")
-        .await
-        .unwrap();
-    app.security.forget_identity(&user.id);
+    app.set_password(MATT, "password").await;
     let mut c = logged_in(&app, MATT).await;
     assert_refused(&app, &mut c, &path, API_ERROR).await;
 }
