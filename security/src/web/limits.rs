@@ -16,6 +16,8 @@
 //! A request that does not present a credential does no work here. Before a credential is
 //! checked, every counter it could be refused by is read in one call to the store; a check
 //! that passes clears the counters it had raised (one more call, only when there were any).
+//! A refusal the store gave is repeated from memory for up to a second, for the same counter
+//! and for the same attempt (client and identity typed), without that call ([`Refusals`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -66,16 +68,21 @@ impl Throttle {
     }
 }
 
-/// Counters this instance saw over their limit (`login` and `login_failed`), so that a flood of
-/// refused attempts is refused without a round trip to the store each: the refusal is the
-/// store's own answer, repeated.
+/// Counters this instance saw over their limit (`login` and `login_failed`), and attempts (a
+/// client and the identity it typed) that such a counter refused, so that a flood of refused
+/// attempts is refused without a round trip to the store each: the refusal is the store's
+/// answer, repeated with the `Retry-After` it gave then (a counter that went over its limit
+/// meanwhile, with a longer window, is seen at the next read). A store failure is never
+/// remembered.
 ///
 /// A counter over its limit stays over it until its window ends: counts only grow within a
 /// fixed window, and only a passed credential clears a `login_failed` counter, which a client
 /// it refuses cannot present. A success racing the refusal (on another instance too) can still
-/// clear one, so an entry is trusted for at most [`REFUSAL_RECHECK`] seconds before the store
-/// is read again; at most one read a second per refused counter, however fast the attempts
-/// come. Bounded: past [`REFUSALS_HELD`] counters, the least recently refused goes.
+/// clear one, so an entry is trusted for at most [`REFUSAL_RECHECK`] seconds (on the app's
+/// clock and on the monotonic one, whichever ends first) and never past the window's end as
+/// the store reported it; then the store is read again: at most one read a second per refused
+/// counter, however fast the attempts come. Bounded: past [`REFUSALS_HELD`] entries, the least
+/// recently refused goes.
 struct Refusals(std::sync::Mutex<hashlink::LruCache<ThrottleKey, Refusal>>);
 
 /// One remembered refusal.
@@ -83,8 +90,10 @@ struct Refusals(std::sync::Mutex<hashlink::LruCache<ThrottleKey, Refusal>>);
 struct Refusal {
     /// The counter as the store answered.
     tally: Tally,
-    /// When the store is to be read again (unix seconds).
+    /// When the store is to be read again (unix seconds, the app's clock).
     recheck: i64,
+    /// The same, on the monotonic clock: a wall clock stepped back does not extend it.
+    recheck_at: std::time::Instant,
 }
 
 /// How long a refusal is repeated without reading the store (seconds).
@@ -110,7 +119,9 @@ impl Refusals {
     fn get(&self, key: &ThrottleKey, now: i64) -> Option<u64> {
         let mut held = self.lock();
         let refusal = *held.get(key)?;
-        if now >= refusal.tally.expires_at.min(refusal.recheck) {
+        if now >= refusal.tally.expires_at.min(refusal.recheck)
+            || std::time::Instant::now() >= refusal.recheck_at
+        {
             held.remove(key);
             return None;
         }
@@ -122,6 +133,8 @@ impl Refusals {
         let refusal = Refusal {
             tally,
             recheck: now.saturating_add(REFUSAL_RECHECK),
+            recheck_at: std::time::Instant::now()
+                + std::time::Duration::from_secs(REFUSAL_RECHECK.unsigned_abs()),
         };
         self.lock().insert(key.clone(), refusal);
     }
@@ -159,6 +172,9 @@ pub(crate) async fn open(
 pub(crate) struct Throttled {
     /// Seconds until the limit lets the client try again.
     pub retry_after: u64,
+    /// Refused by the counters, not because the store failed: only such a refusal is
+    /// repeated from memory.
+    pub by_limit: bool,
 }
 
 /// Who presents a credential: the client's address (as login tracking stores it, and the
@@ -305,7 +321,10 @@ impl<U: SecurityUser> Runtime<U> {
     /// `SECURITY_THROTTLE_FAIL_OPEN=false`; otherwise it counts in memory).
     fn store_failed(err: &ThrottleError) -> Throttled {
         tracing::warn!(error = %err, "security: throttle store failed; request refused (fail closed)");
-        Throttled { retry_after: 60 }
+        Throttled {
+            retry_after: 60,
+            by_limit: false,
+        }
     }
 
     /// Counts a credential-accepting POST against the `login` limits, before any other work.
@@ -429,13 +448,16 @@ impl<U: SecurityUser> Runtime<U> {
         let retry_after = throttle
             .refusals
             .get(&self.attempt_key(client, identity), self.now())?;
-        Some(Throttled { retry_after })
+        Some(Throttled {
+            retry_after,
+            by_limit: true,
+        })
     }
 
     /// Remembers that [`Runtime::before_credential`] refused `client` a credential of
     /// `identity` (see [`Runtime::refused_attempt`]).
     pub(crate) fn attempt_refused(&self, client: &Client, identity: &[&[u8]], refused: Throttled) {
-        let Some(throttle) = self.throttle() else {
+        let Some(throttle) = self.throttle().filter(|_| refused.by_limit) else {
             return;
         };
         let now = self.now();
@@ -805,6 +827,7 @@ struct LockKeys {
 fn longest(current: Option<Throttled>, retry_after: u64) -> Throttled {
     Throttled {
         retry_after: current.map_or(retry_after, |t| t.retry_after.max(retry_after)),
+        by_limit: true,
     }
 }
 

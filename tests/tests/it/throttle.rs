@@ -685,16 +685,28 @@ async fn off_by_default() {
     assert!(!tables.contains(&"security_throttle"), "{tables:?}");
 }
 
-/// Counts the calls the policy makes on its store.
+/// Counts the calls the policy makes on its store; fails its reads and hits while `down`.
 #[derive(Clone, Default)]
 struct Counting {
     inner: Arc<security::throttle::MemoryStore>,
     calls: Arc<std::sync::Mutex<Vec<&'static str>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Counting {
     fn take(&self) -> Vec<&'static str> {
         std::mem::take(&mut self.calls.lock().unwrap())
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), security::throttle::ThrottleError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(security::throttle::ThrottleError::Redis("down".into()));
+        }
+        Ok(())
     }
 }
 
@@ -707,6 +719,7 @@ impl security::throttle::ThrottleStore for Counting {
         now: i64,
     ) -> Result<security::throttle::Tally, security::throttle::ThrottleError> {
         self.calls.lock().unwrap().push("hit");
+        self.check()?;
         self.inner.hit(key, window, now).await
     }
     async fn get(
@@ -723,6 +736,7 @@ impl security::throttle::ThrottleStore for Counting {
         now: i64,
     ) -> Result<Vec<Option<security::throttle::Tally>>, security::throttle::ThrottleError> {
         self.calls.lock().unwrap().push("get_many");
+        self.check()?;
         self.inner.get_many(keys, now).await
     }
     async fn clear(
@@ -824,6 +838,9 @@ async fn a_refusal_is_repeated_without_the_store_for_a_second() {
         ["hit"; 5],
         "the login limit, not over its limit, is still counted; the failure limit not read"
     );
+    // The account typed otherwise is another attempt, but the same counter, remembered.
+    retry_after(&login(&mut c, "JOE@lp.com", "password").await);
+    assert_eq!(store.take(), ["hit"], "the counter's refusal, remembered");
     // Another account from that client, and that account from another client, are not
     // refused.
     let other_account = login(&mut c, "matt@lp.com", "wrong").await;
@@ -844,5 +861,53 @@ async fn a_refusal_is_repeated_without_the_store_for_a_second() {
         "read again after a second"
     );
     app.clock.advance(60);
+    assert!(logged_in(&login(&mut c, "joe@lp.com", "password").await));
+}
+
+/// The `login` limit (every credential post) over its count is not hit again while its
+/// refusal is remembered.
+#[tokio::test]
+async fn a_request_limit_over_its_count_is_not_hit_again_for_a_second() {
+    let store = Counting::default();
+    let s = store.clone();
+    let v = vars(&[], &[("SECURITY_RATE_LIMITS", r#"{"login": "2/m/ip"}"#)]);
+    let app = TestApp::build(&Backend::Sqlite, &v, move |b| b.throttle_store(s)).await;
+    let mut c = client_at(&app, "10.0.0.1");
+    for _ in 0..2 {
+        assert_eq!(
+            login(&mut c, "joe@lp.com", "wrong").await.status,
+            StatusCode::OK
+        );
+    }
+    store.take();
+    for expected in [&["hit"][..], &[], &[]] {
+        let r = login(&mut c, "joe@lp.com", "password").await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+        assert_eq!(store.take(), expected);
+    }
+    app.clock.advance(1);
+    login(&mut c, "joe@lp.com", "password").await;
+    assert_eq!(store.take(), ["hit"], "hit again after a second");
+}
+
+/// A store failure with `SECURITY_THROTTLE_FAIL_OPEN = false` refuses the attempt, and is not
+/// remembered as a refusal: the store back, the same attempt goes through at once.
+#[tokio::test]
+async fn a_store_failure_is_not_remembered_as_a_refusal() {
+    let store = Counting::default();
+    let s = store.clone();
+    let v = vars(
+        &[],
+        &[
+            ("SECURITY_RATE_LIMITS", r#"{"login_failed": "5/m/key"}"#),
+            ("SECURITY_THROTTLE_FAIL_OPEN", "false"),
+        ],
+    );
+    let app = TestApp::build(&Backend::Sqlite, &v, move |b| b.throttle_store(s)).await;
+    let mut c = client_at(&app, "10.0.0.1");
+    store.set_down(true);
+    let r = login(&mut c, "joe@lp.com", "password").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    store.set_down(false);
     assert!(logged_in(&login(&mut c, "joe@lp.com", "password").await));
 }
