@@ -283,15 +283,7 @@ mod tests {
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
         let db: DatabaseConnection = Database::connect(options).await.unwrap();
-        crate::schema::create_tables(&db).await.unwrap();
-        let schema = sea_orm::Schema::new(db.get_database_backend());
-        for table in [
-            schema.create_table_from_entity(crate::entities::user::Entity),
-            schema.create_table_from_entity(crate::entities::role::Entity),
-            schema.create_table_from_entity(crate::entities::roles_users::Entity),
-        ] {
-            db.execute(&table).await.unwrap();
-        }
+        crate::schema::create_test_tables(&db).await;
         let store = Datastore::<User>::new(db, Passwords::new(Scheme::Plaintext, None));
         let user = store
             .create_user(NewUser::new("matt@lp.com", Some("password")))

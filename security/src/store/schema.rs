@@ -283,6 +283,21 @@ pub async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     create_tables_on(db).await
 }
 
+/// The runtime's tables and the shipped entities' (`crate::entities`), for the crate's own
+/// tests.
+#[cfg(test)]
+pub(crate) async fn create_test_tables(db: &DatabaseConnection) {
+    create_tables(db).await.unwrap();
+    let schema = Schema::new(db.get_database_backend());
+    for table in [
+        schema.create_table_from_entity(crate::entities::user::Entity),
+        schema.create_table_from_entity(crate::entities::role::Entity),
+        schema.create_table_from_entity(crate::entities::roles_users::Entity),
+    ] {
+        db.execute(&table).await.unwrap();
+    }
+}
+
 async fn create_tables_on<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let schema = Schema::new(backend);

@@ -901,3 +901,89 @@ mod tests {
         assert_eq!(Freshness::within_seconds(300).window(&config), None, "off");
     }
 }
+
+#[cfg(test)]
+mod cached_tests {
+    use super::*;
+    use crate::entities::user::Model as User;
+    use crate::testing::SignIn as _;
+    use crate::web::scope::RequestScope;
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    /// What `passes_cached` answers in the handler for Login, the role `admin`, the role
+    /// `nobody`, and Token, in that order.
+    async fn probe(parts: Parts) -> String {
+        let scope = RequestScope::of(&parts).expect("the layer");
+        [
+            Requirement::Login,
+            Requirement::AllRoles(&["admin"]),
+            Requirement::AllRoles(&["nobody"]),
+            Requirement::Token,
+        ]
+        .map(|r| scope.auth.0.passes_cached(scope, &parts, r).to_string())
+        .join(",")
+    }
+
+    /// With the identity cache warm, the session and token guards pass on the spot (no
+    /// future); a cold cache, a refusal and an OPTIONS request are left to `check`.
+    #[tokio::test]
+    async fn a_warm_cache_passes_on_the_spot() {
+        let mut options = sea_orm::ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = sea_orm::Database::connect(options).await.unwrap();
+        crate::schema::create_test_tables(&db).await;
+        let config = crate::Config::from_vars([
+            ("SECRET_KEY", "a-secret-key-for-the-cached-guard-test"),
+            ("SECURITY_IDENTITY_CACHE_TTL", "1 hours"),
+        ])
+        .unwrap();
+        let security = crate::Security::<User>::builder(db, config)
+            .build()
+            .await
+            .unwrap();
+        security
+            .datastore()
+            .create_role("admin", None)
+            .await
+            .unwrap();
+        let user = security
+            .datastore()
+            .create_user(crate::NewUser::new("a@example.com", Some("password")).role("admin"))
+            .await
+            .unwrap();
+        async fn session(_: LoginRequired) {}
+        async fn token(_: AuthTokenRequired) {}
+        let router = axum::Router::new()
+            .route("/probe", axum::routing::get(probe).options(probe))
+            .route("/session", axum::routing::get(session))
+            .route("/token", axum::routing::get(token))
+            .layer(security.layer());
+        // One session, as a browser keeps it (each `sign_in` would start another).
+        let cookie = security.session_cookie_for(&user);
+        let send = |method: &str, path: &str| {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(http::header::COOKIE, &cookie)
+                .with_token(&security, &user)
+                .body(Body::empty())
+                .unwrap();
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(request).await.unwrap();
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8(body.to_vec()).unwrap())
+            }
+        };
+        let cold = "false,false,false,false";
+        assert_eq!(send("GET", "/probe").await.1, cold);
+        assert_eq!(send("GET", "/session").await.0, StatusCode::OK);
+        assert_eq!(send("GET", "/token").await.0, StatusCode::OK);
+        assert_eq!(send("GET", "/probe").await.1, "true,true,false,true");
+        assert_eq!(send("OPTIONS", "/probe").await.1, cold);
+    }
+}

@@ -1206,11 +1206,12 @@ async fn concurrent_guarded_requests_each_get_their_own_user(backend: Backend) {
 }
 
 /// Every answer of the guarded routes in one scripted run: sessions and tokens of an admin and
-/// of a user without roles, alone and together, each request sent twice (the second finds the
-/// identity cache warm), then again after a password change, past the token's maximum age and
-/// past the session's lifetime, with the cookies as they were first issued.
+/// of a user without roles, alone and together, by GET and OPTIONS, each request sent twice
+/// (the second finds the identity cache warm), then again after a password change, a
+/// deactivation, past the token's maximum age and past the session's lifetime, with the
+/// cookies as they were first issued.
 async fn guarded_answers(app: &TestApp) -> Vec<String> {
-    const PATHS: [&str; 9] = [
+    const PATHS: [&str; 10] = [
         "/profile",
         "/admin",
         "/admin_and_editor",
@@ -1220,6 +1221,8 @@ async fn guarded_answers(app: &TestApp) -> Vec<String> {
         "/roles_then_token",
         "/session_and_token",
         "/fresh",
+        // A route of its own for OPTIONS: on the others, axum answers it before any guard.
+        "/options_admin",
     ];
     let mut sessions = [app.client(), app.client(), app.client()];
     sessions[0].login("matt@lp.com", "password", false).await;
@@ -1232,11 +1235,20 @@ async fn guarded_answers(app: &TestApp) -> Vec<String> {
     for phase in [
         "as issued",
         "password changed",
+        "deactivated",
         "tokens too old",
         "sessions too old",
     ] {
         match phase {
             "password changed" => app.set_password("matt@lp.com", "new password").await,
+            "deactivated" => {
+                let deactivate = security::cli::UsersCommand::Deactivate {
+                    email: "jill@lp.com".into(),
+                };
+                security::cli::run(&app.security, security::cli::Command::Users(deactivate))
+                    .await
+                    .unwrap();
+            }
             // SECURITY_TOKEN_MAX_AGE is an hour; PERMANENT_SESSION_LIFETIME 31 days.
             "tokens too old" => app.clock.advance(2 * 3600),
             "sessions too old" => app.clock.advance(32 * 24 * 3600),
@@ -1248,20 +1260,21 @@ async fn guarded_answers(app: &TestApp) -> Vec<String> {
                 .into_iter()
                 .chain([(0, Some(1)), (1, Some(0)), (2, None)])
             {
-                for attempt in 0..2 {
-                    let headers: Vec<(&str, &str)> = token
-                        .map(|t: usize| ("Authentication-Token", tokens[t].as_str()))
-                        .into_iter()
-                        .collect();
+                for (attempt, method) in [(0, "GET"), (1, "GET"), (2, "OPTIONS")] {
+                    let mut request = http::Request::builder().method(method).uri(path);
+                    if let Some(t) = token {
+                        request = request.header("Authentication-Token", tokens[t].as_str());
+                    }
+                    let request = request.body(axum::body::Body::empty()).unwrap();
                     // The cookie as first issued, every time (a second tab, a copied
                     // cookie): a session refused once is still presented.
-                    let r = sessions[session].clone().get_with(path, &headers).await;
+                    let r = sessions[session].clone().send(request).await;
                     let location = r
                         .headers
                         .get(http::header::LOCATION)
                         .map(|v| v.to_str().unwrap().to_owned());
                     answers.push(format!(
-                        "{phase}, {path}, session {session}, token {token:?}, #{attempt}: {} {location:?} {}",
+                        "{phase}, {method} {path}, session {session}, token {token:?}, #{attempt}: {} {location:?} {}",
                         r.status,
                         r.body_without_csrf()
                     ));
@@ -1291,7 +1304,7 @@ async fn the_identity_cache_changes_no_guards_answer(backend: Backend) {
     for (expected, got) in expected.iter().zip(&got) {
         assert_eq!(expected, got);
     }
-    // The script reaches both answers of each guard.
+    // The script reaches every kind of answer the guards give.
     for answer in [
         ": 200 OK",
         ": 302 Found",
@@ -1300,6 +1313,47 @@ async fn the_identity_cache_changes_no_guards_answer(backend: Backend) {
     ] {
         assert!(got.iter().any(|a| a.contains(answer)), "{answer}");
     }
+}
+
+/// A guard whose user the identity cache holds answers without the database: with the user
+/// table gone, the warm guards still pass, and a user not cached gets the 500 of any database
+/// failure.
+#[tokio::test]
+async fn a_warm_identity_cache_answers_without_the_database() {
+    use sea_orm::ConnectionTrait as _;
+    let app = TestApp::new(
+        &Backend::Sqlite,
+        &[("SECURITY_IDENTITY_CACHE_TTL", "1000 days")],
+    )
+    .await;
+    let mut c = app.client();
+    c.login("matt@lp.com", "password", false).await;
+    let mut cold = app.client();
+    cold.login("joe@lp.com", "password", false).await;
+    let token = app.client().token("matt@lp.com", "password").await;
+    let token_header = [("Authentication-Token", token.as_str())];
+    let warm = [
+        "/profile",
+        "/admin",
+        "/token",
+        "/token_admin",
+        "/multi_auth",
+    ];
+    for path in warm {
+        let r = c.get_with(path, &token_header).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+    }
+    app.db
+        .db
+        .execute_unprepared(r#"ALTER TABLE "user" RENAME TO "user_gone""#)
+        .await
+        .unwrap();
+    for path in warm {
+        let r = c.get_with(path, &token_header).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+    }
+    let r = cold.get("/profile").await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
 }
 
 backend_tests!(
