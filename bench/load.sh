@@ -574,6 +574,24 @@ run_fleet() {
 # timed ratio moves with the machine's speed between the two measurements (by 5-10% here),
 # their instruction counts do not.
 IR_ROUTES=(/bare /nolayer /session /token /roles)
+
+# count_instructions ROUTE SECONDS WRK-ARGS…: zeroes the server's counters, runs wrk on ROUTE,
+# dumps them; sets IR_COUNT (instructions a request) and IR_REQUESTS.
+count_instructions() {
+    local route="$1" seconds="$2" total dump
+    shift 2
+    callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
+    taskset -c "$CLIENT_CPU" wrk "$@" "-d${seconds}s" "http://127.0.0.1:$PORT$route" >"$WORK/wrk.out"
+    callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
+    IR_REQUESTS="$(awk '/ requests in / {print $1}' "$WORK/wrk.out")"
+    # shellcheck disable=SC2012 # the newest dump; the names are ours
+    dump="$(ls -t "$WORK"/callgrind.out.* | head -1)"
+    total="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")"
+    [[ -n "$IR_REQUESTS" && "$IR_REQUESTS" -gt 0 && -n "$total" ]] ||
+        die "no instruction count for $route"
+    IR_COUNT=$((total / IR_REQUESTS))
+}
+
 run_instructions() {
     if ! command -v callgrind_control >/dev/null 2>&1; then
         say "installing valgrind (Debian package)…"
@@ -583,7 +601,7 @@ run_instructions() {
     printf '\n== instructions per request (valgrind --tool=callgrind, wrk -c1 -d%ss per route after a 2s warm-up)\n' \
         "$IR_DURATION"
     printf '%-8s %-9s %-44s %9s %10s %8s\n' cache route guard requests 'instr/req' 'x /bare'
-    local variant route requests total dump bare nolayer
+    local variant route requests bare nolayer
     SERVER_WRAP=(valgrind --tool=callgrind --dump-instr=no "--callgrind-out-file=$WORK/callgrind.out")
     for variant in off on; do
         rm -f "$WORK"/callgrind.out*
@@ -594,17 +612,8 @@ run_instructions() {
             local -a args=(-t1 -c1 --timeout 30s)
             [[ -n "$(header_for "$route")" ]] && args+=(-H "$(header_for "$route")")
             taskset -c "$CLIENT_CPU" wrk "${args[@]}" -d2s "http://127.0.0.1:$PORT$route" >/dev/null
-            callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
-            taskset -c "$CLIENT_CPU" wrk "${args[@]}" "-d${IR_DURATION}s" \
-                "http://127.0.0.1:$PORT$route" >"$WORK/wrk.out"
-            callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
-            requests="$(awk '/ requests in / {print $1}' "$WORK/wrk.out")"
-            # shellcheck disable=SC2012 # the newest dump; the names are ours
-            dump="$(ls -t "$WORK"/callgrind.out.* | head -1)"
-            total="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")"
-            [[ -n "$requests" && "$requests" -gt 0 && -n "$total" ]] ||
-                die "no instruction count for $route"
-            IR[$route]=$((total / requests))
+            count_instructions "$route" "$IR_DURATION" "${args[@]}"
+            IR[$route]="$IR_COUNT" requests="$IR_REQUESTS"
             awk -v c="$variant" -v r="$route" -v g="${GUARD[$route]}" -v n="$requests" \
                 -v i="${IR[$route]}" -v b="${IR[/bare]}" 'BEGIN {
                 printf "%-8s %-9s %-44s %9d %10d %8.3f\n", c, r, g, n, i, b / i
@@ -623,17 +632,8 @@ run_instructions() {
     for route in /hash /login; do
         local -a args=(-t1 -c1 --timeout 60s)
         [[ "$route" == /login ]] && args+=(-s "$LOGIN_LUA")
-        callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
-        taskset -c "$CLIENT_CPU" wrk "${args[@]}" "-d${IR_LOGIN_DURATION}s" \
-            "http://127.0.0.1:$PORT$route" >"$WORK/wrk.out"
-        callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
-        requests="$(awk '/ requests in / {print $1}' "$WORK/wrk.out")"
-        # shellcheck disable=SC2012 # the newest dump; the names are ours
-        dump="$(ls -t "$WORK"/callgrind.out.* | head -1)"
-        total="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")"
-        [[ -n "$requests" && "$requests" -gt 0 && -n "$total" ]] ||
-            die "no instruction count for $route"
-        IR[$route]=$((total / requests))
+        count_instructions "$route" "$IR_LOGIN_DURATION" "${args[@]}"
+        IR[$route]="$IR_COUNT"
     done
     stop_server
     awk -v h="${IR[/hash]}" -v l="${IR[/login]}" 'BEGIN {
