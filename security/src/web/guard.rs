@@ -114,6 +114,18 @@ pub enum Requirement {
     AnyOf(&'static [Method], Option<Freshness>),
 }
 
+impl Requirement {
+    /// Whether `id` has the roles a role requirement asks for (every one, or one of them;
+    /// an empty `roles_accepted` accepts anyone); `false` for the other requirements.
+    fn roles_met<U>(&self, id: &UserWithRoles<U>) -> bool {
+        match self {
+            Requirement::AllRoles(roles) => roles.iter().all(|r| id.has_role(r)),
+            Requirement::AnyRole(roles) => roles.is_empty() || roles.iter().any(|r| id.has_role(r)),
+            _ => false,
+        }
+    }
+}
+
 /// How recent the request's authentication must be: Flask-Security 5.9's `within` and `grace`
 /// of `auth_required` (see [the module documentation](self#freshness)). Each part is the
 /// configured one (`SECURITY_FRESHNESS`, `SECURITY_FRESHNESS_GRACE_PERIOD`) unless given.
@@ -733,16 +745,12 @@ impl<U: SecurityUser> Runtime<U> {
                     None => Err(self.unauthenticated(parts)),
                 }
             }
-            Requirement::AllRoles(roles) | Requirement::AnyRole(roles) => {
+            Requirement::AllRoles(_) | Requirement::AnyRole(_) => {
                 let identity = self
                     .request_identity(parts)
                     .await
                     .map_err(|e| self.internal(parts, &e))?;
-                let allowed = identity.is_some_and(|id| match requirement {
-                    Requirement::AllRoles(_) => roles.iter().all(|r| id.has_role(r)),
-                    _ => roles.is_empty() || roles.iter().any(|r| id.has_role(r)),
-                });
-                if allowed {
+                if identity.is_some_and(|id| requirement.roles_met(&id)) {
                     Ok(())
                 } else {
                     Err(self.forbidden(parts))
@@ -803,11 +811,7 @@ impl<U: SecurityUser> Authenticator for Runtime<U> {
         let first = |method: Method| {
             let found = match method {
                 Method::Session => self.session_identity_cached(&scope.session, slot),
-                Method::Token => {
-                    let max_age = self.config().token_max_age.as_ref().map(|w| w.seconds());
-                    self.request_token(parts)
-                        .and_then(|token| self.check_auth_token_cached(&token, max_age))
-                }
+                Method::Token => self.token_identity_cached(parts),
                 Method::Basic | Method::ApiKey => None,
             };
             let pinned = found.and_then(|found| slot.pin(found)).is_some();
@@ -818,17 +822,14 @@ impl<U: SecurityUser> Authenticator for Runtime<U> {
         };
         match requirement {
             Requirement::Login => self.config().login_disabled || first(Method::Session),
-            Requirement::AllRoles(roles) | Requirement::AnyRole(roles) => {
+            Requirement::AllRoles(_) | Requirement::AnyRole(_) => {
                 let identity = match slot.pinned() {
                     Some(pinned) => Some(Arc::clone(pinned)),
                     None => self
                         .session_identity_cached(&scope.session, slot)
                         .and_then(|found| slot.pin(found)),
                 };
-                identity.is_some_and(|id| match requirement {
-                    Requirement::AllRoles(_) => roles.iter().all(|r| id.has_role(r)),
-                    _ => roles.is_empty() || roles.iter().any(|r| id.has_role(r)),
-                })
+                identity.is_some_and(|id| requirement.roles_met(&id))
             }
             Requirement::Token => first(Method::Token),
             // The first mechanism only: a later one is tried only when the first has nobody,

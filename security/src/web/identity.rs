@@ -351,11 +351,22 @@ impl<U: SecurityUser> Runtime<U> {
         let Some(token) = self.request_token(parts) else {
             return Ok(None);
         };
-        let max_age = self.config().token_max_age.as_ref().map(|w| w.seconds());
         Ok(self
-            .check_token(&token, max_age, TokenUse::Auth)
+            .check_token(&token, self.auth_token_max_age(), TokenUse::Auth)
             .await?
             .map(|checked| checked.found))
+    }
+
+    /// [`Runtime::token_identity`] when the identity cache answers without a query; `None`
+    /// when it cannot, as when the token is refused: `token_identity` then answers.
+    pub(crate) fn token_identity_cached(&self, parts: &Parts) -> Option<Arc<UserWithRoles<U>>> {
+        let token = self.request_token(parts)?;
+        self.check_auth_token_cached(&token, self.auth_token_max_age())
+    }
+
+    /// `SECURITY_TOKEN_MAX_AGE` in seconds, if set.
+    fn auth_token_max_age(&self) -> Option<u64> {
+        self.config().token_max_age.as_ref().map(|w| w.seconds())
     }
 
     pub(crate) async fn basic_identity(
